@@ -1,0 +1,70 @@
+"""Argument checks shared by every public entry point.
+
+Each check raises before anything is built, with a message that names the argument, the rule it
+broke and the value it got, so that bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+
+__all__ = ["require_choice", "require_int", "require_probability"]
+
+
+def require_int(name: str, value: object, *, minimum: int) -> int:
+    """Return ``value`` as an ``int`` if it is an integer ``>= minimum``.
+
+    Booleans, floats (even ``3.0``), strings and other types are refused with ``TypeError``;
+    an integer below ``minimum`` with ``ValueError``.
+
+    Examples
+    --------
+    >>> require_int("n_subjects", 5, minimum=1)
+    5
+    >>> require_int("n_subjects", 0, minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_subjects must be an integer >= 1, got 0
+    >>> require_int("d", 2.0, minimum=1)
+    Traceback (most recent call last):
+    ...
+    TypeError: d must be an integer, got 2.0 (float)
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    as_int = int(value)
+    if as_int < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {as_int}")
+    return as_int
+
+
+def require_choice(name: str, value: object, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``; otherwise raise ``ValueError`` listing them.
+
+    Examples
+    --------
+    >>> require_choice("layout", "block", ("block", "superposed"))
+    'block'
+    >>> require_choice("layout", "diagonal", ("block", "superposed"))
+    Traceback (most recent call last):
+    ...
+    ValueError: layout must be one of 'block', 'superposed'; got 'diagonal'
+    """
+    options = tuple(choices)
+    if not isinstance(value, str) or value not in options:
+        listed = ", ".join(repr(option) for option in options)
+        raise ValueError(f"{name} must be one of {listed}; got {value!r}")
+    return value
+
+
+def require_probability(name: str, value: object, *, open_interval: bool = True) -> float:
+    """Return ``value`` as a float in ``(0, 1)`` (or ``[0, 1]`` with ``open_interval=False``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    as_float = float(value)
+    inside = 0.0 < as_float < 1.0 if open_interval else 0.0 <= as_float <= 1.0
+    if not inside:
+        interval = "(0, 1)" if open_interval else "[0, 1]"
+        raise ValueError(f"{name} must lie in {interval}, got {as_float}")
+    return as_float

@@ -1,0 +1,382 @@
+"""Attribute codebooks: one code vector ``u_a ∈ R^k`` per attribute, and how to decode them.
+
+Three interchangeable families (``DESIGN.md`` §4):
+
+``grid``
+    Distinct integer vectors. Attribute ``a`` is written in base ``2^p`` and each digit is read as
+    a ``p``-bit two's-complement integer, so every coordinate lies in ``[-2^(p-1), 2^(p-1) - 1]``
+    and is stored exactly by a signed ``p``-bit format. Decoded by nearest neighbour through the
+    unembedding bias ``b_U[a] = -‖u_a‖²/2``; distinct integer codes keep every wrong attribute at
+    least ``1/2`` below the right one. ``k = ⌈log2 N / p⌉``.
+``gaussian``, ``rademacher``
+    Random unit vectors (normalised Gaussian, or ``±1/√k``), decoded by inner product. A draw is
+    accepted only if its coherence ``max_{a≠b} |⟨u_a, u_b⟩|`` is at most ``max_coherence`` (default
+    1/2), so decoding a clean code has margin at least ``1 - max_coherence``. At
+    ``k >= 2·ln(2N(N-1)) / max_coherence²`` a draw is accepted with probability at least 1/2
+    (``proofs/unit_codes.md``); rejected draws are replaced from the same seeded stream.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from geoconstruct._validation import require_choice, require_int, require_probability
+
+__all__ = [
+    "CODEBOOK_NAMES",
+    "Codebook",
+    "CodebookFamily",
+    "GaussianCodes",
+    "GridCodes",
+    "RademacherCodes",
+    "coherence",
+    "resolve_codebook",
+]
+
+FloatArray = npt.NDArray[np.float64]
+Decoding = Literal["inner_product", "nearest_neighbour"]
+
+CODEBOOK_NAMES = ("grid", "gaussian", "rademacher")
+
+MAX_DRAWS = 64
+"""Draws of a random codebook before giving up; each is accepted with probability >= 1/2."""
+
+
+@dataclass(frozen=True, eq=False)
+class Codebook:
+    """The codes of one construction.
+
+    Attributes
+    ----------
+    family : str
+        ``"grid"``, ``"gaussian"`` or ``"rademacher"``.
+    codes : ndarray, shape [n_codes, code_length]
+        Row ``a`` is ``u_a``; read-only.
+    decoding : {"inner_product", "nearest_neighbour"}
+        How the unembedding reads a code: ``argmax_a ⟨u_a, y⟩`` or ``argmin_a ‖y - u_a‖``.
+    unit_norm : bool
+        Whether every code has norm 1 (required by the superposed layout).
+    coordinate_bound : float
+        A bound on ``|u[j]|`` for every code the family can produce at this length (``2^(p-1)``
+        for grid codes, 1 for unit codes): it depends on the family, not on the draw.
+    """
+
+    family: str
+    codes: FloatArray
+    decoding: Decoding
+    unit_norm: bool
+    coordinate_bound: float
+
+    @property
+    def norm_bound(self) -> float:
+        """A bound on ``‖u‖`` for every code the family can produce at this length."""
+        return 1.0 if self.unit_norm else self.coordinate_bound * math.sqrt(self.code_length)
+
+    @property
+    def n_codes(self) -> int:
+        """M, the number of attributes."""
+        return int(self.codes.shape[0])
+
+    @property
+    def code_length(self) -> int:
+        """k, the length of every code."""
+        return int(self.codes.shape[1])
+
+    def unembedding_bias(self) -> FloatArray:
+        """``b_U`` on attribute tokens: 0 for inner product, ``-‖u_a‖²/2`` for nearest neighbour.
+
+        With this bias ``argmax_a ⟨u_a, y⟩ + b_U[a]`` is the decoding rule of the codebook.
+        """
+        if self.decoding == "inner_product":
+            return np.zeros(self.n_codes)
+        bias: FloatArray = -0.5 * (self.codes**2).sum(axis=1)
+        return bias
+
+    def decode(self, outputs: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Decode output vectors ``y`` of shape [n, k] to attribute ids [n] (a reference decoder).
+
+        Examples
+        --------
+        >>> book = GridCodes(bits=2).build(10, 2, np.random.default_rng(0))
+        >>> book.decode(book.codes[[3, 7]] + 0.3).tolist()
+        [3, 7]
+        """
+        y = np.atleast_2d(np.asarray(outputs, dtype=np.float64))
+        scores = y @ self.codes.T + self.unembedding_bias()
+        decoded: npt.NDArray[np.int64] = np.argmax(scores, axis=1).astype(np.int64)
+        return decoded
+
+    def coherence(self) -> float:
+        """``max_{a≠b} |⟨u_a, u_b⟩| / (‖u_a‖·‖u_b‖)``; see :func:`coherence`."""
+        return coherence(self.codes)
+
+
+def coherence(codes: npt.ArrayLike, *, block_rows: int = 4096) -> float:
+    """Largest absolute cosine between two distinct rows of ``codes``.
+
+    Computed in row blocks so that memory stays at ``block_rows × n_codes`` floats.
+
+    Parameters
+    ----------
+    codes : array_like, shape [n_codes, k]
+        Non-zero rows.
+    block_rows : int
+        Rows of the Gram matrix formed at once.
+
+    Returns
+    -------
+    float
+        0.0 when there is a single code.
+
+    Examples
+    --------
+    >>> coherence([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])  # doctest: +ELLIPSIS
+    0.7071...
+    """
+    vectors = np.asarray(codes, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=1)
+    if np.any(norms == 0):
+        raise ValueError("coherence is undefined for a zero code")
+    unit = vectors / norms[:, None]
+    largest = 0.0
+    for start in range(0, unit.shape[0], block_rows):
+        stop = min(start + block_rows, unit.shape[0])
+        gram = np.abs(unit[start:stop] @ unit.T)
+        gram[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        largest = max(largest, float(gram.max(initial=0.0)))
+    return largest
+
+
+class CodebookFamily(Protocol):
+    """A rule that builds a codebook of any size: what a construction needs from a family."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def unit_norm(self) -> bool: ...
+
+    @property
+    def coherence_bound(self) -> float | None:
+        """The coherence every built codebook is guaranteed not to exceed (None: no such bound)."""
+        ...
+
+    def min_code_length(self, n_codes: int) -> int:
+        """Smallest k for which :meth:`build` accepts ``n_codes`` codes."""
+        ...
+
+    def build(self, n_codes: int, code_length: int, rng: np.random.Generator) -> Codebook:
+        """Build ``n_codes`` codes of length ``code_length`` (>= ``min_code_length``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class GridCodes:
+    """Distinct signed ``bits``-bit integer vectors, decoded by nearest neighbour.
+
+    Examples
+    --------
+    >>> family = GridCodes(bits=8)
+    >>> family.min_code_length(256), family.min_code_length(257), family.min_code_length(10_000)
+    (1, 2, 2)
+    >>> GridCodes(bits=2).build(6, 2, np.random.default_rng(0)).codes.astype(int).tolist()
+    [[0, 0], [1, 0], [-2, 0], [-1, 0], [0, 1], [1, 1]]
+    """
+
+    bits: int = 8
+
+    def __post_init__(self) -> None:
+        require_int("bits", self.bits, minimum=1)
+        if self.bits > 16:
+            raise ValueError(f"bits must be at most 16 (exact in float32 sums), got {self.bits}")
+
+    @property
+    def name(self) -> str:
+        return "grid"
+
+    @property
+    def unit_norm(self) -> bool:
+        return False
+
+    @property
+    def coherence_bound(self) -> float | None:
+        return None
+
+    def min_code_length(self, n_codes: int) -> int:
+        """Smallest k with ``2^(bits·k) >= n_codes`` (at least 1)."""
+        n_codes = require_int("n_codes", n_codes, minimum=1)
+        length = 1
+        while (1 << (self.bits * length)) < n_codes:
+            length += 1
+        return length
+
+    def build(self, n_codes: int, code_length: int, rng: np.random.Generator) -> Codebook:
+        """Codes ``u_a[j]`` = the j-th base-``2^bits`` digit of ``a``, read as two's complement.
+
+        The codebook is deterministic; ``rng`` is accepted for a uniform interface and not used.
+        """
+        _check_length(self, n_codes, code_length)
+        radix = 1 << self.bits
+        attribute = np.arange(n_codes, dtype=np.int64)[:, None]
+        digits = (attribute // radix ** np.arange(code_length, dtype=np.int64)) % radix
+        signed = np.where(digits >= radix // 2, digits - radix, digits)
+        codes = signed.astype(np.float64)
+        return _frozen_codebook("grid", codes, "nearest_neighbour", False, float(radix // 2))
+
+
+@dataclass(frozen=True)
+class GaussianCodes:
+    """Normalised Gaussian vectors with coherence at most ``max_coherence``.
+
+    Examples
+    --------
+    >>> family = GaussianCodes()
+    >>> family.min_code_length(1000)
+    117
+    >>> book = family.build(1000, 111, np.random.default_rng(0))
+    >>> bool(book.coherence() <= 0.5), bool(np.allclose(np.linalg.norm(book.codes, axis=1), 1))
+    (True, True)
+    """
+
+    max_coherence: float = 0.5
+
+    def __post_init__(self) -> None:
+        require_probability("max_coherence", self.max_coherence)
+
+    @property
+    def name(self) -> str:
+        return "gaussian"
+
+    @property
+    def unit_norm(self) -> bool:
+        return True
+
+    @property
+    def coherence_bound(self) -> float | None:
+        return self.max_coherence
+
+    def min_code_length(self, n_codes: int) -> int:
+        return _unit_code_length(n_codes, self.max_coherence)
+
+    def build(self, n_codes: int, code_length: int, rng: np.random.Generator) -> Codebook:
+        _check_length(self, n_codes, code_length)
+
+        def draw() -> FloatArray:
+            vectors = rng.standard_normal((n_codes, code_length))
+            normalised: FloatArray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            return normalised
+
+        return _draw_until_coherent(self.name, draw, self.max_coherence)
+
+
+@dataclass(frozen=True)
+class RademacherCodes:
+    """Random ``±1/√k`` vectors with coherence at most ``max_coherence``.
+
+    Examples
+    --------
+    >>> family = RademacherCodes()
+    >>> book = family.build(50, family.min_code_length(50), np.random.default_rng(1))
+    >>> sorted(set(np.round(book.codes.ravel() * np.sqrt(book.code_length), 12)))
+    [np.float64(-1.0), np.float64(1.0)]
+    """
+
+    max_coherence: float = 0.5
+
+    def __post_init__(self) -> None:
+        require_probability("max_coherence", self.max_coherence)
+
+    @property
+    def name(self) -> str:
+        return "rademacher"
+
+    @property
+    def unit_norm(self) -> bool:
+        return True
+
+    @property
+    def coherence_bound(self) -> float | None:
+        return self.max_coherence
+
+    def min_code_length(self, n_codes: int) -> int:
+        return _unit_code_length(n_codes, self.max_coherence)
+
+    def build(self, n_codes: int, code_length: int, rng: np.random.Generator) -> Codebook:
+        _check_length(self, n_codes, code_length)
+
+        def draw() -> FloatArray:
+            signs = rng.integers(0, 2, size=(n_codes, code_length)).astype(np.float64) * 2 - 1
+            scaled: FloatArray = signs / math.sqrt(code_length)
+            return scaled
+
+        return _draw_until_coherent(self.name, draw, self.max_coherence)
+
+
+def resolve_codebook(codebook: str | CodebookFamily) -> CodebookFamily:
+    """Turn a name into its default family; pass a family object through.
+
+    Examples
+    --------
+    >>> resolve_codebook("grid")
+    GridCodes(bits=8)
+    >>> resolve_codebook(GaussianCodes(max_coherence=0.25))
+    GaussianCodes(max_coherence=0.25)
+    """
+    if isinstance(codebook, GridCodes | GaussianCodes | RademacherCodes):
+        return codebook
+    name = require_choice("codebook", codebook, CODEBOOK_NAMES)
+    families: dict[str, CodebookFamily] = {
+        "grid": GridCodes(),
+        "gaussian": GaussianCodes(),
+        "rademacher": RademacherCodes(),
+    }
+    return families[name]
+
+
+def _unit_code_length(n_codes: int, max_coherence: float) -> int:
+    """``⌈2·ln(2N(N-1)) / μ²⌉``: a random draw then has coherence <= μ with probability >= 1/2."""
+    n_codes = require_int("n_codes", n_codes, minimum=1)
+    if n_codes == 1:
+        return 1
+    return math.ceil(2.0 * math.log(2.0 * n_codes * (n_codes - 1)) / max_coherence**2)
+
+
+def _check_length(family: CodebookFamily, n_codes: int, code_length: int) -> None:
+    n_codes = require_int("n_codes", n_codes, minimum=1)
+    code_length = require_int("code_length", code_length, minimum=1)
+    shortest = family.min_code_length(n_codes)
+    if code_length < shortest:
+        raise ValueError(
+            f"{family.name} codes for {n_codes} attributes require code_length >= {shortest}, "
+            f"got {code_length}"
+        )
+
+
+def _draw_until_coherent(
+    family: str, draw: _Draw, max_coherence: float, max_draws: int = MAX_DRAWS
+) -> Codebook:
+    for _ in range(max_draws):
+        codes = draw()
+        if coherence(codes) <= max_coherence:
+            return _frozen_codebook(family, codes, "inner_product", True, 1.0)
+    raise RuntimeError(
+        f"no {family} codebook with coherence <= {max_coherence} in {max_draws} draws; "
+        "each draw succeeds with probability >= 1/2 at the documented code length"
+    )
+
+
+class _Draw(Protocol):
+    def __call__(self) -> FloatArray: ...
+
+
+def _frozen_codebook(
+    family: str, codes: FloatArray, decoding: Decoding, unit_norm: bool, coordinate_bound: float
+) -> Codebook:
+    codes = np.ascontiguousarray(codes, dtype=np.float64)
+    codes.flags.writeable = False
+    return Codebook(family, codes, decoding, unit_norm, coordinate_bound)

@@ -1,0 +1,133 @@
+"""Facts: R random bijections ``π_r : [N] → [N]``, one per relation.
+
+A query ``(s, r)`` asks for the attribute ``π_r(s)``; there are ``N·R`` facts. Facts are drawn
+from a seed, so the same seed always gives the same facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from geoconstruct._validation import require_int
+
+__all__ = ["Facts", "random_facts"]
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class Facts:
+    """R bijections over N subjects, stored as ``permutations[r, s] = π_r(s)``.
+
+    Parameters
+    ----------
+    permutations : array_like of int, shape [n_relations, n_subjects]
+        Row ``r`` is a permutation of ``0 … n_subjects-1``. The array is copied and made
+        read-only.
+
+    Raises
+    ------
+    ValueError
+        If the array is not two-dimensional, is empty, or a row is not a permutation.
+
+    Examples
+    --------
+    >>> facts = Facts([[1, 0, 2], [2, 1, 0]])
+    >>> facts.n_subjects, facts.n_relations, facts.n_facts
+    (3, 2, 6)
+    >>> int(facts.answer(0, 1))
+    2
+    """
+
+    permutations: IntArray
+
+    def __init__(self, permutations: npt.ArrayLike) -> None:
+        table = np.asarray(permutations)
+        if table.ndim != 2 or table.shape[0] == 0 or table.shape[1] == 0:
+            raise ValueError(
+                "permutations must be a non-empty 2-d array [n_relations, n_subjects], "
+                f"got shape {table.shape}"
+            )
+        if not np.issubdtype(table.dtype, np.integer):
+            raise TypeError(f"permutations must hold integers, got dtype {table.dtype}")
+        table = table.astype(np.int64, copy=True)
+        identity = np.arange(table.shape[1])
+        for relation, row in enumerate(table):
+            if not np.array_equal(np.sort(row), identity):
+                raise ValueError(
+                    f"permutations[{relation}] is not a permutation of 0..{table.shape[1] - 1}"
+                )
+        table.flags.writeable = False
+        object.__setattr__(self, "permutations", table)
+
+    @property
+    def n_subjects(self) -> int:
+        """N, the number of subjects (and of attributes)."""
+        return int(self.permutations.shape[1])
+
+    @property
+    def n_relations(self) -> int:
+        """R, the number of relations."""
+        return int(self.permutations.shape[0])
+
+    @property
+    def n_facts(self) -> int:
+        """N·R, the number of (subject, relation) queries."""
+        return self.n_subjects * self.n_relations
+
+    def answer(self, subjects: npt.ArrayLike, relations: npt.ArrayLike) -> Any:
+        """The attribute ``π_r(s)`` for each (subject, relation) pair (broadcast)."""
+        return self.permutations[np.asarray(relations), np.asarray(subjects)]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Facts):
+            return NotImplemented
+        return np.array_equal(self.permutations, other.permutations)
+
+    def __hash__(self) -> int:
+        return hash(self.permutations.tobytes())
+
+    def __repr__(self) -> str:
+        return f"Facts(n_subjects={self.n_subjects}, n_relations={self.n_relations})"
+
+
+def random_facts(
+    n_subjects: int, n_relations: int, seed: int | np.random.Generator | np.random.SeedSequence = 0
+) -> Facts:
+    """Draw R independent uniformly random permutations of ``[N]``.
+
+    Parameters
+    ----------
+    n_subjects : int
+        N >= 1.
+    n_relations : int
+        R >= 1.
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Every random choice flows from it; the same seed gives the same facts.
+
+    Returns
+    -------
+    Facts
+        ``permutations`` of shape [n_relations, n_subjects].
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a size is not a positive integer.
+
+    Examples
+    --------
+    >>> random_facts(1000, 4, seed=7) == random_facts(1000, 4, seed=7)
+    True
+    >>> random_facts(1000, 4, seed=7) == random_facts(1000, 4, seed=8)
+    False
+    """
+    n_subjects = require_int("n_subjects", n_subjects, minimum=1)
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    rng = np.random.default_rng(seed)
+    table = np.stack([rng.permutation(n_subjects) for _ in range(n_relations)])
+    return Facts(table)

@@ -1,0 +1,619 @@
+"""Single-hop geometric construction: ``construct_single_hop`` (``DESIGN.md`` §4).
+
+A prompt is ``[s, r]`` (subject token, relation token); the answer is the attribute token
+``π_r(s)``. The residual stream is a direct sum of named subspaces::
+
+    | subject (d_s) | relation (R, one-hot) | output (k) | unused |
+
+* **Embedding.** ``e_s = Σ_r B_r u_{π_r(s)}`` on the subject subspace: the superposition of the
+  subject's attribute codes. Relation ``r`` embeds as the one-hot vector ``x_rel = e_r``.
+* **Attention** (one head, ``W_Q = W_K = 0``): the last position attends 1/2 to each position;
+  ``W_V`` is the identity on the subject subspace and ``W_O = 2·I`` writes it back, so the last
+  position holds ``e_s + x_rel`` exactly (the relation token has no subject component).
+* **Selector MLP** (:mod:`geoconstruct.selector`): ``2·R·k`` hidden units write ``y = B_rᵀ e_s``
+  into the output subspace for the prompted relation only.
+* **Unembedding**: ``W_U[:, a] = u_a`` on the output subspace and the codebook's decoding bias;
+  subject and relation tokens get a bias below every attribute logit.
+
+Two layouts of the subject subspace:
+
+``block``
+    ``B_r`` puts relation r's code in its own k-dimensional slot: ``d_s = R·k``, no crosstalk,
+    ``y = u_{π_r(s)}`` exactly. ``d = (R+1)·k + R`` with ``k`` the codebook's minimum code length.
+``superposed``
+    ``B_r`` is a random ``k×k`` orthogonal matrix and all relations share ``d_s = k`` dimensions;
+    the read-out carries crosstalk from the other relations. Unit codes only. ``d = 2k + R`` with
+    ``k = max(k_code, ⌈4(R-1)/(1-μ) · ln(N(N-1)R/δ)⌉)``, ``μ`` the codebook's coherence bound and
+    ``δ = 1/100``: every fact is recalled with probability at least ``1 - δ`` over the draw of the
+    ``B_r`` (``proofs/superposed_recall.md``).
+
+A ``d`` larger than the minimum is used by taking the largest code length that fits; what is
+left over (fewer than R+1 or 2 dimensions) stays zero and is recorded as ``unused``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from geoconstruct._validation import require_choice, require_int
+from geoconstruct.codebooks import Codebook, CodebookFamily, resolve_codebook
+from geoconstruct.evaluation import (
+    DEFAULT_MEMORY_BUDGET,
+    Failure,
+    ProgressCallback,
+    RecallReport,
+    predict_tokens,
+    score_prompts,
+)
+from geoconstruct.facts import Facts, random_facts
+from geoconstruct.selector import selector_mlp
+from geoconstruct.transformer import DTYPES, TransformerConfig, Weights
+
+__all__ = [
+    "LAYOUTS",
+    "SUPERPOSED_FAILURE_PROBABILITY",
+    "ParameterCount",
+    "ResidualLayout",
+    "SingleHopConstruction",
+    "Vocabulary",
+    "code_length_for",
+    "construct_single_hop",
+    "required_dimension",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+LAYOUTS = ("block", "superposed")
+SUPERPOSED_FAILURE_PROBABILITY = 0.01
+"""δ in the superposed dimension formula: recall fails with probability at most δ."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Token ids: subjects ``[0, N)``, relations ``[N, N+R)``, attributes ``[N+R, N+R+M)``.
+
+    Examples
+    --------
+    >>> vocab = Vocabulary(n_subjects=5, n_relations=2, n_attributes=5)
+    >>> vocab.d_vocab, vocab.relation_offset, vocab.attribute_offset
+    (12, 5, 7)
+    """
+
+    n_subjects: int
+    n_relations: int
+    n_attributes: int
+
+    @property
+    def relation_offset(self) -> int:
+        return self.n_subjects
+
+    @property
+    def attribute_offset(self) -> int:
+        return self.n_subjects + self.n_relations
+
+    @property
+    def d_vocab(self) -> int:
+        return self.n_subjects + self.n_relations + self.n_attributes
+
+    def attribute_of(self, tokens: npt.ArrayLike) -> IntArray:
+        """Attribute id of each token, or -1 for a token that is not an attribute."""
+        ids = np.asarray(tokens, dtype=np.int64) - self.attribute_offset
+        return np.where((ids >= 0) & (ids < self.n_attributes), ids, -1)
+
+
+@dataclass(frozen=True)
+class ResidualLayout:
+    """The named subspaces of the residual stream, as slices of ``[0, d_model)``."""
+
+    subject: slice
+    relation: slice
+    output: slice
+    d_model: int
+
+    @property
+    def unused(self) -> slice:
+        """Dimensions no weight reads or writes."""
+        return slice(self.output.stop, self.d_model)
+
+    def as_dict(self) -> dict[str, list[int]]:
+        """``{name: [start, stop]}`` for every subspace, ``unused`` included."""
+        spans = {
+            "subject": self.subject,
+            "relation": self.relation,
+            "output": self.output,
+            "unused": self.unused,
+        }
+        return {name: [span.start, span.stop] for name, span in spans.items()}
+
+
+@dataclass(frozen=True)
+class ParameterCount:
+    """Parameters by component, and the split of DESIGN.md §5.
+
+    ``fact_dependent`` counts the subject-embedding coordinates on the subject subspace (``N·d_s``):
+    the only numbers that change when the facts change. Everything else is ``generic``.
+    """
+
+    embedding: int
+    positional: int
+    attention: int
+    mlp: int
+    unembedding: int
+    fact_dependent: int
+
+    @property
+    def total(self) -> int:
+        return self.embedding + self.positional + self.attention + self.mlp + self.unembedding
+
+    @property
+    def generic(self) -> int:
+        return self.total - self.fact_dependent
+
+
+@dataclass(frozen=True, eq=False)
+class SingleHopConstruction:
+    """A built single-hop model: weights, the facts it stores, and how it stores them.
+
+    Attributes
+    ----------
+    config : TransformerConfig
+        One layer, one head, ``n_ctx = 2``.
+    weights : mapping of str to ndarray
+        TransformerLens names and shapes; read-only arrays.
+    facts : Facts
+    codebook : Codebook
+    read_maps : ndarray, shape [R, d_s, k]
+        ``B_r`` for every relation (float64).
+    layout : {"block", "superposed"}
+    residual_layout : ResidualLayout
+    vocabulary : Vocabulary
+    gate_scale : float
+        λ of the selector, a bound valid for every set of facts.
+    seed : int
+    """
+
+    config: TransformerConfig
+    weights: Weights
+    facts: Facts
+    codebook: Codebook
+    read_maps: FloatArray
+    layout: str
+    residual_layout: ResidualLayout
+    vocabulary: Vocabulary
+    gate_scale: float
+    seed: int
+
+    @property
+    def subject_embeddings(self) -> npt.NDArray[Any]:
+        """``e_s`` for every subject, shape [N, d_s] (a read-only view into ``W_E``)."""
+        return self.weights["embed.W_E"][: self.facts.n_subjects, self.residual_layout.subject]
+
+    @property
+    def parameter_count(self) -> ParameterCount:
+        sizes = {name: array.size for name, array in self.weights.items()}
+        return ParameterCount(
+            embedding=sizes["embed.W_E"],
+            positional=sizes["pos_embed.W_pos"],
+            attention=sum(size for name, size in sizes.items() if ".attn." in name),
+            mlp=sum(size for name, size in sizes.items() if ".mlp." in name),
+            unembedding=sizes["unembed.W_U"] + sizes["unembed.b_U"],
+            fact_dependent=self.subject_embeddings.size,
+        )
+
+    def prompts(self) -> tuple[IntArray, IntArray]:
+        """Every query as tokens ``[N·R, 2]`` and its answer token ``[N·R]``.
+
+        Query ``q = r·N + s`` is ``[s, N + r]`` with answer ``N + R + π_r(s)``.
+        """
+        n_subjects, n_relations = self.facts.n_subjects, self.facts.n_relations
+        subjects = np.tile(np.arange(n_subjects), n_relations)
+        relations = np.repeat(np.arange(n_relations), n_subjects)
+        return self._tokens(subjects, relations), self._answers(subjects, relations)
+
+    def predict(
+        self,
+        subjects: npt.ArrayLike,
+        relations: npt.ArrayLike,
+        *,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> IntArray:
+        """The attribute the forward pass answers for each (subject, relation) pair.
+
+        Parameters
+        ----------
+        subjects, relations : array_like of int
+            Broadcast together; subjects in ``[0, N)``, relations in ``[0, R)``.
+        memory_budget : int
+            Bytes of working memory for one chunk of the forward pass.
+
+        Returns
+        -------
+        ndarray of int64
+            Attribute ids, -1 where the argmax is not an attribute token.
+        """
+        subject_ids, relation_ids = np.broadcast_arrays(
+            _ids("subjects", subjects, self.facts.n_subjects),
+            _ids("relations", relations, self.facts.n_relations),
+        )
+        tokens = self._tokens(subject_ids.ravel(), relation_ids.ravel())
+        predicted = predict_tokens(self.weights, self.config, tokens, memory_budget=memory_budget)
+        return self.vocabulary.attribute_of(predicted).reshape(subject_ids.shape)
+
+    def recall(
+        self,
+        *,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        max_failures: int = 10,
+        progress: ProgressCallback | None = None,
+    ) -> RecallReport:
+        """Run the forward pass on all ``N·R`` prompts and report what it recalls.
+
+        Prompts run in chunks of ``memory_budget // bytes_per_prompt(config)``; peak memory is the
+        weights, the ``[N·R, 2]`` prompt table and at most ``memory_budget`` bytes on top.
+
+        Parameters
+        ----------
+        memory_budget : int
+            Bytes of working memory for one chunk (default 256 MiB).
+        max_failures : int
+            How many failures to list in the report.
+        progress : callable, optional
+            Called with the number of prompts finished after each chunk.
+
+        Returns
+        -------
+        RecallReport
+
+        Examples
+        --------
+        >>> report = construct_single_hop(300, 3, required_dimension(300, 3), seed=1).recall()
+        >>> report.n_correct, report.n_facts, report.min_margin
+        (900, 900, 0.5)
+        """
+        tokens, answers = self.prompts()
+        scores = score_prompts(
+            self.weights,
+            self.config,
+            tokens,
+            answers,
+            memory_budget=memory_budget,
+            max_failures=max_failures,
+            progress=progress,
+        )
+        failures = tuple(
+            Failure(
+                subject=int(tokens[index, 0]),
+                relation=int(tokens[index, 1]) - self.vocabulary.relation_offset,
+                expected=int(answers[index]) - self.vocabulary.attribute_offset,
+                predicted=int(self.vocabulary.attribute_of(token)),
+            )
+            for index, token in zip(scores.failed_indices, scores.failed_predictions, strict=True)
+        )
+        return RecallReport(
+            n_facts=scores.n_prompts,
+            n_correct=scores.n_correct,
+            min_margin=scores.min_margin,
+            failures=failures,
+        )
+
+    def _tokens(self, subjects: IntArray, relations: IntArray) -> IntArray:
+        return np.stack([subjects, relations + self.vocabulary.relation_offset], axis=1)
+
+    def _answers(self, subjects: IntArray, relations: IntArray) -> IntArray:
+        attributes = self.facts.answer(subjects, relations)
+        answers: IntArray = attributes + self.vocabulary.attribute_offset
+        return answers
+
+
+def code_length_for(
+    n_subjects: int, n_relations: int, *, layout: str, codebook: CodebookFamily
+) -> int:
+    """The smallest code length k the construction accepts for N subjects and R relations.
+
+    Block: the codebook's minimum for N codes. Superposed: also at least
+    ``⌈4(R-1)/(1-μ) · ln(N(N-1)R/δ)⌉`` (see the module docstring).
+    """
+    shortest = codebook.min_code_length(n_subjects)
+    if layout == "block" or n_relations == 1 or n_subjects == 1:
+        return shortest
+    max_coherence = codebook.coherence_bound
+    if max_coherence is None:
+        raise ValueError("the superposed layout needs unit codes with a coherence bound")
+    pairs = n_subjects * (n_subjects - 1) * n_relations
+    crosstalk = (
+        4.0
+        * (n_relations - 1)
+        / (1.0 - max_coherence)
+        * math.log(pairs / SUPERPOSED_FAILURE_PROBABILITY)
+    )
+    return max(shortest, math.ceil(crosstalk))
+
+
+def required_dimension(
+    n_subjects: int,
+    n_relations: int,
+    *,
+    layout: str = "block",
+    codebook: str | CodebookFamily = "grid",
+) -> int:
+    """The smallest ``d`` (``d_model``) that :func:`construct_single_hop` accepts.
+
+    ``(R+1)·k + R`` for the block layout, ``2k + R`` for the superposed one, with k from
+    :func:`code_length_for`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a size that is not a positive integer, an unknown layout or codebook, or grid codes
+        with the superposed layout.
+
+    Examples
+    --------
+    >>> required_dimension(10_000, 8)   # grid codes, 8 bits: k = 2
+    26
+    >>> required_dimension(1000, 4, layout="superposed", codebook="gaussian")
+    956
+    """
+    n_subjects = require_int("n_subjects", n_subjects, minimum=1)
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    layout, family = _layout_and_family(layout, codebook)
+    code_length = code_length_for(n_subjects, n_relations, layout=layout, codebook=family)
+    return _dimension(layout, n_relations, code_length)
+
+
+def construct_single_hop(
+    n_subjects: int,
+    n_relations: int,
+    d: int,
+    *,
+    layout: str = "block",
+    codebook: str | CodebookFamily = "grid",
+    seed: int = 0,
+    dtype: str = "float64",
+    facts: Facts | None = None,
+) -> SingleHopConstruction:
+    """Build, in closed form, a one-layer transformer that recalls R bijections over N subjects.
+
+    Parameters
+    ----------
+    n_subjects : int
+        N >= 1 subjects (and N attributes).
+    n_relations : int
+        R >= 1 relations.
+    d : int
+        ``d_model``; at least :func:`required_dimension`.
+    layout : {"block", "superposed"}
+        How relations share the subject subspace.
+    codebook : {"grid", "gaussian", "rademacher"} or a codebook family
+        Attribute codes; ``GridCodes(bits=p)`` etc. for non-default parameters. The superposed
+        layout needs unit codes (gaussian or rademacher).
+    seed : int
+        Seeds the facts, the codebook and the read maps (independent streams), so the same seed
+        gives bit-identical weights.
+    dtype : {"float64", "float32"}
+        Dtype of the weights and of the forward pass.
+    facts : Facts, optional
+        Store these facts instead of drawing them from ``seed``; must be N subjects × R relations.
+
+    Returns
+    -------
+    SingleHopConstruction
+
+    Raises
+    ------
+    TypeError
+        A size, ``d`` or ``seed`` that is not an integer.
+    ValueError
+        A non-positive size, an unknown layout, codebook or dtype, grid codes with the superposed
+        layout, mismatched ``facts``, or ``d`` below the minimum (the message says
+        ``requires d >= <minimum>``).
+
+    Examples
+    --------
+    >>> c = construct_single_hop(1000, 4, d=required_dimension(1000, 4), seed=0)
+    >>> c.config.d_model, c.config.d_mlp, c.config.d_vocab
+    (14, 16, 2004)
+    >>> c.recall().accuracy
+    1.0
+    >>> construct_single_hop(1000, 4, d=13)
+    Traceback (most recent call last):
+    ...
+    ValueError: the block layout with grid codes for N=1000, R=4 requires d >= 14, got d=13
+    """
+    n_subjects = require_int("n_subjects", n_subjects, minimum=1)
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    d = require_int("d", d, minimum=1)
+    seed = require_int("seed", seed, minimum=0)
+    dtype = require_choice("dtype", dtype, DTYPES)
+    layout, family = _layout_and_family(layout, codebook)
+    if facts is not None:
+        if not isinstance(facts, Facts):
+            raise TypeError(f"facts must be a Facts object, got {type(facts).__name__}")
+        if (facts.n_subjects, facts.n_relations) != (n_subjects, n_relations):
+            raise ValueError(
+                f"facts hold N={facts.n_subjects}, R={facts.n_relations}; "
+                f"expected N={n_subjects}, R={n_relations}"
+            )
+    shortest = code_length_for(n_subjects, n_relations, layout=layout, codebook=family)
+    minimum = _dimension(layout, n_relations, shortest)
+    if d < minimum:
+        raise ValueError(
+            f"the {layout} layout with {family.name} codes for N={n_subjects}, R={n_relations} "
+            f"requires d >= {minimum}, got d={d}"
+        )
+
+    facts_stream, code_stream, read_stream = np.random.SeedSequence(seed).spawn(3)
+    if facts is None:
+        facts = random_facts(n_subjects, n_relations, np.random.default_rng(facts_stream))
+    code_length = _largest_code_length(layout, n_relations, d)
+    codebook_built = family.build(n_subjects, code_length, np.random.default_rng(code_stream))
+    read_maps = _read_maps(layout, n_relations, code_length, np.random.default_rng(read_stream))
+    return _assemble(facts, codebook_built, read_maps, layout, d, dtype, seed)
+
+
+def _assemble(
+    facts: Facts,
+    codebook: Codebook,
+    read_maps: FloatArray,
+    layout: str,
+    d: int,
+    dtype: str,
+    seed: int,
+) -> SingleHopConstruction:
+    """Write every weight of the construction (float64, then cast to ``dtype``)."""
+    n_subjects, n_relations = facts.n_subjects, facts.n_relations
+    subject_dim, code_length = read_maps.shape[1], read_maps.shape[2]
+    residual = ResidualLayout(
+        subject=slice(0, subject_dim),
+        relation=slice(subject_dim, subject_dim + n_relations),
+        output=slice(subject_dim + n_relations, subject_dim + n_relations + code_length),
+        d_model=d,
+    )
+    vocab = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)
+    config = TransformerConfig(
+        d_model=d,
+        n_layers=1,
+        n_heads=1,
+        d_head=subject_dim,
+        d_mlp=2 * n_relations * code_length,
+        d_vocab=vocab.d_vocab,
+        n_ctx=2,
+        dtype="float64",
+    )
+    W = {name: np.zeros(shape) for name, shape in config.weight_shapes().items()}
+    subjects, relations = np.arange(n_subjects), np.arange(n_relations)
+    relation_tokens = vocab.relation_offset + relations
+    attribute_tokens = vocab.attribute_offset + np.arange(n_subjects)
+
+    # Embedding: e_s = Σ_r B_r u_{π_r(s)}; relation r is one-hot.
+    codes = codebook.codes
+    subject_embeddings = np.einsum("rdk,rsk->sd", read_maps, codes[facts.permutations])
+    W["embed.W_E"][subjects, residual.subject] = subject_embeddings
+    W["embed.W_E"][relation_tokens, residual.relation.start + relations] = 1.0
+
+    # Attention: uniform over [s, r]; copy the subject subspace at weight 2·(1/2) = 1.
+    W["blocks.0.attn.W_V"][0, residual.subject] = np.eye(subject_dim)
+    W["blocks.0.attn.W_O"][0, :, residual.subject] = 2.0 * np.eye(subject_dim)
+
+    # Selector MLP: y = B_rᵀ e_s for the prompted relation r, into the output subspace.
+    lifted_reads = np.zeros((n_relations, d, code_length))
+    lifted_reads[:, residual.subject] = read_maps
+    gates = np.zeros((n_relations, d))
+    gates[relations, residual.relation.start + relations] = 1.0
+    output_map = np.zeros((code_length, d))
+    output_map[np.arange(code_length), residual.output.start + np.arange(code_length)] = 1.0
+    gate_scale = _gate_scale(layout, codebook, n_relations)
+    selector = selector_mlp(lifted_reads, gates, 1.0, output_map, gate_scale)
+    W["blocks.0.mlp.W_in"], W["blocks.0.mlp.b_in"] = selector.W_in, selector.b_in
+    W["blocks.0.mlp.W_out"], W["blocks.0.mlp.b_out"] = selector.W_out, selector.b_out
+
+    # Unembedding: decode the output subspace; every other token sits below all attributes.
+    attribute_bias = codebook.unembedding_bias()
+    W["unembed.W_U"][residual.output, attribute_tokens[0] : attribute_tokens[-1] + 1] = codes.T
+    W["unembed.b_U"][:] = _floor_bias(layout, codebook, n_relations, attribute_bias)
+    W["unembed.b_U"][attribute_tokens] = attribute_bias
+
+    final_config = TransformerConfig(**{**config.as_dict(), "dtype": dtype})
+    weights = {}
+    for name, array in W.items():
+        cast = np.ascontiguousarray(array, dtype=dtype)
+        cast.flags.writeable = False
+        weights[name] = cast
+    read_maps = read_maps.copy()
+    read_maps.flags.writeable = False
+    return SingleHopConstruction(
+        config=final_config,
+        weights=weights,
+        facts=facts,
+        codebook=codebook,
+        read_maps=read_maps,
+        layout=layout,
+        residual_layout=residual,
+        vocabulary=vocab,
+        gate_scale=gate_scale,
+        seed=seed,
+    )
+
+
+def _layout_and_family(layout: object, codebook: object) -> tuple[str, CodebookFamily]:
+    layout = require_choice("layout", layout, LAYOUTS)
+    family = resolve_codebook(codebook)  # type: ignore[arg-type]
+    if layout == "superposed" and not family.unit_norm:
+        raise ValueError(
+            f"codebook {family.name!r} cannot be used with the superposed layout: its crosstalk "
+            "bound needs unit-norm codes (use 'gaussian' or 'rademacher')"
+        )
+    return layout, family
+
+
+def _dimension(layout: str, n_relations: int, code_length: int) -> int:
+    """d_model for code length k: ``(R+1)k + R`` (block) or ``2k + R`` (superposed)."""
+    if layout == "block":
+        return (n_relations + 1) * code_length + n_relations
+    return 2 * code_length + n_relations
+
+
+def _largest_code_length(layout: str, n_relations: int, d: int) -> int:
+    """The largest k whose dimension fits in d (the inverse of :func:`_dimension`)."""
+    if layout == "block":
+        return (d - n_relations) // (n_relations + 1)
+    return (d - n_relations) // 2
+
+
+def _read_maps(
+    layout: str, n_relations: int, code_length: int, rng: np.random.Generator
+) -> FloatArray:
+    """``B_r`` for every relation, shape [R, d_s, k]."""
+    if layout == "block":
+        slots = np.zeros((n_relations, n_relations * code_length, code_length))
+        for relation in range(n_relations):
+            rows = slice(relation * code_length, (relation + 1) * code_length)
+            slots[relation, rows] = np.eye(code_length)
+        return slots
+    return np.stack([_haar_orthogonal(code_length, rng) for _ in range(n_relations)])
+
+
+def _haar_orthogonal(size: int, rng: np.random.Generator) -> FloatArray:
+    """A Haar-random orthogonal matrix: QR of a Gaussian matrix, signs fixed by R's diagonal."""
+    q, r = np.linalg.qr(rng.standard_normal((size, size)))
+    orthogonal: FloatArray = q * np.sign(np.diag(r))
+    return orthogonal
+
+
+def _gate_scale(layout: str, codebook: Codebook, n_relations: int) -> float:
+    """λ: a bound on every selected coordinate ``|(B_rᵀ e_s)_j|`` over every possible set of facts.
+
+    Block: ``(B_rᵀ e_s)_j`` is a coordinate of some code, at most the family's coordinate bound.
+    Superposed: ``|(B_rᵀ e_s)_j| <= ‖e_s‖ <= R·max‖u‖``.
+    """
+    if layout == "block":
+        return codebook.coordinate_bound
+    return n_relations * codebook.norm_bound
+
+
+def _floor_bias(
+    layout: str, codebook: Codebook, n_relations: int, attribute_bias: FloatArray
+) -> float:
+    """A bias for non-attribute tokens strictly below every attribute logit of every prompt.
+
+    Every attribute logit is ``⟨u_a, y⟩ + b_U[a] >= -‖y‖·max‖u‖ + min b_U``, and ``‖y‖`` is at most
+    ``max‖u‖`` (block) or ``R·max‖u‖`` (superposed).
+    """
+    output_norm = codebook.norm_bound * (1 if layout == "block" else n_relations)
+    return -output_norm * codebook.norm_bound + float(attribute_bias.min()) - 1.0
+
+
+def _ids(name: str, values: npt.ArrayLike, upper: int) -> IntArray:
+    ids = np.asarray(values)
+    if ids.size and not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"{name} must be integer ids, got dtype {ids.dtype}")
+    ids = ids.astype(np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= upper):
+        raise ValueError(f"{name} must lie in [0, {upper}), got values {ids.min()}..{ids.max()}")
+    return ids

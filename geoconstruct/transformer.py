@@ -1,0 +1,257 @@
+"""The model: a TransformerLens-native transformer, written in numpy, read top to bottom.
+
+Weights are a mapping from TransformerLens parameter names to arrays, so a construction exports as
+a TransformerLens state dict without renaming (``DESIGN.md`` §3). The model is the one
+TransformerLens runs with ``normalization_type=None``, ``act_fn="relu"``, standard positional
+embeddings and attention scaled by ``1/sqrt(d_head)``::
+
+    resid  = W_E[tokens] + W_pos[positions]                              [batch, pos, d_model]
+    for each layer:
+        q, k, v = resid @ W_Q[h] + b_Q[h], ...                           [batch, pos, head, d_head]
+        pattern = softmax(causal_mask(q·kᵀ / sqrt(d_head)))              [batch, head, pos, pos]
+        resid  += Σ_h (pattern_h @ v_h) @ W_O[h] + b_O
+        resid  += relu(resid @ W_in + b_in) @ W_out + b_out              hidden [batch, pos, d_mlp]
+    logits = resid @ W_U + b_U                                           [batch, pos, d_vocab]
+
+The computation runs in the dtype of the weights (float64 or float32).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from geoconstruct._validation import require_choice, require_int
+
+__all__ = [
+    "DTYPES",
+    "TransformerConfig",
+    "Weights",
+    "forward",
+    "random_weights",
+    "validate_weights",
+    "zero_weights",
+]
+
+Weights = Mapping[str, npt.NDArray[Any]]
+FloatArray = npt.NDArray[np.floating[Any]]
+
+DTYPES = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Hyper-parameters, named as in TransformerLens's ``HookedTransformerConfig``.
+
+    Examples
+    --------
+    >>> config = TransformerConfig(d_model=8, n_layers=1, n_heads=2, d_head=4, d_mlp=16,
+    ...                            d_vocab=10, n_ctx=3)
+    >>> config.weight_shapes()["blocks.0.attn.W_Q"]
+    (2, 8, 4)
+    """
+
+    d_model: int
+    n_layers: int
+    n_heads: int
+    d_head: int
+    d_mlp: int
+    d_vocab: int
+    n_ctx: int
+    act_fn: str = "relu"
+    normalization_type: None = None
+    positional_embedding_type: str = "standard"
+    dtype: str = "float64"
+
+    def __post_init__(self) -> None:
+        for name in ("d_model", "n_layers", "n_heads", "d_head", "d_mlp", "d_vocab", "n_ctx"):
+            require_int(name, getattr(self, name), minimum=1)
+        require_choice("act_fn", self.act_fn, ("relu",))
+        if self.normalization_type is not None:
+            raise ValueError(f"normalization_type must be None, got {self.normalization_type!r}")
+        require_choice("positional_embedding_type", self.positional_embedding_type, ("standard",))
+        require_choice("dtype", self.dtype, DTYPES)
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's TransformerLens name and shape, in state-dict order."""
+        shapes: dict[str, tuple[int, ...]] = {
+            "embed.W_E": (self.d_vocab, self.d_model),
+            "pos_embed.W_pos": (self.n_ctx, self.d_model),
+        }
+        heads, d_model, d_head, d_mlp = self.n_heads, self.d_model, self.d_head, self.d_mlp
+        for layer in range(self.n_layers):
+            block = f"blocks.{layer}"
+            for name in ("Q", "K", "V"):
+                shapes[f"{block}.attn.W_{name}"] = (heads, d_model, d_head)
+                shapes[f"{block}.attn.b_{name}"] = (heads, d_head)
+            shapes[f"{block}.attn.W_O"] = (heads, d_head, d_model)
+            shapes[f"{block}.attn.b_O"] = (d_model,)
+            shapes[f"{block}.mlp.W_in"] = (d_model, d_mlp)
+            shapes[f"{block}.mlp.b_in"] = (d_mlp,)
+            shapes[f"{block}.mlp.W_out"] = (d_mlp, d_model)
+            shapes[f"{block}.mlp.b_out"] = (d_model,)
+        shapes["unembed.W_U"] = (d_model, self.d_vocab)
+        shapes["unembed.b_U"] = (self.d_vocab,)
+        return shapes
+
+    def n_params(self) -> int:
+        """Total number of parameters (every entry of every weight array)."""
+        return sum(math.prod(shape) for shape in self.weight_shapes().values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (for JSON and for TransformerLens configs)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+def validate_weights(weights: Weights, config: TransformerConfig) -> None:
+    """Raise ``ValueError`` unless ``weights`` has exactly the names, shapes and dtype of config."""
+    expected = config.weight_shapes()
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    if missing or extra:
+        raise ValueError(f"weights do not match the config: missing {missing}, unexpected {extra}")
+    for name, shape in expected.items():
+        array = weights[name]
+        if array.shape != shape:
+            raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
+        if array.dtype != np.dtype(config.dtype):
+            raise ValueError(f"{name} has dtype {array.dtype}, expected {config.dtype}")
+
+
+def zero_weights(config: TransformerConfig) -> dict[str, FloatArray]:
+    """Fresh writeable zero arrays for every parameter of ``config``."""
+    return {name: np.zeros(shape, config.dtype) for name, shape in config.weight_shapes().items()}
+
+
+def random_weights(
+    config: TransformerConfig, seed: int | np.random.Generator = 0, scale: float = 1.0
+) -> dict[str, FloatArray]:
+    """Gaussian weights with standard deviation ``scale / sqrt(fan_in)`` (for tests and probes)."""
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for name, shape in config.weight_shapes().items():
+        fan_in = shape[-2] if len(shape) >= 2 else 1
+        draw = rng.standard_normal(shape) * (scale / math.sqrt(fan_in))
+        weights[name] = draw.astype(config.dtype)
+    return weights
+
+
+def forward(
+    weights: Weights,
+    config: TransformerConfig,
+    tokens: npt.ArrayLike,
+    *,
+    last_position_only: bool = False,
+) -> FloatArray:
+    """Run the model on a batch of prompts.
+
+    Parameters
+    ----------
+    weights : mapping of str to ndarray
+        TransformerLens names and shapes (see :meth:`TransformerConfig.weight_shapes`).
+    config : TransformerConfig
+    tokens : array_like of int, shape [batch, pos]
+        Token ids in ``[0, d_vocab)``, ``1 <= pos <= n_ctx``.
+    last_position_only : bool
+        Return only the last position's logits, skipping the final layer's work at earlier
+        positions (causal attention makes the result identical).
+
+    Returns
+    -------
+    ndarray
+        Logits [batch, pos, d_vocab], or [batch, d_vocab] with ``last_position_only``.
+
+    Raises
+    ------
+    ValueError
+        On a token id out of range or a prompt longer than ``n_ctx``.
+
+    Examples
+    --------
+    >>> config = TransformerConfig(d_model=4, n_layers=2, n_heads=2, d_head=3, d_mlp=5,
+    ...                            d_vocab=7, n_ctx=4)
+    >>> weights = random_weights(config, seed=0)
+    >>> forward(weights, config, [[1, 2, 3], [4, 5, 6]]).shape
+    (2, 3, 7)
+    >>> full = forward(weights, config, [[1, 2, 3]])
+    >>> last = forward(weights, config, [[1, 2, 3]], last_position_only=True)
+    >>> bool(np.allclose(last, full[:, -1]))
+    True
+    """
+    token_ids = _check_tokens(tokens, config)
+    n_positions = token_ids.shape[1]
+    W = weights
+
+    resid = W["embed.W_E"][token_ids] + W["pos_embed.W_pos"][:n_positions]  # [batch, pos, d_model]
+    for layer in range(config.n_layers):
+        block = f"blocks.{layer}"
+        # Causal attention: in the final layer, later positions never feed earlier ones, so
+        # only the kept query positions need attention, MLP and unembedding.
+        final_layer = layer == config.n_layers - 1
+        keep = slice(n_positions - 1, None) if last_position_only and final_layer else slice(None)
+        resid = resid[:, keep] + attention(W, block, config, resid, keep)
+        resid = resid + mlp(W, block, resid)
+    logits = resid @ W["unembed.W_U"] + W["unembed.b_U"]  # [batch, pos, d_vocab]
+    return logits[:, -1] if last_position_only else logits
+
+
+def attention(
+    W: Weights, block: str, config: TransformerConfig, resid: FloatArray, queries: slice
+) -> FloatArray:
+    """Causal multi-head attention of ``block``, for the query positions ``queries``.
+
+    ``resid`` is [batch, pos, d_model]; the result is [batch, len(queries), d_model].
+    """
+    n_prompts, n_positions, d_model = resid.shape
+    n_heads, d_head = config.n_heads, config.d_head
+
+    def project(x: FloatArray, name: str) -> FloatArray:
+        # x [batch, p, d_model] @ W [head, d_model, d_head] -> [batch, head, p, d_head]
+        W_x = W[f"{block}.attn.W_{name}"].transpose(1, 0, 2).reshape(d_model, n_heads * d_head)
+        out = (x @ W_x).reshape(x.shape[0], x.shape[1], n_heads, d_head)
+        return (out + W[f"{block}.attn.b_{name}"]).transpose(0, 2, 1, 3)
+
+    q = project(resid[:, queries], "Q")  # [batch, head, q_pos, d_head]
+    k = project(resid, "K")  # [batch, head, k_pos, d_head]
+    v = project(resid, "V")  # [batch, head, k_pos, d_head]
+    scores = (q @ k.transpose(0, 1, 3, 2)) / math.sqrt(d_head)  # [batch, head, q_pos, k_pos]
+    query_positions = np.arange(n_positions)[queries]
+    future = np.arange(n_positions)[None, :] > query_positions[:, None]  # [q_pos, k_pos]
+    scores = np.where(future, -np.inf, scores)
+    scores = scores - scores.max(axis=-1, keepdims=True)
+    pattern = np.exp(scores)
+    pattern /= pattern.sum(axis=-1, keepdims=True)  # softmax over keys
+    z = (pattern @ v).transpose(0, 2, 1, 3)  # [batch, q_pos, head, d_head]
+    W_O = W[f"{block}.attn.W_O"].reshape(n_heads * d_head, d_model)
+    out: FloatArray = z.reshape(n_prompts, -1, n_heads * d_head) @ W_O + W[f"{block}.attn.b_O"]
+    return out  # [batch, q_pos, d_model]
+
+
+def mlp(W: Weights, block: str, resid: FloatArray) -> FloatArray:
+    """The ReLU MLP of ``block``: [batch, pos, d_model] -> [batch, pos, d_model]."""
+    hidden = np.maximum(resid @ W[f"{block}.mlp.W_in"] + W[f"{block}.mlp.b_in"], 0)  # [.., d_mlp]
+    out: FloatArray = hidden @ W[f"{block}.mlp.W_out"] + W[f"{block}.mlp.b_out"]
+    return out
+
+
+def _check_tokens(tokens: npt.ArrayLike, config: TransformerConfig) -> npt.NDArray[np.intp]:
+    token_ids = np.asarray(tokens)
+    if token_ids.ndim != 2 or token_ids.shape[1] == 0:
+        raise ValueError(
+            f"tokens must have shape [batch, pos] with pos >= 1, got {token_ids.shape}"
+        )
+    if token_ids.size and not np.issubdtype(token_ids.dtype, np.integer):
+        raise TypeError(f"tokens must be integer ids, got dtype {token_ids.dtype}")
+    if token_ids.shape[1] > config.n_ctx:
+        raise ValueError(f"prompts of length {token_ids.shape[1]} exceed n_ctx={config.n_ctx}")
+    if token_ids.size and (token_ids.min() < 0 or token_ids.max() >= config.d_vocab):
+        raise ValueError(
+            f"token ids must lie in [0, {config.d_vocab}), "
+            f"got values from {token_ids.min()} to {token_ids.max()}"
+        )
+    return token_ids.astype(np.intp, copy=False)
