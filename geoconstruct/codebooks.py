@@ -238,7 +238,7 @@ class GaussianCodes:
     >>> family = GaussianCodes()
     >>> family.min_code_length(1000)
     117
-    >>> book = family.build(1000, 111, np.random.default_rng(0))
+    >>> book = family.build(1000, 117, np.random.default_rng(0))
     >>> bool(book.coherence() <= 0.5), bool(np.allclose(np.linalg.norm(book.codes, axis=1), 1))
     (True, True)
     """
