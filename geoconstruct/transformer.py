@@ -196,7 +196,7 @@ def forward(
         keep = slice(n_positions - 1, None) if last_position_only and final_layer else slice(None)
         resid = resid[:, keep] + attention(W, block, config, resid, keep)
         resid = resid + mlp(W, block, resid)
-    logits = resid @ W["unembed.W_U"] + W["unembed.b_U"]  # [batch, pos, d_vocab]
+    logits = linear(resid, W["unembed.W_U"], W["unembed.b_U"])  # [batch, pos, d_vocab]
     return logits[:, -1] if last_position_only else logits
 
 
@@ -213,8 +213,9 @@ def attention(
     def project(x: FloatArray, name: str) -> FloatArray:
         # x [batch, p, d_model] @ W [head, d_model, d_head] -> [batch, head, p, d_head]
         W_x = W[f"{block}.attn.W_{name}"].transpose(1, 0, 2).reshape(d_model, n_heads * d_head)
-        out = (x @ W_x).reshape(x.shape[0], x.shape[1], n_heads, d_head)
-        return (out + W[f"{block}.attn.b_{name}"]).transpose(0, 2, 1, 3)
+        b_x = W[f"{block}.attn.b_{name}"].reshape(n_heads * d_head)
+        out = linear(x, W_x, b_x).reshape(x.shape[0], x.shape[1], n_heads, d_head)
+        return out.transpose(0, 2, 1, 3)
 
     q = project(resid[:, queries], "Q")  # [batch, head, q_pos, d_head]
     k = project(resid, "K")  # [batch, head, k_pos, d_head]
@@ -228,14 +229,23 @@ def attention(
     pattern /= pattern.sum(axis=-1, keepdims=True)  # softmax over keys
     z = (pattern @ v).transpose(0, 2, 1, 3)  # [batch, q_pos, head, d_head]
     W_O = W[f"{block}.attn.W_O"].reshape(n_heads * d_head, d_model)
-    out: FloatArray = z.reshape(n_prompts, -1, n_heads * d_head) @ W_O + W[f"{block}.attn.b_O"]
-    return out  # [batch, q_pos, d_model]
+    return linear(z.reshape(n_prompts, -1, n_heads * d_head), W_O, W[f"{block}.attn.b_O"])
 
 
 def mlp(W: Weights, block: str, resid: FloatArray) -> FloatArray:
     """The ReLU MLP of ``block``: [batch, pos, d_model] -> [batch, pos, d_model]."""
-    hidden = np.maximum(resid @ W[f"{block}.mlp.W_in"] + W[f"{block}.mlp.b_in"], 0)  # [.., d_mlp]
-    out: FloatArray = hidden @ W[f"{block}.mlp.W_out"] + W[f"{block}.mlp.b_out"]
+    hidden = np.maximum(linear(resid, W[f"{block}.mlp.W_in"], W[f"{block}.mlp.b_in"]), 0)
+    return linear(hidden, W[f"{block}.mlp.W_out"], W[f"{block}.mlp.b_out"])  # hidden [.., d_mlp]
+
+
+def linear(x: FloatArray, weight: FloatArray, bias: FloatArray) -> FloatArray:
+    """``x @ weight + bias`` over the last axis, as one BLAS matrix product.
+
+    ``x`` is [..., d_in]; numpy would run a 3-d ``x @ weight`` as one small product per batch row.
+    """
+    flat = x.reshape(-1, x.shape[-1]) @ weight
+    flat += bias
+    out: FloatArray = flat.reshape(*x.shape[:-1], weight.shape[-1])
     return out
 
 

@@ -1,0 +1,5 @@
+"""``python -m geoconstruct`` runs the command line."""
+
+from geoconstruct.cli import main
+
+raise SystemExit(main())
