@@ -493,7 +493,9 @@ def _assemble(
 
     # Embedding: e_s = Σ_r B_r u_{π_r(s)}; relation r is one-hot.
     codes = codebook.codes
-    subject_embeddings = np.einsum("rdk,rsk->sd", read_maps, codes[facts.permutations])
+    subject_embeddings = sum(
+        codes[facts.permutations[relation]] @ read_maps[relation].T for relation in relations
+    )  # [N, d_s]
     W["embed.W_E"][subjects, residual.subject] = subject_embeddings
     W["embed.W_E"][relation_tokens, residual.relation.start + relations] = 1.0
 

@@ -1,0 +1,201 @@
+"""Mechanical checks of the algebraic steps in ``proofs/*.md``.
+
+Each ``check_*`` function verifies one step with sympy and returns ``True`` when it holds. The
+constants a proof uses are parameters, so a test can show that a wrong constant makes the check
+fail. ``proofs/test_sympy_checks.py`` runs every check under pytest.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+# ---------------------------------------------------------------------------- gate_lemma.md
+
+
+def check_gate_lemma() -> bool:
+    """relu(z + λG) − relu(−z + λG) = z if G = 0, and 0 if G <= −1, whenever |z| <= λ.
+
+    Cases: write z = λ(2s − 1) with s ∈ [0, 1] (so |z| <= λ), G = −(1 + m) with m >= 0.
+    """
+    lam = sp.Symbol("lambda", positive=True)
+    s_lo = sp.Symbol("s", nonnegative=True)  # s
+    s_hi = sp.Symbol("s_c", nonnegative=True)  # 1 − s
+    m = sp.Symbol("m", nonnegative=True)
+    relu = lambda x: sp.Max(x, 0)  # noqa: E731
+
+    # open gate: relu(z) − relu(−z) = z, split on the sign of z
+    z_pos, z_neg = sp.Symbol("p", nonnegative=True), sp.Symbol("q", nonnegative=True)
+    open_ok = sp.simplify(relu(z_pos) - relu(-z_pos) - z_pos) == 0
+    open_ok &= sp.simplify(relu(-z_neg) - relu(z_neg) - (-z_neg)) == 0
+
+    # closed gate: both pre-activations are <= 0. With z = λ(2s − 1), s + s_c = 1:
+    # z + λG = λ(2s − 1) − λ(1 + m) = −λ(2·s_c + m);  −z + λG = −λ(2·s + m)
+    z_in_box = lam * (2 * s_lo - 1)
+    plus = sp.expand(z_in_box - lam * (1 + m)).subs(s_lo, 1 - s_hi)
+    minus = sp.expand(-z_in_box - lam * (1 + m))
+    closed_ok = bool(sp.expand(plus + lam * (2 * s_hi + m)) == 0)
+    closed_ok &= bool(sp.expand(minus + lam * (2 * s_lo + m)) == 0)
+    closed_ok &= bool((-lam * (2 * s_hi + m)).is_nonpositive)
+    closed_ok &= bool((-lam * (2 * s_lo + m)).is_nonpositive)
+    return bool(open_ok) and closed_ok
+
+
+def check_gate_needs_the_bound(gate_scale_factor: sp.Rational = sp.Integer(1)) -> bool:
+    """With λ = factor·|z| the closed gate outputs 0 only if factor >= 1 (the bound is needed)."""
+    z = sp.Integer(3)
+    lam = gate_scale_factor * z
+    closed = sp.Max(z - lam, 0) - sp.Max(-z - lam, 0)
+    return bool(closed == 0)
+
+
+# ---------------------------------------------------------------------------- block_recall.md
+
+
+def check_copy_attention(value_weight: sp.Expr = sp.Integer(2)) -> bool:
+    """Zero scores over two causal positions give pattern (1/2, 1/2); W_O = 2I restores e_s."""
+    e_s = sp.Symbol("e_s", real=True)
+    score = sp.Integer(0)  # W_Q = W_K = 0
+    pattern = [sp.exp(score) / (sp.exp(score) + sp.exp(score))] * 2
+    # subject subspace of the values: position 0 carries e_s, position 1 (relation) carries 0
+    copied = value_weight * (pattern[0] * e_s + pattern[1] * 0)
+    return bool(sp.simplify(copied - e_s) == 0)
+
+
+def check_nearest_neighbour_identity(k: int = 3) -> bool:
+    """⟨u, y⟩ − ‖u‖²/2 = (‖y‖² − ‖y − u‖²)/2, so the biased argmax is the nearest code."""
+    u = sp.symbols(f"u0:{k}", real=True)
+    y = sp.symbols(f"y0:{k}", real=True)
+    dot = sum(ui * yi for ui, yi in zip(u, y, strict=True))
+    lhs = dot - sum(ui**2 for ui in u) / 2
+    rhs = (sum(yi**2 for yi in y) - sum((yi - ui) ** 2 for ui, yi in zip(u, y, strict=True))) / 2
+    return bool(sp.expand(lhs - rhs) == 0)
+
+
+def check_grid_margin(claimed_margin: sp.Rational = sp.Rational(1, 2), k: int = 3) -> bool:
+    """At y = u_t: logit_t − logit_a = ‖u_t − u_a‖²/2 >= 1/2 for distinct integer codes.
+
+    The identity is checked symbolically; ``‖w‖² >= 1`` for a non-zero integer vector ``w``
+    holds because some coordinate is a non-zero integer. The smallest value, 1/2, is attained by
+    codes that differ by 1 in one coordinate, so a larger claimed margin fails.
+    """
+    t = sp.symbols(f"t0:{k}", integer=True)
+    a = sp.symbols(f"a0:{k}", integer=True)
+
+    def logit(code: tuple[sp.Symbol, ...]) -> sp.Expr:
+        return sum(ci * ti for ci, ti in zip(code, t, strict=True)) - sum(c**2 for c in code) / 2
+
+    difference = logit(t) - logit(a)
+    gap = sum((ti - ai) ** 2 for ti, ai in zip(t, a, strict=True)) / 2
+    identity = sp.expand(difference - gap) == 0
+    nearest_pair = {t[0]: 1, a[0]: 0, **{t[j]: 0 for j in range(1, k)}, **dict.fromkeys(a[1:], 0)}
+    attained = gap.subs(nearest_pair)
+    return bool(identity) and bool(attained >= claimed_margin)
+
+
+def check_unit_code_margin(max_coherence: sp.Rational = sp.Rational(1, 2)) -> bool:
+    """Inner-product decoding of a clean unit code: margin 1 − ⟨u_a, u_t⟩ >= 1 − μ > 0."""
+    inner = sp.Symbol("c", real=True)
+    margin = 1 - inner
+    at_worst = margin.subs(inner, max_coherence)
+    return bool(at_worst > 0) and bool(sp.simplify(margin - (1 - inner)) == 0)
+
+
+def check_block_dimension() -> bool:
+    """Block layout: d = d_s + R + k with d_s = R·k, i.e. (R+1)k + R; the inverse is exact."""
+    R, k = sp.symbols("R k", positive=True, integer=True)
+    d = R * k + R + k
+    ok = sp.expand(d - ((R + 1) * k + R)) == 0
+    # k = floor((d + e − R)/(R+1)) recovers k for 0 <= e <= R
+    for r_value in range(1, 6):
+        for k_value in range(1, 6):
+            for e_value in range(r_value + 1):
+                total = (r_value + 1) * k_value + r_value + e_value
+                ok &= (total - r_value) // (r_value + 1) == k_value
+    return bool(ok)
+
+
+# ---------------------------------------------------------------------------- unit_codes.md
+
+
+def check_unit_code_length(tail_constant: sp.Rational = sp.Rational(1, 2)) -> bool:
+    """N(N−1)·exp(−k μ²/2) <= 1/2  ⟺  k >= 2·ln(2N(N−1))/μ².
+
+    ``tail_constant`` is the 1/2 in the cap bound exp(−k μ²/2); solving with another constant
+    gives another threshold, and the check compares against the library's formula.
+    """
+    k, mu, n = sp.symbols("k mu N", positive=True)
+    pairs = n * (n - 1)
+    threshold = sp.solve(sp.Eq(pairs * sp.exp(-tail_constant * k * mu**2), sp.Rational(1, 2)), k)
+    library = 2 * sp.log(2 * pairs) / mu**2
+    return len(threshold) == 1 and bool(sp.simplify(threshold[0] - library) == 0)
+
+
+def check_sphere_moments(max_order: int = 5) -> bool:
+    """For x uniform on S^{k−1}: E[x_1^{2m}] = ∏_{i<m} (2i+1)/(k+2i) <= (2m−1)!!/k^m = E[g^{2m}].
+
+    ``x_1²`` is Beta(1/2, (k−1)/2), so E[x_1^{2m}] = B(1/2 + m, (k−1)/2) / B(1/2, (k−1)/2); the
+    ratio of Gamma functions is checked against the product for symbolic k.
+    """
+    k = sp.Symbol("k", positive=True)
+    ok = True
+    for m in range(1, max_order + 1):
+        beta_ratio = (
+            sp.gamma(sp.Rational(1, 2) + m)
+            * sp.gamma(k / 2)
+            / (sp.gamma(sp.Rational(1, 2)) * sp.gamma(k / 2 + m))
+        )
+        product = sp.prod([sp.Integer(2 * i + 1) / (k + 2 * i) for i in range(m)])
+        ok &= sp.simplify(sp.gammasimp(beta_ratio) - product) == 0
+        gaussian = sp.factorial2(2 * m - 1) / k**m
+        # each factor (2i+1)/(k+2i) <= (2i+1)/k, so the product is at most the Gaussian moment
+        ok &= sp.simplify(sp.prod([sp.Integer(2 * i + 1) / k for i in range(m)]) - gaussian) == 0
+    return bool(ok)
+
+
+def check_subgaussian_series(terms: int = 12) -> bool:
+    """Σ_m λ^{2m} (2m−1)!!/(k^m (2m)!) = Σ_m (λ²/2k)^m / m! = exp(λ²/(2k)), term by term."""
+    lam, k = sp.symbols("lambda k", positive=True)
+    ok = True
+    for m in range(terms):
+        moment_term = lam ** (2 * m) * sp.factorial2(2 * m - 1) / (k**m * sp.factorial(2 * m))
+        exp_term = (lam**2 / (2 * k)) ** m / sp.factorial(m)
+        ok &= sp.simplify(moment_term - exp_term) == 0
+    return bool(ok)
+
+
+# ---------------------------------------------------------------------------- superposed_recall.md
+
+
+def check_chernoff_optimum() -> bool:
+    """min_θ exp(−θ t + θ² σ²/2) = exp(−t²/(2σ²)), attained at θ = t/σ²."""
+    theta, t, sigma2 = sp.symbols("theta t sigma2", positive=True)
+    exponent = -theta * t + theta**2 * sigma2 / 2
+    (critical,) = sp.solve(sp.diff(exponent, theta), theta)
+    return bool(sp.simplify(critical - t / sigma2) == 0) and bool(
+        sp.simplify(exponent.subs(theta, critical) + t**2 / (2 * sigma2)) == 0
+    )
+
+
+def check_superposed_exponent(constant: sp.Rational = sp.Integer(4)) -> bool:
+    """With t = ‖z‖²/2 and σ² = (R−1)‖z‖²/k: t²/(2σ²) = k‖z‖²/(8(R−1)) >= (1−μ)k/(4(R−1)).
+
+    The lower bound uses ‖z‖² = 2(1 − ⟨u_a, u_t⟩) >= 2(1 − μ); ``constant`` is the 4.
+    """
+    k, R1, z2, mu = sp.symbols("k R1 z2 mu", positive=True)  # R1 = R − 1
+    t = z2 / 2
+    sigma2 = R1 * z2 / k
+    exponent = sp.simplify(t**2 / (2 * sigma2))
+    exact = sp.simplify(exponent - k * z2 / (8 * R1)) == 0
+    at_worst = sp.simplify(exponent.subs(z2, 2 * (1 - mu)) - (1 - mu) * k / (constant * R1)) == 0
+    return bool(exact) and bool(at_worst)
+
+
+def check_superposed_length(constant: sp.Rational = sp.Integer(4)) -> bool:
+    """N(N−1)R·exp(−(1−μ)k/(4(R−1))) <= δ  ⟺  k >= 4(R−1)/(1−μ)·ln(N(N−1)R/δ)."""
+    k, n, R1, delta = sp.symbols("k N R1 delta", positive=True)
+    mu = sp.Symbol("mu", positive=True)
+    R = R1 + 1
+    union = n * (n - 1) * R * sp.exp(-(1 - mu) * k / (4 * R1))
+    (threshold,) = sp.solve(sp.Eq(union, delta), k)
+    library = constant * R1 / (1 - mu) * sp.log(n * (n - 1) * R / delta)
+    return bool(sp.simplify(sp.expand_log(threshold - library, force=True)) == 0)

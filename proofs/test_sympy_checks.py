@@ -1,0 +1,44 @@
+"""Run every sympy check of proofs/*.md, and show that a wrong constant makes a check fail."""
+
+import pytest
+import sympy as sp
+
+import sympy_checks as checks
+
+ALL_CHECKS = [
+    checks.check_gate_lemma,
+    checks.check_gate_needs_the_bound,
+    checks.check_copy_attention,
+    checks.check_nearest_neighbour_identity,
+    checks.check_grid_margin,
+    checks.check_unit_code_margin,
+    checks.check_block_dimension,
+    checks.check_unit_code_length,
+    checks.check_sphere_moments,
+    checks.check_subgaussian_series,
+    checks.check_chernoff_optimum,
+    checks.check_superposed_exponent,
+    checks.check_superposed_length,
+]
+
+
+@pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda check: check.__name__)
+def test_check_holds(check):
+    assert check() is True
+
+
+@pytest.mark.parametrize(
+    ("check", "wrong_constant"),
+    [
+        (checks.check_gate_needs_the_bound, sp.Rational(9, 10)),
+        (checks.check_copy_attention, sp.Integer(1)),
+        (checks.check_grid_margin, sp.Rational(3, 4)),
+        (checks.check_unit_code_margin, sp.Integer(1)),
+        (checks.check_unit_code_length, sp.Rational(1, 3)),
+        (checks.check_superposed_exponent, sp.Integer(8)),
+        (checks.check_superposed_length, sp.Integer(2)),
+    ],
+    ids=lambda value: getattr(value, "__name__", str(value)),
+)
+def test_a_wrong_constant_fails(check, wrong_constant):
+    assert check(wrong_constant) is False
