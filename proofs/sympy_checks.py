@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+ONE, TWO, FOUR, HALF = sp.Integer(1), sp.Integer(2), sp.Integer(4), sp.Rational(1, 2)
+
 # ---------------------------------------------------------------------------- gate_lemma.md
 
 
@@ -40,7 +42,7 @@ def check_gate_lemma() -> bool:
     return bool(open_ok) and closed_ok
 
 
-def check_gate_needs_the_bound(gate_scale_factor: sp.Rational = sp.Integer(1)) -> bool:
+def check_gate_needs_the_bound(gate_scale_factor: sp.Rational = ONE) -> bool:
     """With λ = factor·|z| the closed gate outputs 0 only if factor >= 1 (the bound is needed)."""
     z = sp.Integer(3)
     lam = gate_scale_factor * z
@@ -51,7 +53,7 @@ def check_gate_needs_the_bound(gate_scale_factor: sp.Rational = sp.Integer(1)) -
 # ---------------------------------------------------------------------------- block_recall.md
 
 
-def check_copy_attention(value_weight: sp.Expr = sp.Integer(2)) -> bool:
+def check_copy_attention(value_weight: sp.Expr = TWO) -> bool:
     """Zero scores over two causal positions give pattern (1/2, 1/2); W_O = 2I restores e_s."""
     e_s = sp.Symbol("e_s", real=True)
     score = sp.Integer(0)  # W_Q = W_K = 0
@@ -71,7 +73,7 @@ def check_nearest_neighbour_identity(k: int = 3) -> bool:
     return bool(sp.expand(lhs - rhs) == 0)
 
 
-def check_grid_margin(claimed_margin: sp.Rational = sp.Rational(1, 2), k: int = 3) -> bool:
+def check_grid_margin(claimed_margin: sp.Rational = HALF, k: int = 3) -> bool:
     """At y = u_t: logit_t − logit_a = ‖u_t − u_a‖²/2 >= 1/2 for distinct integer codes.
 
     The identity is checked symbolically; ``‖w‖² >= 1`` for a non-zero integer vector ``w``
@@ -92,7 +94,7 @@ def check_grid_margin(claimed_margin: sp.Rational = sp.Rational(1, 2), k: int = 
     return bool(identity) and bool(attained >= claimed_margin)
 
 
-def check_unit_code_margin(max_coherence: sp.Rational = sp.Rational(1, 2)) -> bool:
+def check_unit_code_margin(max_coherence: sp.Rational = HALF) -> bool:
     """Inner-product decoding of a clean unit code: margin 1 − ⟨u_a, u_t⟩ >= 1 − μ > 0."""
     inner = sp.Symbol("c", real=True)
     margin = 1 - inner
@@ -117,7 +119,7 @@ def check_block_dimension() -> bool:
 # ---------------------------------------------------------------------------- unit_codes.md
 
 
-def check_unit_code_length(tail_constant: sp.Rational = sp.Rational(1, 2)) -> bool:
+def check_unit_code_length(tail_constant: sp.Rational = HALF) -> bool:
     """N(N−1)·exp(−k μ²/2) <= 1/2  ⟺  k >= 2·ln(2N(N−1))/μ².
 
     ``tail_constant`` is the 1/2 in the cap bound exp(−k μ²/2); solving with another constant
@@ -176,7 +178,7 @@ def check_chernoff_optimum() -> bool:
     )
 
 
-def check_superposed_exponent(constant: sp.Rational = sp.Integer(4)) -> bool:
+def check_superposed_exponent(constant: sp.Rational = FOUR) -> bool:
     """With t = ‖z‖²/2 and σ² = (R−1)‖z‖²/k: t²/(2σ²) = k‖z‖²/(8(R−1)) >= (1−μ)k/(4(R−1)).
 
     The lower bound uses ‖z‖² = 2(1 − ⟨u_a, u_t⟩) >= 2(1 − μ); ``constant`` is the 4.
@@ -190,7 +192,7 @@ def check_superposed_exponent(constant: sp.Rational = sp.Integer(4)) -> bool:
     return bool(exact) and bool(at_worst)
 
 
-def check_superposed_length(constant: sp.Rational = sp.Integer(4)) -> bool:
+def check_superposed_length(constant: sp.Rational = FOUR) -> bool:
     """N(N−1)R·exp(−(1−μ)k/(4(R−1))) <= δ  ⟺  k >= 4(R−1)/(1−μ)·ln(N(N−1)R/δ)."""
     k, n, R1, delta = sp.symbols("k N R1 delta", positive=True)
     mu = sp.Symbol("mu", positive=True)

@@ -2,7 +2,6 @@
 
 import pytest
 import sympy as sp
-
 import sympy_checks as checks
 
 ALL_CHECKS = [

@@ -7,7 +7,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import (
@@ -55,11 +55,15 @@ def test_block_layout_recalls_everything_at_required_dimension(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("codebook", CODEBOOKS)
-@settings(max_examples=6)
+@settings(max_examples=8)
 @given(n_subjects=st.integers(2, 3000), n_relations=st.integers(1, 16), seed=seeds)
+@example(n_subjects=3000, n_relations=16, seed=2**32 - 1)  # the costliest corner, always run
+@example(n_subjects=2, n_relations=16, seed=0)
 def test_block_layout_recalls_everything_at_required_dimension_full_range(
     codebook, n_subjects, n_relations, seed
 ):
+    event(f"N in [{n_subjects // 500 * 500}, {n_subjects // 500 * 500 + 500})")
+    event(f"R in [{(n_relations - 1) // 4 * 4 + 1}, {(n_relations - 1) // 4 * 4 + 4}]")
     assert_recalls_at_minimum_and_refuses_one_less(n_subjects, n_relations, "block", codebook, seed)
 
 

@@ -1,0 +1,114 @@
+import json
+
+import pytest
+
+from geoconstruct.cli import main
+from geoconstruct.single_hop import required_dimension
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_construct_prints_the_report(capsys):
+    status, out, _ = run(capsys, "construct", "--subjects", "500", "--relations", "3")
+    assert status == 0
+    d = required_dimension(500, 3)
+    assert f"d_model          {d}" in out
+    assert "recall           1,500 / 1,500 facts (accuracy 1.000000)" in out
+    assert "fact-dependent" in out and "generic" in out and "min margin" in out
+    assert "wall time" in out
+
+
+def test_construct_json_has_every_field(capsys):
+    status, out, _ = run(
+        capsys,
+        "construct",
+        "--subjects",
+        "200",
+        "--relations",
+        "2",
+        "--layout",
+        "superposed",
+        "--codebook",
+        "rademacher",
+        "--seed",
+        "3",
+        "--json",
+    )
+    assert status == 0
+    summary = json.loads(out)
+    assert summary["d_model"] == required_dimension(
+        200, 2, layout="superposed", codebook="rademacher"
+    )
+    assert summary["n_facts"] == summary["n_correct"] == 400
+    assert summary["accuracy"] == 1.0 and summary["min_margin"] > 0
+    assert summary["params_fact_dependent"] + summary["params_generic"] == summary["params_total"]
+    assert summary["failures"] == []
+    for key in ("construct_seconds", "recall_seconds", "residual_layout", "d_mlp", "seed"):
+        assert key in summary
+
+
+def test_construct_with_larger_dim_and_bits(capsys):
+    status, out, _ = run(
+        capsys,
+        "construct",
+        "--subjects",
+        "300",
+        "--relations",
+        "2",
+        "--bits",
+        "3",
+        "--dim",
+        "40",
+        "--json",
+    )
+    summary = json.loads(out)
+    assert status == 0 and summary["d_model"] == 40
+    assert summary["codebook_parameters"] == {"bits": 3}
+
+
+def test_dimension_prints_the_minimum(capsys):
+    status, out, _ = run(capsys, "dimension", "--subjects", "10000", "--relations", "8")
+    assert status == 0 and out.strip() == str(required_dimension(10_000, 8))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["construct", "--subjects", "10", "--relations", "4", "--dim", "5"], "requires d >= 9"),
+        (["construct", "--subjects", "0", "--relations", "4"], "n_subjects must be"),
+        (["construct", "--subjects", "10", "--relations", "0"], "n_relations must be"),
+        (
+            ["dimension", "--subjects", "10", "--relations", "2", "--layout", "superposed"],
+            "unit-norm",
+        ),
+        (["construct", "--subjects", "10", "--relations", "2", "--bits", "0"], "bits"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert message in err and err.count("\n") == 1
+    assert out == ""
+
+
+def test_argparse_rejects_non_integers(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["construct", "--subjects", "ten", "--relations", "2"])
+    assert exit_info.value.code == 2
+    assert "invalid int value: 'ten'" in capsys.readouterr().err
+
+
+def test_demo_runs_small(capsys):
+    status, out, _ = run(capsys, "demo", "--subjects", "300", "--relations", "2")
+    assert status == 0
+    assert "recall           600 / 600 facts" in out
+    table = [line for line in out.splitlines() if line.startswith("| ") and "layout" not in line]
+    assert len(table) == 12
+    for line in table:
+        recalled = line.split("|")[9].strip()
+        done, total = recalled.split("/")
+        assert done == total
