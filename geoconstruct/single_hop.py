@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -165,7 +166,7 @@ class SingleHopConstruction:
     config : TransformerConfig
         One layer, one head, ``n_ctx = 2``.
     weights : mapping of str to ndarray
-        TransformerLens names and shapes; read-only arrays.
+        TransformerLens names and shapes; a read-only mapping of read-only arrays.
     facts : Facts
     codebook : Codebook
     read_maps : ndarray, shape [R, d_s, k]
@@ -531,7 +532,7 @@ def _assemble(
     read_maps.flags.writeable = False
     return SingleHopConstruction(
         config=final_config,
-        weights=weights,
+        weights=MappingProxyType(weights),
         facts=facts,
         codebook=codebook,
         read_maps=read_maps,

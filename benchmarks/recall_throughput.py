@@ -1,0 +1,123 @@
+"""Throughput of construction and exact recall, beside a plain BLAS reference in the same run.
+
+For each size: build the construction at ``required_dimension``, run ``recall()`` over all N·R
+facts, and time the reference — the float64 matrix product ``[N·R, d_model] @ [d_model, d_vocab]``
+(the unembedding of every prompt, the least work any exact argmax over the vocabulary must do),
+run over the same chunks as recall into one reused output buffer.
+Prints facts per second, the ratio recall time / reference time, and the process's peak resident
+memory so far.
+
+Usage::
+
+    python benchmarks/recall_throughput.py                 # N=10,000, R=8, block, grid
+    python benchmarks/recall_throughput.py --subjects 2000,10000 --relations 4,8 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+
+import numpy as np
+
+from geoconstruct import (
+    RecallReport,
+    SingleHopConstruction,
+    construct_single_hop,
+    required_dimension,
+)
+from geoconstruct.evaluation import DEFAULT_MEMORY_BUDGET, chunk_size
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
+
+
+def _timed_recall(construction: SingleHopConstruction, repeats: int) -> tuple[float, RecallReport]:
+    timings, reports = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        reports.append(construction.recall())
+        timings.append(time.perf_counter() - start)
+    return min(timings), reports[-1]
+
+
+def _timed_reference(construction: SingleHopConstruction, n_prompts: int, repeats: int) -> float:
+    """Best time of the chunked unembedding product, same shapes and chunks as recall."""
+    config = construction.config
+    rng = np.random.default_rng(0)
+    chunk = chunk_size(config, DEFAULT_MEMORY_BUDGET)
+    prompts = rng.standard_normal((n_prompts, config.d_model))
+    unembed = rng.standard_normal((config.d_model, config.d_vocab))
+    buffer = np.empty((chunk, config.d_vocab))
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for first in range(0, n_prompts, chunk):
+            block = prompts[first : first + chunk]
+            np.matmul(block, unembed, out=buffer[: block.shape[0]])
+        timings.append(time.perf_counter() - start)
+    return min(timings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=_int_list, default=[10_000])
+    parser.add_argument("--relations", type=_int_list, default=[8])
+    parser.add_argument("--layout", default="block", choices=["block", "superposed"])
+    parser.add_argument("--codebook", default="grid", choices=["grid", "gaussian", "rademacher"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", dest="json_path", default=None)
+    args = parser.parse_args(argv)
+
+    rows = []
+    print(
+        "| N | R | d | facts | construct s | recall s | facts/s | BLAS reference s "
+        "| recall / reference | recalled | peak RSS MiB |"
+    )
+    print("|---" * 11 + "|")
+    for n_subjects in args.subjects:
+        for n_relations in args.relations:
+            d = required_dimension(
+                n_subjects, n_relations, layout=args.layout, codebook=args.codebook
+            )
+            start = time.perf_counter()
+            construction = construct_single_hop(
+                n_subjects, n_relations, d, layout=args.layout, codebook=args.codebook, seed=0
+            )
+            construct_seconds = time.perf_counter() - start
+            recall_seconds, report = _timed_recall(construction, args.repeats)
+            reference_seconds = _timed_reference(construction, report.n_facts, args.repeats)
+            peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            row = {
+                "n_subjects": n_subjects,
+                "n_relations": n_relations,
+                "d": d,
+                "n_facts": report.n_facts,
+                "n_correct": report.n_correct,
+                "construct_seconds": construct_seconds,
+                "recall_seconds": recall_seconds,
+                "facts_per_second": report.n_facts / recall_seconds,
+                "reference_seconds": reference_seconds,
+                "ratio_to_reference": recall_seconds / reference_seconds,
+                "peak_rss_mib": peak_mib,
+            }
+            rows.append(row)
+            print(
+                f"| {n_subjects} | {n_relations} | {d} | {report.n_facts} | "
+                f"{construct_seconds:.3f} | {recall_seconds:.2f} | "
+                f"{row['facts_per_second']:,.0f} | {reference_seconds:.2f} | "
+                f"{row['ratio_to_reference']:.2f} | {report.n_correct}/{report.n_facts} | "
+                f"{peak_mib:.0f} |",
+                flush=True,
+            )
+    if args.json_path:
+        with open(args.json_path, "w") as handle:
+            json.dump(rows, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
