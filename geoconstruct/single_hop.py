@@ -313,13 +313,25 @@ class SingleHopConstruction:
 
 
 def code_length_for(
-    n_subjects: int, n_relations: int, *, layout: str, codebook: CodebookFamily
+    n_subjects: int,
+    n_relations: int,
+    *,
+    layout: str = "block",
+    codebook: str | CodebookFamily = "grid",
 ) -> int:
     """The smallest code length k the construction accepts for N subjects and R relations.
 
     Block: the codebook's minimum for N codes. Superposed: also at least
     ``⌈4(R-1)/(1-μ) · ln(N(N-1)R/δ)⌉`` (see the module docstring).
+
+    Examples
+    --------
+    >>> code_length_for(10_000, 8), code_length_for(10_000, 8, codebook="gaussian")
+    (2, 153)
     """
+    n_subjects = require_int("n_subjects", n_subjects, minimum=1)
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    layout, codebook = _layout_and_family(layout, codebook)
     shortest = codebook.min_code_length(n_subjects)
     if layout == "block" or n_relations == 1 or n_subjects == 1:
         return shortest

@@ -292,8 +292,13 @@ def test_min_margin_matches_an_independent_computation():
     assert c.recall().min_margin == pytest.approx((true - others).min(), abs=1e-12)
 
 
-def test_recall_memory_stays_within_the_budget():
-    c = construct_single_hop(4000, 4, required_dimension(4000, 4), seed=0)
+@pytest.mark.parametrize(
+    ("n_subjects", "layout", "codebook"),
+    [(4000, "block", "grid"), (300, "superposed", "gaussian")],
+)
+def test_recall_memory_stays_within_the_budget(n_subjects, layout, codebook):
+    d = required_dimension(n_subjects, 4, layout=layout, codebook=codebook)
+    c = construct_single_hop(n_subjects, 4, d, layout=layout, codebook=codebook, seed=0)
     budget = 4 * 2**20
     assert bytes_per_prompt(c.config) * 16 < budget  # several prompts per chunk
     tokens, answers = c.prompts()
