@@ -65,6 +65,7 @@ __all__ = [
     "code_length_for",
     "construct_single_hop",
     "required_dimension",
+    "superpose",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -312,6 +313,32 @@ class SingleHopConstruction:
         return answers
 
 
+def superpose(facts: Facts, codes: npt.ArrayLike, read_maps: npt.ArrayLike) -> FloatArray:
+    """Subject embeddings ``e_s = Σ_r B_r u_{π_r(s)}``, shape [N, d_s].
+
+    Parameters
+    ----------
+    facts : Facts
+    codes : array_like, shape [M, k]
+        ``u_a`` for every attribute.
+    read_maps : array_like, shape [R, d_s, k]
+        ``B_r`` for every relation.
+
+    Examples
+    --------
+    >>> facts = Facts([[1, 0], [0, 1]])
+    >>> slots = np.array([[[1.0], [0.0]], [[0.0], [1.0]]])  # block layout, k = 1
+    >>> superpose(facts, [[10.0], [20.0]], slots).tolist()
+    [[20.0, 10.0], [10.0, 20.0]]
+    """
+    code_table = np.asarray(codes, dtype=np.float64)
+    maps = np.asarray(read_maps, dtype=np.float64)
+    embeddings = np.zeros((facts.n_subjects, maps.shape[1]))
+    for relation, permutation in enumerate(facts.permutations):
+        embeddings += code_table[permutation] @ maps[relation].T
+    return embeddings
+
+
 def code_length_for(
     n_subjects: int,
     n_relations: int,
@@ -506,10 +533,7 @@ def _assemble(
 
     # Embedding: e_s = Σ_r B_r u_{π_r(s)}; relation r is one-hot.
     codes = codebook.codes
-    subject_embeddings = sum(
-        codes[facts.permutations[relation]] @ read_maps[relation].T for relation in relations
-    )  # [N, d_s]
-    W["embed.W_E"][subjects, residual.subject] = subject_embeddings
+    W["embed.W_E"][subjects, residual.subject] = superpose(facts, codes, read_maps)
     W["embed.W_E"][relation_tokens, residual.relation.start + relations] = 1.0
 
     # Attention: uniform over [s, r]; copy the subject subspace at weight 2·(1/2) = 1.
