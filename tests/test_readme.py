@@ -1,0 +1,25 @@
+"""The README's Python block runs as written, and its quick start has exactly two commands."""
+
+import re
+from pathlib import Path
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def test_python_blocks_run(tmp_path, monkeypatch):
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        namespace: dict[str, object] = {}
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["report"].n_correct == 80_000
+    assert namespace["d"] == 26
+
+
+def test_quick_start_commands_match_ci():
+    quick_start = README.split("## Quick start")[1].split("\n## ")[0]
+    commands = re.findall(r"```\n(.*?)\n```", quick_start, flags=re.DOTALL)
+    assert len(commands) == 2
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
+    assert commands[1] in ci
