@@ -4,6 +4,8 @@
     Build one construction, run the forward pass on every fact, print its report.
 ``geoconstruct dimension``
     Print the smallest ``d`` a construction accepts.
+``geoconstruct bounds``
+    The information-theoretic lower bounds beside the dimension each construction uses.
 ``geoconstruct demo``
     The README's main job: a 10,000 × 8 construction with its recall report, then a small table
     of dimensions and recall across sizes, layouts and codebooks.
@@ -23,6 +25,13 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from geoconstruct import __version__
+from geoconstruct.bounds import (
+    global_bits,
+    global_min_params,
+    per_subject_bits,
+    per_subject_min_dimension,
+    subject_dimension,
+)
 from geoconstruct.codebooks import CODEBOOK_NAMES, CodebookFamily, GridCodes, resolve_codebook
 from geoconstruct.single_hop import LAYOUTS, construct_single_hop, required_dimension
 from geoconstruct.transformer import DTYPES
@@ -75,6 +84,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_size_arguments(dimension)
     dimension.set_defaults(handler=_dimension)
 
+    bounds = commands.add_parser(
+        "bounds", help="lower bounds beside the dimension each construction uses"
+    )
+    bounds.add_argument("--subjects", type=int, required=True, help="N, the number of subjects")
+    bounds.add_argument("--relations", type=int, required=True, help="R, the number of relations")
+    bounds.add_argument("--bits", type=int, default=8, help="p, bits per parameter (default 8)")
+    bounds.add_argument("--json", action="store_true", help="print one JSON object")
+    bounds.set_defaults(handler=_bounds)
+
     demo = commands.add_parser("demo", help="the README's main job")
     demo.add_argument("--subjects", type=int, default=10_000)
     demo.add_argument("--relations", type=int, default=8)
@@ -102,6 +120,55 @@ def _dimension(args: argparse.Namespace) -> int:
             args.subjects, args.relations, layout=args.layout, codebook=_family(args)
         )
     )
+    return 0
+
+
+def _bounds(args: argparse.Namespace) -> int:
+    n_subjects, n_relations, bits = args.subjects, args.relations, args.bits
+    summary: dict[str, Any] = {
+        "n_subjects": n_subjects,
+        "n_relations": n_relations,
+        "bits": bits,
+        "global_bits": global_bits(n_subjects, n_relations),
+        "global_min_params": global_min_params(n_subjects, n_relations, bits),
+        "per_subject_bits": per_subject_bits(n_subjects, n_relations),
+        "per_subject_min_d_s": per_subject_min_dimension(n_subjects, n_relations, bits),
+        "constructions": [
+            {
+                "layout": layout,
+                "codebook": family.name,
+                "d_s": subject_dimension(n_subjects, n_relations, layout=layout, codebook=family),
+                "d": required_dimension(n_subjects, n_relations, layout=layout, codebook=family),
+            }
+            for layout, family in (
+                ("block", GridCodes(bits=bits)),
+                ("block", resolve_codebook("gaussian")),
+                ("superposed", resolve_codebook("gaussian")),
+            )
+        ],
+    }
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    lines = [
+        f"N={n_subjects} subjects, R={n_relations} relations, p={bits} bits a parameter",
+        f"global bound        R·log2 N! = {summary['global_bits']:,.1f} bits "
+        f"-> at least {summary['global_min_params']:,} parameters",
+        f"per-subject bound   R·log2 N = {summary['per_subject_bits']:.2f} bits "
+        f"-> d_s >= {summary['per_subject_min_d_s']} (fact-independent read-out)",
+        "",
+        "| layout | codebook | d_s | d_s / per-subject bound | d |",
+        "|---|---|---|---|---|",
+    ]
+    for row in summary["constructions"]:
+        ratio = row["d_s"] / max(summary["per_subject_min_d_s"], 1)
+        lines.append(
+            f"| {row['layout']} | {row['codebook']} | {row['d_s']} | {ratio:.2f} | {row['d']} |"
+        )
+    lines.append(
+        "(the gaussian rows store real numbers; the bound at p bits applies to grid codes)"
+    )
+    print("\n".join(lines))
     return 0
 
 

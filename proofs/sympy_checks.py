@@ -201,3 +201,45 @@ def check_superposed_length(constant: sp.Rational = FOUR) -> bool:
     (threshold,) = sp.solve(sp.Eq(union, delta), k)
     library = constant * R1 / (1 - mu) * sp.log(n * (n - 1) * R / delta)
     return bool(sp.simplify(sp.expand_log(threshold - library, force=True)) == 0)
+
+
+# ---------------------------------------------------------------------------- lower_bounds.md
+
+
+def check_global_bound() -> bool:
+    """2^{pP} >= (N!)^R  ⟺  P >= R·log2(N!)/p, and log2 N! = lgamma(N+1)/ln 2."""
+    P, p, R, n = sp.symbols("P p R N", positive=True)
+    settings = sp.log(2 ** (p * P), 2)
+    facts = sp.log(sp.factorial(n) ** R, 2)
+    (threshold,) = sp.solve(
+        sp.Eq(sp.expand_log(settings, force=True), sp.expand_log(facts, force=True)), P
+    )
+    closed_form = R * sp.log(sp.factorial(n)) / (p * sp.log(2))
+    ok = sp.simplify(threshold - closed_form) == 0
+    ok &= sp.simplify(sp.loggamma(n + 1) - sp.log(sp.factorial(n))).subs(n, 10) == 0
+    return bool(ok)
+
+
+def check_per_subject_bound() -> bool:
+    """2^{p·d_s} >= N^R  ⟺  d_s >= R·log2 N / p."""
+    d, p, R, n = sp.symbols("d_s p R N", positive=True)
+    (threshold,) = sp.solve(
+        sp.Eq(
+            sp.expand_log(sp.log(2 ** (p * d), 2), force=True),
+            sp.expand_log(sp.log(n**R, 2), force=True),
+        ),
+        d,
+    )
+    return bool(sp.simplify(threshold - R * sp.log(n, 2) / p) == 0)
+
+
+def check_grid_meets_per_subject_bound(bits: int = 8) -> bool:
+    """At N = 2^{p·m}: R·⌈log2 N / p⌉ = R·log2 N / p exactly (block grid codes are optimal)."""
+    ok = True
+    for m in range(1, 4):
+        n = sp.Integer(2) ** (bits * m)
+        for relations in (1, 4, 16):
+            grid = relations * sp.ceiling(sp.log(n, 2) / bits)
+            bound = relations * sp.log(n, 2) / bits
+            ok &= sp.simplify(grid - bound) == 0
+    return bool(ok)

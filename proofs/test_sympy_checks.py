@@ -18,6 +18,9 @@ ALL_CHECKS = [
     checks.check_chernoff_optimum,
     checks.check_superposed_exponent,
     checks.check_superposed_length,
+    checks.check_global_bound,
+    checks.check_per_subject_bound,
+    checks.check_grid_meets_per_subject_bound,
 ]
 
 

@@ -1,0 +1,76 @@
+"""Bounds against independent computations: sympy factorials and brute-force counting."""
+
+import itertools
+import math
+
+import pytest
+import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from geoconstruct import required_dimension
+from geoconstruct.bounds import (
+    global_bits,
+    global_min_params,
+    log2_factorial,
+    per_subject_bits,
+    per_subject_min_dimension,
+    subject_dimension,
+)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 10, 57, 200])
+def test_log2_factorial_matches_sympy(n):
+    exact = sp.log(sp.factorial(n), 2)
+    assert log2_factorial(n) == pytest.approx(float(exact.evalf(30)), rel=1e-13, abs=1e-12)
+
+
+@given(n_subjects=st.integers(1, 300), n_relations=st.integers(1, 16))
+def test_global_bits_is_r_times_log2_factorial(n_subjects, n_relations):
+    exact = n_relations * sp.log(sp.factorial(n_subjects), 2)
+    assert global_bits(n_subjects, n_relations) == pytest.approx(float(exact.evalf(30)), rel=1e-12)
+
+
+@pytest.mark.parametrize(("n_subjects", "n_relations"), [(2, 1), (3, 1), (3, 2), (4, 2), (2, 3)])
+def test_bounds_count_by_brute_force(n_subjects, n_relations):
+    permutations = list(itertools.permutations(range(n_subjects)))
+    fact_sets = list(itertools.product(permutations, repeat=n_relations))
+    # global: the number of distinct fact sets is 2^(global bits)
+    assert len(set(fact_sets)) == pytest.approx(2 ** global_bits(n_subjects, n_relations))
+    # per subject: the tuples (π_1(s), ..., π_R(s)) over all fact sets number 2^(per-subject bits)
+    for subject in range(n_subjects):
+        tuples = {tuple(pi[subject] for pi in facts) for facts in fact_sets}
+        assert len(tuples) == pytest.approx(2 ** per_subject_bits(n_subjects, n_relations))
+
+
+@given(n_subjects=st.integers(2, 10**6), n_relations=st.integers(1, 16), bits=st.integers(1, 16))
+def test_min_dimension_and_params_are_the_rounded_up_bounds(n_subjects, n_relations, bits):
+    d = per_subject_min_dimension(n_subjects, n_relations, bits)
+    # smallest integer d with 2^(bits·d) >= N^R, checked in exact integer arithmetic
+    assert 2 ** (bits * d) >= n_subjects**n_relations
+    assert 2 ** (bits * (d - 1)) < n_subjects**n_relations
+    params = global_min_params(n_subjects, n_relations, bits)
+    assert params * bits >= global_bits(n_subjects, n_relations) - 1e-6
+    assert (params - 1) * bits < global_bits(n_subjects, n_relations) + 1e-6
+
+
+@given(m=st.integers(1, 3), n_relations=st.integers(1, 16), bits=st.sampled_from([4, 8]))
+def test_block_grid_meets_the_per_subject_bound_at_powers_of_the_radix(m, n_relations, bits):
+    from geoconstruct.codebooks import GridCodes
+
+    n_subjects = 2 ** (bits * m)
+    achieved = subject_dimension(n_subjects, n_relations, codebook=GridCodes(bits=bits))
+    assert achieved == per_subject_min_dimension(n_subjects, n_relations, bits)
+    # and the construction's d_model is d_s + R + k
+    d = required_dimension(n_subjects, n_relations, codebook=GridCodes(bits=bits))
+    assert d == achieved + n_relations + achieved // n_relations
+
+
+def test_bound_arguments_are_validated():
+    with pytest.raises(ValueError, match="n_subjects"):
+        global_bits(0, 1)
+    with pytest.raises(TypeError, match="bits"):
+        per_subject_min_dimension(10, 2, 8.0)
+    with pytest.raises(ValueError, match="bits"):
+        global_min_params(10, 2, 0)
+    assert math.isclose(per_subject_bits(1, 5), 0.0)
