@@ -112,3 +112,16 @@ def test_demo_runs_small(capsys):
         recalled = line.split("|")[9].strip()
         done, total = recalled.split("/")
         assert done == total
+
+
+def test_bounds_prints_the_lower_bounds_beside_the_constructions(capsys):
+    status, out, _ = run(
+        capsys, "bounds", "--subjects", "65536", "--relations", "4", "--bits", "8", "--json"
+    )
+    assert status == 0
+    summary = json.loads(out)
+    assert summary["per_subject_bits"] == 64.0 and summary["per_subject_min_d_s"] == 8
+    grid = summary["constructions"][0]
+    assert (grid["layout"], grid["codebook"], grid["d_s"]) == ("block", "grid", 8)
+    status, out, _ = run(capsys, "bounds", "--subjects", "65536", "--relations", "4")
+    assert status == 0 and "| block | grid | 8 | 1.00 | 14 |" in out
