@@ -23,3 +23,14 @@ def test_quick_start_commands_match_ci():
     assert len(commands) == 2
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
     assert commands[1] in ci
+
+
+def test_generated_blocks_are_up_to_date():
+    import subprocess
+    import sys
+
+    tool = Path(__file__).parent.parent / "tools" / "render_readme.py"
+    result = subprocess.run(
+        [sys.executable, str(tool), "--check"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

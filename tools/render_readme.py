@@ -1,0 +1,85 @@
+"""Fill the README's generated blocks with the output of the commands that produce them.
+
+Each block sits between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` and is replaced by a
+fenced copy of its command's output, with the command stated above it:
+
+    demo        geoconstruct demo
+    bounds      geoconstruct bounds --subjects 65536 --relations 4 --bits 8
+    superposed  benchmarks/results/superposed_success.md, written by
+                python benchmarks/superposed_success.py --subjects 1000,4000 --relations 2,4,8
+                --seeds 20 --json ... > benchmarks/results/superposed_success.md
+
+Usage: ``python tools/render_readme.py [block ...]`` (default: every block). ``--check`` exits 1
+if a deterministic block (bounds) differs from what the command prints now.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+SUPERPOSED_RESULTS = ROOT / "benchmarks" / "results" / "superposed_success.md"
+
+COMMANDS = {
+    "demo": ["geoconstruct", "demo"],
+    "bounds": ["geoconstruct", "bounds", "--subjects", "65536", "--relations", "4", "--bits", "8"],
+}
+DETERMINISTIC = ("bounds",)
+
+
+def command_output(name: str) -> str:
+    if name == "superposed":
+        return SUPERPOSED_RESULTS.read_text().strip()
+    argv = [sys.executable, "-m", "geoconstruct", *COMMANDS[name][1:]]
+    result = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT)
+    return result.stdout.rstrip()
+
+
+def render_block(name: str, output: str) -> str:
+    if name == "superposed":
+        return output + "\n"  # already a Markdown table
+    return f"`$ {' '.join(COMMANDS[name])}`\n\n```\n{output}\n```\n"
+
+
+def block_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.DOTALL)
+
+
+def current_block(text: str, name: str) -> str:
+    match = block_pattern(name).search(text)
+    if match is None:
+        raise SystemExit(f"README has no block {name!r}")
+    return text[match.end(1) : match.start(2)]
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    names = [arg for arg in argv if not arg.startswith("--")] or [
+        "demo",
+        "bounds",
+        "superposed",
+    ]
+    text = README.read_text()
+    if check:
+        stale = [
+            name
+            for name in DETERMINISTIC
+            if current_block(text, name) != render_block(name, command_output(name))
+        ]
+        if stale:
+            print(f"README blocks out of date: {', '.join(stale)}", file=sys.stderr)
+            return 1
+        return 0
+    for name in names:
+        rendered = render_block(name, command_output(name))
+        text = block_pattern(name).sub(lambda m, r=rendered: m.group(1) + r + m.group(2), text)
+    README.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
