@@ -28,7 +28,7 @@ from geoconstruct import (
     construct_single_hop,
     required_dimension,
 )
-from geoconstruct.evaluation import DEFAULT_MEMORY_BUDGET, chunk_size
+from geoconstruct.evaluation import CHUNK_BYTES, chunk_size
 
 
 def _int_list(text: str) -> list[int]:
@@ -48,7 +48,7 @@ def _timed_reference(construction: SingleHopConstruction, n_prompts: int, repeat
     """Best time of the chunked unembedding product, same shapes and chunks as recall."""
     config = construction.config
     rng = np.random.default_rng(0)
-    chunk = chunk_size(config, DEFAULT_MEMORY_BUDGET)
+    chunk = chunk_size(config, CHUNK_BYTES)
     prompts = rng.standard_normal((n_prompts, config.d_model))
     unembed = rng.standard_normal((config.d_model, config.d_vocab))
     buffer = np.empty((chunk, config.d_vocab))

@@ -12,6 +12,7 @@ every fact is recalled:
 True
 """
 
+from geoconstruct._validation import MemoryBudgetError
 from geoconstruct.codebooks import Codebook, GaussianCodes, GridCodes, RademacherCodes
 from geoconstruct.evaluation import Failure, RecallReport
 from geoconstruct.facts import Facts, random_facts
@@ -30,6 +31,7 @@ __all__ = [
     "Failure",
     "GaussianCodes",
     "GridCodes",
+    "MemoryBudgetError",
     "RademacherCodes",
     "RecallReport",
     "SingleHopConstruction",

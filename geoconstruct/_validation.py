@@ -9,7 +9,40 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable
 
-__all__ = ["require_choice", "require_int", "require_probability"]
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET",
+    "MemoryBudgetError",
+    "require_choice",
+    "require_int",
+    "require_probability",
+    "require_within_budget",
+]
+
+DEFAULT_MEMORY_BUDGET = 8 * 2**30
+"""Bytes a single request (a construction, a recall) may allocate unless told otherwise: 8 GiB."""
+
+
+class MemoryBudgetError(MemoryError):
+    """A request whose estimated peak memory exceeds its budget; raised before allocating."""
+
+
+def require_within_budget(task: str, needed: int, budget: object) -> None:
+    """Raise :class:`MemoryBudgetError` if ``needed`` bytes exceed ``budget``.
+
+    Examples
+    --------
+    >>> require_within_budget("recall", 3 * 2**30, 2**30)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geoconstruct._validation.MemoryBudgetError: recall would need about 3,221,225,472 bytes ...
+    """
+    limit = require_int("memory_budget", budget, minimum=1)
+    if needed > limit:
+        raise MemoryBudgetError(
+            f"{task} would need about {needed:,} bytes ({needed / 2**30:.2f} GiB), over the "
+            f"memory budget of {limit:,} bytes ({limit / 2**30:.2f} GiB); pass a larger "
+            "memory_budget or make the request smaller"
+        )
 
 
 def require_int(name: str, value: object, *, minimum: int) -> int:

@@ -3,8 +3,9 @@
 :func:`score_prompts` runs :func:`geoconstruct.transformer.forward` on chunks of prompts and keeps,
 for each, whether the argmax over the **whole vocabulary** is the expected token and the logit
 margin (expected logit minus the best other logit). Chunks are sized so that the arrays of one
-chunk fit in ``memory_budget`` bytes (:func:`bytes_per_prompt` is the per-prompt bound); peak
-memory is therefore the weights, the prompt table and at most ``memory_budget`` on top.
+chunk fit in ``chunk_bytes`` (:func:`bytes_per_prompt` is the per-prompt bound; 256 MiB by
+default, past which larger chunks run no faster). :func:`plan_chunk_bytes` fits the prompt table
+and one chunk into a caller's memory budget, or refuses before anything is allocated.
 """
 
 from __future__ import annotations
@@ -16,21 +17,23 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct._validation import require_int
+from geoconstruct._validation import require_int, require_within_budget
 from geoconstruct.transformer import TransformerConfig, Weights, forward
 
 __all__ = [
-    "DEFAULT_MEMORY_BUDGET",
+    "CHUNK_BYTES",
     "Failure",
     "PromptScores",
     "RecallReport",
     "bytes_per_prompt",
+    "chunk_size",
+    "plan_chunk_bytes",
     "predict_tokens",
     "score_prompts",
 ]
 
-DEFAULT_MEMORY_BUDGET = 256 * 2**20
-"""Bytes of working memory one chunk of the forward pass may use (256 MiB)."""
+CHUNK_BYTES = 256 * 2**20
+"""Working memory of one chunk of the forward pass (256 MiB) when the budget allows it."""
 
 ProgressCallback = Callable[[int], None]
 
@@ -95,10 +98,24 @@ class RecallReport:
         return self.n_correct == self.n_facts
 
 
-def chunk_size(config: TransformerConfig, memory_budget: int) -> int:
-    """Prompts per chunk: ``max(1, memory_budget // bytes_per_prompt(config))``."""
-    memory_budget = require_int("memory_budget", memory_budget, minimum=1)
-    return max(1, memory_budget // bytes_per_prompt(config))
+def chunk_size(config: TransformerConfig, chunk_bytes: int) -> int:
+    """Prompts per chunk: ``max(1, chunk_bytes // bytes_per_prompt(config))``."""
+    chunk_bytes = require_int("chunk_bytes", chunk_bytes, minimum=1)
+    return max(1, chunk_bytes // bytes_per_prompt(config))
+
+
+def plan_chunk_bytes(
+    config: TransformerConfig, n_prompts: int, memory_budget: int, task: str = "recall"
+) -> int:
+    """Bytes for one chunk once the ``[n, n_ctx]`` prompt table and answers fit in the budget.
+
+    Raises :class:`~geoconstruct._validation.MemoryBudgetError` (a ``MemoryError``), before
+    anything is allocated, when the table and a one-prompt chunk together exceed
+    ``memory_budget``.
+    """
+    table = n_prompts * (config.n_ctx + 1) * np.dtype(np.int64).itemsize
+    require_within_budget(task, table + bytes_per_prompt(config), memory_budget)
+    return min(CHUNK_BYTES, memory_budget - table)
 
 
 def predict_tokens(
@@ -106,11 +123,11 @@ def predict_tokens(
     config: TransformerConfig,
     tokens: npt.ArrayLike,
     *,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> npt.NDArray[np.int64]:
     """The argmax token at the last position of every prompt, computed in chunks."""
     token_ids = np.asarray(tokens)
-    chunk = chunk_size(config, memory_budget)
+    chunk = chunk_size(config, chunk_bytes)
     predicted = np.zeros(token_ids.shape[0], np.int64)
     for start in range(0, token_ids.shape[0], chunk):
         logits = forward(weights, config, token_ids[start : start + chunk], last_position_only=True)
@@ -135,7 +152,7 @@ def score_prompts(
     tokens: npt.ArrayLike,
     answers: npt.ArrayLike,
     *,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    chunk_bytes: int = CHUNK_BYTES,
     max_failures: int = 10,
     progress: ProgressCallback | None = None,
 ) -> PromptScores:
@@ -149,9 +166,9 @@ def score_prompts(
         The prompts.
     answers : array_like of int, shape [n]
         The expected token of each prompt.
-    memory_budget : int
+    chunk_bytes : int
         Bytes of working memory for one chunk; the chunk holds
-        ``max(1, memory_budget // bytes_per_prompt(config))`` prompts.
+        ``max(1, chunk_bytes // bytes_per_prompt(config))`` prompts.
     max_failures : int
         How many failures to keep.
     progress : callable, optional
@@ -168,7 +185,7 @@ def score_prompts(
             f"tokens [n, pos] and answers [n] disagree: {token_ids.shape} and {expected.shape}"
         )
     max_failures = require_int("max_failures", max_failures, minimum=0)
-    chunk = chunk_size(config, memory_budget)
+    chunk = chunk_size(config, chunk_bytes)
 
     n_correct = 0
     min_margin = np.inf

@@ -41,13 +41,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct._validation import require_choice, require_int
+from geoconstruct._validation import (
+    DEFAULT_MEMORY_BUDGET,
+    require_choice,
+    require_int,
+    require_within_budget,
+)
 from geoconstruct.codebooks import Codebook, CodebookFamily, resolve_codebook
 from geoconstruct.evaluation import (
-    DEFAULT_MEMORY_BUDGET,
     Failure,
     ProgressCallback,
     RecallReport,
+    plan_chunk_bytes,
     predict_tokens,
     score_prompts,
 )
@@ -64,6 +69,7 @@ __all__ = [
     "Vocabulary",
     "code_length_for",
     "construct_single_hop",
+    "construction_bytes",
     "required_dimension",
     "superpose",
 ]
@@ -232,19 +238,25 @@ class SingleHopConstruction:
         subjects, relations : array_like of int
             Broadcast together; subjects in ``[0, N)``, relations in ``[0, R)``.
         memory_budget : int
-            Bytes of working memory for one chunk of the forward pass.
+            Bytes the prompt table and one chunk of the forward pass may use (default 8 GiB).
 
         Returns
         -------
         ndarray of int64
             Attribute ids, -1 where the argmax is not an attribute token.
+
+        Raises
+        ------
+        MemoryBudgetError
+            (a ``MemoryError``) before allocating, if the request cannot fit the budget.
         """
         subject_ids, relation_ids = np.broadcast_arrays(
             _ids("subjects", subjects, self.facts.n_subjects),
             _ids("relations", relations, self.facts.n_relations),
         )
+        chunk_bytes = plan_chunk_bytes(self.config, subject_ids.size, memory_budget, "predict")
         tokens = self._tokens(subject_ids.ravel(), relation_ids.ravel())
-        predicted = predict_tokens(self.weights, self.config, tokens, memory_budget=memory_budget)
+        predicted = predict_tokens(self.weights, self.config, tokens, chunk_bytes=chunk_bytes)
         return self.vocabulary.attribute_of(predicted).reshape(subject_ids.shape)
 
     def recall(
@@ -256,13 +268,14 @@ class SingleHopConstruction:
     ) -> RecallReport:
         """Run the forward pass on all ``N·R`` prompts and report what it recalls.
 
-        Prompts run in chunks of ``memory_budget // bytes_per_prompt(config)``; peak memory is the
-        weights, the ``[N·R, 2]`` prompt table and at most ``memory_budget`` bytes on top.
+        The ``[N·R, 2]`` prompt table and one chunk of the forward pass at a time must fit in
+        ``memory_budget`` bytes on top of the weights; chunks hold
+        ``min(256 MiB, budget - table) // bytes_per_prompt(config)`` prompts.
 
         Parameters
         ----------
         memory_budget : int
-            Bytes of working memory for one chunk (default 256 MiB).
+            Bytes recall may allocate (default 8 GiB).
         max_failures : int
             How many failures to list in the report.
         progress : callable, optional
@@ -272,19 +285,26 @@ class SingleHopConstruction:
         -------
         RecallReport
 
+        Raises
+        ------
+        MemoryBudgetError
+            (a ``MemoryError``) before allocating, if the prompt table and one chunk exceed
+            ``memory_budget``; the message says how many bytes are needed.
+
         Examples
         --------
         >>> report = construct_single_hop(300, 3, required_dimension(300, 3), seed=1).recall()
         >>> report.n_correct, report.n_facts, report.min_margin
         (900, 900, 0.5)
         """
+        chunk_bytes = plan_chunk_bytes(self.config, self.facts.n_facts, memory_budget)
         tokens, answers = self.prompts()
         scores = score_prompts(
             self.weights,
             self.config,
             tokens,
             answers,
-            memory_budget=memory_budget,
+            chunk_bytes=chunk_bytes,
             max_failures=max_failures,
             progress=progress,
         )
@@ -407,6 +427,58 @@ def required_dimension(
     return _dimension(layout, n_relations, code_length)
 
 
+def construction_bytes(
+    n_subjects: int,
+    n_relations: int,
+    d: int,
+    *,
+    layout: str = "block",
+    codebook: str | CodebookFamily = "grid",
+    dtype: str = "float64",
+) -> int:
+    """An upper bound on the peak bytes :func:`construct_single_hop` allocates (float64 build).
+
+    Counts the float64 weights and their cast, the selector's temporaries (``4·d·d_mlp`` floats
+    and the lifted read maps), the facts, codes, read maps and embeddings, and for random
+    codebooks the coherence check (a 4096-row block of the Gram matrix).
+
+    Examples
+    --------
+    >>> construction_bytes(10_000, 8, 26) < 50 * 2**20
+    True
+    """
+    n_subjects = require_int("n_subjects", n_subjects, minimum=1)
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    d = require_int("d", d, minimum=1)
+    dtype = require_choice("dtype", dtype, DTYPES)
+    layout, family = _layout_and_family(layout, codebook)
+    code_length = max(1, _largest_code_length(layout, n_relations, d))
+    subject_dim = n_relations * code_length if layout == "block" else code_length
+    d_mlp = 2 * n_relations * code_length
+    d_vocab = 2 * n_subjects + n_relations
+    n_params = (
+        2 * d_vocab * d
+        + 2 * d
+        + 3 * d * subject_dim
+        + 2 * d * d_mlp
+        + 3 * subject_dim
+        + 2 * d
+        + d_mlp
+        + d_vocab
+    )
+    floats = (
+        n_params * (1 + np.dtype(dtype).itemsize / 8)  # float64 build, then the cast
+        + 4 * d * d_mlp  # selector temporaries
+        + n_relations * d * code_length  # lifted read maps
+        + 2 * n_relations * subject_dim * code_length  # read maps (and QR work)
+        + 3 * n_subjects * max(subject_dim, code_length)  # codes, gathered codes, embeddings
+        + n_relations * n_subjects  # facts
+    )
+    if family.unit_norm:
+        floats += 3 * n_subjects * code_length + 2 * min(n_subjects, 4096) * n_subjects
+    return int(floats * 8)
+
+
 def construct_single_hop(
     n_subjects: int,
     n_relations: int,
@@ -417,6 +489,7 @@ def construct_single_hop(
     seed: int = 0,
     dtype: str = "float64",
     facts: Facts | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> SingleHopConstruction:
     """Build, in closed form, a one-layer transformer that recalls R bijections over N subjects.
 
@@ -440,6 +513,8 @@ def construct_single_hop(
         Dtype of the weights and of the forward pass.
     facts : Facts, optional
         Store these facts instead of drawing them from ``seed``; must be N subjects × R relations.
+    memory_budget : int
+        Bytes the construction may allocate (default 8 GiB); see :func:`construction_bytes`.
 
     Returns
     -------
@@ -453,6 +528,9 @@ def construct_single_hop(
         A non-positive size, an unknown layout, codebook or dtype, grid codes with the superposed
         layout, mismatched ``facts``, or ``d`` below the minimum (the message says
         ``requires d >= <minimum>``).
+    MemoryBudgetError
+        (a ``MemoryError``) before allocating, when :func:`construction_bytes` exceeds
+        ``memory_budget``; the message states the bytes needed.
 
     Examples
     --------
@@ -487,6 +565,10 @@ def construct_single_hop(
             f"the {layout} layout with {family.name} codes for N={n_subjects}, R={n_relations} "
             f"requires d >= {minimum}, got d={d}"
         )
+    needed = construction_bytes(
+        n_subjects, n_relations, d, layout=layout, codebook=family, dtype=dtype
+    )
+    require_within_budget("this construction", needed, memory_budget)
 
     facts_stream, code_stream, read_stream = np.random.SeedSequence(seed).spawn(3)
     if facts is None:

@@ -3,6 +3,7 @@
 import dataclasses
 import math
 import re
+import time
 import tracemalloc
 
 import numpy as np
@@ -12,11 +13,13 @@ from hypothesis import strategies as st
 
 from geoconstruct import (
     GridCodes,
+    MemoryBudgetError,
     construct_single_hop,
     random_facts,
     required_dimension,
 )
 from geoconstruct.evaluation import bytes_per_prompt
+from geoconstruct.single_hop import construction_bytes
 from geoconstruct.transformer import forward, validate_weights
 
 CODEBOOKS = ["grid", "gaussian", "rademacher"]
@@ -299,9 +302,9 @@ def test_min_margin_matches_an_independent_computation():
 def test_recall_memory_stays_within_the_budget(n_subjects, layout, codebook):
     d = required_dimension(n_subjects, 4, layout=layout, codebook=codebook)
     c = construct_single_hop(n_subjects, 4, d, layout=layout, codebook=codebook, seed=0)
-    budget = 32 * bytes_per_prompt(c.config)  # 32 prompts a chunk
     tokens, answers = c.prompts()
     table = tokens.nbytes + answers.nbytes
+    budget = table + 32 * bytes_per_prompt(c.config)  # the table and 32 prompts a chunk
     tracemalloc.start()
     try:
         report = c.recall(memory_budget=budget)
@@ -309,7 +312,7 @@ def test_recall_memory_stays_within_the_budget(n_subjects, layout, codebook):
     finally:
         tracemalloc.stop()
     assert report.all_correct
-    assert peak <= budget + 2 * table + 2**20, peak
+    assert peak <= budget + 2**20, peak
     chunks = []
     c.recall(memory_budget=budget, progress=chunks.append)
     assert sum(chunks) == report.n_facts and len(chunks) > 1
@@ -377,3 +380,66 @@ def test_grid_bits_trade_code_length_for_precision():
         seed=0,
     )
     assert c.recall().all_correct
+
+
+@pytest.mark.parametrize(
+    ("n_subjects", "n_relations", "layout", "codebook", "dtype"),
+    [
+        (3000, 4, "block", "grid", "float64"),
+        (500, 3, "block", "gaussian", "float32"),
+        (400, 3, "superposed", "rademacher", "float64"),
+    ],
+)
+def test_construction_bytes_bounds_the_measured_peak(
+    n_subjects, n_relations, layout, codebook, dtype
+):
+    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    estimate = construction_bytes(
+        n_subjects, n_relations, d, layout=layout, codebook=codebook, dtype=dtype
+    )
+    tracemalloc.start()
+    try:
+        construction = construct_single_hop(
+            n_subjects, n_relations, d, layout=layout, codebook=codebook, dtype=dtype
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= estimate, (peak, estimate)
+    assert estimate <= 6 * peak, (peak, estimate)  # a bound, not a guess far above it
+    assert construction.recall().all_correct
+
+
+def test_a_construction_over_budget_fails_fast_and_allocates_nothing_large():
+    d = required_dimension(10**7, 16, codebook="gaussian")
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(MemoryBudgetError, match=r"would need about [0-9,]+ bytes") as error:
+            construct_single_hop(10**7, 16, d, codebook="gaussian")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 0.5
+    assert peak < 2**20
+    assert isinstance(error.value, MemoryError)
+    needed = construction_bytes(10**7, 16, d, codebook="gaussian")
+    assert f"{needed:,} bytes" in str(error.value)
+    # a budget above the estimate is accepted (checked on a small request)
+    small = required_dimension(100, 2)
+    enough = construction_bytes(100, 2, small)
+    construct_single_hop(100, 2, small, memory_budget=enough)
+    with pytest.raises(MemoryBudgetError):
+        construct_single_hop(100, 2, small, memory_budget=enough - 1)
+
+
+def test_recall_and_predict_over_budget_refuse_before_allocating():
+    c = construct_single_hop(2000, 4, required_dimension(2000, 4))
+    table = 2000 * 4 * 3 * 8
+    with pytest.raises(MemoryBudgetError, match="recall would need about"):
+        c.recall(memory_budget=table)
+    with pytest.raises(MemoryBudgetError, match="predict would need about"):
+        c.predict(np.arange(2000), 0, memory_budget=1000)
+    with pytest.raises(TypeError, match="memory_budget"):
+        c.recall(memory_budget=1.5e9)
+    assert c.recall(memory_budget=table + bytes_per_prompt(c.config)).all_correct
