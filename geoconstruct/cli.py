@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from geoconstruct import __version__
+from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
 from geoconstruct.bounds import (
     global_bits,
     global_min_params,
@@ -77,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     construct.add_argument("--seed", type=int, default=0)
     construct.add_argument("--dtype", choices=DTYPES, default="float64")
+    construct.add_argument(
+        "--memory-budget",
+        type=_bytes,
+        default=DEFAULT_MEMORY_BUDGET,
+        help="bytes construction and recall may each allocate, e.g. 512M or 8G (default 8G)",
+    )
     construct.add_argument("--json", action="store_true", help="print one JSON object")
     construct.set_defaults(handler=_construct)
 
@@ -98,6 +105,20 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--relations", type=int, default=8)
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _bytes(text: str) -> int:
+    """``"4096"``, ``"512M"``, ``"8G"`` -> bytes (K, M, G, T are powers of 1024)."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    scale = units.get(text[-1:].upper(), 1)
+    number = text[:-1] if scale > 1 else text
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a byte count: {text!r}") from None
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(f"not a positive byte count: {text!r}")
+    return int(value)
 
 
 def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,6 +203,7 @@ def _construct(args: argparse.Namespace) -> int:
         seed=args.seed,
         dtype=args.dtype,
         show_progress=not args.json,
+        memory_budget=args.memory_budget,
     )
     if args.json:
         print(json.dumps(summary))
@@ -250,6 +272,7 @@ def _build_and_recall(
     seed: int,
     dtype: str,
     show_progress: bool,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> dict[str, Any]:
     minimum = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     start = time.perf_counter()
@@ -261,6 +284,7 @@ def _build_and_recall(
         codebook=codebook,
         seed=seed,
         dtype=dtype,
+        memory_budget=memory_budget,
     )
     built = time.perf_counter()
     with tqdm(
@@ -270,7 +294,7 @@ def _build_and_recall(
         disable=not show_progress or None,
         leave=False,
     ) as bar:
-        report = construction.recall(progress=bar.update)
+        report = construction.recall(progress=bar.update, memory_budget=memory_budget)
     finished = time.perf_counter()
     count = construction.parameter_count
     residual = construction.residual_layout

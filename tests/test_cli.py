@@ -125,3 +125,27 @@ def test_bounds_prints_the_lower_bounds_beside_the_constructions(capsys):
     assert (grid["layout"], grid["codebook"], grid["d_s"]) == ("block", "grid", 8)
     status, out, _ = run(capsys, "bounds", "--subjects", "65536", "--relations", "4")
     assert status == 0 and "| block | grid | 8 | 1.00 | 14 |" in out
+
+
+def test_over_budget_requests_exit_2_with_the_bytes_needed(capsys):
+    status, _, err = run(
+        capsys,
+        "construct",
+        "--subjects",
+        "10000000",
+        "--relations",
+        "16",
+        "--codebook",
+        "gaussian",
+    )
+    assert status == 2 and "this construction would need about" in err and "8.00 GiB" in err
+    status, _, err = run(
+        capsys, "construct", "--subjects", "1000", "--relations", "2", "--memory-budget", "64K"
+    )
+    assert status == 2 and "memory budget of 65,536 bytes" in err
+
+
+def test_memory_budget_must_be_a_byte_count(capsys):
+    with pytest.raises(SystemExit):
+        main(["construct", "--subjects", "10", "--relations", "2", "--memory-budget", "lots"])
+    assert "not a byte count: 'lots'" in capsys.readouterr().err
