@@ -1,0 +1,204 @@
+"""Zero-shot transfer: new facts through the same MLP, by re-initialising subject embeddings only.
+
+The selector MLP, attention, codebook and unembedding depend on no fact, so a construction serves
+entirely new bijections once its subject embeddings are rewritten as ``e'_s = Σ_r B_r u_{π'_r(s)}``
+(DESIGN.md §8). :func:`reinitialize` does that with the construction's own read maps ``B_r``.
+
+For weights whose ``B_r`` are unknown (weights alone, in TransformerLens names),
+:func:`fit_superposition` estimates them by least squares from the embeddings and the
+unembedding's attribute vectors, ``E ≈ Φ Bᵀ`` with ``Φ_s = [u_{π_1(s)}; …; u_{π_R(s)}]``, and
+:func:`reinitialize_weights` rewrites the embeddings from the fit. The fit identifies the ``B_r``
+when ``Φ`` has full column rank, which needs ``N >= R·k`` subjects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from geoconstruct.facts import Facts
+from geoconstruct.single_hop import SingleHopConstruction, Vocabulary, superpose
+from geoconstruct.transformer import Weights
+
+__all__ = ["SuperpositionFit", "fit_superposition", "reinitialize", "reinitialize_weights"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def reinitialize(construction: SingleHopConstruction, new_facts: Facts) -> SingleHopConstruction:
+    """The same model with only the subject embeddings rewritten for ``new_facts``.
+
+    Every other array — attention, MLP, unembedding, relation rows of ``W_E`` — is the very same
+    object, bit for bit; ``recall()`` of the result checks the new facts.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``new_facts`` is not a ``Facts`` of the construction's N and R.
+
+    Examples
+    --------
+    >>> from geoconstruct import construct_single_hop, required_dimension, random_facts
+    >>> c = construct_single_hop(500, 3, required_dimension(500, 3), seed=0)
+    >>> moved = reinitialize(c, random_facts(500, 3, seed=99))
+    >>> mlp = "blocks.0.mlp.W_in"
+    >>> moved.recall().accuracy, moved.weights[mlp] is c.weights[mlp]
+    (1.0, True)
+    """
+    _check_facts(new_facts, construction.facts.n_subjects, construction.facts.n_relations)
+    embeddings = superpose(new_facts, construction.codebook.codes, construction.read_maps)
+    weights = _with_subject_embeddings(
+        construction.weights,
+        construction.vocabulary,
+        construction.residual_layout.subject,
+        embeddings,
+    )
+    return dataclasses.replace(construction, weights=MappingProxyType(weights), facts=new_facts)
+
+
+@dataclass(frozen=True, eq=False)
+class SuperpositionFit:
+    """Least-squares read maps fitted to weights.
+
+    Attributes
+    ----------
+    read_maps : ndarray, shape [R, d_model, k]
+        ``B̂_r``: the embedding of relation r's code, in residual coordinates.
+    codes : ndarray, shape [M, k]
+        The attribute codes read off the unembedding, in an orthonormal basis of their span.
+    code_basis : ndarray, shape [d_model, k]
+        That basis: ``W_U[:, attributes] = code_basis @ codes.T``.
+    r2 : float
+        Fraction of the embeddings' variance the superposition explains, over all relations.
+    r2_per_relation : ndarray, shape [R]
+        The same, explained by each relation's term alone on top of the others (partial R²).
+    """
+
+    read_maps: FloatArray
+    codes: FloatArray
+    code_basis: FloatArray
+    r2: float
+    r2_per_relation: FloatArray
+
+
+def fit_superposition(
+    weights: Weights, facts: Facts, *, rank_tolerance: float = 1e-9
+) -> SuperpositionFit:
+    """Fit ``W_E[s] ≈ Σ_r B_r u_{π_r(s)}`` by least squares, from weights alone.
+
+    The vocabulary follows the library's convention: subjects ``[0, N)``, relations ``[N, N+R)``,
+    attributes ``[N+R, 2N+R)``. Codes are the unembedding's attribute columns, expressed in an
+    orthonormal basis of their span (dimension k = their numerical rank).
+
+    Parameters
+    ----------
+    weights : mapping of str to ndarray
+        TransformerLens names; ``embed.W_E`` and ``unembed.W_U`` are read.
+    facts : Facts
+        The facts the weights store.
+    rank_tolerance : float
+        Singular values below ``rank_tolerance × the largest`` do not count towards k.
+
+    Returns
+    -------
+    SuperpositionFit
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit N and R, or ``N < R·k`` (the fit would not identify ``B_r``).
+    """
+    n_subjects, n_relations = facts.n_subjects, facts.n_relations
+    vocabulary = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)
+    W_E = np.asarray(weights["embed.W_E"], dtype=np.float64)
+    W_U = np.asarray(weights["unembed.W_U"], dtype=np.float64)
+    if W_E.shape[0] != vocabulary.d_vocab or W_U.shape[1] != vocabulary.d_vocab:
+        raise ValueError(
+            f"weights have a vocabulary of {W_E.shape[0]} tokens; N={n_subjects}, R={n_relations} "
+            f"need {vocabulary.d_vocab}"
+        )
+    attribute_columns = W_U[:, vocabulary.attribute_offset :]  # [d_model, M]
+    basis, singular, right = np.linalg.svd(attribute_columns, full_matrices=False)
+    code_length = int((singular > rank_tolerance * singular.max()).sum())
+    code_basis = basis[:, :code_length]  # [d_model, k]
+    codes = (singular[:code_length, None] * right[:code_length]).T  # [M, k]
+    if n_subjects < n_relations * code_length:
+        raise ValueError(
+            f"fitting R={n_relations} read maps of {code_length}-dimensional codes needs "
+            f"N >= {n_relations * code_length} subjects, got N={n_subjects}"
+        )
+    design = np.concatenate([codes[row] for row in facts.permutations], axis=1)  # [N, R·k]
+    embeddings = W_E[:n_subjects]  # [N, d_model]
+    solution, *_ = np.linalg.lstsq(design, embeddings, rcond=None)  # [R·k, d_model]
+    read_maps = solution.reshape(n_relations, code_length, -1).transpose(0, 2, 1)
+    return SuperpositionFit(
+        read_maps=read_maps,
+        codes=codes,
+        code_basis=code_basis,
+        r2=_r2(embeddings, design @ solution),
+        r2_per_relation=np.array(
+            [
+                _partial_r2(embeddings, design, relation, code_length)
+                for relation in range(n_relations)
+            ]
+        ),
+    )
+
+
+def reinitialize_weights(
+    weights: Weights, fit: SuperpositionFit, new_facts: Facts
+) -> dict[str, npt.NDArray[Any]]:
+    """Weights with the subject rows of ``W_E`` rewritten from a fit; every other array shared.
+
+    Returns a new dict whose arrays other than ``embed.W_E`` are the input's own objects.
+    """
+    n_relations = fit.read_maps.shape[0]
+    _check_facts(new_facts, new_facts.n_subjects, n_relations)
+    vocabulary = Vocabulary(new_facts.n_subjects, n_relations, n_attributes=new_facts.n_subjects)
+    embeddings = superpose(new_facts, fit.codes, fit.read_maps)  # [N, d_model]
+    return _with_subject_embeddings(weights, vocabulary, slice(None), embeddings)
+
+
+def _with_subject_embeddings(
+    weights: Weights, vocabulary: Vocabulary, columns: slice, embeddings: FloatArray
+) -> dict[str, npt.NDArray[Any]]:
+    W_E = np.array(weights["embed.W_E"])  # a writeable copy
+    W_E[: vocabulary.n_subjects, columns] = embeddings
+    W_E.flags.writeable = False
+    return {**weights, "embed.W_E": W_E}
+
+
+def _check_facts(facts: object, n_subjects: int, n_relations: int) -> None:
+    if not isinstance(facts, Facts):
+        raise TypeError(f"new_facts must be a Facts object, got {type(facts).__name__}")
+    if (facts.n_subjects, facts.n_relations) != (n_subjects, n_relations):
+        raise ValueError(
+            f"new_facts hold N={facts.n_subjects}, R={facts.n_relations}; "
+            f"the model stores N={n_subjects}, R={n_relations}"
+        )
+
+
+def _r2(target: FloatArray, fitted: FloatArray) -> float:
+    residual = ((target - fitted) ** 2).sum()
+    total = ((target - target.mean(axis=0)) ** 2).sum()
+    return 1.0 if total == 0 else float(1.0 - residual / total)
+
+
+def _partial_r2(target: FloatArray, design: FloatArray, relation: int, code_length: int) -> float:
+    """How much of what the other relations leave unexplained relation ``relation`` explains."""
+    mine = slice(relation * code_length, (relation + 1) * code_length)
+    others = np.delete(design, np.arange(design.shape[1])[mine], axis=1)
+    if others.shape[1]:
+        without, *_ = np.linalg.lstsq(others, target, rcond=None)
+        remainder = target - others @ without
+    else:
+        remainder = target - target.mean(axis=0)
+    full, *_ = np.linalg.lstsq(design, target, rcond=None)
+    unexplained = ((target - design @ full) ** 2).sum()
+    left = (remainder**2).sum()
+    return 1.0 if left == 0 else float(1.0 - unexplained / left)
