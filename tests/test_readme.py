@@ -1,4 +1,4 @@
-"""The README's Python block runs as written, and its quick start has exactly two commands."""
+"""The README's Python blocks run as written, and its quick start has exactly two commands."""
 
 import re
 from pathlib import Path
@@ -10,8 +10,8 @@ def test_python_blocks_run(tmp_path, monkeypatch):
     blocks = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
     assert blocks
     monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}  # the blocks are one session, run in order
     for block in blocks:
-        namespace: dict[str, object] = {}
         exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["report"].n_correct == 80_000
     assert namespace["d"] == 26
