@@ -10,9 +10,9 @@ and one chunk into a caller's memory budget, or refuses before anything is alloc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +36,7 @@ CHUNK_BYTES = 256 * 2**20
 """Working memory of one chunk of the forward pass (256 MiB) when the budget allows it."""
 
 ProgressCallback = Callable[[int], None]
+FloatArray = npt.NDArray[np.floating[Any]]
 
 
 def bytes_per_prompt(config: TransformerConfig) -> int:
@@ -127,12 +128,20 @@ def predict_tokens(
 ) -> npt.NDArray[np.int64]:
     """The argmax token at the last position of every prompt, computed in chunks."""
     token_ids = np.asarray(tokens)
-    chunk = chunk_size(config, chunk_bytes)
     predicted = np.zeros(token_ids.shape[0], np.int64)
-    for start in range(0, token_ids.shape[0], chunk):
-        logits = forward(weights, config, token_ids[start : start + chunk], last_position_only=True)
-        predicted[start : start + chunk] = np.argmax(logits, axis=1)
+    for start, stop, logits in last_position_logits(weights, config, token_ids, chunk_bytes):
+        predicted[start:stop] = np.argmax(logits, axis=1)
     return predicted
+
+
+def last_position_logits(
+    weights: Weights, config: TransformerConfig, tokens: npt.NDArray[Any], chunk_bytes: int
+) -> Iterator[tuple[int, int, FloatArray]]:
+    """Yield ``(start, stop, logits[start:stop, d_vocab])`` chunk by chunk, last position only."""
+    chunk = chunk_size(config, chunk_bytes)
+    for start in range(0, tokens.shape[0], chunk):
+        stop = min(start + chunk, tokens.shape[0])
+        yield start, stop, forward(weights, config, tokens[start:stop], last_position_only=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,16 +194,13 @@ def score_prompts(
             f"tokens [n, pos] and answers [n] disagree: {token_ids.shape} and {expected.shape}"
         )
     max_failures = require_int("max_failures", max_failures, minimum=0)
-    chunk = chunk_size(config, chunk_bytes)
 
     n_correct = 0
     min_margin = np.inf
     failed_indices: list[npt.NDArray[np.int64]] = []
     failed_predictions: list[npt.NDArray[np.int64]] = []
     n_failed_kept = 0
-    for start in range(0, token_ids.shape[0], chunk):
-        stop = min(start + chunk, token_ids.shape[0])
-        logits = forward(weights, config, token_ids[start:stop], last_position_only=True)
+    for start, stop, logits in last_position_logits(weights, config, token_ids, chunk_bytes):
         rows = np.arange(stop - start)
         target = expected[start:stop]
         predicted = np.argmax(logits, axis=1)
