@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from geoconstruct._validation import require_int
 
-__all__ = ["Facts", "random_facts"]
+__all__ = ["Facts", "random_facts", "require_facts"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -131,3 +131,23 @@ def random_facts(
     rng = np.random.default_rng(seed)
     table = np.stack([rng.permutation(n_subjects) for _ in range(n_relations)])
     return Facts(table)
+
+
+def require_facts(name: str, facts: object, n_subjects: int, n_relations: int) -> Facts:
+    """Return ``facts`` if it is a :class:`Facts` of N subjects and R relations; else raise.
+
+    Examples
+    --------
+    >>> require_facts("facts", random_facts(5, 2), 5, 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: facts hold N=5, R=2; expected N=5, R=3
+    """
+    if not isinstance(facts, Facts):
+        raise TypeError(f"{name} must be a Facts object, got {type(facts).__name__}")
+    if (facts.n_subjects, facts.n_relations) != (n_subjects, n_relations):
+        raise ValueError(
+            f"{name} hold N={facts.n_subjects}, R={facts.n_relations}; "
+            f"expected N={n_subjects}, R={n_relations}"
+        )
+    return facts

@@ -56,7 +56,7 @@ from geoconstruct.evaluation import (
     predict_tokens,
     score_prompts,
 )
-from geoconstruct.facts import Facts, random_facts
+from geoconstruct.facts import Facts, random_facts, require_facts
 from geoconstruct.selector import selector_mlp
 from geoconstruct.transformer import DTYPES, TransformerConfig, Weights
 
@@ -551,13 +551,7 @@ def construct_single_hop(
     dtype = require_choice("dtype", dtype, DTYPES)
     layout, family = _layout_and_family(layout, codebook)
     if facts is not None:
-        if not isinstance(facts, Facts):
-            raise TypeError(f"facts must be a Facts object, got {type(facts).__name__}")
-        if (facts.n_subjects, facts.n_relations) != (n_subjects, n_relations):
-            raise ValueError(
-                f"facts hold N={facts.n_subjects}, R={facts.n_relations}; "
-                f"expected N={n_subjects}, R={n_relations}"
-            )
+        facts = require_facts("facts", facts, n_subjects, n_relations)
     shortest = code_length_for(n_subjects, n_relations, layout=layout, codebook=family)
     minimum = _dimension(layout, n_relations, shortest)
     if d < minimum:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct.facts import Facts
+from geoconstruct.facts import Facts, require_facts
 from geoconstruct.single_hop import SingleHopConstruction, Vocabulary, superpose
 from geoconstruct.transformer import Weights
 
@@ -50,7 +50,9 @@ def reinitialize(construction: SingleHopConstruction, new_facts: Facts) -> Singl
     >>> moved.recall().accuracy, moved.weights[mlp] is c.weights[mlp]
     (1.0, True)
     """
-    _check_facts(new_facts, construction.facts.n_subjects, construction.facts.n_relations)
+    require_facts(
+        "new_facts", new_facts, construction.facts.n_subjects, construction.facts.n_relations
+    )
     embeddings = superpose(new_facts, construction.codebook.codes, construction.read_maps)
     weights = _with_subject_embeddings(
         construction.weights,
@@ -158,7 +160,7 @@ def reinitialize_weights(
     Returns a new dict whose arrays other than ``embed.W_E`` are the input's own objects.
     """
     n_relations = fit.read_maps.shape[0]
-    _check_facts(new_facts, new_facts.n_subjects, n_relations)
+    require_facts("new_facts", new_facts, new_facts.n_subjects, n_relations)
     vocabulary = Vocabulary(new_facts.n_subjects, n_relations, n_attributes=new_facts.n_subjects)
     embeddings = superpose(new_facts, fit.codes, fit.read_maps)  # [N, d_model]
     return _with_subject_embeddings(weights, vocabulary, slice(None), embeddings)
@@ -171,16 +173,6 @@ def _with_subject_embeddings(
     W_E[: vocabulary.n_subjects, columns] = embeddings
     W_E.flags.writeable = False
     return {**weights, "embed.W_E": W_E}
-
-
-def _check_facts(facts: object, n_subjects: int, n_relations: int) -> None:
-    if not isinstance(facts, Facts):
-        raise TypeError(f"new_facts must be a Facts object, got {type(facts).__name__}")
-    if (facts.n_subjects, facts.n_relations) != (n_subjects, n_relations):
-        raise ValueError(
-            f"new_facts hold N={facts.n_subjects}, R={facts.n_relations}; "
-            f"the model stores N={n_subjects}, R={n_relations}"
-        )
 
 
 def _r2(target: FloatArray, fitted: FloatArray) -> float:

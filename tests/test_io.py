@@ -8,19 +8,14 @@ import zipfile
 
 import numpy as np
 import pytest
+from cases import LAYOUT_CODEBOOKS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop, required_dimension
 from geoconstruct.io import FORMAT_VERSION, ConstructionFileError, load, save
 
-SETTINGS = [
-    ("block", "grid"),
-    ("block", "gaussian"),
-    ("block", "rademacher"),
-    ("superposed", "gaussian"),
-    ("superposed", "rademacher"),
-]
+SETTINGS = LAYOUT_CODEBOOKS
 
 
 def build(n_subjects=60, n_relations=2, layout="block", codebook="grid", seed=0, dtype="float64"):

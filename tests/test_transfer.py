@@ -5,6 +5,7 @@ import hashlib
 
 import numpy as np
 import pytest
+from cases import LAYOUT_CODEBOOKS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,13 +13,7 @@ from geoconstruct import construct_single_hop, random_facts, required_dimension
 from geoconstruct.transfer import fit_superposition, reinitialize, reinitialize_weights
 from geoconstruct.transformer import random_weights
 
-SETTINGS = [
-    ("block", "grid"),
-    ("block", "gaussian"),
-    ("block", "rademacher"),
-    ("superposed", "gaussian"),
-    ("superposed", "rademacher"),
-]
+SETTINGS = LAYOUT_CODEBOOKS
 
 
 def digest(weights, skip=("embed.W_E",)):
