@@ -454,20 +454,10 @@ def construction_bytes(
     layout, family = _layout_and_family(layout, codebook)
     code_length = max(1, _largest_code_length(layout, n_relations, d))
     subject_dim = n_relations * code_length if layout == "block" else code_length
-    d_mlp = 2 * n_relations * code_length
-    d_vocab = 2 * n_subjects + n_relations
-    n_params = (
-        2 * d_vocab * d
-        + 2 * d
-        + 3 * d * subject_dim
-        + 2 * d * d_mlp
-        + 3 * subject_dim
-        + 2 * d
-        + d_mlp
-        + d_vocab
-    )
+    config = _model_config(n_subjects, n_relations, d, subject_dim, code_length, dtype)
+    d_mlp = config.d_mlp
     floats = (
-        n_params * (1 + np.dtype(dtype).itemsize / 8)  # float64 build, then the cast
+        config.n_params() * (1 + np.dtype(dtype).itemsize / 8)  # float64 build, then the cast
         + 4 * d * d_mlp  # selector temporaries
         + n_relations * d * code_length  # lifted read maps
         + 2 * n_relations * subject_dim * code_length  # read maps (and QR work)
@@ -592,16 +582,7 @@ def _assemble(
         d_model=d,
     )
     vocab = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)
-    config = TransformerConfig(
-        d_model=d,
-        n_layers=1,
-        n_heads=1,
-        d_head=subject_dim,
-        d_mlp=2 * n_relations * code_length,
-        d_vocab=vocab.d_vocab,
-        n_ctx=2,
-        dtype="float64",
-    )
+    config = _model_config(n_subjects, n_relations, d, subject_dim, code_length, dtype)
     W = {name: np.zeros(shape) for name, shape in config.weight_shapes().items()}
     subjects, relations = np.arange(n_subjects), np.arange(n_relations)
     relation_tokens = vocab.relation_offset + relations
@@ -634,7 +615,6 @@ def _assemble(
     W["unembed.b_U"][:] = _floor_bias(layout, codebook, n_relations, attribute_bias)
     W["unembed.b_U"][attribute_tokens] = attribute_bias
 
-    final_config = TransformerConfig(**{**config.as_dict(), "dtype": dtype})
     weights = {}
     for name, array in W.items():
         cast = np.ascontiguousarray(array, dtype=dtype)
@@ -643,7 +623,7 @@ def _assemble(
     read_maps = read_maps.copy()
     read_maps.flags.writeable = False
     return SingleHopConstruction(
-        config=final_config,
+        config=config,
         weights=MappingProxyType(weights),
         facts=facts,
         codebook=codebook,
@@ -653,6 +633,22 @@ def _assemble(
         vocabulary=vocab,
         gate_scale=gate_scale,
         seed=seed,
+    )
+
+
+def _model_config(
+    n_subjects: int, n_relations: int, d: int, subject_dim: int, code_length: int, dtype: str
+) -> TransformerConfig:
+    """One layer, one head copying the subject subspace, a ``2·R·k``-unit selector, 2 positions."""
+    return TransformerConfig(
+        d_model=d,
+        n_layers=1,
+        n_heads=1,
+        d_head=subject_dim,
+        d_mlp=2 * n_relations * code_length,
+        d_vocab=Vocabulary(n_subjects, n_relations, n_attributes=n_subjects).d_vocab,
+        n_ctx=2,
+        dtype=dtype,
     )
 
 
