@@ -82,12 +82,20 @@ class RecallReport:
         is answered with a strict margin.
     failures : tuple of Failure
         The first failures, in query order (at most the ``max_failures`` asked for).
+    method : {"exact", "certified"}
+        ``"exact"``: every query ran through the forward pass. ``"certified"``: queries were
+        proved correct by the certificate, and the rest (``n_fallback``) ran through the forward
+        pass; ``min_margin`` is then a lower bound.
+    n_fallback : int
+        Queries the certificate left to the forward pass (0 for ``"exact"``).
     """
 
     n_facts: int
     n_correct: int
     min_margin: float
     failures: tuple[Failure, ...]
+    method: str = "exact"
+    n_fallback: int = 0
 
     @property
     def accuracy(self) -> float:

@@ -47,6 +47,12 @@ from geoconstruct._validation import (
     require_int,
     require_within_budget,
 )
+from geoconstruct.certificate import (
+    Certificate,
+    PromptLayout,
+    certificate_bytes,
+    certify_single_hop,
+)
 from geoconstruct.codebooks import Codebook, CodebookFamily, resolve_codebook
 from geoconstruct.evaluation import (
     Failure,
@@ -62,6 +68,7 @@ from geoconstruct.transformer import DTYPES, TransformerConfig, Weights
 
 __all__ = [
     "LAYOUTS",
+    "RECALL_METHODS",
     "SUPERPOSED_FAILURE_PROBABILITY",
     "ParameterCount",
     "ResidualLayout",
@@ -78,6 +85,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 LAYOUTS = ("block", "superposed")
+RECALL_METHODS = ("exact", "certified")
 SUPERPOSED_FAILURE_PROBABILITY = 0.01
 """δ in the superposed dimension formula: recall fails with probability at most δ."""
 
@@ -259,27 +267,61 @@ class SingleHopConstruction:
         predicted = predict_tokens(self.weights, self.config, tokens, chunk_bytes=chunk_bytes)
         return self.vocabulary.attribute_of(predicted).reshape(subject_ids.shape)
 
+    @property
+    def prompt_layout(self) -> PromptLayout:
+        """Where this construction's tokens and output subspace are (what the certificate checks)."""
+        return PromptLayout(
+            n_subjects=self.vocabulary.n_subjects,
+            n_relations=self.vocabulary.n_relations,
+            relation_offset=self.vocabulary.relation_offset,
+            attribute_offset=self.vocabulary.attribute_offset,
+            n_attributes=self.vocabulary.n_attributes,
+            output=self.residual_layout.output,
+        )
+
+    def certify(self, *, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Certificate:
+        """Prove query by query, without the argmax over the vocabulary, what the model recalls.
+
+        See :mod:`geoconstruct.certificate`; ``recall(method="certified")`` builds on it.
+
+        Raises
+        ------
+        MemoryBudgetError
+            (a ``MemoryError``) before allocating, if the certificate's arrays exceed the budget.
+        """
+        needed = certificate_bytes(self.config, self.prompt_layout)
+        require_within_budget("this certificate", needed, memory_budget)
+        return certify_single_hop(
+            self.weights, self.config, self.prompt_layout, self.facts, self.codebook
+        )
+
     def recall(
         self,
         *,
+        method: str = "exact",
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         max_failures: int = 10,
         progress: ProgressCallback | None = None,
     ) -> RecallReport:
-        """Run the forward pass on all ``N·R`` prompts and report what it recalls.
+        """Report what the forward pass recalls over all ``N·R`` queries.
 
-        The ``[N·R, 2]`` prompt table and one chunk of the forward pass at a time must fit in
-        ``memory_budget`` bytes on top of the weights; chunks hold
-        ``min(256 MiB, budget - table) // bytes_per_prompt(config)`` prompts.
+        ``method="exact"`` runs the forward pass on every prompt, in chunks: the ``[N·R, 2]``
+        prompt table and one chunk (``min(256 MiB, budget - table) // bytes_per_prompt(config)``
+        prompts) must fit in ``memory_budget`` on top of the weights. ``method="certified"``
+        proves recall with :meth:`certify` in ``O(N·R·k)`` work and runs the forward pass only on
+        the queries the certificate leaves open (``n_fallback`` in the report). Both report the
+        same numbers of correct queries; the certificate never claims a query the forward pass
+        gets wrong.
 
         Parameters
         ----------
+        method : {"exact", "certified"}
         memory_budget : int
             Bytes recall may allocate (default 8 GiB).
         max_failures : int
             How many failures to list in the report.
         progress : callable, optional
-            Called with the number of prompts finished after each chunk.
+            Called with the number of prompts finished after each chunk of the forward pass.
 
         Returns
         -------
@@ -288,17 +330,32 @@ class SingleHopConstruction:
         Raises
         ------
         MemoryBudgetError
-            (a ``MemoryError``) before allocating, if the prompt table and one chunk exceed
-            ``memory_budget``; the message says how many bytes are needed.
+            (a ``MemoryError``) before allocating, if the request cannot fit ``memory_budget``;
+            the message says how many bytes are needed.
 
         Examples
         --------
-        >>> report = construct_single_hop(300, 3, required_dimension(300, 3), seed=1).recall()
+        >>> construction = construct_single_hop(300, 3, required_dimension(300, 3), seed=1)
+        >>> report = construction.recall()
         >>> report.n_correct, report.n_facts, report.min_margin
         (900, 900, 0.5)
+        >>> certified = construction.recall(method="certified")
+        >>> certified.n_correct, certified.n_fallback, certified.min_margin
+        (900, 0, 0.5)
         """
-        chunk_bytes = plan_chunk_bytes(self.config, self.facts.n_facts, memory_budget)
-        tokens, answers = self.prompts()
+        method = require_choice("method", method, RECALL_METHODS)
+        if method == "exact":
+            queries = None
+            certified_count, certified_margin = 0, np.inf
+        else:
+            certificate = self.certify(memory_budget=memory_budget)
+            queries = np.flatnonzero(~certificate.certified)
+            certified_count = certificate.n_certified
+            certified_margin = float(certificate.margins[certificate.certified].min(initial=np.inf))
+            del certificate
+        n_checked = self.facts.n_facts if queries is None else queries.size
+        chunk_bytes = plan_chunk_bytes(self.config, n_checked, memory_budget)
+        tokens, answers = self.prompts() if queries is None else self._query_prompts(queries)
         scores = score_prompts(
             self.weights,
             self.config,
@@ -318,11 +375,18 @@ class SingleHopConstruction:
             for index, token in zip(scores.failed_indices, scores.failed_predictions, strict=True)
         )
         return RecallReport(
-            n_facts=scores.n_prompts,
-            n_correct=scores.n_correct,
-            min_margin=scores.min_margin,
+            n_facts=self.facts.n_facts,
+            n_correct=certified_count + scores.n_correct,
+            min_margin=min(certified_margin, scores.min_margin),
             failures=failures,
+            method=method,
+            n_fallback=0 if queries is None else int(queries.size),
         )
+
+    def _query_prompts(self, queries: IntArray) -> tuple[IntArray, IntArray]:
+        """Tokens and answers of the queries ``q = r·N + s`` listed in ``queries``."""
+        subjects, relations = queries % self.facts.n_subjects, queries // self.facts.n_subjects
+        return self._tokens(subjects, relations), self._answers(subjects, relations)
 
     def _tokens(self, subjects: IntArray, relations: IntArray) -> IntArray:
         return np.stack([subjects, relations + self.vocabulary.relation_offset], axis=1)
@@ -717,7 +781,8 @@ def _floor_bias(
     ``max‖u‖`` (block) or ``R·max‖u‖`` (superposed).
     """
     output_norm = codebook.norm_bound * (1 if layout == "block" else n_relations)
-    return -output_norm * codebook.norm_bound + float(attribute_bias.min()) - 1.0
+    # An integer, so that integer constructions stay exactly representable (and exact in float).
+    return float(math.floor(-output_norm * codebook.norm_bound + float(attribute_bias.min()) - 1.0))
 
 
 def _ids(name: str, values: npt.ArrayLike, upper: int) -> IntArray:
