@@ -51,8 +51,11 @@ FloatArray = npt.NDArray[np.float64]
 COHERENCE_WORK_LIMIT = 2 * 10**9
 """Largest ``M²·k`` for which the certificate computes a random codebook's coherence itself."""
 
-SUBJECT_CHUNK = 1 << 15
-"""Subjects per chunk of the certificate's matrix product."""
+SUBJECT_CHUNK = 1 << 16
+"""Most subjects per chunk of the certificate's pass over ``W_E``."""
+
+CHUNK_ELEMENTS = 1 << 22
+"""Elements of one chunk's ``[k, R, n]`` read-out (32 MiB in float64)."""
 
 MAX_FRACTION_BITS = 8
 """Finest grid ``2^-f`` the exactness test looks for in the weights."""
@@ -117,8 +120,8 @@ def certificate_bytes(config: TransformerConfig, layout: PromptLayout) -> int:
     n_queries = layout.n_subjects * layout.n_relations
     k, d_model = layout.code_length, config.d_model
     columns = layout.n_relations * (k + 1) + k
-    chunk = min(SUBJECT_CHUNK, layout.n_subjects)
-    per_chunk = chunk * (3 * d_model + 2 * columns + 12 * layout.n_relations * (k + 1))
+    chunk = _subject_chunk(layout.n_subjects, layout.n_relations, k)
+    per_chunk = chunk * (3 * d_model + 2 * columns + 12 * layout.n_relations)
     unembedding = 4 * k * config.d_vocab + 2 * config.d_vocab + 2 * layout.n_attributes * k
     small = 4 * (d_model + config.d_mlp) * d_model + 4 * layout.n_relations**2 * k
     return 8 * (per_chunk + unembedding + small) + 9 * n_queries
@@ -194,6 +197,7 @@ class _Structure:
     gates: FloatArray  # [d_model, R]
     gate_biases: FloatArray  # [R]
     output_bias: FloatArray  # [k], b_out on the output subspace
+    exact: bool  # every product above was computed without rounding
 
 
 def _selector_structure(
@@ -259,6 +263,18 @@ def _selector_structure(
     ):
         return "the selector's output rows are not ±e_j on the output subspace"
 
+    identity = np.eye(config.d_model)
+    selector = np.concatenate([reads, gates[:, :, 0]], axis=1)
+    exact = (
+        _sum_of_products_exact([(0.5 * W_V[h], W_O[h]) for h in range(config.n_heads)])
+        and _sum_of_products_exact([(half_value_output, selector)])
+        and _sum_of_products_exact(
+            [(r1, identity), (r1, half_value_output), (W_pos[:1], half_value_output)]
+            + [(b_V[h : h + 1], W_O[h]) for h in range(config.n_heads)]
+            + [(W["blocks.0.attn.b_O"][None, :], identity)]
+        )
+        and _sum_of_products_exact([(relation_constants, selector)])
+    )
     return _Structure(
         attention_map=half_value_output,
         relation_constants=relation_constants,
@@ -266,6 +282,7 @@ def _selector_structure(
         gates=gates[:, :, 0],
         gate_biases=biases[:, 0, 0],
         output_bias=W["blocks.0.mlp.b_out"][layout.output],
+        exact=exact,
     )
 
 
@@ -363,100 +380,104 @@ def _margin_bounds(
 ) -> tuple[FloatArray, _SubjectRows, float]:
     """Margin lower bounds for every query (``q = r·N + s``), in chunks of subjects.
 
-    Returns the bounds, what was learnt about the subject rows, and a bound on this function's
-    own float64 error in any margin.
+    Works on planes of shape [R, n] (relation × subject, like the query order), one per code
+    coordinate, so every operation runs over contiguous memory. Returns the bounds, what was
+    learnt about the subject rows, and a bound on this function's own float64 error in a margin.
     """
     n_subjects, n_relations, k = layout.n_subjects, layout.n_relations, layout.code_length
     d_model = structure.attention_map.shape[0]
     A = structure.attention_map
-    reads = structure.reads.reshape(d_model, n_relations * k)
+    reads = structure.reads.transpose(0, 2, 1).reshape(d_model, k * n_relations)  # (j, c)
     # One product gives, per subject, every relation's read, every gate and the output subspace.
     columns = np.concatenate([A @ reads, A @ structure.gates, A[:, layout.output]], axis=1)
     C = structure.relation_constants  # [R, d_model]
-    read_constants = (C @ reads).reshape(n_relations, n_relations, k)  # [r, c, j]
+    read_constants = (C @ reads).reshape(n_relations, k, n_relations)  # [r, j, c]
     gate_constants = C @ structure.gates + structure.gate_biases  # [r, c]
-    output_constants = C[:, layout.output] + structure.output_bias  # [r, k]
-    # U[r] bounds G_c + |z_cj| from the relation side for every closed key c != r.
-    closed = gate_constants + np.abs(read_constants).max(axis=2)
-    closed[np.arange(n_relations), np.arange(n_relations)] = -np.inf
-    closed_relation = closed.max(axis=1)  # [R]
-    open_read = read_constants[np.arange(n_relations), np.arange(n_relations)]  # [r, k]
-    open_gate = gate_constants[np.arange(n_relations), np.arange(n_relations)]  # [r]
+    output_constants = C[:, layout.output] + structure.output_bias  # [r, j]
+    relation_ids = np.arange(n_relations)
+    # closed_relation[r] bounds G_c + |z_cj| from the relation side, over the closed keys c != r.
+    closed = gate_constants + np.abs(read_constants).max(axis=1)
+    closed[relation_ids, relation_ids] = -np.inf
+    closed_relation = closed.max(axis=1)[:, None]  # [R, 1]
+    open_read = read_constants[relation_ids, :, relation_ids]  # [r, j]
+    open_gate = gate_constants[relation_ids, relation_ids][:, None]  # [R, 1]
+    # y_j = (subject's output_j) + (subject's read of key r, coordinate j) + constant[r, j].
+    y_constants = (output_constants + open_read)[:, :, None]  # [R, k, 1]
 
-    margins = np.empty(n_subjects * n_relations)
-    margin_view = margins.reshape(n_relations, n_subjects)
+    margins = np.empty((n_relations, n_subjects))
     magnitude = np.zeros(d_model)
     fraction_bits: int | None = 0
     largest_y = 0.0
     W_E = weights["embed.W_E"]
-    codes, rule = decoding.codes, decoding.rule
-    sqrt_k = math.sqrt(k)
-    for start in range(0, n_subjects, SUBJECT_CHUNK):
-        stop = min(start + SUBJECT_CHUNK, n_subjects)
+    codes_by_coordinate = np.ascontiguousarray(decoding.codes.T)  # [k, M]
+    attribute_bias = decoding.attribute_bias
+    chunk = _subject_chunk(n_subjects, n_relations, k)
+    for start in range(0, n_subjects, chunk):
+        stop = min(start + chunk, n_subjects)
         rows = np.asarray(W_E[start:stop], dtype=np.float64)  # [n, d_model]
         magnitude = np.maximum(magnitude, np.abs(rows).max(axis=0))
         if fraction_bits is not None:
             chunk_bits = _fraction_bits(rows)
             fraction_bits = None if chunk_bits is None else max(fraction_bits, chunk_bits)
-        product = rows @ columns
-        subject_reads = product[:, : n_relations * k].reshape(-1, n_relations, k)  # [n, c, j]
-        subject_gates = product[:, n_relations * k : n_relations * (k + 1)]  # [n, c]
-        subject_output = product[:, n_relations * (k + 1) :]  # [n, k]
+        product = columns.T @ rows.T  # [columns, n]
+        subject_reads = product[: k * n_relations].reshape(k, n_relations, -1)  # [j, c, n]
+        subject_gates = product[k * n_relations : (k + 1) * n_relations]  # [c, n]
+        subject_output = product[(k + 1) * n_relations :]  # [j, n]
 
         # Gate lemma, closed keys: each pair's output is at most relu(G_c + |z_cj|).
-        closed_subject = (subject_gates + np.abs(subject_reads).max(axis=2)).max(axis=1)
-        leak = np.maximum(closed_subject[:, None] + closed_relation[None, :], 0.0)  # [n, r]
+        closed_subject = (subject_gates + np.abs(subject_reads).max(axis=0)).max(axis=0)
+        leak = np.maximum(closed_subject[None, :] + closed_relation, 0.0)  # [R, n]
         # Open key: the pair outputs z exactly when G = 0, and within |G| of it otherwise.
-        gate = np.abs(subject_gates + open_gate[None, :])  # [n, r]
-        y = (
-            subject_output[:, None, :]
-            + output_constants[None, :, :]
-            + subject_reads  # key c = r: the open key of relation r's queries
-            + open_read[None, :, :]
-        )  # [n, r, k]
-        y_error = sqrt_k * (gate + (n_relations - 1) * leak)  # ‖y_real - y‖ bound, [n, r]
-        largest_y = max(largest_y, float(np.abs(y).max(initial=0.0)))
+        y_error = math.sqrt(k) * (np.abs(subject_gates + open_gate) + (n_relations - 1) * leak)
 
-        answers = facts.permutations[:, start:stop].T  # [n, r]
-        expected = codes[answers]  # [n, r, k]
-        distance = np.linalg.norm(y - expected, axis=2) + y_error
-        if rule == "nearest_neighbour":
+        answers = facts.permutations[:, start:stop]  # [R, n]
+        squared_distance = np.zeros_like(leak)
+        squared_norm = np.zeros_like(leak)
+        expected_squared_norm = np.zeros_like(leak)
+        answer_logit = attribute_bias[answers]
+        for j in range(k):
+            y = subject_reads[j] + subject_output[j] + y_constants[:, j]  # [R, n]
+            expected = codes_by_coordinate[j][answers]
+            largest_y = max(largest_y, float(np.abs(y).max(initial=0.0)))
+            squared_distance += (y - expected) ** 2
+            squared_norm += y**2
+            expected_squared_norm += expected**2
+            answer_logit += y * expected
+        # This function's own rounding, per query (γ of the k-term sums and square roots).
+        gamma = _gamma(k + 4, np.float64)
+        norm, expected_norm = np.sqrt(squared_norm), np.sqrt(expected_squared_norm)
+        distance = np.sqrt(squared_distance) * (1 + gamma) + y_error
+        if decoding.rule == "nearest_neighbour":
             # Distinct integer codes are >= 1 apart: every other code is >= 1 - δ from y.
-            attribute = np.where(distance <= 1.0, 0.5 - distance, -np.inf) - 2 * decoding.bias_error
+            attribute = np.where(distance <= 1.0, 0.5 - distance, -np.inf)
+            attribute -= 2 * decoding.bias_error
         else:
             mu, nu = decoding.coherence, decoding.norm_error
-            attribute = (
-                (1 - nu) ** 2
-                - mu * (1 + nu) ** 2
-                - distance * (1 + nu) * math.sqrt(2 + 2 * mu)
-                - 2 * decoding.bias_error
-            )
-        expected_norm = np.linalg.norm(expected, axis=2)
-        answer_logit = (
-            np.einsum("nrk,nrk->nr", y, expected)
-            + decoding.attribute_bias[answers]
-            - y_error * expected_norm
+            clean_margin = (1 - nu) ** 2 - mu * (1 + nu) ** 2 - 2 * decoding.bias_error
+            attribute = clean_margin - distance * ((1 + nu) * math.sqrt(2 + 2 * mu))
+        answer_logit -= y_error * expected_norm
+        other_logit = (norm + y_error) * decoding.other_norm + decoding.other_bias
+        other_margin = answer_logit - other_logit
+        other_margin -= gamma * (
+            2 * np.abs(attribute_bias[answers])
+            + (norm + y_error) * (expected_norm + decoding.other_norm)
+            + abs(decoding.other_bias)
         )
-        other_logit = (
-            np.linalg.norm(y, axis=2) + y_error
-        ) * decoding.other_norm + decoding.other_bias
-        bound = np.minimum(attribute, answer_logit - other_logit)
-        margin_view[:, start:stop] = np.where(np.isnan(bound), -np.inf, bound).T
+        bound = np.minimum(attribute - gamma * distance, other_margin)
+        margins[:, start:stop] = np.where(np.isnan(bound), -np.inf, bound)
 
-    # This pass's own float64 rounding: y is a sum of at most 2·d_model + 3 products of
-    # magnitude at most largest_y-scale terms; the margins are Lipschitz in y with constant
-    # at most 2 + max‖u‖ + other_norm.
-    terms = 2 * d_model + 8
-    scale = (
-        float(magnitude @ np.abs(columns).max(axis=1))
-        + float(np.abs(output_constants).max(initial=0.0))
-        + largest_y
-        + 1.0
-    )
-    code_norm = float(np.linalg.norm(codes, axis=1).max(initial=0.0))
-    own_error = _gamma(terms, np.float64) * scale * sqrt_k * (2 + code_norm + decoding.other_norm)
-    own_error += _gamma(k + 4, np.float64) * (largest_y + 1.0) * (code_norm + 1.0) ** 2 * sqrt_k
-    return margins, _SubjectRows(magnitude, fraction_bits), float(own_error)
+    # The float64 error of y itself: none when every product above is exact, else γ of its
+    # terms; a margin is Lipschitz in y with constant at most 2 + max‖u‖ + other_norm.
+    code_norm = float(np.linalg.norm(decoding.codes, axis=1).max(initial=0.0))
+    lipschitz = 2 + code_norm + decoding.other_norm
+    subject_product = [(magnitude[None, :], np.abs(columns), fraction_bits)]
+    if structure.exact and _sum_of_products_exact(subject_product):
+        own_error = 0.0
+    else:
+        scale = float(magnitude @ np.abs(columns).max(axis=1)) + float(np.abs(y_constants).max())
+        own_error = _gamma(4 * d_model + 8, np.float64) * (scale + largest_y) * math.sqrt(k)
+        own_error *= lipschitz
+    return margins.reshape(-1), _SubjectRows(magnitude, fraction_bits), float(own_error)
 
 
 # --- 4. Rounding of the forward pass --------------------------------------------------------
@@ -574,6 +595,37 @@ def _rounding_error(
     )
     error = float(np.max(logit_error, initial=0.0))
     return error if np.isfinite(error) else math.inf
+
+
+def _subject_chunk(n_subjects: int, n_relations: int, code_length: int) -> int:
+    """Subjects per chunk: at most SUBJECT_CHUNK, with [k+2, R, n] within CHUNK_ELEMENTS."""
+    per_subject = n_relations * (code_length + 2)
+    return max(1, min(SUBJECT_CHUNK, n_subjects, CHUNK_ELEMENTS // per_subject))
+
+
+def _sum_of_products_exact(
+    products: list[tuple[FloatArray, FloatArray]] | list[tuple[FloatArray, FloatArray, int | None]],
+) -> bool:
+    """Whether float64 computes ``Σ left @ right`` exactly, in any order.
+
+    True when every factor lies on a grid ``2^-f·Z`` and ``Σ |left| @ |right|``, the largest any
+    partial sum can be, is below ``2^(52 - f_left - f_right)``: every intermediate is then a
+    float64 number. A third item in a tuple gives the left factor's grid when it is known.
+    """
+    largest, finest = 0.0, 0
+    total: FloatArray | None = None
+    for item in products:
+        left, right = item[0], item[1]
+        left_bits = item[2] if len(item) == 3 else _fraction_bits(left)
+        right_bits = _fraction_bits(right)
+        if left_bits is None or right_bits is None:
+            return False
+        finest = max(finest, left_bits + right_bits)
+        term = np.abs(left) @ np.abs(right)
+        total = term if total is None else total + term
+    if total is not None:
+        largest = float(np.max(total, initial=0.0))
+    return bool(np.isfinite(largest)) and largest * 2.0**finest < 2.0**52
 
 
 def _gamma(n: int, dtype: Any) -> float:

@@ -1,11 +1,14 @@
 """The forward pass as the judge: run many prompts in bounded memory and score the answers.
 
-:func:`score_prompts` runs :func:`geoconstruct.transformer.forward` on chunks of prompts and keeps,
-for each, whether the argmax over the **whole vocabulary** is the expected token and the logit
-margin (expected logit minus the best other logit). Chunks are sized so that the arrays of one
-chunk fit in ``chunk_bytes`` (:func:`bytes_per_prompt` is the per-prompt bound; 256 MiB by
-default, past which larger chunks run no faster). :func:`plan_chunk_bytes` fits the prompt table
-and one chunk into a caller's memory budget, or refuses before anything is allocated.
+:func:`score_prompts` runs the forward pass on chunks of prompts and keeps, for each, whether
+the argmax over the **whole vocabulary** is the expected token and the logit margin (expected
+logit minus the best other logit). It computes what :func:`~geoconstruct.transformer.forward`
+computes, in an order that runs at the speed of the unembedding's matrix product: the residual
+stream of a chunk of prompts (:data:`CHUNK_BYTES` of working memory, :func:`bytes_per_prompt`
+a prompt), then its logits a few rows at a time into one reused, cache-sized buffer
+(:func:`unembedding_rows`), where the bias, the expected logit and the best other logit are read
+while the block is still in cache. :func:`plan_chunk_bytes` fits the prompt table, a chunk and
+the buffer into a caller's memory budget, or refuses before anything is allocated.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import require_int, require_within_budget
-from geoconstruct.transformer import TransformerConfig, Weights, forward
+from geoconstruct.transformer import TransformerConfig, Weights, residual_stream
 
 __all__ = [
     "CHUNK_BYTES",
+    "UNEMBEDDING_BLOCK_BYTES",
     "Failure",
     "PromptScores",
     "RecallReport",
@@ -30,29 +34,44 @@ __all__ = [
     "plan_chunk_bytes",
     "predict_tokens",
     "score_prompts",
+    "unembedding_rows",
 ]
 
 CHUNK_BYTES = 256 * 2**20
-"""Working memory of one chunk of the forward pass (256 MiB) when the budget allows it."""
+"""Working memory of one chunk of residual streams (256 MiB) when the budget allows it."""
+
+UNEMBEDDING_BLOCK_BYTES = 16 * 2**20
+"""Target size of the logits buffer: a few rows of ``d_vocab`` logits that stay in cache."""
 
 ProgressCallback = Callable[[int], None]
 FloatArray = npt.NDArray[np.floating[Any]]
 
 
 def bytes_per_prompt(config: TransformerConfig) -> int:
-    """An upper bound on the bytes one prompt occupies in a chunk of the forward pass.
+    """An upper bound on the bytes one prompt occupies in a chunk, before the unembedding.
 
-    Counts every array the forward pass and the scoring hold at once for one prompt: the residual
-    stream and its updates, queries/keys/values and their reshaped copies, attention scores and
-    pattern, the MLP pre-activations and hidden units of every layer, and three vocabulary-sized
-    rows (logits and the scoring's temporaries).
+    Counts every array the forward pass holds at once for one prompt: the residual stream and its
+    updates, queries/keys/values and their reshaped copies, attention scores and pattern, and the
+    MLP pre-activations and hidden units of every layer.
     """
     itemsize = np.dtype(config.dtype).itemsize
     heads = config.n_heads * config.d_head
     per_layer = config.n_ctx * (
         6 * config.d_model + 8 * heads + 4 * config.n_heads * config.n_ctx + 3 * config.d_mlp
     )
-    return itemsize * (config.n_layers * per_layer + 4 * config.d_vocab + 2 * config.n_ctx)
+    return itemsize * (config.n_layers * per_layer + 2 * config.n_ctx + 4)
+
+
+def unembedding_rows(config: TransformerConfig) -> int:
+    """Prompts whose logits fill the reused buffer of about ``UNEMBEDDING_BLOCK_BYTES``."""
+    row_bytes = config.d_vocab * np.dtype(config.dtype).itemsize
+    return max(1, UNEMBEDDING_BLOCK_BYTES // row_bytes)
+
+
+def _unembedding_bytes(config: TransformerConfig) -> int:
+    """The logits buffer and the per-row temporaries of one block."""
+    rows = unembedding_rows(config)
+    return rows * (config.d_vocab + 8) * np.dtype(config.dtype).itemsize
 
 
 class Failure(NamedTuple):
@@ -116,15 +135,16 @@ def chunk_size(config: TransformerConfig, chunk_bytes: int) -> int:
 def plan_chunk_bytes(
     config: TransformerConfig, n_prompts: int, memory_budget: int, task: str = "recall"
 ) -> int:
-    """Bytes for one chunk once the ``[n, n_ctx]`` prompt table and answers fit in the budget.
+    """Bytes for one chunk once the prompt table, the answers and the logits buffer fit.
 
     Raises :class:`~geoconstruct._validation.MemoryBudgetError` (a ``MemoryError``), before
-    anything is allocated, when the table and a one-prompt chunk together exceed
-    ``memory_budget``.
+    anything is allocated, when the ``[n, n_ctx]`` table, the answers, the logits buffer and a
+    one-prompt chunk together exceed ``memory_budget``.
     """
-    table = n_prompts * (config.n_ctx + 1) * np.dtype(np.int64).itemsize
-    require_within_budget(task, table + bytes_per_prompt(config), memory_budget)
-    return min(CHUNK_BYTES, memory_budget - table)
+    fixed = n_prompts * (config.n_ctx + 1) * np.dtype(np.int64).itemsize
+    fixed += _unembedding_bytes(config)
+    require_within_budget(task, fixed + bytes_per_prompt(config), memory_budget)
+    return min(CHUNK_BYTES, memory_budget - fixed)
 
 
 def predict_tokens(
@@ -137,19 +157,40 @@ def predict_tokens(
     """The argmax token at the last position of every prompt, computed in chunks."""
     token_ids = np.asarray(tokens)
     predicted = np.zeros(token_ids.shape[0], np.int64)
-    for start, stop, logits in last_position_logits(weights, config, token_ids, chunk_bytes):
-        predicted[start:stop] = np.argmax(logits, axis=1)
+    for start, resid in _final_residuals(weights, config, token_ids, chunk_bytes):
+        for first, logits in _logit_blocks(weights, config, resid):
+            stop = start + first + logits.shape[0]
+            predicted[start + first : stop] = np.argmax(logits, axis=1)
     return predicted
 
 
-def last_position_logits(
+def _final_residuals(
     weights: Weights, config: TransformerConfig, tokens: npt.NDArray[Any], chunk_bytes: int
-) -> Iterator[tuple[int, int, FloatArray]]:
-    """Yield ``(start, stop, logits[start:stop, d_vocab])`` chunk by chunk, last position only."""
+) -> Iterator[tuple[int, FloatArray]]:
+    """Yield ``(start, resid[start:stop, d_model])``, the last position's final residual."""
     chunk = chunk_size(config, chunk_bytes)
     for start in range(0, tokens.shape[0], chunk):
         stop = min(start + chunk, tokens.shape[0])
-        yield start, stop, forward(weights, config, tokens[start:stop], last_position_only=True)
+        resid = residual_stream(weights, config, tokens[start:stop], last_position_only=True)
+        yield start, resid[:, -1]
+
+
+def _logit_blocks(
+    weights: Weights, config: TransformerConfig, resid: FloatArray
+) -> Iterator[tuple[int, FloatArray]]:
+    """Yield ``(first, logits)`` for blocks of rows of ``resid``; ``logits`` is a reused buffer.
+
+    ``logits = resid[first:first+rows] @ W_U + b_U`` exactly as :func:`forward` computes it.
+    """
+    W_U, b_U = weights["unembed.W_U"], weights["unembed.b_U"]
+    rows = unembedding_rows(config)
+    buffer = np.empty((min(rows, resid.shape[0]), config.d_vocab), dtype=W_U.dtype)
+    for first in range(0, resid.shape[0], rows):
+        block = resid[first : first + rows]
+        logits = buffer[: block.shape[0]]
+        np.matmul(block, W_U, out=logits)
+        logits += b_U
+        yield first, logits
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,24 +249,29 @@ def score_prompts(
     failed_indices: list[npt.NDArray[np.int64]] = []
     failed_predictions: list[npt.NDArray[np.int64]] = []
     n_failed_kept = 0
-    for start, stop, logits in last_position_logits(weights, config, token_ids, chunk_bytes):
-        rows = np.arange(stop - start)
-        target = expected[start:stop]
-        predicted = np.argmax(logits, axis=1)
-        true_logit = logits[rows, target]
-        logits[rows, target] = -np.inf
-        margins = true_logit - logits.max(axis=1)
-        correct = predicted == target
-        n_correct += int(correct.sum())
-        min_margin = min(min_margin, float(margins.min()))
-        if n_failed_kept < max_failures:
-            wrong = np.flatnonzero(~correct)[: max_failures - n_failed_kept]
-            failed_indices.append((wrong + start).astype(np.int64))
-            failed_predictions.append(predicted[wrong].astype(np.int64))
-            n_failed_kept += wrong.size
-        del logits
+    for start, resid in _final_residuals(weights, config, token_ids, chunk_bytes):
+        for first, logits in _logit_blocks(weights, config, resid):
+            offset = start + first
+            rows = np.arange(logits.shape[0])
+            target = expected[offset : offset + logits.shape[0]]
+            true_logit = logits[rows, target]  # a copy
+            logits[rows, target] = -np.inf
+            margins = true_logit - logits.max(axis=1)
+            correct = margins > 0
+            # Ties and losses: argmax decides (it takes the first of equal maxima).
+            undecided = np.flatnonzero(~correct)
+            logits[undecided, target[undecided]] = true_logit[undecided]
+            predicted = np.argmax(logits[undecided], axis=1)
+            correct[undecided] = predicted == target[undecided]
+            n_correct += int(correct.sum())
+            min_margin = min(min_margin, float(margins.min()))
+            if n_failed_kept < max_failures:
+                wrong = np.flatnonzero(~correct[undecided])[: max_failures - n_failed_kept]
+                failed_indices.append((undecided[wrong] + offset).astype(np.int64))
+                failed_predictions.append(predicted[wrong].astype(np.int64))
+                n_failed_kept += wrong.size
         if progress is not None:
-            progress(stop - start)
+            progress(resid.shape[0])
     empty = np.zeros(0, np.int64)
     return PromptScores(
         n_prompts=int(token_ids.shape[0]),

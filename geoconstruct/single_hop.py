@@ -269,7 +269,7 @@ class SingleHopConstruction:
 
     @property
     def prompt_layout(self) -> PromptLayout:
-        """Where this construction's tokens and output subspace are (what the certificate checks)."""
+        """Where the tokens and the output subspace are: the claims the certificate checks."""
         return PromptLayout(
             n_subjects=self.vocabulary.n_subjects,
             n_relations=self.vocabulary.n_relations,

@@ -34,6 +34,7 @@ __all__ = [
     "Weights",
     "forward",
     "random_weights",
+    "residual_stream",
     "validate_weights",
     "zero_weights",
 ]
@@ -183,6 +184,23 @@ def forward(
     >>> bool(np.allclose(last, full[:, -1]))
     True
     """
+    resid = residual_stream(weights, config, tokens, last_position_only=last_position_only)
+    logits = linear(resid, weights["unembed.W_U"], weights["unembed.b_U"])  # [batch, pos, d_vocab]
+    return logits[:, -1] if last_position_only else logits
+
+
+def residual_stream(
+    weights: Weights,
+    config: TransformerConfig,
+    tokens: npt.ArrayLike,
+    *,
+    last_position_only: bool = False,
+) -> FloatArray:
+    """The residual stream after the last layer, before the unembedding: [batch, pos, d_model].
+
+    With ``last_position_only`` the final layer runs at the last position only and the result
+    is [batch, 1, d_model]. :func:`forward` is this followed by ``@ W_U + b_U``.
+    """
     token_ids = _check_tokens(tokens, config)
     n_positions = token_ids.shape[1]
     W = weights
@@ -196,8 +214,7 @@ def forward(
         keep = slice(n_positions - 1, None) if last_position_only and final_layer else slice(None)
         resid = resid[:, keep] + attention(W, block, config, resid, keep)
         resid = resid + mlp(W, block, resid)
-    logits = linear(resid, W["unembed.W_U"], W["unembed.b_U"])  # [batch, pos, d_vocab]
-    return logits[:, -1] if last_position_only else logits
+    return resid
 
 
 def attention(

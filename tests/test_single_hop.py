@@ -18,7 +18,7 @@ from geoconstruct import (
     random_facts,
     required_dimension,
 )
-from geoconstruct.evaluation import bytes_per_prompt
+from geoconstruct.evaluation import _unembedding_bytes, bytes_per_prompt
 from geoconstruct.single_hop import construction_bytes
 from geoconstruct.transformer import forward, validate_weights
 
@@ -304,7 +304,8 @@ def test_recall_memory_stays_within_the_budget(n_subjects, layout, codebook):
     c = construct_single_hop(n_subjects, 4, d, layout=layout, codebook=codebook, seed=0)
     tokens, answers = c.prompts()
     table = tokens.nbytes + answers.nbytes
-    budget = table + 32 * bytes_per_prompt(c.config)  # the table and 32 prompts a chunk
+    # the table, the logits buffer and 32 prompts a chunk
+    budget = table + _unembedding_bytes(c.config) + 32 * bytes_per_prompt(c.config)
     tracemalloc.start()
     try:
         report = c.recall(memory_budget=budget)
@@ -442,4 +443,5 @@ def test_recall_and_predict_over_budget_refuse_before_allocating():
         c.predict(np.arange(2000), 0, memory_budget=1000)
     with pytest.raises(TypeError, match="memory_budget"):
         c.recall(memory_budget=1.5e9)
-    assert c.recall(memory_budget=table + bytes_per_prompt(c.config)).all_correct
+    smallest = table + _unembedding_bytes(c.config) + bytes_per_prompt(c.config)
+    assert c.recall(memory_budget=smallest).all_correct
