@@ -6,6 +6,9 @@
     Print the smallest ``d`` a construction accepts.
 ``geoconstruct bounds``
     The information-theoretic lower bounds beside the dimension each construction uses.
+``geoconstruct bench``
+    Construction, certified and exact recall timed beside same-run references (see
+    :mod:`geoconstruct.bench`).
 ``geoconstruct demo``
     The README's main job: a 10,000 × 8 construction with its recall report, then a small table
     of dimensions and recall across sizes, layouts and codebooks.
@@ -26,6 +29,7 @@ from tqdm import tqdm
 
 from geoconstruct import __version__
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
+from geoconstruct.bench import EXACT_WORK_LIMIT, bench_size
 from geoconstruct.bounds import (
     global_bits,
     global_min_params,
@@ -37,7 +41,7 @@ from geoconstruct.codebooks import CODEBOOK_NAMES, CodebookFamily, GridCodes, re
 from geoconstruct.single_hop import LAYOUTS, construct_single_hop, required_dimension
 from geoconstruct.transformer import DTYPES
 
-__all__ = ["main"]
+__all__ = ["bench_table_header", "bench_table_row", "main"]
 
 DEMO_SIZES = (256, 1024, 4096)
 DEMO_RELATIONS = 4
@@ -100,6 +104,21 @@ def _parser() -> argparse.ArgumentParser:
     bounds.add_argument("--json", action="store_true", help="print one JSON object")
     bounds.set_defaults(handler=_bounds)
 
+    bench = commands.add_parser(
+        "bench", help="time construction, certified and exact recall beside references"
+    )
+    bench.add_argument("--subjects", type=_int_list, default=[1000, 10_000], help="N list")
+    bench.add_argument("--relations", type=_int_list, default=[4, 16], help="R list")
+    bench.add_argument("--repeats", type=int, default=1, help="best of this many runs")
+    bench.add_argument(
+        "--exact-limit",
+        type=int,
+        default=EXACT_WORK_LIMIT,
+        help=f"run exact recall only up to N·R·d_vocab logits (default {EXACT_WORK_LIMIT:.0e})",
+    )
+    bench.add_argument("--json", action="store_true", help="print a JSON list of rows")
+    bench.set_defaults(handler=_bench)
+
     demo = commands.add_parser("demo", help="the README's main job")
     demo.add_argument("--subjects", type=int, default=10_000)
     demo.add_argument("--relations", type=int, default=8)
@@ -119,6 +138,19 @@ def _bytes(text: str) -> int:
     if not value >= 1:
         raise argparse.ArgumentTypeError(f"not a positive byte count: {text!r}")
     return int(value)
+
+
+def _int_list(text: str) -> list[int]:
+    """``"1000,10000"`` -> ``[1000, 10000]``."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text!r}"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"empty list: {text!r}")
+    return values
 
 
 def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
@@ -210,6 +242,61 @@ def _construct(args: argparse.Namespace) -> int:
     else:
         _print_summary(summary, sys.stdout)
     return 0 if summary["n_correct"] == summary["n_facts"] else 1
+
+
+BENCH_COLUMNS = (
+    ("N", "n_subjects", "{:,}"),
+    ("R", "n_relations", "{}"),
+    ("d", "d_model", "{}"),
+    ("facts", "n_facts", "{:,}"),
+    ("construct s", "construct_seconds", "{:.2f}"),
+    ("certified s", "certified_seconds", "{:.2f}"),
+    ("certified facts/s", "certified_facts_per_second", "{:,.0f}"),
+    ("fallback", "n_fallback", "{:,}"),
+    ("table read s", "table_read_seconds", "{:.3f}"),
+    ("certified / read", "certified_to_read_ratio", "{:.1f}"),
+    ("exact s", "exact_seconds", "{:.2f}"),
+    ("exact facts/s", "exact_facts_per_second", "{:,.0f}"),
+    ("GEMM reference s", "reference_seconds", "{:.2f}"),
+    ("exact / GEMM throughput", "exact_throughput_to_reference", "{:.2f}"),
+    ("peak RSS MiB", "peak_rss_mib", "{:.0f}"),
+)
+
+
+def bench_table_header() -> list[str]:
+    """The two header lines of the bench's Markdown table."""
+    return [
+        "| " + " | ".join(title for title, _, _ in BENCH_COLUMNS) + " |",
+        "|---" * len(BENCH_COLUMNS) + "|",
+    ]
+
+
+def bench_table_row(row: dict[str, Any]) -> str:
+    """One bench row (:meth:`BenchRow.as_dict`) as a Markdown table line."""
+    cells = ["—" if row[key] is None else form.format(row[key]) for _, key, form in BENCH_COLUMNS]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _bench(args: argparse.Namespace) -> int:
+    rows = []
+    if not args.json:
+        print("\n".join(bench_table_header()))
+    for n_subjects in args.subjects:
+        for n_relations in args.relations:
+            row = bench_size(
+                n_subjects, n_relations, repeats=args.repeats, exact_work_limit=args.exact_limit
+            ).as_dict()
+            rows.append(row)
+            if not args.json:
+                print(bench_table_row(row), flush=True)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    recalled = all(
+        row["n_certified_correct"] == row["n_facts"]
+        and row["n_exact_correct"] in (None, row["n_facts"])
+        for row in rows
+    )
+    return 0 if recalled else 1
 
 
 def _demo(args: argparse.Namespace) -> int:

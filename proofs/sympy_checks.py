@@ -243,3 +243,79 @@ def check_grid_meets_per_subject_bound(bits: int = 8) -> bool:
             bound = relations * sp.log(n, 2) / bits
             ok &= sp.simplify(grid - bound) == 0
     return bool(ok)
+
+
+# ---------------------------------------------------------------------------- certified_recall.md
+
+
+def _pair(z: sp.Expr, gate: sp.Expr) -> sp.Expr:
+    """One selector pair: relu(z + G) − relu(−z + G)."""
+    return sp.Max(z + gate, 0) - sp.Max(-z + gate, 0)
+
+
+def check_pair_error_bounds() -> bool:
+    """|f(z, G) − z| <= |G| and |f(z, G)| <= relu(|z| + G), for every z and G.
+
+    f is odd in z, so take z >= 0; the three cases of G are G = z + t, G = z − t (0 <= t <= 2z,
+    written z = (t + w)/2 with w >= 0) and G = −z − t, with t, w >= 0.
+    """
+    t, w, z = (sp.Symbol(name, nonnegative=True) for name in ("t", "w", "z"))
+    cases = [
+        (z, z + t),  # both units active: f = 2z
+        ((t + w) / 2, (t + w) / 2 - t),  # only the + unit active: f = z + G
+        (z, -z - t),  # neither active: f = 0
+    ]
+    holds = True
+    for value, gate in cases:
+        f = sp.simplify(_pair(value, gate))
+        error = sp.simplify(abs(gate) - abs(f - value))
+        leak = sp.simplify(sp.Max(value + gate, 0) - abs(f))
+        holds &= bool(error.is_nonnegative) and bool(leak.is_nonnegative)
+    odd = sp.simplify(_pair(-z, t - w) + _pair(z, t - w)) == 0
+    return holds and bool(odd)
+
+
+def check_pair_error_needs_the_gate(slack: sp.Rational = ONE) -> bool:
+    """The open-pair bound |f − z| <= slack·|G| fails for slack < 1 (at z = 2, G = 1)."""
+    z, gate = sp.Integer(2), sp.Integer(1)
+    return bool(abs(_pair(z, gate) - z) <= slack * abs(gate))
+
+
+def check_certified_grid_margin(claimed: sp.Expr | None = None) -> bool:
+    """‖y − u_a‖ <= δ <= 1 and ‖u_a − u_b‖ >= 1 give L_a − L_b >= ((1−δ)² − δ²)/2 = 1/2 − δ."""
+    delta = sp.Symbol("delta", nonnegative=True)
+    claimed = HALF - delta if claimed is None else claimed
+    return bool(sp.expand(((1 - delta) ** 2 - delta**2) / 2 - claimed) == 0)
+
+
+def check_certified_unit_margin(k: int = 3) -> bool:
+    """With y = u_a + e: L_a − L_b = ‖u_a‖² − ⟨u_a, u_b⟩ + ⟨e, u_a − u_b⟩ (+ bias errors), and
+    ‖u_a − u_b‖² = ‖u_a‖² + ‖u_b‖² − 2⟨u_a, u_b⟩ <= (1+ν)²(2 + 2μ) when the norms are at most
+    1 + ν and |⟨u_a, u_b⟩| <= μ(1+ν)²."""
+    u_a = sp.Matrix(sp.symbols(f"a0:{k}", real=True))
+    u_b = sp.Matrix(sp.symbols(f"b0:{k}", real=True))
+    e = sp.Matrix(sp.symbols(f"e0:{k}", real=True))
+    y = u_a + e
+    gap = y.dot(u_a) - y.dot(u_b)
+    identity = sp.expand(gap - (u_a.dot(u_a) - u_a.dot(u_b) + e.dot(u_a - u_b))) == 0
+    distance = sp.expand(
+        (u_a - u_b).dot(u_a - u_b) - (u_a.dot(u_a) + u_b.dot(u_b) - 2 * u_a.dot(u_b))
+    )
+    nu, mu = sp.Symbol("nu", nonnegative=True), sp.Symbol("mu", nonnegative=True)
+    worst = 2 * (1 + nu) ** 2 + 2 * mu * (1 + nu) ** 2
+    bound = sp.expand(worst - (1 + nu) ** 2 * (2 + 2 * mu)) == 0
+    return bool(identity) and distance == 0 and bool(bound)
+
+
+def check_affine_last_position() -> bool:
+    """With pattern (1/2, 1/2): x = r1 + ½(r0 + r1)·W_V·W_O + b_V·W_O + b_O equals
+    W_E[s]·A + c_r with A = ½·W_V·W_O and c_r = r1 + r1·A + W_pos[0]·A + b_V·W_O + b_O
+    (non-commuting symbols stand for the row vectors and matrices)."""
+    E, P0, P1, rel, W_V, W_O, b_V, b_O = sp.symbols(
+        "E P0 P1 rel W_V W_O b_V b_O", commutative=False
+    )
+    r0, r1 = E + P0, rel + P1
+    x = r1 + HALF * ((r0 * W_V + b_V) * W_O + (r1 * W_V + b_V) * W_O) + b_O
+    A = HALF * W_V * W_O
+    c = r1 + r1 * A + P0 * A + b_V * W_O + b_O
+    return bool(sp.expand(x - (E * A + c)) == 0)

@@ -21,6 +21,11 @@ ALL_CHECKS = [
     checks.check_global_bound,
     checks.check_per_subject_bound,
     checks.check_grid_meets_per_subject_bound,
+    checks.check_pair_error_bounds,
+    checks.check_pair_error_needs_the_gate,
+    checks.check_certified_grid_margin,
+    checks.check_certified_unit_margin,
+    checks.check_affine_last_position,
 ]
 
 
@@ -33,6 +38,8 @@ def test_check_holds(check):
     ("check", "wrong_constant"),
     [
         (checks.check_gate_needs_the_bound, sp.Rational(9, 10)),
+        (checks.check_pair_error_needs_the_gate, sp.Rational(1, 2)),
+        (checks.check_certified_grid_margin, sp.Rational(1, 2)),
         (checks.check_copy_attention, sp.Integer(1)),
         (checks.check_grid_margin, sp.Rational(3, 4)),
         (checks.check_unit_code_margin, sp.Integer(1)),

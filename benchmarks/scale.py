@@ -1,0 +1,61 @@
+"""The performance bench at scale: construction, certified and exact recall up to N = 10^6, R = 16.
+
+Runs :func:`geoconstruct.bench.bench_size` over a grid of sizes, prints the table that
+``geoconstruct bench`` prints, and writes it to ``benchmarks/results/scale.{md,json}``. Exact
+recall runs where ``N·R·d_vocab <= 10^11`` logits (N = 10^5, R = 4 is the largest such size).
+
+Usage::
+
+    python benchmarks/scale.py                                    # the full grid (a few minutes)
+    python benchmarks/scale.py --subjects 10000 --relations 4     # one size
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from pathlib import Path
+
+from geoconstruct import __version__
+from geoconstruct.bench import bench_size
+from geoconstruct.cli import bench_table_header, bench_table_row
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=_int_list, default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--relations", type=_int_list, default=[4, 16])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--out", default=str(RESULTS / "scale"), help="path without extension")
+    args = parser.parse_args(argv)
+
+    machine = (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"python {platform.python_version()}"
+    )
+    lines = [f"geoconstruct {__version__}, `python benchmarks/scale.py` on {machine}", ""]
+    lines += bench_table_header()
+    print("\n".join(lines), flush=True)
+    rows = []
+    for n_subjects in args.subjects:
+        for n_relations in args.relations:
+            row = bench_size(n_subjects, n_relations, repeats=args.repeats).as_dict()
+            rows.append(row)
+            lines.append(bench_table_row(row))
+            print(lines[-1], flush=True)
+    out = Path(args.out)
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
