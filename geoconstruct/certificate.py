@@ -68,6 +68,9 @@ class PromptLayout:
     Prompts are ``[s, relation_offset + r]`` with answer ``attribute_offset + π_r(s)``; the
     unembedding reads residual coordinates ``output`` (``k`` of them); hidden units
     ``2(c·k + j) + σ`` belong to key (relation) ``c``, coordinate ``j``, sign ``σ``.
+    ``sign_read_maps``: the subject embeddings superpose dual-BCH codes through the trace code's
+    relation signs, so the certificate may also try the closed-form crosstalk bound (it
+    recomputes the signs itself; the flag only asks it to try).
     """
 
     n_subjects: int
@@ -76,6 +79,7 @@ class PromptLayout:
     attribute_offset: int
     n_attributes: int
     output: slice
+    sign_read_maps: bool = False
 
     @property
     def code_length(self) -> int:
@@ -174,7 +178,7 @@ def certify_single_hop(
             reason=decoding if isinstance(decoding, str) else str(structure),
         )
     margins, subject_rows, own_error = _margin_bounds(weights, layout, facts, structure, decoding)
-    rounding = _rounding_error(weights, config, layout, subject_rows)
+    rounding = _rounding_error(weights, config, layout, structure, subject_rows)
     # A computed logit is within ε of the exact one, so the computed margin is >= bound - 2ε.
     margins -= 2.0 * rounding + own_error
     return Certificate(certified=margins > 0, margins=margins, rounding_error=rounding, reason=None)
@@ -306,6 +310,8 @@ class _Decoding:
     norm_error: float  # inner product: max |‖u_a‖ - 1|
     other_norm: float
     other_bias: float
+    relation_signs: FloatArray | None  # [R, k]: trace-code sign read maps, recomputed here
+    crosstalk: float  # |⟨s_r ⊙ s_r' ⊙ u_a, u_b⟩| bound for r != r' (closed form)
 
 
 def _decoding_geometry(
@@ -324,6 +330,7 @@ def _decoding_geometry(
         return "W_U's attribute columns are not the claimed codebook"
     attribute_bias = np.asarray(b_U[attributes], dtype=np.float64)
     norms = np.linalg.norm(codes, axis=1)
+    relation_signs, crosstalk = None, math.inf
 
     if codebook.decoding == "nearest_neighbour":
         bits = round(math.log2(2 * codebook.coordinate_bound))
@@ -333,6 +340,17 @@ def _decoding_geometry(
         squared_norms = np.einsum("mk,mk->m", codes, codes)
         bias_error = float(np.max(np.abs(attribute_bias + 0.5 * squared_norms), initial=0.0))
         code_coherence, norm_error = 0.0, 0.0
+    elif codebook.trace_code is not None:
+        trace_code = codebook.trace_code
+        words = trace_code.codes(layout.n_attributes, k).astype(W_U.dtype).astype(np.float64)
+        if not np.array_equal(codes, words):
+            return "the codes are not the words of the claimed dual-BCH trace code"
+        code_coherence = trace_code.coherence_bound  # closed form (Weil bound)
+        bias_error = float(np.max(np.abs(attribute_bias), initial=0.0))
+        norm_error = float(np.max(np.abs(norms - 1.0), initial=0.0))
+        if layout.sign_read_maps:
+            relation_signs = trace_code.relation_signs(layout.n_relations, k)
+            crosstalk = trace_code.crosstalk_bound
     else:
         if layout.n_attributes**2 * k > COHERENCE_WORK_LIMIT:
             return (
@@ -357,6 +375,8 @@ def _decoding_geometry(
         norm_error=norm_error,
         other_norm=other_norm,
         other_bias=other_bias,
+        relation_signs=relation_signs,
+        crosstalk=crosstalk,
     )
 
 
@@ -404,6 +424,8 @@ def _margin_bounds(
     # y_j = (subject's output_j) + (subject's read of key r, coordinate j) + constant[r, j].
     y_constants = (output_constants + open_read)[:, :, None]  # [R, k, 1]
 
+    selection = _ColumnProduct(columns)
+    signs = decoding.relation_signs  # [R, k] or None
     margins = np.empty((n_relations, n_subjects))
     magnitude = np.zeros(d_model)
     fraction_bits: int | None = 0
@@ -419,7 +441,7 @@ def _margin_bounds(
         if fraction_bits is not None:
             chunk_bits = _fraction_bits(rows)
             fraction_bits = None if chunk_bits is None else max(fraction_bits, chunk_bits)
-        product = columns.T @ rows.T  # [columns, n]
+        product = selection.apply(rows)  # [columns, n]
         subject_reads = product[: k * n_relations].reshape(k, n_relations, -1)  # [j, c, n]
         subject_gates = product[k * n_relations : (k + 1) * n_relations]  # [c, n]
         subject_output = product[(k + 1) * n_relations :]  # [j, n]
@@ -435,10 +457,18 @@ def _margin_bounds(
         squared_norm = np.zeros_like(leak)
         expected_squared_norm = np.zeros_like(leak)
         answer_logit = attribute_bias[answers]
+        if signs is not None:
+            # The ideal superposition s_r ⊙ Σ_r' s_r' ⊙ u_{π_r'(s)}, coordinate by coordinate.
+            superposed = np.zeros((k, stop - start))
+            for relation in range(n_relations):
+                superposed += signs[relation][:, None] * codes_by_coordinate[:, answers[relation]]
+            squared_deviation = np.zeros_like(leak)
         for j in range(k):
             y = subject_reads[j] + subject_output[j] + y_constants[:, j]  # [R, n]
             expected = codes_by_coordinate[j][answers]
             largest_y = max(largest_y, float(np.abs(y).max(initial=0.0)))
+            if signs is not None:
+                squared_deviation += (y - signs[:, j, None] * superposed[j]) ** 2
             squared_distance += (y - expected) ** 2
             squared_norm += y**2
             expected_squared_norm += expected**2
@@ -455,6 +485,14 @@ def _margin_bounds(
             mu, nu = decoding.coherence, decoding.norm_error
             clean_margin = (1 - nu) ** 2 - mu * (1 + nu) ** 2 - 2 * decoding.bias_error
             attribute = clean_margin - distance * ((1 + nu) * math.sqrt(2 + 2 * mu))
+            if signs is not None:
+                # Closed-form crosstalk: the ideal read-out has margin >= ρ²(1 - μ - 2(R-1)μ_x).
+                interference = mu + 2 * (n_relations - 1) * decoding.crosstalk
+                ideal = (1 - nu) ** 2 * (1 - interference) - 2 * decoding.bias_error
+                deviation = np.sqrt(squared_deviation) * (1 + gamma) + y_error
+                attribute = np.maximum(
+                    attribute, ideal - deviation * ((1 + nu) * math.sqrt(2 + 2 * mu))
+                )
         answer_logit -= y_error * expected_norm
         other_logit = (norm + y_error) * decoding.other_norm + decoding.other_bias
         other_margin = answer_logit - other_logit
@@ -487,6 +525,7 @@ def _rounding_error(
     weights: Weights,
     config: TransformerConfig,
     layout: PromptLayout,
+    structure: _Structure,
     subject_rows: _SubjectRows,
 ) -> float:
     """ε: a bound on |computed - exact| for every logit of every query; 0 when the pass is exact.
@@ -546,7 +585,8 @@ def _rounding_error(
     def affine(
         m: FloatArray, e: FloatArray, W: FloatArray, b: FloatArray
     ) -> tuple[FloatArray, FloatArray]:
-        gamma = _gamma(W.shape[0] + 1, dtype)
+        # Zero products are exact, so only the nonzero terms of a column count (and the bias).
+        gamma = _gamma(int(np.count_nonzero(W, axis=0).max(initial=0)) + 1, dtype)
         return m @ W + b, e @ W + gamma * ((m + e) @ W + b)
 
     def add(
@@ -576,31 +616,71 @@ def _rounding_error(
     stages += [(attn, f_attn), (x, f_x)]
     pre, e_pre = affine(x, e_x, np.abs(W_in), np.abs(b_in))
     f_pre = product_bits(f_x, "in", "bin")
-    mlp_out, e_mlp = affine(pre, e_pre, np.abs(W_out), np.abs(b_out))  # relu is 1-Lipschitz
+    mlp_out, _ = affine(pre, e_pre, np.abs(W_out), np.abs(b_out))  # relu is 1-Lipschitz
     f_mlp = product_bits(f_pre, "out", "bout")
-    final, e_final = add(x, e_x, mlp_out, e_mlp)
+    final, _ = add(x, e_x, mlp_out, zero)
     f_final = max(f_x, f_mlp)
     stages += [(pre, f_pre), (mlp_out, f_mlp), (final, f_final)]
     output = layout.output
-    logit_magnitude = final[output] @ np.abs(W_U_output) + np.abs(b_U)  # [d_vocab]
+    abs_W_U = np.abs(W_U_output)
+    logit_magnitude = final[output] @ abs_W_U + np.abs(b_U)  # [d_vocab]
     stages.append((logit_magnitude, product_bits(f_final, "U", "bU")))
-
     if exact and all(
         np.all(np.isfinite(m)) and float(np.max(m, initial=0.0)) * 2.0**f < 2.0**mantissa
         for m, f in stages
     ):
         return 0.0
-    logit_error = e_final[output] @ np.abs(W_U_output) + _gamma(config.d_model + 1, dtype) * (
-        (final + e_final)[output] @ np.abs(W_U_output) + np.abs(b_U)
+
+    # Rounding: per relation, a hidden unit whose exact pre-activation is at most -e_pre computes
+    # a non-positive value too, so relu gives exactly 0 in both and the unit adds no error.
+    # upper[r] = (c_r @ W_in + b_in) + |W_E[s]·A| @ |W_in| bounds the exact pre-activation.
+    abs_W_in, abs_W_out = np.abs(W_in), np.abs(W_out)
+    centres = structure.relation_constants @ W_in + b_in  # [R, d_mlp]
+    centres_slack = _gamma(config.d_model + 2, np.float64) * (
+        np.abs(structure.relation_constants) @ abs_W_in + np.abs(b_in)
     )
-    error = float(np.max(logit_error, initial=0.0))
-    return error if np.isfinite(error) else math.inf
+    spread = (subject_rows.magnitude @ np.abs(structure.attention_map)) @ abs_W_in
+    worst = 0.0
+    for relation in range(layout.n_relations):
+        upper = centres[relation] + centres_slack[relation] + spread
+        active = upper + e_pre > 0
+        m_hidden = np.where(active, np.maximum(upper, 0.0), 0.0)
+        e_hidden = np.where(active, e_pre, 0.0)
+        mlp_out, e_mlp = affine(m_hidden, e_hidden, abs_W_out, np.abs(b_out))
+        final, e_final = add(x, e_x, mlp_out, e_mlp)
+        W_U_gamma = _gamma(int(np.count_nonzero(W_U_output, axis=0).max(initial=0)) + 1, dtype)
+        logit_error = e_final[output] @ abs_W_U + W_U_gamma * (
+            (final + e_final)[output] @ abs_W_U + np.abs(b_U)
+        )
+        worst = max(worst, float(np.max(logit_error, initial=0.0)))
+    return worst if np.isfinite(worst) else math.inf
 
 
 def _subject_chunk(n_subjects: int, n_relations: int, code_length: int) -> int:
     """Subjects per chunk: at most SUBJECT_CHUNK, with [k+2, R, n] within CHUNK_ELEMENTS."""
     per_subject = n_relations * (code_length + 2)
     return max(1, min(SUBJECT_CHUNK, n_subjects, CHUNK_ELEMENTS // per_subject))
+
+
+class _ColumnProduct:
+    """``columns.T @ rows.T``, as a gather when every column has at most one nonzero entry.
+
+    A construction's read-outs select coordinates (with a sign or a factor), so the product of a
+    chunk of ``W_E`` rows with them costs O(n·columns) instead of O(n·d_model·columns).
+    """
+
+    def __init__(self, columns: FloatArray) -> None:
+        self.columns = columns
+        self.sparse = bool(np.all(np.count_nonzero(columns, axis=0) <= 1))
+        self.index = np.argmax(columns != 0, axis=0)  # the nonzero row of each column (or 0)
+        self.value = columns[self.index, np.arange(columns.shape[1])][:, None]
+
+    def apply(self, rows: FloatArray) -> FloatArray:
+        if not self.sparse:
+            product: FloatArray = self.columns.T @ rows.T
+            return product
+        gathered: FloatArray = rows.T[self.index] * self.value
+        return gathered
 
 
 def _sum_of_products_exact(

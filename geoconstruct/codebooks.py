@@ -8,6 +8,11 @@ Three interchangeable families (``DESIGN.md`` §4):
     and is stored exactly by a signed ``p``-bit format. Decoded by nearest neighbour through the
     unembedding bias ``b_U[a] = -‖u_a‖²/2``; distinct integer codes keep every wrong attribute at
     least ``1/2`` below the right one. ``k = ⌈log2 N / p⌉``.
+``bch``
+    Dual-BCH trace codes (:mod:`geoconstruct.bch`): deterministic ±1/√n vectors, ``n = 2^m - 1``,
+    whose coherence is bounded in closed form by the Weil bound (``proofs/bch_codes.md``), so a
+    certificate needs no O(N²) check; with the superposed layout they come with sign read maps
+    whose crosstalk is bounded in closed form too.
 ``gaussian``, ``rademacher``
     Random unit vectors (normalised Gaussian, or ``±1/√k``), decoded by inner product. A draw is
     accepted only if its coherence ``max_{a≠b} |⟨u_a, u_b⟩|`` is at most ``max_coherence`` (default
@@ -25,10 +30,12 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from geoconstruct import bch
 from geoconstruct._validation import require_choice, require_int, require_probability
 
 __all__ = [
     "CODEBOOK_NAMES",
+    "BCHCodes",
     "Codebook",
     "CodebookFamily",
     "GaussianCodes",
@@ -41,10 +48,70 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 Decoding = Literal["inner_product", "nearest_neighbour"]
 
-CODEBOOK_NAMES = ("grid", "gaussian", "rademacher")
+CODEBOOK_NAMES = ("grid", "gaussian", "rademacher", "bch")
 
 MAX_DRAWS = 64
 """Draws of a random codebook before giving up; each is accepted with probability >= 1/2."""
+
+
+@dataclass(frozen=True)
+class TraceCode:
+    """The parameters of a dual-BCH codebook: words of ``f = Σ_{i<t} a_i·x^(2i+1)`` over GF(2^m).
+
+    Examples
+    --------
+    >>> code = TraceCode(m=6, t=2)
+    >>> code.length, code.capacity, round(code.coherence_bound, 4)
+    (63, 4096, 0.2698)
+    """
+
+    m: int
+    t: int
+
+    @property
+    def length(self) -> int:
+        """n = 2^m - 1 coordinates."""
+        return (1 << self.m) - 1
+
+    @property
+    def capacity(self) -> int:
+        """2^(m·t) distinct words."""
+        return 1 << (self.m * self.t)
+
+    @property
+    def degrees(self) -> list[int]:
+        return list(range(1, 2 * self.t, 2))
+
+    @property
+    def coherence_bound(self) -> float:
+        """``|⟨u_a, u_b⟩| <= ((2t-2)·2^(m/2) + 1)/n`` for distinct codes (Carlitz–Uchiyama)."""
+        return bch.coherence_bound(self.m, 2 * self.t - 1)
+
+    @property
+    def crosstalk_bound(self) -> float:
+        """``|⟨s_r ⊙ s_r' ⊙ u_a, u_b⟩| <= (2t·2^(m/2) + 1)/n`` for relation signs ``r != r'``."""
+        return bch.coherence_bound(self.m, 2 * self.t + 1)
+
+    def interference(self, n_relations: int) -> float:
+        """``μ + 2(R-1)·μ_cross``: the superposed layout's margin is at least ``1 - this``."""
+        return self.coherence_bound + 2 * (n_relations - 1) * self.crosstalk_bound
+
+    def codes(self, n_codes: int, code_length: int) -> FloatArray:
+        """The first ``n_codes`` words as ±1/√n rows, zero-padded to ``code_length``."""
+        words = bch.trace_words(np.arange(n_codes), self.m, self.degrees)
+        codes = np.zeros((n_codes, code_length))
+        codes[:, : self.length] = (1.0 - 2.0 * words) / math.sqrt(self.length)
+        return codes
+
+    def relation_signs(self, n_relations: int, code_length: int) -> FloatArray:
+        """``s_r = (-1)^Tr(b_r·x^(2t+1))`` with ``b_r`` the r-th field element, +1 on padding."""
+        if n_relations > 1 << self.m:
+            raise ValueError(f"at most 2^m = {1 << self.m} relations, got {n_relations}")
+        messages = np.arange(n_relations)
+        words = bch.trace_words(messages, self.m, [2 * self.t + 1])
+        signs = np.ones((n_relations, code_length))
+        signs[:, : self.length] = 1.0 - 2.0 * words
+        return signs
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +131,8 @@ class Codebook:
     coordinate_bound : float
         A bound on ``|u[j]|`` for every code the family can produce at this length (``2^(p-1)``
         for grid codes, 1 for unit codes): it depends on the family, not on the draw.
+    trace_code : TraceCode, optional
+        For ``bch`` codes, the field and degree that generate them.
     """
 
     family: str
@@ -71,6 +140,7 @@ class Codebook:
     decoding: Decoding
     unit_norm: bool
     coordinate_bound: float
+    trace_code: TraceCode | None = None
 
     @property
     def norm_bound(self) -> float:
@@ -317,6 +387,103 @@ class RademacherCodes:
         return _draw_until_coherent(self.name, draw, self.max_coherence)
 
 
+@dataclass(frozen=True)
+class BCHCodes:
+    """Dual-BCH trace codes (deterministic) whose coherence is at most ``max_coherence``.
+
+    The shortest code for N attributes is the smallest ``n = 2^m - 1`` with some ``t`` such that
+    ``2^(m·t) >= N`` and the closed-form coherence bound is at most ``max_coherence``; with the
+    superposed layout and R relations the bound that must hold is
+    :meth:`TraceCode.interference` (self-coherence plus the crosstalk of the sign read maps).
+
+    Examples
+    --------
+    >>> family = BCHCodes()
+    >>> family.min_code_length(1000), family.min_code_length(100_000)
+    (31, 127)
+    >>> family.superposed_code_length(100_000, 4), BCHCodes(0.875).superposed_code_length(
+    ...     100_000, 4)
+    (4095, 1023)
+    >>> book = family.build(1000, 63, np.random.default_rng(0))
+    >>> bool(book.coherence() <= book.trace_code.coherence_bound + 1e-12 <= 0.5)
+    True
+    """
+
+    max_coherence: float = 0.5
+
+    def __post_init__(self) -> None:
+        require_probability("max_coherence", self.max_coherence)
+
+    @property
+    def name(self) -> str:
+        return "bch"
+
+    @property
+    def unit_norm(self) -> bool:
+        return True
+
+    @property
+    def coherence_bound(self) -> float | None:
+        return self.max_coherence
+
+    def design(
+        self, n_codes: int, n_relations: int = 1, max_length: int | None = None
+    ) -> TraceCode:
+        """The shortest trace code for ``n_codes`` (and R relations superposed) within the bound.
+
+        With ``max_length``, the longest one that fits instead (a larger ``d`` buys a longer
+        code with a smaller coherence).
+        """
+        n_codes = require_int("n_codes", n_codes, minimum=1)
+        n_relations = require_int("n_relations", n_relations, minimum=1)
+        fitting = [
+            code
+            for m in range(2, bch.MAX_DEGREE + 1)
+            if (code := self._code_for(n_codes, n_relations, m)) is not None
+            and (max_length is None or code.length <= max_length)
+        ]
+        if not fitting:
+            longest = (1 << bch.MAX_DEGREE) - 1
+            raise ValueError(
+                f"no bch code for {n_codes} attributes and {n_relations} relations with "
+                f"interference <= {self.max_coherence}"
+                + (f" within length {max_length}" if max_length is not None else "")
+                + f" (codes up to length {longest})"
+            )
+        return fitting[-1] if max_length is not None else fitting[0]
+
+    def _code_for(self, n_codes: int, n_relations: int, m: int) -> TraceCode | None:
+        t = max(1, math.ceil(math.log2(n_codes) / m)) if n_codes > 1 else 1
+        code = TraceCode(m=m, t=t)
+        if n_relations > (1 << m) or 2 * t + 1 >= code.length:
+            return None
+        return code if code.interference(n_relations) <= self.max_coherence else None
+
+    def min_code_length(self, n_codes: int) -> int:
+        return self.design(n_codes).length
+
+    def superposed_code_length(self, n_codes: int, n_relations: int) -> int:
+        """Smallest code length whose superposition of R relations keeps the bound."""
+        return self.design(n_codes, n_relations).length
+
+    def build(
+        self,
+        n_codes: int,
+        code_length: int,
+        rng: np.random.Generator,
+        n_relations: int = 1,
+    ) -> Codebook:
+        """The longest fitting trace code's first ``n_codes`` words, zero-padded to the length.
+
+        Deterministic; ``rng`` is accepted for a uniform interface and not used.
+        """
+        _check_length(self, n_codes, code_length)
+        code = self.design(n_codes, n_relations, max_length=code_length)
+        codes = np.ascontiguousarray(code.codes(n_codes, code_length))
+        codes.flags.writeable = False
+        return Codebook("bch", codes, "inner_product", True, 1.0, trace_code=code)
+
+
 def resolve_codebook(codebook: str | CodebookFamily) -> CodebookFamily:
     """Turn a name into its default family; pass a family object through.
 
@@ -327,13 +494,14 @@ def resolve_codebook(codebook: str | CodebookFamily) -> CodebookFamily:
     >>> resolve_codebook(GaussianCodes(max_coherence=0.25))
     GaussianCodes(max_coherence=0.25)
     """
-    if isinstance(codebook, GridCodes | GaussianCodes | RademacherCodes):
+    if isinstance(codebook, GridCodes | GaussianCodes | RademacherCodes | BCHCodes):
         return codebook
     name = require_choice("codebook", codebook, CODEBOOK_NAMES)
     families: dict[str, CodebookFamily] = {
         "grid": GridCodes(),
         "gaussian": GaussianCodes(),
         "rademacher": RademacherCodes(),
+        "bch": BCHCodes(),
     }
     return families[name]
 

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct import __version__
-from geoconstruct.codebooks import Codebook
+from geoconstruct.codebooks import Codebook, TraceCode
 from geoconstruct.facts import Facts
 from geoconstruct.single_hop import (
     ResidualLayout,
@@ -106,6 +106,14 @@ def save(construction: SingleHopConstruction, path: PathLike) -> Path:
             "decoding": construction.codebook.decoding,
             "unit_norm": construction.codebook.unit_norm,
             "coordinate_bound": construction.codebook.coordinate_bound,
+            "trace_code": (
+                None
+                if construction.codebook.trace_code is None
+                else {
+                    "m": construction.codebook.trace_code.m,
+                    "t": construction.codebook.trace_code.t,
+                }
+            ),
         },
         "gate_scale": construction.gate_scale,
         "seed": construction.seed,
@@ -246,6 +254,11 @@ def _construction_from(
             decoding=book["decoding"],
             unit_norm=bool(book["unit_norm"]),
             coordinate_bound=float(book["coordinate_bound"]),
+            trace_code=(
+                None
+                if book.get("trace_code") is None
+                else TraceCode(m=int(book["trace_code"]["m"]), t=int(book["trace_code"]["t"]))
+            ),
         )
         spans = manifest["residual_layout"]
         residual = ResidualLayout(

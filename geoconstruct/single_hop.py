@@ -53,7 +53,7 @@ from geoconstruct.certificate import (
     certificate_bytes,
     certify_single_hop,
 )
-from geoconstruct.codebooks import Codebook, CodebookFamily, resolve_codebook
+from geoconstruct.codebooks import BCHCodes, Codebook, CodebookFamily, resolve_codebook
 from geoconstruct.evaluation import (
     Failure,
     ProgressCallback,
@@ -277,6 +277,7 @@ class SingleHopConstruction:
             attribute_offset=self.vocabulary.attribute_offset,
             n_attributes=self.vocabulary.n_attributes,
             output=self.residual_layout.output,
+            sign_read_maps=self.layout == "superposed" and self.codebook.trace_code is not None,
         )
 
     def certify(self, *, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Certificate:
@@ -443,6 +444,9 @@ def code_length_for(
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     layout, codebook = _layout_and_family(layout, codebook)
+    if layout == "superposed" and isinstance(codebook, BCHCodes):
+        # sign read maps: the crosstalk is bounded in closed form, for every set of facts
+        return codebook.superposed_code_length(n_subjects, n_relations)
     shortest = codebook.min_code_length(n_subjects)
     if layout == "block" or n_relations == 1 or n_subjects == 1:
         return shortest
@@ -622,8 +626,15 @@ def construct_single_hop(
     if facts is None:
         facts = random_facts(n_subjects, n_relations, np.random.default_rng(facts_stream))
     code_length = _largest_code_length(layout, n_relations, d)
-    codebook_built = family.build(n_subjects, code_length, np.random.default_rng(code_stream))
-    read_maps = _read_maps(layout, n_relations, code_length, np.random.default_rng(read_stream))
+    code_rng, read_rng = np.random.default_rng(code_stream), np.random.default_rng(read_stream)
+    if isinstance(family, BCHCodes) and layout == "superposed":
+        codebook_built = family.build(n_subjects, code_length, code_rng, n_relations=n_relations)
+        assert codebook_built.trace_code is not None
+        signs = codebook_built.trace_code.relation_signs(n_relations, code_length)
+        read_maps = np.stack([np.diag(relation_signs) for relation_signs in signs])
+    else:
+        codebook_built = family.build(n_subjects, code_length, code_rng)
+        read_maps = _read_maps(layout, n_relations, code_length, read_rng)
     return _assemble(facts, codebook_built, read_maps, layout, d, dtype, seed)
 
 

@@ -358,7 +358,7 @@ def test_bad_input_raises_a_clear_error_naming_the_argument(kwargs, error, messa
         ((10, 0), {}, ValueError, "n_relations"),
         ((10.0, 4), {}, TypeError, "n_subjects"),
         ((10, 4), {"layout": "grid"}, ValueError, "layout"),
-        ((10, 4), {"codebook": "bch"}, ValueError, "codebook"),
+        ((10, 4), {"codebook": "hadamard"}, ValueError, "codebook"),
         ((10, 4), {"layout": "superposed"}, ValueError, "unit-norm"),
     ],
 )
