@@ -504,9 +504,9 @@ def construction_bytes(
     codebook: str | CodebookFamily = "grid",
     dtype: str = "float64",
 ) -> int:
-    """An upper bound on the peak bytes :func:`construct_single_hop` allocates (float64 build).
+    """An upper bound on the peak bytes :func:`construct_single_hop` allocates.
 
-    Counts the float64 weights and their cast, the selector's temporaries (``4·d·d_mlp`` floats
+    Counts the weights (in ``dtype``), the selector's float64 temporaries (``4·d·d_mlp`` floats
     and the lifted read maps), the facts, codes, read maps and embeddings, and for random
     codebooks the coherence check (a 4096-row block of the Gram matrix).
 
@@ -525,14 +525,16 @@ def construction_bytes(
     config = _model_config(n_subjects, n_relations, d, subject_dim, code_length, dtype)
     d_mlp = config.d_mlp
     floats = (
-        config.n_params() * (1 + np.dtype(dtype).itemsize / 8)  # float64 build, then the cast
+        config.n_params() * np.dtype(dtype).itemsize / 8  # the weights, allocated in dtype
         + 4 * d * d_mlp  # selector temporaries
         + n_relations * d * code_length  # lifted read maps
         + 2 * n_relations * subject_dim * code_length  # read maps (and QR work)
         + 3 * n_subjects * max(subject_dim, code_length)  # codes, gathered codes, embeddings
         + n_relations * n_subjects  # facts
     )
-    if family.unit_norm:
+    if isinstance(family, BCHCodes):  # message bits times the generator, rounded, reduced
+        floats += 3 * n_subjects * code_length
+    elif family.unit_norm:  # random draws and their coherence check
         floats += 3 * n_subjects * code_length + 2 * min(n_subjects, 4096) * n_subjects
     return int(floats * 8)
 
@@ -658,7 +660,8 @@ def _assemble(
     )
     vocab = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)
     config = _model_config(n_subjects, n_relations, d, subject_dim, code_length, dtype)
-    W = {name: np.zeros(shape) for name, shape in config.weight_shapes().items()}
+    # Weights are allocated in their final dtype: float64 values are rounded once, on assignment.
+    W = {name: np.zeros(shape, dtype) for name, shape in config.weight_shapes().items()}
     subjects, relations = np.arange(n_subjects), np.arange(n_relations)
     relation_tokens = vocab.relation_offset + relations
     attribute_tokens = vocab.attribute_offset + np.arange(n_subjects)
