@@ -3,9 +3,9 @@
 :func:`bench_size` builds one construction and times what a user runs on it, each beside the
 reference that says how close it runs to the machine's limit, measured in the same process:
 
-* **certified recall** (float64 construction) beside one read of the fact-dependent parameters,
-  ``np.abs(table).max()`` over the ``[N, d_s]`` subject embeddings: the least any check of every
-  fact must do;
+* **certified recall** (a float64 construction by default) beside one read of the fact-dependent
+  parameters, ``np.abs(table).max()`` over the ``[N, d_s]`` subject embeddings: the least any
+  check of every fact must do;
 * **exact recall** (a float32 construction with the same facts) beside the float32 matrix product
   ``[N·R, d_model] @ [d_model, d_vocab]`` (the unembedding of every prompt, the least work any
   argmax over the vocabulary must do), run in the same row blocks, best of the two block sizes.
@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from geoconstruct._validation import require_int
+from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
+from geoconstruct.codebooks import CodebookFamily
 from geoconstruct.evaluation import (
     CHUNK_BYTES,
     RecallReport,
@@ -45,6 +46,9 @@ class BenchRow:
 
     n_subjects: int
     n_relations: int
+    layout: str
+    codebook: str
+    dtype: str
     d_model: int
     n_facts: int
     construct_seconds: float
@@ -69,20 +73,30 @@ def bench_size(
     n_subjects: int,
     n_relations: int,
     *,
+    layout: str = "block",
+    codebook: str | CodebookFamily = "grid",
+    dtype: str = "float64",
     repeats: int = 1,
     exact_work_limit: int = EXACT_WORK_LIMIT,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
     seed: int = 0,
 ) -> BenchRow:
-    """Measure one size: block layout, grid codes, at ``required_dimension``.
+    """Measure one size at ``required_dimension`` (default: block layout, grid codes).
 
     Parameters
     ----------
     n_subjects, n_relations : int
         N and R.
+    layout, codebook
+        As for :func:`~geoconstruct.single_hop.construct_single_hop`.
+    dtype : {"float64", "float32"}
+        Of the construction that is certified (exact recall always runs in float32).
     repeats : int
         Each timing is the best of this many runs.
     exact_work_limit : int
         Run exact recall only when ``N·R·d_vocab`` is at most this.
+    memory_budget : int
+        Passed to construction and recall.
     seed : int
 
     Returns
@@ -98,23 +112,31 @@ def bench_size(
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     repeats = require_int("repeats", repeats, minimum=1)
-    d = required_dimension(n_subjects, n_relations)
-
+    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    options: dict[str, Any] = {
+        "layout": layout,
+        "codebook": codebook,
+        "seed": seed,
+        "memory_budget": memory_budget,
+    }
     construct_seconds, read_seconds, certified_seconds, certified = _certified_part(
-        n_subjects, n_relations, d, seed, repeats
+        n_subjects, n_relations, d, dict(options, dtype=dtype), repeats
     )
     exact_seconds = reference_seconds = None
     n_exact_correct = None
     n_facts = n_subjects * n_relations
     d_vocab = 2 * n_subjects + n_relations
     if n_facts * d_vocab <= exact_work_limit:
-        single = construct_single_hop(n_subjects, n_relations, d, seed=seed, dtype="float32")
-        exact_seconds, exact = _best_of(repeats, single.recall)
+        single = construct_single_hop(n_subjects, n_relations, d, dtype="float32", **options)
+        exact_seconds, exact = _best_of(repeats, lambda: single.recall(memory_budget=memory_budget))
         n_exact_correct = exact.n_correct
         reference_seconds = _unembedding_reference(single, repeats)
     return BenchRow(
         n_subjects=n_subjects,
         n_relations=n_relations,
+        layout=layout,
+        codebook=codebook if isinstance(codebook, str) else repr(codebook),
+        dtype=dtype,
         d_model=d,
         n_facts=n_facts,
         construct_seconds=construct_seconds,
@@ -138,16 +160,17 @@ def bench_size(
 
 
 def _certified_part(
-    n_subjects: int, n_relations: int, d: int, seed: int, repeats: int
+    n_subjects: int, n_relations: int, d: int, options: dict[str, Any], repeats: int
 ) -> tuple[float, float, float, RecallReport]:
-    """Build in float64, time one read of the fact-dependent table and certified recall."""
+    """Build, time one read of the fact-dependent table, and time certified recall."""
     start = time.perf_counter()
-    construction = construct_single_hop(n_subjects, n_relations, d, seed=seed)
+    construction = construct_single_hop(n_subjects, n_relations, d, **options)
     construct_seconds = time.perf_counter() - start
     table = construction.subject_embeddings
     read_seconds, _ = _best_of(repeats, lambda: float(np.abs(table).max()))
     certified_seconds, certified = _best_of(
-        repeats, lambda: construction.recall(method="certified")
+        repeats,
+        lambda: construction.recall(method="certified", memory_budget=options["memory_budget"]),
     )
     return construct_seconds, read_seconds, certified_seconds, certified
 

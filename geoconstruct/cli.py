@@ -247,6 +247,9 @@ def _construct(args: argparse.Namespace) -> int:
 BENCH_COLUMNS = (
     ("N", "n_subjects", "{:,}"),
     ("R", "n_relations", "{}"),
+    ("layout", "layout", "{}"),
+    ("codebook", "codebook", "{}"),
+    ("dtype", "dtype", "{}"),
     ("d", "d_model", "{}"),
     ("facts", "n_facts", "{:,}"),
     ("construct s", "construct_seconds", "{:.2f}"),

@@ -168,10 +168,11 @@ def test_bench_json_rows_recall_everything(capsys):
 def test_bench_table_and_exact_limit(capsys):
     assert main(["bench", "--subjects", "400", "--relations", "3", "--exact-limit", "1"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("| N | R | d |") and len(lines) == 3
+    assert lines[0].startswith("| N | R | layout | codebook | dtype | d |") and len(lines) == 3
     cells = [cell.strip() for cell in lines[2].strip("|").split("|")]
-    assert cells[:2] == ["400", "3"] and cells[3] == "1,200"
-    assert cells[10] == "—"  # exact recall skipped: over the limit
+    assert cells[:2] == ["400", "3"]
+    assert cells[2:5] == ["block", "grid", "float64"] and cells[6] == "1,200"
+    assert cells[13] == "—"  # exact recall skipped: over the limit
 
 
 def test_bench_exact_path_keeps_pace_with_the_matrix_product():
