@@ -319,3 +319,51 @@ def check_affine_last_position() -> bool:
     A = HALF * W_V * W_O
     c = r1 + r1 * A + P0 * A + b_V * W_O + b_O
     return bool(sp.expand(x - (E * A + c)) == 0)
+
+
+# ---------------------------------------------------------------------------- bch_codes.md
+
+
+def check_sign_inner_product() -> bool:
+    """±1/√n vectors that disagree in D of n coordinates: ⟨u, u'⟩ = (n − 2D)/n."""
+    n, disagreements = sp.symbols("n D", positive=True)
+    agreements = n - disagreements
+    inner = (agreements * 1 + disagreements * (-1)) / n
+    return bool(sp.simplify(inner - (n - 2 * disagreements) / n) == 0)
+
+
+def check_trace_sum_weight() -> bool:
+    """Σ_{x∈F} (−1)^{Tr h(x)} = 1 + (n − 2w) when h(0) = 0: n − w ones, w minus ones, and x = 0."""
+    n, w = sp.symbols("n w", positive=True)
+    total = 1 + (n - w) * 1 + w * (-1)
+    return bool(sp.expand(total - (1 + n - 2 * w)) == 0)
+
+
+def check_weil_to_coherence(degree_offset: int = 1) -> bool:
+    """|S| <= (d − 1)√q and S = 1 + (n − 2w) give |n − 2w| <= (d − 1)√q + 1.
+
+    Checked at the extremes S = ±(d − 1)√q, where |S − 1| is largest; ``degree_offset`` is the
+    "− 1" of Weil's bound (a wrong one fails).
+    """
+    q = sp.Symbol("q", positive=True)
+    d = sp.Symbol("d", positive=True)
+    weil = (d - degree_offset) * sp.sqrt(q)
+    claimed = (d - 1) * sp.sqrt(q) + 1
+    worst = sp.Max(abs(weil - 1), abs(-weil - 1))
+    values = {q: 2**10, d: 5}
+    return bool(sp.N(worst.subs(values)) <= sp.N(claimed.subs(values)))
+
+
+def check_superposed_sign_margin(n_relations: int = 3) -> bool:
+    """⟨y, u_a − u_b⟩ − (1 − μ − 2(R−1)μ_×) is a sum of non-negative slacks.
+
+    With ⟨u_a, u_a⟩ = 1, p = ⟨u_a, u_b⟩ (|p| <= μ) and crosstalk terms x_i = ⟨·, u_a⟩,
+    z_i = ⟨·, u_b⟩ (|x_i|, |z_i| <= μ_×) for the R − 1 other relations.
+    """
+    mu, mu_x, p = sp.symbols("mu mu_x p", real=True)
+    xs = sp.symbols(f"x0:{n_relations - 1}", real=True)
+    zs = sp.symbols(f"z0:{n_relations - 1}", real=True)
+    gap = 1 - p + sum(x - z for x, z in zip(xs, zs, strict=True))
+    bound = 1 - mu - 2 * (n_relations - 1) * mu_x
+    slacks = (mu - p) + sum((x + mu_x) + (mu_x - z) for x, z in zip(xs, zs, strict=True))
+    return bool(sp.expand(gap - bound - slacks) == 0)

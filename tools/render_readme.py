@@ -8,6 +8,7 @@ fenced copy of its command's output, with the command stated above it:
     superposed  benchmarks/results/superposed_success.md, written by
                 python benchmarks/superposed_success.py --subjects 1000,4000 --relations 2,4,8
                 --seeds 20 --json ... > benchmarks/results/superposed_success.md
+    scale       benchmarks/results/scale.md, written by python benchmarks/scale.py
 
 Usage: ``python tools/render_readme.py [block ...]`` (default: every block). ``--check`` exits 1
 if a deterministic block (bounds) differs from what the command prints now.
@@ -23,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 SUPERPOSED_RESULTS = ROOT / "benchmarks" / "results" / "superposed_success.md"
+SCALE_RESULTS = ROOT / "benchmarks" / "results" / "scale.md"
 
 COMMANDS = {
     "demo": ["geoconstruct", "demo"],
@@ -34,13 +36,15 @@ DETERMINISTIC = ("bounds",)
 def command_output(name: str) -> str:
     if name == "superposed":
         return SUPERPOSED_RESULTS.read_text().strip()
+    if name == "scale":
+        return SCALE_RESULTS.read_text().strip()
     argv = [sys.executable, "-m", "geoconstruct", *COMMANDS[name][1:]]
     result = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT)
     return result.stdout.rstrip()
 
 
 def render_block(name: str, output: str) -> str:
-    if name == "superposed":
+    if name in ("superposed", "scale"):
         return output + "\n"  # already a Markdown table
     return f"`$ {' '.join(COMMANDS[name])}`\n\n```\n{output}\n```\n"
 
@@ -62,6 +66,7 @@ def main(argv: list[str]) -> int:
         "demo",
         "bounds",
         "superposed",
+        "scale",
     ]
     text = README.read_text()
     if check:
