@@ -2,11 +2,13 @@
 weights."""
 
 import dataclasses
+import time
+import tracemalloc
 from types import MappingProxyType
 
 import numpy as np
 import pytest
-from cases import LAYOUT_CODEBOOKS
+from cases import LAYOUT_CODEBOOKS, SUPERPOSED_BCH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -168,11 +170,42 @@ def test_random_codes_beyond_the_coherence_work_limit_fall_back(monkeypatch):
     assert "coherence" in construction.certify().reason
 
 
-def test_certificate_memory_guard_refuses_before_allocating():
-    construction = build(200, 2, "block", "grid", seed=0)
+def test_certificate_memory_guard_refuses_fast_and_allocates_nothing_large():
+    construction = build(200_000, 4, "block", "grid", seed=0)
     needed = certificate_bytes(construction.config, construction.prompt_layout)
-    with pytest.raises(MemoryBudgetError, match=f"{needed:,} bytes"):
-        construction.recall(method="certified", memory_budget=needed - 1)
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(MemoryBudgetError, match=f"{needed:,} bytes"):
+            construction.recall(method="certified", memory_budget=needed - 1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 0.5
+    assert peak < 2**20
+
+
+@pytest.mark.parametrize(
+    ("n_subjects", "n_relations", "layout", "codebook", "dtype"),
+    [
+        (50_000, 8, "block", "grid", "float64"),
+        (20_000, 4, "block", "bch", "float32"),
+        (2_000, 3, "superposed", SUPERPOSED_BCH, "float32"),
+    ],
+)
+def test_certificate_peak_memory_is_within_its_estimate(
+    n_subjects, n_relations, layout, codebook, dtype
+):
+    construction = build(n_subjects, n_relations, layout, codebook, seed=0, dtype=dtype)
+    needed = certificate_bytes(construction.config, construction.prompt_layout)
+    tracemalloc.start()
+    try:
+        certificate = construction.certify()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert certificate.certified.all()
+    assert peak <= needed, (peak, needed)
 
 
 def test_recall_method_is_checked():
@@ -192,3 +225,21 @@ def test_fraction_bits_finds_the_coarsest_grid(values):
     if bits > 0:
         coarser = np.asarray(values) * 2.0 ** (bits - 1)
         assert not np.array_equal(coarser, np.round(coarser))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("n_subjects", "n_relations", "layout", "codebook", "dtype"),
+    [
+        (30_000, 8, "block", "grid", "float32"),
+        (3_000, 4, "superposed", SUPERPOSED_BCH, "float32"),
+        (3_000, 4, "block", "gaussian", "float32"),
+    ],
+)
+def test_certified_and_exact_agree_at_scale(n_subjects, n_relations, layout, codebook, dtype):
+    construction = build(n_subjects, n_relations, layout, codebook, seed=7, dtype=dtype)
+    certified = construction.recall(method="certified")
+    exact = construction.recall()
+    assert certified.n_fallback == 0
+    assert certified.n_correct == exact.n_correct == n_subjects * n_relations
+    assert 0 < certified.min_margin <= exact.min_margin
