@@ -37,8 +37,21 @@ from geoconstruct.bounds import (
     per_subject_min_dimension,
     subject_dimension,
 )
-from geoconstruct.codebooks import CODEBOOK_NAMES, CodebookFamily, GridCodes, resolve_codebook
-from geoconstruct.single_hop import LAYOUTS, construct_single_hop, required_dimension
+from geoconstruct.codebooks import (
+    CODEBOOK_NAMES,
+    BCHCodes,
+    CodebookFamily,
+    GaussianCodes,
+    GridCodes,
+    RademacherCodes,
+    resolve_codebook,
+)
+from geoconstruct.single_hop import (
+    LAYOUTS,
+    RECALL_METHODS,
+    construct_single_hop,
+    required_dimension,
+)
 from geoconstruct.transformer import DTYPES
 
 __all__ = ["bench_table_header", "bench_table_row", "main"]
@@ -87,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
         type=_bytes,
         default=DEFAULT_MEMORY_BUDGET,
         help="bytes construction and recall may each allocate, e.g. 512M or 8G (default 8G)",
+    )
+    construct.add_argument(
+        "--method",
+        choices=RECALL_METHODS,
+        default="exact",
+        help="exact: the forward pass on every prompt; certified: a proof per fact, the forward "
+        "pass only where the proof is inconclusive (default exact)",
     )
     construct.add_argument("--json", action="store_true", help="print one JSON object")
     construct.set_defaults(handler=_construct)
@@ -161,10 +181,28 @@ def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bits", type=int, default=8, help="bits per coordinate of grid codes (default 8)"
     )
+    parser.add_argument(
+        "--max-coherence",
+        type=float,
+        default=None,
+        help="unit codes (gaussian, rademacher, bch): the coherence bound μ, guaranteed margin "
+        "1 - μ (default 0.5)",
+    )
 
 
 def _family(args: argparse.Namespace) -> CodebookFamily:
-    return GridCodes(bits=args.bits) if args.codebook == "grid" else resolve_codebook(args.codebook)
+    if args.codebook == "grid":
+        if args.max_coherence is not None:
+            raise ValueError("--max-coherence applies to unit codes, not to grid codes")
+        return GridCodes(bits=args.bits)
+    family = resolve_codebook(args.codebook)
+    if args.max_coherence is None:
+        return family
+    if args.codebook == "gaussian":
+        return GaussianCodes(max_coherence=args.max_coherence)
+    if args.codebook == "rademacher":
+        return RademacherCodes(max_coherence=args.max_coherence)
+    return BCHCodes(max_coherence=args.max_coherence)
 
 
 def _dimension(args: argparse.Namespace) -> int:
@@ -236,6 +274,7 @@ def _construct(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         show_progress=not args.json,
         memory_budget=args.memory_budget,
+        method=args.method,
     )
     if args.json:
         print(json.dumps(summary))
@@ -363,6 +402,7 @@ def _build_and_recall(
     dtype: str,
     show_progress: bool,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    method: str = "exact",
 ) -> dict[str, Any]:
     minimum = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     start = time.perf_counter()
@@ -384,7 +424,9 @@ def _build_and_recall(
         disable=not show_progress or None,
         leave=False,
     ) as bar:
-        report = construction.recall(progress=bar.update, memory_budget=memory_budget)
+        report = construction.recall(
+            method=method, progress=bar.update, memory_budget=memory_budget
+        )
     finished = time.perf_counter()
     count = construction.parameter_count
     residual = construction.residual_layout
@@ -413,6 +455,8 @@ def _build_and_recall(
         "n_correct": report.n_correct,
         "accuracy": report.accuracy,
         "min_margin": report.min_margin,
+        "method": report.method,
+        "n_fallback": report.n_fallback,
         "failures": [failure._asdict() for failure in report.failures],
         "construct_seconds": built - start,
         "recall_seconds": finished - built,
@@ -436,7 +480,14 @@ def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
         f"  generic        {summary['params_generic']:,}  (of which MLP {summary['params_mlp']:,})",
         f"recall           {summary['n_correct']:,} / {summary['n_facts']:,} facts "
         f"(accuracy {summary['accuracy']:.6f})",
-        f"min margin       {summary['min_margin']:.6g}",
+        f"min margin       {summary['min_margin']:.6g}"
+        + (" (a certified lower bound)" if summary["method"] == "certified" else ""),
+        f"method           {summary['method']}"
+        + (
+            f", {summary['n_fallback']:,} queries left to the forward pass"
+            if summary["method"] == "certified"
+            else ", the forward pass on every prompt"
+        ),
         f"wall time        construct {summary['construct_seconds']:.2f} s, "
         f"recall {summary['recall_seconds']:.2f} s",
     ]

@@ -87,6 +87,14 @@ def test_dimension_prints_the_minimum(capsys):
             "unit-norm",
         ),
         (["construct", "--subjects", "10", "--relations", "2", "--bits", "0"], "bits"),
+        (["construct", "--subjects", "10", "--relations", "2", "--max-coherence", "0.3"], "unit"),
+        (
+            [
+                *("construct", "--subjects", "10", "--relations", "2"),
+                *("--codebook", "bch", "--max-coherence", "1.5"),
+            ],
+            "max_coherence must lie in (0, 1)",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
@@ -181,3 +189,16 @@ def test_bench_exact_path_keeps_pace_with_the_matrix_product():
     row = bench_size(20_000, 4, repeats=2)
     assert row.n_exact_correct == row.n_facts
     assert row.exact_throughput_to_reference > 0.15, row
+
+
+def test_construct_certified_with_bch_codes(capsys):
+    argv = ["construct", "--subjects", "300", "--relations", "3", "--layout", "superposed"]
+    argv += ["--codebook", "bch", "--max-coherence", "0.875", "--method", "certified", "--json"]
+    status, out, _ = run(capsys, *argv)
+    summary = json.loads(out)
+    assert status == 0
+    assert summary["method"] == "certified" and summary["n_fallback"] == 0
+    assert summary["n_correct"] == summary["n_facts"] == 900
+    assert summary["codebook"] == "bch"
+    assert summary["codebook_parameters"] == {"max_coherence": 0.875}
+    assert summary["min_margin"] > 0
