@@ -12,15 +12,19 @@ against the weights, and a wrong claim makes the certificate inconclusive, never
    ``2(c·k+j)+1`` are ``relu(z+G)`` and ``relu(-z+G)`` with one gate ``G`` per key ``c`` and
    opposite output rows, the ``+`` row writing exactly ``e_j`` into the output subspace); the
    unembedding reads the output subspace only; its attribute columns are the claimed codebook.
-2. **Per query**, from one matrix product of the subject rows of ``W_E``: the selected code
-   ``y`` (with the gate lemma's error terms, zero for a construction), and a lower bound on
+2. **Per query**, from one product of the subject rows of ``W_E`` with the read-outs (a gather
+   when they select coordinates, as a construction's do): the selected code ``y`` (with the gate
+   lemma's error terms, zero for a construction), and a lower bound on
    ``logit[answer] - max logit[other]`` from the codebook's geometry: distinct integer codes with
-   the nearest-neighbour bias (margin ``1/2 - ‖y - u_ans‖``) or unit codes of coherence ``μ``
-   (margin ``1 - μ - ‖y - u_ans‖·√(2+2μ)``).
+   the nearest-neighbour bias (margin ``1/2 - ‖y - u_ans‖``), unit codes of coherence ``μ``
+   (margin ``1 - μ - ‖y - u_ans‖·√(2+2μ)``; ``μ`` measured, or in closed form for dual-BCH
+   codes), or dual-BCH codes superposed through their sign read maps (margin
+   ``1 - μ - 2(R-1)μ_× - ‖y - y_ideal‖·√(2+2μ)``, ``proofs/bch_codes.md``).
 3. **Rounding.** The forward pass runs in floating point. Either every weight lies on a grid
    ``2^-f·Z`` and every partial sum stays below ``2^(mantissa-f)``, so the pass is exact, or a
-   componentwise bound ``γ_n(|x||W| + |b|)`` on each product gives ``ε``, the largest error of any
-   logit. A query is certified when its margin bound exceeds ``2ε``.
+   componentwise bound ``γ_ν(|x||W| + |b|)`` on each product (``ν`` nonzero terms; hidden units
+   provably off for a relation excluded) gives ``ε``, the largest error of any logit. A query is
+   certified when its margin bound exceeds ``2ε`` and this module's own float64 error.
 
 Queries that are not certified are reported so the caller can run the exact forward pass on them.
 """

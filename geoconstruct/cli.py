@@ -46,6 +46,7 @@ from geoconstruct.codebooks import (
     RademacherCodes,
     resolve_codebook,
 )
+from geoconstruct.precision import numeric_format, quantize_construction, storage_efficiency
 from geoconstruct.single_hop import (
     LAYOUTS,
     RECALL_METHODS,
@@ -107,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
         default="exact",
         help="exact: the forward pass on every prompt; certified: a proof per fact, the forward "
         "pass only where the proof is inconclusive (default exact)",
+    )
+    construct.add_argument(
+        "--precision",
+        default=None,
+        help="round the fact-dependent parameters to this format (float64, float32, float16, "
+        "bfloat16, intP) before recall, and report the storage efficiency (default: the dtype)",
     )
     construct.add_argument("--json", action="store_true", help="print one JSON object")
     construct.set_defaults(handler=_construct)
@@ -275,6 +282,7 @@ def _construct(args: argparse.Namespace) -> int:
         show_progress=not args.json,
         memory_budget=args.memory_budget,
         method=args.method,
+        precision=args.precision,
     )
     if args.json:
         print(json.dumps(summary))
@@ -403,7 +411,9 @@ def _build_and_recall(
     show_progress: bool,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     method: str = "exact",
+    precision: str | None = None,
 ) -> dict[str, Any]:
+    form = numeric_format(dtype if precision is None else precision)
     minimum = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     start = time.perf_counter()
     construction = construct_single_hop(
@@ -416,6 +426,9 @@ def _build_and_recall(
         dtype=dtype,
         memory_budget=memory_budget,
     )
+    if precision is not None:
+        construction = quantize_construction(construction, form)
+    efficiency = storage_efficiency(construction, form)
     built = time.perf_counter()
     with tqdm(
         total=construction.facts.n_facts,
@@ -457,6 +470,9 @@ def _build_and_recall(
         "min_margin": report.min_margin,
         "method": report.method,
         "n_fallback": report.n_fallback,
+        "precision": form.name,
+        "storage_efficiency_per_subject": efficiency.per_subject,
+        "storage_efficiency_global": efficiency.global_,
         "failures": [failure._asdict() for failure in report.failures],
         "construct_seconds": built - start,
         "recall_seconds": finished - built,
@@ -478,6 +494,9 @@ def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
         f"parameters       {summary['params_total']:,} total",
         f"  fact-dependent {summary['params_fact_dependent']:,}  (subject embeddings, N x d_s)",
         f"  generic        {summary['params_generic']:,}  (of which MLP {summary['params_mlp']:,})",
+        f"storage          {summary['precision']}: efficiency "
+        f"{summary['storage_efficiency_per_subject']:.3f} of the per-subject bound, "
+        f"{summary['storage_efficiency_global']:.3f} of the global bound",
         f"recall           {summary['n_correct']:,} / {summary['n_facts']:,} facts "
         f"(accuracy {summary['accuracy']:.6f})",
         f"min margin       {summary['min_margin']:.6g}"

@@ -202,3 +202,17 @@ def test_construct_certified_with_bch_codes(capsys):
     assert summary["codebook"] == "bch"
     assert summary["codebook_parameters"] == {"max_coherence": 0.875}
     assert summary["min_margin"] > 0
+
+
+def test_construct_with_precision_reports_storage_efficiency(capsys):
+    argv = ["construct", "--subjects", "4096", "--relations", "2", "--bits", "4"]
+    argv += ["--precision", "int4", "--method", "certified", "--json"]
+    status, out, _ = run(capsys, *argv)
+    summary = json.loads(out)
+    assert status == 0 and summary["n_correct"] == summary["n_facts"] == 8192
+    assert summary["precision"] == "int4"
+    assert summary["storage_efficiency_per_subject"] == pytest.approx(1.0)  # 12 bits = 3 digits
+    status, _, err = run(
+        capsys, "construct", "--subjects", "10", "--relations", "2", "--precision", "int99"
+    )
+    assert status == 2 and "format must be one of" in err
