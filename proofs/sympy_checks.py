@@ -367,3 +367,14 @@ def check_superposed_sign_margin(n_relations: int = 3) -> bool:
     bound = 1 - mu - 2 * (n_relations - 1) * mu_x
     slacks = (mu - p) + sum((x + mu_x) + (mu_x - z) for x, z in zip(xs, zs, strict=True))
     return bool(sp.expand(gap - bound - slacks) == 0)
+
+
+def check_cap_fraction_sphere(exponent: sp.Rational = HALF) -> bool:
+    """½·I_{sin²φ}(1, ½) = (1 − cos φ)/2 for φ ∈ [0, π/2], using I_x(1, b) = 1 − (1 − x)^b.
+
+    With c = cos φ ∈ [0, 1]: sin²φ = 1 − c², so 1 − (1 − sin²φ)^(1/2) = 1 − c.
+    """
+    c = sp.Symbol("c", nonnegative=True)
+    sin_squared = 1 - c**2
+    incomplete = 1 - (1 - sin_squared) ** exponent  # I_x(1, b) at x = sin²φ
+    return bool(sp.simplify(HALF * incomplete - (1 - c) / 2) == 0)

@@ -30,6 +30,7 @@ ALL_CHECKS = [
     checks.check_trace_sum_weight,
     checks.check_weil_to_coherence,
     checks.check_superposed_sign_margin,
+    checks.check_cap_fraction_sphere,
 ]
 
 
@@ -44,6 +45,7 @@ def test_check_holds(check):
         (checks.check_gate_needs_the_bound, sp.Rational(9, 10)),
         (checks.check_pair_error_needs_the_gate, sp.Rational(1, 2)),
         (checks.check_weil_to_coherence, 0),
+        (checks.check_cap_fraction_sphere, sp.Rational(1, 3)),
         (checks.check_certified_grid_margin, sp.Rational(1, 2)),
         (checks.check_copy_attention, sp.Integer(1)),
         (checks.check_grid_margin, sp.Rational(3, 4)),

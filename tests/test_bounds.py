@@ -1,22 +1,28 @@
 """Bounds against independent computations: sympy factorials and brute-force counting."""
 
+import contextlib
 import itertools
 import math
 
+import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import required_dimension
 from geoconstruct.bounds import (
+    cap_fraction,
     global_bits,
+    global_min_dimension,
     global_min_params,
     log2_factorial,
+    packing_min_code_length,
     per_subject_bits,
     per_subject_min_dimension,
     subject_dimension,
 )
+from geoconstruct.codebooks import BCHCodes, GaussianCodes, TraceCode
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 10, 57, 200])
@@ -74,3 +80,47 @@ def test_bound_arguments_are_validated():
     with pytest.raises(ValueError, match="bits"):
         global_min_params(10, 2, 0)
     assert math.isclose(per_subject_bits(1, 5), 0.0)
+
+
+@pytest.mark.parametrize("dimension", [2, 3, 5, 9])
+@pytest.mark.parametrize("angle", [0.2, 0.7, 1.3])
+def test_cap_fraction_matches_monte_carlo(dimension, angle):
+    rng = np.random.default_rng(dimension)
+    points = rng.standard_normal((200_000, dimension))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    inside = np.mean(points[:, 0] >= math.cos(angle))
+    assert cap_fraction(dimension, angle) == pytest.approx(inside, abs=4e-3)
+
+
+@settings(max_examples=30)
+@given(n_codes=st.integers(2, 10**6), coherence=st.sampled_from([0.3, 0.5, 0.875]))
+def test_every_unit_codebook_respects_the_packing_bound(n_codes, coherence):
+    bound = packing_min_code_length(n_codes, coherence)
+    assert bound <= GaussianCodes(max_coherence=coherence).min_code_length(n_codes)
+    with contextlib.suppress(ValueError):  # no bch code within the bound: nothing to compare
+        assert bound <= BCHCodes(max_coherence=coherence).min_code_length(n_codes)
+    # monotone: more codes or a stricter coherence never need fewer dimensions
+    assert packing_min_code_length(2 * n_codes, coherence) >= bound
+    assert packing_min_code_length(n_codes, coherence / 2) >= bound
+
+
+@pytest.mark.parametrize(("m", "t"), [(5, 1), (6, 2), (7, 2), (8, 3)])
+def test_bch_codes_respect_the_packing_bound(m, t):
+    code = TraceCode(m=m, t=t)
+    assert packing_min_code_length(code.capacity, code.coherence_bound) <= code.length
+
+
+def test_packing_bound_in_two_and_three_dimensions():
+    # near-orthogonal codes: caps of angle π/4; the circle holds 4 (fraction 1/4 each), the
+    # sphere (1 - cos π/4)/2 = 0.146 each, so at most 6
+    assert packing_min_code_length(4, 1e-9) == 2
+    assert packing_min_code_length(5, 1e-9) == 3
+    assert packing_min_code_length(6, 1e-9) == 3
+    assert packing_min_code_length(7, 1e-9) == 4
+
+
+def test_global_min_dimension_agrees_with_the_global_bound():
+    for n_subjects, n_relations, bits in [(2**8, 1, 8), (2**16, 4, 8), (1000, 3, 4)]:
+        d = global_min_dimension(n_subjects, n_relations, bits)
+        assert n_subjects * d * bits >= global_bits(n_subjects, n_relations)
+        assert n_subjects * (d - 1) * bits < global_bits(n_subjects, n_relations)
