@@ -6,6 +6,9 @@
     Print the smallest ``d`` a construction accepts.
 ``geoconstruct bounds``
     The information-theoretic lower bounds beside the dimension each construction uses.
+``geoconstruct table dimension|capacity``
+    Measured minimum dimension (or capacity) beside the construction's formula and the lower
+    bounds, as Markdown, CSV, JSON or LaTeX; ``--plot`` draws it (optional matplotlib).
 ``geoconstruct bench``
     Construction, certified and exact recall timed beside same-run references (see
     :mod:`geoconstruct.bench`).
@@ -23,6 +26,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TextIO
 
 from tqdm import tqdm
@@ -37,6 +41,13 @@ from geoconstruct.bounds import (
     per_subject_min_dimension,
     subject_dimension,
 )
+from geoconstruct.capacity import (
+    TABLE_FORMATS,
+    DimensionRow,
+    capacity_table,
+    dimension_table,
+    render_table,
+)
 from geoconstruct.codebooks import (
     CODEBOOK_NAMES,
     BCHCodes,
@@ -46,6 +57,7 @@ from geoconstruct.codebooks import (
     RademacherCodes,
     resolve_codebook,
 )
+from geoconstruct.plotting import plot_dimension_table
 from geoconstruct.precision import numeric_format, quantize_construction, storage_efficiency
 from geoconstruct.single_hop import (
     LAYOUTS,
@@ -131,6 +143,26 @@ def _parser() -> argparse.ArgumentParser:
     bounds.add_argument("--json", action="store_true", help="print one JSON object")
     bounds.set_defaults(handler=_bounds)
 
+    table = commands.add_parser(
+        "table", help="measured dimension or capacity beside the bounds, as a table"
+    )
+    table.add_argument("kind", choices=["dimension", "capacity"])
+    table.add_argument("--subjects", type=_int_list, default=[256, 4096], help="N list (dimension)")
+    table.add_argument("--dims", type=_int_list, default=[14, 26], help="d list (capacity)")
+    table.add_argument("--relations", type=_int_list, default=[1, 4], help="R list")
+    table.add_argument("--codebook", type=_name_list, default=["grid"], help="codebook list")
+    table.add_argument("--precision", type=_name_list, default=["float32"], help="format list")
+    table.add_argument("--layout", choices=LAYOUTS, default="block")
+    table.add_argument("--seeds", type=_int_list, default=[0], help="seed list")
+    table.add_argument("--max-subjects", type=int, default=2**20, help="capacity search limit")
+    table.add_argument("--format", choices=TABLE_FORMATS, default="md")
+    table.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    table.add_argument(
+        "--memory-budget", type=_bytes, default=DEFAULT_MEMORY_BUDGET, help="per cell (8G)"
+    )
+    table.add_argument("--plot", default=None, help="also draw the table to this .png")
+    table.set_defaults(handler=_table)
+
     bench = commands.add_parser(
         "bench", help="time construction, certified and exact recall beside references"
     )
@@ -178,6 +210,14 @@ def _int_list(text: str) -> list[int]:
     if not values:
         raise argparse.ArgumentTypeError(f"empty list: {text!r}")
     return values
+
+
+def _name_list(text: str) -> list[str]:
+    """``"grid,gaussian"`` -> ``["grid", "gaussian"]``."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"empty list: {text!r}")
+    return names
 
 
 def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
@@ -311,6 +351,44 @@ BENCH_COLUMNS = (
     ("exact / GEMM throughput", "exact_throughput_to_reference", "{:.2f}"),
     ("peak RSS MiB", "peak_rss_mib", "{:.0f}"),
 )
+
+
+def _table(args: argparse.Namespace) -> int:
+    for name in args.codebook:
+        resolve_codebook(name)  # fail on an unknown name before any work starts
+    for name in args.precision:
+        numeric_format(name)
+    n_cells = len(args.relations) * len(args.codebook) * len(args.precision)
+    n_cells *= len(args.subjects if args.kind == "dimension" else args.dims)
+    start = time.perf_counter()
+    with (
+        ProcessPoolExecutor(args.workers) as pool,
+        tqdm(total=n_cells, desc=f"{args.kind} table", unit="cell", leave=False) as bar,
+    ):
+        common: dict[str, Any] = {
+            "codebooks": args.codebook,
+            "precisions": args.precision,
+            "layout": args.layout,
+            "seeds": args.seeds,
+            "executor": pool,
+            "progress": bar.update,
+            "memory_budget": args.memory_budget,
+        }
+        rows: list[Any]
+        if args.kind == "dimension":
+            rows = dimension_table(args.subjects, args.relations, **common)
+        else:
+            rows = capacity_table(
+                args.dims, args.relations, max_subjects=args.max_subjects, **common
+            )
+    print(render_table(rows, args.format), end="")
+    if args.format == "md":
+        print(f"\n{n_cells} cells in {time.perf_counter() - start:.1f} s")
+    if args.plot:
+        if args.kind != "dimension":
+            raise ValueError("--plot draws the dimension table")
+        plot_dimension_table([row for row in rows if isinstance(row, DimensionRow)], args.plot)
+    return 0 if all(row.error is None for row in rows) else 1
 
 
 def bench_table_header() -> list[str]:

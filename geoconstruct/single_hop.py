@@ -77,6 +77,7 @@ __all__ = [
     "code_length_for",
     "construct_single_hop",
     "construction_bytes",
+    "dimension_for",
     "required_dimension",
     "superpose",
 ]
@@ -303,6 +304,7 @@ class SingleHopConstruction:
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         max_failures: int = 10,
         progress: ProgressCallback | None = None,
+        max_fallback: int | None = None,
     ) -> RecallReport:
         """Report what the forward pass recalls over all ``N·R`` queries.
 
@@ -323,6 +325,9 @@ class SingleHopConstruction:
             How many failures to list in the report.
         progress : callable, optional
             Called with the number of prompts finished after each chunk of the forward pass.
+        max_fallback : int, optional
+            With ``"certified"``: refuse (``RuntimeError``) rather than run the forward pass on
+            more than this many queries the certificate leaves open.
 
         Returns
         -------
@@ -333,6 +338,8 @@ class SingleHopConstruction:
         MemoryBudgetError
             (a ``MemoryError``) before allocating, if the request cannot fit ``memory_budget``;
             the message says how many bytes are needed.
+        RuntimeError
+            When the certificate leaves more than ``max_fallback`` queries open.
 
         Examples
         --------
@@ -351,6 +358,12 @@ class SingleHopConstruction:
         else:
             certificate = self.certify(memory_budget=memory_budget)
             queries = np.flatnonzero(~certificate.certified)
+            if max_fallback is not None and queries.size > max_fallback:
+                raise RuntimeError(
+                    f"the certificate leaves {queries.size:,} queries to the forward pass, "
+                    f"more than max_fallback={max_fallback:,}"
+                    + (f" ({certificate.reason})" if certificate.reason else "")
+                )
             certified_count = certificate.n_certified
             certified_margin = float(certificate.margins[certificate.certified].min(initial=np.inf))
             del certificate
@@ -492,7 +505,7 @@ def required_dimension(
     n_relations = require_int("n_relations", n_relations, minimum=1)
     layout, family = _layout_and_family(layout, codebook)
     code_length = code_length_for(n_subjects, n_relations, layout=layout, codebook=family)
-    return _dimension(layout, n_relations, code_length)
+    return dimension_for(layout, n_relations, code_length)
 
 
 def construction_bytes(
@@ -613,7 +626,7 @@ def construct_single_hop(
     if facts is not None:
         facts = require_facts("facts", facts, n_subjects, n_relations)
     shortest = code_length_for(n_subjects, n_relations, layout=layout, codebook=family)
-    minimum = _dimension(layout, n_relations, shortest)
+    minimum = dimension_for(layout, n_relations, shortest)
     if d < minimum:
         raise ValueError(
             f"the {layout} layout with {family.name} codes for N={n_subjects}, R={n_relations} "
@@ -741,15 +754,21 @@ def _layout_and_family(layout: object, codebook: object) -> tuple[str, CodebookF
     return layout, family
 
 
-def _dimension(layout: str, n_relations: int, code_length: int) -> int:
-    """d_model for code length k: ``(R+1)k + R`` (block) or ``2k + R`` (superposed)."""
+def dimension_for(layout: str, n_relations: int, code_length: int) -> int:
+    """``d_model`` for code length k: ``(R+1)k + R`` (block) or ``2k + R`` (superposed).
+
+    Examples
+    --------
+    >>> dimension_for("block", 8, 2), dimension_for("superposed", 4, 100)
+    (26, 204)
+    """
     if layout == "block":
         return (n_relations + 1) * code_length + n_relations
     return 2 * code_length + n_relations
 
 
 def _largest_code_length(layout: str, n_relations: int, d: int) -> int:
-    """The largest k whose dimension fits in d (the inverse of :func:`_dimension`)."""
+    """The largest k whose dimension fits in d (the inverse of :func:`dimension_for`)."""
     if layout == "block":
         return (d - n_relations) // (n_relations + 1)
     return (d - n_relations) // 2
