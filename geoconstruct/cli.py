@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, TextIO
 
 from tqdm import tqdm
@@ -161,6 +162,9 @@ def _parser() -> argparse.ArgumentParser:
         "--memory-budget", type=_bytes, default=DEFAULT_MEMORY_BUDGET, help="per cell (8G)"
     )
     table.add_argument("--plot", default=None, help="also draw the table to this .png")
+    table.add_argument(
+        "--save", default=None, help="also write PREFIX.md, .csv, .json and .tex (one run)"
+    )
     table.set_defaults(handler=_table)
 
     bench = commands.add_parser(
@@ -381,9 +385,14 @@ def _table(args: argparse.Namespace) -> int:
             rows = capacity_table(
                 args.dims, args.relations, max_subjects=args.max_subjects, **common
             )
+    elapsed = f"{n_cells} cells in {time.perf_counter() - start:.1f} s"
     print(render_table(rows, args.format), end="")
     if args.format == "md":
-        print(f"\n{n_cells} cells in {time.perf_counter() - start:.1f} s")
+        print(f"\n{elapsed}")
+    if args.save:
+        for fmt, suffix in (("md", "md"), ("csv", "csv"), ("json", "json"), ("latex", "tex")):
+            text = render_table(rows, fmt) + (f"\n{elapsed}\n" if fmt == "md" else "")
+            Path(f"{args.save}.{suffix}").write_text(text)
     if args.plot:
         if args.kind != "dimension":
             raise ValueError("--plot draws the dimension table")

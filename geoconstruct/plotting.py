@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from geoconstruct.capacity import DimensionRow
 
@@ -32,38 +31,61 @@ def plot_dimension_table(rows: Sequence[DimensionRow], path: str | Path) -> Path
     except ImportError as error:  # pragma: no cover - exercised by the extra's absence
         raise ImportError("plotting needs matplotlib: pip install 'geoconstruct[plot]'") from error
 
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    series: dict[tuple[Any, ...], list[DimensionRow]] = {}
+    figure, axes = plt.subplots(figsize=(9.5, 4.8))
+    relations = sorted({row.n_relations for row in rows})
+    colours = {n_relations: f"C{index}" for index, n_relations in enumerate(relations)}
+    markers = {"grid": "o", "gaussian": "s", "rademacher": "^", "bch": "D"}
+    # measured d_s: one line per (R, codebook, d_s profile); formats with equal d_s share it
+    series: dict[tuple[int, str], dict[tuple[int, ...], list[str]]] = {}
+    points: dict[tuple[int, str, tuple[int, ...]], list[DimensionRow]] = {}
     for row in rows:
-        if row.d_s is not None:
-            series.setdefault((row.n_relations, row.codebook, row.precision), []).append(row)
-    for (n_relations, codebook, precision), points in sorted(series.items()):
-        points.sort(key=lambda row: row.n_subjects)
-        xs = [row.n_subjects for row in points]
+        if row.d_s is None:
+            continue
+        key = (row.n_relations, row.codebook)
+        profile = tuple(
+            other.d_s or 0
+            for other in rows
+            if (other.n_relations, other.codebook, other.precision)
+            == (row.n_relations, row.codebook, row.precision)
+        )
+        formats = series.setdefault(key, {}).setdefault(profile, [])
+        if row.precision not in formats:
+            formats.append(row.precision)
+        points.setdefault((*key, profile), []).append(row)
+    for (n_relations, codebook), profiles in sorted(series.items()):
+        for profile, formats in profiles.items():
+            measured = sorted(
+                {row.n_subjects: row for row in points[(n_relations, codebook, profile)]}.values(),
+                key=lambda row: row.n_subjects,
+            )
+            axes.plot(
+                [row.n_subjects for row in measured],
+                [row.d_s or 0 for row in measured],
+                color=colours[n_relations],
+                marker=markers.get(codebook, "x"),
+                label=f"measured, R={n_relations}, {codebook} ({', '.join(formats)})",
+            )
+    # lower bounds on d_s at p bits: per subject (dashed), global (dotted)
+    bounds: dict[tuple[int, int], dict[int, DimensionRow]] = {}
+    for row in rows:
+        bounds.setdefault((row.n_relations, row.bits), {})[row.n_subjects] = row
+    for (n_relations, bits), by_size in sorted(bounds.items()):
+        ordered = [by_size[n] for n in sorted(by_size)]
+        xs = [row.n_subjects for row in ordered]
         axes.plot(
             xs,
-            [row.d_s or 0 for row in points],  # only rows with a measured d_s are in `series`
-            marker="o",
-            label=f"measured d_s, R={n_relations}, {codebook}, {precision}",
-        )
-    bounds: dict[tuple[int, int], list[DimensionRow]] = {}
-    for row in rows:
-        bounds.setdefault((row.n_relations, row.bits), []).append(row)
-    for (n_relations, bits), points in sorted(bounds.items()):
-        unique = sorted(
-            {row.n_subjects: row for row in points}.values(), key=lambda r: r.n_subjects
-        )
-        xs = [row.n_subjects for row in unique]
-        axes.plot(
-            xs,
-            [row.per_subject_bound_d for row in unique],
+            [row.per_subject_bound_d for row in ordered],
             linestyle="--",
+            color=colours[n_relations],
+            alpha=0.7,
             label=f"per-subject bound, R={n_relations}, p={bits}",
         )
         axes.plot(
             xs,
-            [max(row.global_bound_d, 1) for row in unique],
+            [max(row.global_bound_d, 1) for row in ordered],
             linestyle=":",
+            color=colours[n_relations],
+            alpha=0.7,
             label=f"global bound, R={n_relations}, p={bits}",
         )
     axes.set_xscale("log", base=2)
@@ -71,7 +93,7 @@ def plot_dimension_table(rows: Sequence[DimensionRow], path: str | Path) -> Path
     axes.set_xlabel("N (subjects)")
     axes.set_ylabel("d_s (fact-dependent dimension)")
     axes.set_title("Measured dimension beside the lower bounds")
-    axes.legend(fontsize=6, ncol=2)
+    axes.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     out = Path(path)
     figure.savefig(out, dpi=120)
