@@ -5,10 +5,14 @@ fenced copy of its command's output, with the command stated above it:
 
     demo        geoconstruct demo
     bounds      geoconstruct bounds --subjects 65536 --relations 4 --bits 8
+    precision   geoconstruct construct --subjects 1048576 --relations 4 --bits 4 --precision int4
+                --method certified --dtype float32
     superposed  benchmarks/results/superposed_success.md, written by
                 python benchmarks/superposed_success.py --subjects 1000,4000 --relations 2,4,8
                 --seeds 20 --json ... > benchmarks/results/superposed_success.md
     scale       benchmarks/results/scale.md, written by python benchmarks/scale.py
+    dimension   benchmarks/results/dimension_table.md, written by the command named in the
+                block (geoconstruct table dimension ... --save benchmarks/results/dimension_table)
 
 Usage: ``python tools/render_readme.py [block ...]`` (default: every block). ``--check`` exits 1
 if a deterministic block (bounds) differs from what the command prints now.
@@ -25,10 +29,20 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 SUPERPOSED_RESULTS = ROOT / "benchmarks" / "results" / "superposed_success.md"
 SCALE_RESULTS = ROOT / "benchmarks" / "results" / "scale.md"
+DIMENSION_RESULTS = ROOT / "benchmarks" / "results" / "dimension_table.md"
+DIMENSION_COMMAND = (
+    "geoconstruct table dimension --subjects 256,4096,65536,1048576 --relations 1,4,16 "
+    "--codebook gaussian,grid --precision float32,int8 "
+    "--plot benchmarks/results/dimension_table.png --save benchmarks/results/dimension_table"
+)
 
 COMMANDS = {
     "demo": ["geoconstruct", "demo"],
     "bounds": ["geoconstruct", "bounds", "--subjects", "65536", "--relations", "4", "--bits", "8"],
+    "precision": [
+        *("geoconstruct", "construct", "--subjects", "1048576", "--relations", "4"),
+        *("--bits", "4", "--precision", "int4", "--method", "certified", "--dtype", "float32"),
+    ],
 }
 DETERMINISTIC = ("bounds",)
 
@@ -38,13 +52,15 @@ def command_output(name: str) -> str:
         return SUPERPOSED_RESULTS.read_text().strip()
     if name == "scale":
         return SCALE_RESULTS.read_text().strip()
+    if name == "dimension":
+        return f"`$ {DIMENSION_COMMAND}`\n\n" + DIMENSION_RESULTS.read_text().strip()
     argv = [sys.executable, "-m", "geoconstruct", *COMMANDS[name][1:]]
     result = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT)
     return result.stdout.rstrip()
 
 
 def render_block(name: str, output: str) -> str:
-    if name in ("superposed", "scale"):
+    if name in ("superposed", "scale", "dimension"):
         return output + "\n"  # already a Markdown table
     return f"`$ {' '.join(COMMANDS[name])}`\n\n```\n{output}\n```\n"
 
@@ -65,8 +81,10 @@ def main(argv: list[str]) -> int:
     names = [arg for arg in argv if not arg.startswith("--")] or [
         "demo",
         "bounds",
+        "precision",
         "superposed",
         "scale",
+        "dimension",
     ]
     text = README.read_text()
     if check:
