@@ -38,6 +38,7 @@ from geoconstruct.bench import EXACT_WORK_LIMIT, bench_size
 from geoconstruct.bounds import (
     global_bits,
     global_min_params,
+    packing_min_code_length,
     per_subject_bits,
     per_subject_min_dimension,
     subject_dimension,
@@ -275,6 +276,7 @@ def _bounds(args: argparse.Namespace) -> int:
         "global_min_params": global_min_params(n_subjects, n_relations, bits),
         "per_subject_bits": per_subject_bits(n_subjects, n_relations),
         "per_subject_min_d_s": per_subject_min_dimension(n_subjects, n_relations, bits),
+        "packing_min_k": packing_min_code_length(n_subjects, 0.5) if n_subjects > 1 else 1,
         "constructions": [
             {
                 "layout": layout,
@@ -285,7 +287,9 @@ def _bounds(args: argparse.Namespace) -> int:
             for layout, family in (
                 ("block", GridCodes(bits=bits)),
                 ("block", resolve_codebook("gaussian")),
+                ("block", resolve_codebook("bch")),
                 ("superposed", resolve_codebook("gaussian")),
+                ("superposed", BCHCodes(max_coherence=0.875)),
             )
         ],
     }
@@ -298,6 +302,8 @@ def _bounds(args: argparse.Namespace) -> int:
         f"-> at least {summary['global_min_params']:,} parameters",
         f"per-subject bound   R·log2 N = {summary['per_subject_bits']:.2f} bits "
         f"-> d_s >= {summary['per_subject_min_d_s']} (fact-independent read-out)",
+        f"packing bound       unit codes with coherence <= 1/2 need k >= "
+        f"{summary['packing_min_k']} (spherical caps)",
         "",
         "| layout | codebook | d_s | d_s / per-subject bound | d |",
         "|---|---|---|---|---|",
@@ -308,7 +314,8 @@ def _bounds(args: argparse.Namespace) -> int:
             f"| {row['layout']} | {row['codebook']} | {row['d_s']} | {ratio:.2f} | {row['d']} |"
         )
     lines.append(
-        "(the gaussian rows store real numbers; the bound at p bits applies to grid codes)"
+        "(unit-code rows store real numbers; the bound at p bits applies to grid codes; "
+        "block rows use coherence <= 1/2, the superposed bch row 0.875)"
     )
     print("\n".join(lines))
     return 0
