@@ -300,7 +300,25 @@ class GridCodes:
 
 
 @dataclass(frozen=True)
-class GaussianCodes:
+class _UnitCodes:
+    """What every unit-code family shares: unit norm and a coherence bound ``max_coherence``."""
+
+    max_coherence: float = 0.5
+
+    def __post_init__(self) -> None:
+        require_probability("max_coherence", self.max_coherence)
+
+    @property
+    def unit_norm(self) -> bool:
+        return True
+
+    @property
+    def coherence_bound(self) -> float | None:
+        return self.max_coherence
+
+
+@dataclass(frozen=True)
+class GaussianCodes(_UnitCodes):
     """Normalised Gaussian vectors with coherence at most ``max_coherence``.
 
     Examples
@@ -313,22 +331,9 @@ class GaussianCodes:
     (True, True)
     """
 
-    max_coherence: float = 0.5
-
-    def __post_init__(self) -> None:
-        require_probability("max_coherence", self.max_coherence)
-
     @property
     def name(self) -> str:
         return "gaussian"
-
-    @property
-    def unit_norm(self) -> bool:
-        return True
-
-    @property
-    def coherence_bound(self) -> float | None:
-        return self.max_coherence
 
     def min_code_length(self, n_codes: int) -> int:
         return _unit_code_length(n_codes, self.max_coherence)
@@ -345,7 +350,7 @@ class GaussianCodes:
 
 
 @dataclass(frozen=True)
-class RademacherCodes:
+class RademacherCodes(_UnitCodes):
     """Random ``±1/√k`` vectors with coherence at most ``max_coherence``.
 
     Examples
@@ -356,22 +361,9 @@ class RademacherCodes:
     [np.float64(-1.0), np.float64(1.0)]
     """
 
-    max_coherence: float = 0.5
-
-    def __post_init__(self) -> None:
-        require_probability("max_coherence", self.max_coherence)
-
     @property
     def name(self) -> str:
         return "rademacher"
-
-    @property
-    def unit_norm(self) -> bool:
-        return True
-
-    @property
-    def coherence_bound(self) -> float | None:
-        return self.max_coherence
 
     def min_code_length(self, n_codes: int) -> int:
         return _unit_code_length(n_codes, self.max_coherence)
@@ -388,7 +380,7 @@ class RademacherCodes:
 
 
 @dataclass(frozen=True)
-class BCHCodes:
+class BCHCodes(_UnitCodes):
     """Dual-BCH trace codes (deterministic) whose coherence is at most ``max_coherence``.
 
     The shortest code for N attributes is the smallest ``n = 2^m - 1`` with some ``t`` such that
@@ -409,22 +401,9 @@ class BCHCodes:
     True
     """
 
-    max_coherence: float = 0.5
-
-    def __post_init__(self) -> None:
-        require_probability("max_coherence", self.max_coherence)
-
     @property
     def name(self) -> str:
         return "bch"
-
-    @property
-    def unit_norm(self) -> bool:
-        return True
-
-    @property
-    def coherence_bound(self) -> float | None:
-        return self.max_coherence
 
     def design(
         self, n_codes: int, n_relations: int = 1, max_length: int | None = None
