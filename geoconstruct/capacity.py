@@ -28,11 +28,13 @@ from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_choice, requ
 from geoconstruct.bounds import (
     construction_subject_dimension,
     global_min_dimension,
+    per_subject_bits,
     per_subject_min_dimension,
 )
 from geoconstruct.codebooks import CodebookFamily, GridCodes, resolve_codebook
-from geoconstruct.precision import numeric_format, quantize_construction, storage_efficiency
+from geoconstruct.precision import numeric_format, quantize_construction
 from geoconstruct.single_hop import (
+    code_length_at,
     code_length_for,
     construct_single_hop,
     dimension_for,
@@ -325,25 +327,16 @@ def dimension_cell(
             seeds=seeds,
             memory_budget=memory_budget,
         )
-        dtype = "float64" if form.bits > 32 else "float32"
-        construction = construct_single_hop(
-            n_subjects,
-            n_relations,
-            d,
-            layout=layout,
-            codebook=family,
-            seed=seeds[0],
-            dtype=dtype,
-            memory_budget=memory_budget,
-        )
-        d_s = construction.residual_layout.subject.stop
-        efficiency = storage_efficiency(construction, form)
+        # d_s at d, without building again: R·k (block) or k (superposed)
+        code_length = code_length_at(layout, n_relations, d)
+        d_s = n_relations * code_length if layout == "block" else code_length
         row = replace(
             row,
             min_d=d,
             d_s=d_s,
             ratio_to_per_subject=d_s / max(1, row.per_subject_bound_d),
-            storage_efficiency=efficiency.per_subject,
+            # N·R·log2 N / (N·d_s·p), as precision.storage_efficiency computes it
+            storage_efficiency=per_subject_bits(n_subjects, n_relations) / (d_s * bound_bits),
         )
     except (MemoryError, RuntimeError, ValueError) as error:
         row = replace(row, error=f"{type(error).__name__}: {error}")

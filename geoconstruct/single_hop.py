@@ -74,6 +74,7 @@ __all__ = [
     "ResidualLayout",
     "SingleHopConstruction",
     "Vocabulary",
+    "code_length_at",
     "code_length_for",
     "construct_single_hop",
     "construction_bytes",
@@ -533,7 +534,7 @@ def construction_bytes(
     d = require_int("d", d, minimum=1)
     dtype = require_choice("dtype", dtype, DTYPES)
     layout, family = _layout_and_family(layout, codebook)
-    code_length = max(1, _largest_code_length(layout, n_relations, d))
+    code_length = max(1, code_length_at(layout, n_relations, d))
     subject_dim = n_relations * code_length if layout == "block" else code_length
     config = _model_config(n_subjects, n_relations, d, subject_dim, code_length, dtype)
     d_mlp = config.d_mlp
@@ -640,7 +641,7 @@ def construct_single_hop(
     facts_stream, code_stream, read_stream = np.random.SeedSequence(seed).spawn(3)
     if facts is None:
         facts = random_facts(n_subjects, n_relations, np.random.default_rng(facts_stream))
-    code_length = _largest_code_length(layout, n_relations, d)
+    code_length = code_length_at(layout, n_relations, d)
     code_rng, read_rng = np.random.default_rng(code_stream), np.random.default_rng(read_stream)
     if isinstance(family, BCHCodes) and layout == "superposed":
         codebook_built = family.build(n_subjects, code_length, code_rng, n_relations=n_relations)
@@ -767,8 +768,16 @@ def dimension_for(layout: str, n_relations: int, code_length: int) -> int:
     return 2 * code_length + n_relations
 
 
-def _largest_code_length(layout: str, n_relations: int, d: int) -> int:
-    """The largest k whose dimension fits in d (the inverse of :func:`dimension_for`)."""
+def code_length_at(layout: str, n_relations: int, d: int) -> int:
+    """The largest code length k whose dimension fits in d (the inverse of :func:`dimension_for`).
+
+    Examples
+    --------
+    >>> code_length_at("block", 8, 26), code_length_at("block", 8, 34)
+    (2, 2)
+    >>> code_length_at("superposed", 4, 205)
+    100
+    """
     if layout == "block":
         return (d - n_relations) // (n_relations + 1)
     return (d - n_relations) // 2
