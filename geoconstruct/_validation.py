@@ -9,10 +9,14 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable
 
+import numpy as np
+import numpy.typing as npt
+
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "MemoryBudgetError",
     "require_choice",
+    "require_ids",
     "require_int",
     "require_probability",
     "require_within_budget",
@@ -101,3 +105,24 @@ def require_probability(name: str, value: object, *, open_interval: bool = True)
         interval = "(0, 1)" if open_interval else "[0, 1]"
         raise ValueError(f"{name} must lie in {interval}, got {as_float}")
     return as_float
+
+
+def require_ids(name: str, values: npt.ArrayLike, upper: int) -> npt.NDArray[np.int64]:
+    """Return ``values`` as int64 ids if they are integers in ``[0, upper)``; else raise.
+
+    Examples
+    --------
+    >>> require_ids("subjects", [0, 4], 5).tolist()
+    [0, 4]
+    >>> require_ids("subjects", [0, 5], 5)
+    Traceback (most recent call last):
+    ...
+    ValueError: subjects must lie in [0, 5), got values 0..5
+    """
+    ids = np.asarray(values)
+    if ids.size and not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"{name} must be integer ids, got dtype {ids.dtype}")
+    ids = ids.astype(np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= upper):
+        raise ValueError(f"{name} must lie in [0, {upper}), got values {ids.min()}..{ids.max()}")
+    return ids

@@ -11,13 +11,21 @@ Robust regime (unit codes at a margin)
     N unit codes whose pairwise inner products are at most ``μ`` (margin ``1 - μ`` for clean
     inner-product decoding) have disjoint spherical caps of angular radius ``arccos(μ)/2``, so
     ``N · cap(k, arccos(μ)/2) <= 1`` (fraction of the sphere): :func:`packing_min_code_length`.
+Per pass, multi-hop (fact-independent read-out)
+    One pass answers every chain of length ``<= g`` from its entity: ``D_g = Σ_{h<=g} R^h``
+    answers forming a tree, and every assignment of distinct values is realisable, so
+    ``d_s·p >= log2((N-1)! / (N-1-D)!)`` with ``D = min(D_g, N-1)`` (:func:`per_pass_bits`). For
+    uniformly random facts, recall with probability ``1 - δ`` needs
+    ``d_s·p >= R·log2(N!/(N-m)!) + log2(1 - δ - C)``, ``m = Σ_{h<g} R^h`` and
+    ``C = D_g(D_g+1) / (2(N-m+1))`` (:func:`per_pass_bits_random`).
 Upper bounds
     :func:`construction_subject_dimension` is the ``d_s`` each construction uses, with its formula:
     ``R·⌈log2 N / p⌉`` for grid codes (the per-subject bound up to rounding), ``R·k_μ(N)`` with
     ``k_μ(N) = ⌈2 ln(2N(N-1))/μ²⌉ = O(R log N)`` for random unit codes, and the closed forms of
     ``proofs/bch_codes.md`` for bch codes.
 
-Proofs: ``proofs/lower_bounds.md``. ``log2 N!`` is computed through ``math.lgamma``.
+Proofs: ``proofs/lower_bounds.md`` and ``proofs/multi_hop.md``. ``log2 N!`` is computed through
+``math.lgamma``.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from geoconstruct.codebooks import (
     RademacherCodes,
     resolve_codebook,
 )
+from geoconstruct.multi_hop import chain_count
 from geoconstruct.single_hop import code_length_for
 
 __all__ = [
@@ -43,6 +52,9 @@ __all__ = [
     "global_min_params",
     "log2_factorial",
     "packing_min_code_length",
+    "per_pass_bits",
+    "per_pass_bits_random",
+    "per_pass_min_dimension",
     "per_subject_bits",
     "per_subject_min_dimension",
     "subject_dimension",
@@ -205,3 +217,90 @@ def construction_subject_dimension(
     if layout == "block":
         return d_s, f"R·(2^m - 1) = {n_relations}·{d_s // n_relations} (bch, proofs/bch_codes.md)"
     return d_s, f"k = {d_s} (superposed, proofs/superposed_recall.md, proofs/bch_codes.md)"
+
+
+def log2_falling_factorial(n: int, count: int) -> float:
+    """``log2(n! / (n - count)!)``, the log of ``n·(n-1)···(n-count+1)``.
+
+    Summed term by term (``math.fsum``) up to a million terms, through ``lgamma`` beyond.
+
+    Examples
+    --------
+    >>> log2_falling_factorial(8, 2) == math.log2(56)
+    True
+    """
+    n = require_int("n", n, minimum=0)
+    count = require_int("count", count, minimum=0)
+    if count > n:
+        raise ValueError(f"count must be at most n={n}, got {count}")
+    if count <= 10**6:
+        return math.fsum(math.log2(n - i) for i in range(count))
+    return log2_factorial(n) - log2_factorial(n - count)
+
+
+def per_pass_bits(n_entities: int, n_relations: int, hops_per_pass: int) -> float:
+    """``log2((N-1)! / (N-1-D)!)``, ``D = min(D_g, N-1)``: bits one entity embedding must hold.
+
+    A pass with a fact-independent read-out answers every chain of length ``<= g`` from the
+    entity it is given, so the embedding determines ``D_g`` answers; the count of their possible
+    values is this (``proofs/multi_hop.md``).
+
+    Examples
+    --------
+    >>> per_pass_bits(4096, 4, 1) == log2_falling_factorial(4095, 4)
+    True
+    >>> per_pass_bits(5, 2, 3) == math.log2(24)   # D_3 = 14 > N - 1: every order of 4 entities
+    True
+    """
+    n_entities = require_int("n_entities", n_entities, minimum=1)
+    answers = min(chain_count(n_relations, hops_per_pass), n_entities - 1)
+    return log2_falling_factorial(n_entities - 1, answers)
+
+
+def per_pass_min_dimension(n_entities: int, n_relations: int, hops_per_pass: int, bits: int) -> int:
+    """``⌈per_pass_bits / p⌉``: the smallest entity dimension ``d_s`` one pass allows at p bits.
+
+    Examples
+    --------
+    >>> per_pass_min_dimension(4096, 4, 1, bits=8), per_pass_min_dimension(4096, 4, 4, bits=8)
+    (6, 508)
+    """
+    bits = require_int("bits", bits, minimum=1)
+    return math.ceil(per_pass_bits(n_entities, n_relations, hops_per_pass) / bits - 1e-12)
+
+
+def per_pass_bits_random(
+    n_entities: int, n_relations: int, hops_per_pass: int, failure_probability: float = 0.01
+) -> float:
+    """Bits an entity embedding needs for random facts to be recalled with probability ``1 - δ``.
+
+    ``R·log2(N!/(N-m)!) + log2(1 - δ - C)`` with ``m = Σ_{h<g} R^h`` (the entities a pass's
+    chains pass through, per relation) and ``C = D_g(D_g+1) / (2(N-m+1))``, a bound on the
+    chance that two answers of one entity coincide (``proofs/multi_hop.md``).
+
+    Raises
+    ------
+    ValueError
+        When ``δ + C >= 1``: the bound says nothing there (answers collide too often).
+
+    Examples
+    --------
+    >>> round(per_pass_bits_random(4096, 4, 1), 2), round(per_pass_bits(4096, 4, 1), 2)
+    (47.98, 48.0)
+    """
+    n_entities = require_int("n_entities", n_entities, minimum=1)
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    hops_per_pass = require_int("hops_per_pass", hops_per_pass, minimum=1)
+    delta = require_probability("failure_probability", failure_probability)
+    answers = chain_count(n_relations, hops_per_pass)
+    inner = 1 + chain_count(n_relations, hops_per_pass - 1) if hops_per_pass > 1 else 1
+    collision = 1.0
+    if inner <= n_entities:
+        collision = answers * (answers + 1) / (2 * (n_entities - inner + 1))
+    if delta + collision >= 1:
+        raise ValueError(
+            f"the random-facts bound is vacuous for N={n_entities}, D_g={answers}: answers "
+            f"collide with probability up to {collision:.3g}, and δ + that is not below 1"
+        )
+    main = n_relations * log2_falling_factorial(n_entities, inner)
+    return main + math.log2(1 - delta - collision)

@@ -6,9 +6,13 @@
     Print the smallest ``d`` a construction accepts.
 ``geoconstruct bounds``
     The information-theoretic lower bounds beside the dimension each construction uses.
-``geoconstruct table dimension|capacity``
-    Measured minimum dimension (or capacity) beside the construction's formula and the lower
-    bounds, as Markdown, CSV, JSON or LaTeX; ``--plot`` draws it (optional matplotlib).
+``geoconstruct multihop``
+    Build a multi-hop construction, run the chain-of-thought loop on every query (or a sample),
+    print its report beside the per-pass lower bound.
+``geoconstruct table dimension|capacity|tradeoff``
+    Measured minimum dimension (or capacity, or the multi-hop capacity–depth trade-off) beside
+    the construction's formula and the lower bounds, as Markdown, CSV, JSON or LaTeX; ``--plot``
+    draws it (optional matplotlib).
 ``geoconstruct bench``
     Construction, certified and exact recall timed beside same-run references (see
     :mod:`geoconstruct.bench`).
@@ -39,6 +43,8 @@ from geoconstruct.bounds import (
     global_bits,
     global_min_params,
     packing_min_code_length,
+    per_pass_bits,
+    per_pass_min_dimension,
     per_subject_bits,
     per_subject_min_dimension,
     subject_dimension,
@@ -46,9 +52,11 @@ from geoconstruct.bounds import (
 from geoconstruct.capacity import (
     TABLE_FORMATS,
     DimensionRow,
+    TradeoffRow,
     capacity_table,
     dimension_table,
     render_table,
+    tradeoff_table,
 )
 from geoconstruct.codebooks import (
     CODEBOOK_NAMES,
@@ -59,7 +67,13 @@ from geoconstruct.codebooks import (
     RademacherCodes,
     resolve_codebook,
 )
-from geoconstruct.plotting import plot_dimension_table
+from geoconstruct.multi_hop import (
+    MAX_EXHAUSTIVE_QUERIES,
+    chain_count,
+    construct_multi_hop,
+    multi_hop_dimension,
+)
+from geoconstruct.plotting import plot_dimension_table, plot_tradeoff_table
 from geoconstruct.precision import numeric_format, quantize_construction, storage_efficiency
 from geoconstruct.single_hop import (
     LAYOUTS,
@@ -145,12 +159,49 @@ def _parser() -> argparse.ArgumentParser:
     bounds.add_argument("--json", action="store_true", help="print one JSON object")
     bounds.set_defaults(handler=_bounds)
 
-    table = commands.add_parser(
-        "table", help="measured dimension or capacity beside the bounds, as a table"
+    multihop = commands.add_parser(
+        "multihop", help="build a multi-hop construction and check every query by chain of thought"
     )
-    table.add_argument("kind", choices=["dimension", "capacity"])
+    multihop.add_argument("--entities", type=int, required=True, help="N, the number of entities")
+    multihop.add_argument("--relations", type=int, required=True, help="R, the number of relations")
+    multihop.add_argument("--hops", type=int, required=True, help="H, relations in a query")
+    multihop.add_argument(
+        "--steps", type=int, required=True, help="L in 1..H: forward passes, chain-of-thought steps"
+    )
+    multihop.add_argument(
+        "--dim", type=int, default=None, help="d_model (default: the smallest that works)"
+    )
+    multihop.add_argument("--codebook", choices=CODEBOOK_NAMES, default="grid")
+    multihop.add_argument(
+        "--bits", type=int, default=8, help="bits per coordinate of grid codes (default 8)"
+    )
+    multihop.add_argument("--max-coherence", type=float, default=None, help="unit codes' μ")
+    multihop.add_argument("--seed", type=int, default=0)
+    multihop.add_argument("--dtype", choices=DTYPES, default="float64")
+    multihop.add_argument(
+        "--max-queries",
+        type=int,
+        default=MAX_EXHAUSTIVE_QUERIES,
+        help="check every query up to this many, else a seeded sample (default 1e7)",
+    )
+    multihop.add_argument("--sample-size", type=int, default=100_000, help="(default 100,000)")
+    multihop.add_argument(
+        "--memory-budget", type=_bytes, default=DEFAULT_MEMORY_BUDGET, help="(default 8G)"
+    )
+    multihop.add_argument("--json", action="store_true", help="print one JSON object")
+    multihop.set_defaults(handler=_multihop, layout="block")
+
+    table = commands.add_parser(
+        "table", help="measured dimension, capacity or depth trade-off beside the bounds"
+    )
+    table.add_argument("kind", choices=["dimension", "capacity", "tradeoff"])
     table.add_argument("--subjects", type=_int_list, default=[256, 4096], help="N list (dimension)")
     table.add_argument("--dims", type=_int_list, default=[14, 26], help="d list (capacity)")
+    table.add_argument("--entities", type=int, default=4096, help="N (tradeoff)")
+    table.add_argument("--hops", type=_int_list, default=[1, 2, 3, 4], help="H list (tradeoff)")
+    table.add_argument(
+        "--sample-size", type=int, default=10_000, help="queries checked per row (tradeoff)"
+    )
     table.add_argument("--relations", type=_int_list, default=[1, 4], help="R list")
     table.add_argument("--codebook", type=_name_list, default=["grid"], help="codebook list")
     table.add_argument("--precision", type=_name_list, default=["float32"], help="format list")
@@ -369,6 +420,8 @@ def _table(args: argparse.Namespace) -> int:
         resolve_codebook(name)  # fail on an unknown name before any work starts
     for name in args.precision:
         numeric_format(name)
+    if args.kind == "tradeoff":
+        return _tradeoff_table(args)
     n_cells = len(args.relations) * len(args.codebook) * len(args.precision)
     n_cells *= len(args.subjects if args.kind == "dimension" else args.dims)
     start = time.perf_counter()
@@ -405,6 +458,149 @@ def _table(args: argparse.Namespace) -> int:
             raise ValueError("--plot draws the dimension table")
         plot_dimension_table([row for row in rows if isinstance(row, DimensionRow)], args.plot)
     return 0 if all(row.error is None for row in rows) else 1
+
+
+def _tradeoff_table(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    settings = [
+        (relations, codebook, precision)
+        for relations in args.relations
+        for codebook in args.codebook
+        for precision in args.precision
+    ]
+    n_rows = len(settings) * sum(args.hops)
+    rows: list[TradeoffRow] = []
+    with tqdm(total=n_rows, desc="tradeoff table", unit="row", leave=False) as bar:
+        for relations, codebook, precision in settings:
+            rows += tradeoff_table(
+                args.entities,
+                relations,
+                args.hops,
+                codebook=codebook,
+                precision=precision,
+                seed=args.seeds[0],
+                sample_size=args.sample_size,
+                memory_budget=args.memory_budget,
+                progress=bar.update,
+            )
+    elapsed = f"{len(rows)} rows in {time.perf_counter() - start:.1f} s"
+    print(render_table(rows, args.format), end="")
+    if args.format == "md":
+        print(f"\n{elapsed}")
+    if args.save:
+        for fmt, suffix in (("md", "md"), ("csv", "csv"), ("json", "json"), ("latex", "tex")):
+            text = render_table(rows, fmt) + (f"\n{elapsed}\n" if fmt == "md" else "")
+            Path(f"{args.save}.{suffix}").write_text(text)
+    if args.plot:
+        plot_tradeoff_table(rows, args.plot)
+    return 0 if all(row.recall_accuracy == 1.0 for row in rows) else 1
+
+
+def _multihop(args: argparse.Namespace) -> int:
+    family = _family(args)
+    n, n_relations, hops, steps = args.entities, args.relations, args.hops, args.steps
+    minimum = multi_hop_dimension(n, n_relations, hops, steps, codebook=family)
+    start = time.perf_counter()
+    construction = construct_multi_hop(
+        n,
+        n_relations,
+        hops,
+        steps,
+        minimum if args.dim is None else args.dim,
+        codebook=family,
+        seed=args.seed,
+        dtype=args.dtype,
+        memory_budget=args.memory_budget,
+    )
+    built = time.perf_counter()
+    report = construction.recall(
+        max_queries=args.max_queries,
+        sample_size=args.sample_size,
+        memory_budget=args.memory_budget,
+    )
+    finished = time.perf_counter()
+    g = construction.hops_per_pass
+    config, bound = construction.config, construction.attention_bound
+    bits = family.bits if isinstance(family, GridCodes) else 64
+    summary: dict[str, Any] = {
+        "n_entities": n,
+        "n_relations": n_relations,
+        "hops": hops,
+        "steps": steps,
+        "hops_per_pass": g,
+        "passes": construction.n_passes,
+        "codebook": family.name,
+        "seed": args.seed,
+        "dtype": args.dtype,
+        "d_model": config.d_model,
+        "required_d": minimum,
+        "chains_per_pass": chain_count(n_relations, g),
+        "code_length": construction.codebook.code_length,
+        "entity_dim": construction.layout.entity.stop,
+        "residual_layout": construction.layout.as_dict(),
+        "n_heads": config.n_heads,
+        "d_head": config.d_head,
+        "d_mlp": config.d_mlp,
+        "d_vocab": config.d_vocab,
+        "params_total": config.n_params(),
+        "score_gap": bound.score_gap,
+        "leakage_bound": bound.leakage_bound,
+        "output_error_bound": bound.output_error_bound,
+        "decoding_tolerance": bound.decoding_tolerance,
+        "bits": bits,
+        "per_pass_bits": per_pass_bits(n, n_relations, g),
+        "per_pass_min_d_s": per_pass_min_dimension(n, n_relations, g, bits),
+        "n_queries": report.n_queries,
+        "n_facts": report.n_facts,
+        "sampled": report.sampled,
+        "n_correct": report.n_correct,
+        "accuracy": report.accuracy,
+        "pass_correct": list(report.pass_correct),
+        "min_margin": report.min_margin,
+        "failures": [repr(failure) for failure in report.failures],
+        "construct_seconds": built - start,
+        "recall_seconds": finished - built,
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        _print_multihop(summary, sys.stdout)
+    return 0 if report.all_correct else 1
+
+
+def _print_multihop(summary: dict[str, Any], out: TextIO) -> None:
+    checked = (
+        f"a seeded sample of {summary['n_facts']:,} of {summary['n_queries']:,} queries"
+        if summary["sampled"]
+        else f"all {summary['n_queries']:,} queries"
+    )
+    per_pass = ", ".join(f"{count:,}" for count in summary["pass_correct"])
+    lines = [
+        f"multi hop: N={summary['n_entities']} entities, R={summary['n_relations']} relations, "
+        f"H={summary['hops']} hops in L={summary['steps']} steps "
+        f"(g={summary['hops_per_pass']} hops a pass, {summary['passes']} passes), "
+        f"codebook={summary['codebook']}, seed={summary['seed']}, {summary['dtype']}",
+        f"d_model          {summary['d_model']}  (smallest that works: {summary['required_d']})",
+        f"entity d_s       {summary['entity_dim']} = {summary['chains_per_pass']} chains x "
+        f"k={summary['code_length']}",
+        f"per-pass bound   d_s >= {summary['per_pass_min_d_s']} at p={summary['bits']} bits "
+        f"({summary['per_pass_bits']:,.1f} bits; ratio "
+        f"{summary['entity_dim'] / summary['per_pass_min_d_s']:.3f})",
+        f"heads            {summary['n_heads']} x d_head {summary['d_head']}, score gap "
+        f"{summary['score_gap']:g}: leakage <= {summary['leakage_bound']:.3g}, output error <= "
+        f"{summary['output_error_bound']:.3g} "
+        f"(decoding tolerance {summary['decoding_tolerance']:g})",
+        f"d_mlp            {summary['d_mlp']}",
+        f"parameters       {summary['params_total']:,} total",
+        f"recall           {summary['n_correct']:,} / {summary['n_facts']:,} "
+        f"(accuracy {summary['accuracy']:.6f}) over {checked}",
+        f"right per pass   {per_pass}",
+        f"min margin       {summary['min_margin']:.6g}",
+        f"wall time        construct {summary['construct_seconds']:.2f} s, "
+        f"recall {summary['recall_seconds']:.2f} s",
+    ]
+    lines += [f"  failed: {failure}" for failure in summary["failures"]]
+    print("\n".join(lines), file=out)
 
 
 def bench_table_header() -> list[str]:

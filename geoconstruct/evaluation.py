@@ -33,6 +33,7 @@ __all__ = [
     "chunk_size",
     "plan_chunk_bytes",
     "predict_tokens",
+    "predict_with_margins",
     "score_prompts",
     "unembedding_rows",
 ]
@@ -162,6 +163,34 @@ def predict_tokens(
             stop = start + first + logits.shape[0]
             predicted[start + first : stop] = np.argmax(logits, axis=1)
     return predicted
+
+
+def predict_with_margins(
+    weights: Weights,
+    config: TransformerConfig,
+    tokens: npt.ArrayLike,
+    answers: npt.ArrayLike,
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The argmax token of every prompt and its margin: answer logit minus best other logit.
+
+    Like :func:`score_prompts`, but keeps every prediction (the chain-of-thought loop feeds them
+    back as the next prompt's token). A margin is positive iff the answer is the strict argmax.
+    """
+    token_ids = np.asarray(tokens)
+    expected = np.asarray(answers)
+    predicted = np.zeros(token_ids.shape[0], np.int64)
+    margins = np.zeros(token_ids.shape[0], np.float64)
+    for start, resid in _final_residuals(weights, config, token_ids, chunk_bytes):
+        for first, logits in _logit_blocks(weights, config, resid):
+            rows = slice(start + first, start + first + logits.shape[0])
+            predicted[rows] = np.argmax(logits, axis=1)
+            index = np.arange(logits.shape[0])
+            true_logit = logits[index, expected[rows]]  # a copy
+            logits[index, expected[rows]] = -np.inf
+            margins[rows] = true_logit - logits.max(axis=1)
+    return predicted, margins
 
 
 def _final_residuals(

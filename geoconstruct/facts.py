@@ -83,6 +83,30 @@ class Facts:
         """The attribute ``π_r(s)`` for each (subject, relation) pair (broadcast)."""
         return self.permutations[np.asarray(relations), np.asarray(subjects)]
 
+    def follow(self, entities: npt.ArrayLike, chains: npt.ArrayLike) -> IntArray:
+        """Where each chain of relations leads: ``π_{r_h}(… π_{r_1}(x))`` (multi-hop, §7).
+
+        Subjects and attributes are one entity set here. ``chains`` has shape [..., h], is read
+        left to right (``r_1`` first) and broadcasts against ``entities``. The relation id ``R``
+        is the padding relation ``∅`` (the identity), so a chain padded at the end leads where
+        the unpadded chain leads.
+
+        Examples
+        --------
+        >>> facts = Facts([[1, 2, 0], [0, 2, 1]])
+        >>> facts.follow([0, 0, 0], [[0, 0], [0, 1], [1, 2]]).tolist()
+        [2, 2, 0]
+        """
+        chain_table = np.asarray(chains, dtype=np.int64)
+        start = np.asarray(entities, dtype=np.int64)
+        shape = np.broadcast_shapes(start.shape, chain_table.shape[:-1])
+        positions = np.broadcast_to(start, shape)
+        chain_table = np.broadcast_to(chain_table, (*shape, chain_table.shape[-1]))
+        with_padding = np.vstack([self.permutations, np.arange(self.n_subjects)])
+        for step in range(chain_table.shape[-1]):
+            positions = with_padding[chain_table[..., step], positions]
+        return np.array(positions, dtype=np.int64)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Facts):
             return NotImplemented

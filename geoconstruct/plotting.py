@@ -9,10 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from geoconstruct.capacity import DimensionRow
+from geoconstruct.capacity import DimensionRow, TradeoffRow
 
-__all__ = ["plot_dimension_table"]
+__all__ = ["plot_dimension_table", "plot_tradeoff_table"]
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as error:  # pragma: no cover - exercised by the extra's absence
+        raise ImportError("plotting needs matplotlib: pip install 'geoconstruct[plot]'") from error
+    return plt
 
 
 def plot_dimension_table(rows: Sequence[DimensionRow], path: str | Path) -> Path:
@@ -23,14 +35,7 @@ def plot_dimension_table(rows: Sequence[DimensionRow], path: str | Path) -> Path
     ImportError
         If matplotlib is not installed, saying which extra installs it.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as error:  # pragma: no cover - exercised by the extra's absence
-        raise ImportError("plotting needs matplotlib: pip install 'geoconstruct[plot]'") from error
-
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(9.5, 4.8))
     relations = sorted({row.n_relations for row in rows})
     colours = {n_relations: f"C{index}" for index, n_relations in enumerate(relations)}
@@ -94,6 +99,54 @@ def plot_dimension_table(rows: Sequence[DimensionRow], path: str | Path) -> Path
     axes.set_ylabel("d_s (fact-dependent dimension)")
     axes.set_title("Measured dimension beside the lower bounds")
     axes.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    figure.tight_layout()
+    out = Path(path)
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
+    return out
+
+
+def plot_tradeoff_table(rows: Sequence[TradeoffRow], path: str | Path) -> Path:
+    """Draw ``d_s`` and the per-pass lower bound against hops per pass g (log y); save to path.
+
+    Every (H, L) row with the same g has the same ``d_s``: the trade-off is one curve, exponential
+    in g, and full chain-of-thought (g = 1) is its constant floor.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed, saying which extra installs it.
+    """
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(7.5, 4.5))
+    settings = sorted({(row.n_relations, row.codebook, row.bits) for row in rows})
+    for index, (n_relations, codebook, bits) in enumerate(settings):
+        by_g = {
+            row.hops_per_pass: row
+            for row in rows
+            if (row.n_relations, row.codebook, row.bits) == (n_relations, codebook, bits)
+        }
+        ordered = [by_g[g] for g in sorted(by_g)]
+        xs = [row.hops_per_pass for row in ordered]
+        label = f"R={n_relations}, {codebook}, p={bits}"
+        axes.plot(
+            xs, [row.d_s for row in ordered], marker="o", color=f"C{index}", label=f"d_s, {label}"
+        )
+        axes.plot(
+            xs,
+            [row.per_pass_bound_d_s for row in ordered],
+            linestyle="--",
+            color=f"C{index}",
+            alpha=0.7,
+            label=f"per-pass lower bound, {label}",
+        )
+    axes.set_yscale("log", base=2)
+    axes.set_xticks(sorted({row.hops_per_pass for row in rows}))
+    axes.set_xlabel("hops per forward pass g = ⌈H/L⌉")
+    axes.set_ylabel("d_s (entity dimension)")
+    n_entities = rows[0].n_entities if rows else 0
+    axes.set_title(f"Capacity-depth trade-off, N={n_entities:,}")
+    axes.legend(fontsize=7)
     figure.tight_layout()
     out = Path(path)
     figure.savefig(out, dpi=120)

@@ -44,6 +44,7 @@ import numpy.typing as npt
 from geoconstruct._validation import (
     DEFAULT_MEMORY_BUDGET,
     require_choice,
+    require_ids,
     require_int,
     require_within_budget,
 )
@@ -261,8 +262,8 @@ class SingleHopConstruction:
             (a ``MemoryError``) before allocating, if the request cannot fit the budget.
         """
         subject_ids, relation_ids = np.broadcast_arrays(
-            _ids("subjects", subjects, self.facts.n_subjects),
-            _ids("relations", relations, self.facts.n_relations),
+            require_ids("subjects", subjects, self.facts.n_subjects),
+            require_ids("relations", relations, self.facts.n_relations),
         )
         chunk_bytes = plan_chunk_bytes(self.config, subject_ids.size, memory_budget, "predict")
         tokens = self._tokens(subject_ids.ravel(), relation_ids.ravel())
@@ -825,13 +826,3 @@ def _floor_bias(
     output_norm = codebook.norm_bound * (1 if layout == "block" else n_relations)
     # An integer, so that integer constructions stay exactly representable (and exact in float).
     return float(math.floor(-output_norm * codebook.norm_bound + float(attribute_bias.min()) - 1.0))
-
-
-def _ids(name: str, values: npt.ArrayLike, upper: int) -> IntArray:
-    ids = np.asarray(values)
-    if ids.size and not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"{name} must be integer ids, got dtype {ids.dtype}")
-    ids = ids.astype(np.int64)
-    if ids.size and (ids.min() < 0 or ids.max() >= upper):
-        raise ValueError(f"{name} must lie in [0, {upper}), got values {ids.min()}..{ids.max()}")
-    return ids
