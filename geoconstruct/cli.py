@@ -578,7 +578,8 @@ def _print_multihop(summary: dict[str, Any], out: TextIO) -> None:
     lines = [
         f"multi hop: N={summary['n_entities']} entities, R={summary['n_relations']} relations, "
         f"H={summary['hops']} hops in L={summary['steps']} steps "
-        f"(g={summary['hops_per_pass']} hops a pass, {summary['passes']} passes), "
+        f"(g={summary['hops_per_pass']} hops a pass, {summary['passes']} "
+        f"pass{'es' if summary['passes'] != 1 else ''}), "
         f"codebook={summary['codebook']}, seed={summary['seed']}, {summary['dtype']}",
         f"d_model          {summary['d_model']}  (smallest that works: {summary['required_d']})",
         f"entity d_s       {summary['entity_dim']} = {summary['chains_per_pass']} chains x "

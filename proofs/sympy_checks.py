@@ -378,3 +378,113 @@ def check_cap_fraction_sphere(exponent: sp.Rational = HALF) -> bool:
     sin_squared = 1 - c**2
     incomplete = 1 - (1 - sin_squared) ** exponent  # I_x(1, b) at x = sin²φ
     return bool(sp.simplify(HALF * incomplete - (1 - c) / 2) == 0)
+
+
+# ---------------------------------------------------------------------------- multi_hop.md
+
+
+def check_hard_attention_leakage(off_positions: sp.Expr | None = None) -> bool:
+    """Scores (s, 0, …, 0) over g + 1 positions: the weight off the bound one is g/(e^s + g).
+
+    ``off_positions`` is the number of other positions the proof counts (g); the last position of
+    a ``g + 1``-token prompt sees all of them, so another count gives another (wrong) leakage.
+    """
+    s, g = sp.symbols("s g", positive=True)
+    others = g if off_positions is None else off_positions
+    weight_off = g * sp.exp(0) / (sp.exp(s) + g * sp.exp(0))  # g positions at score 0
+    formula = others / (sp.exp(s) + others)
+    ok = sp.simplify(weight_off - formula) == 0
+    # and ε <= g·e^-s, the form the score gap is solved from
+    ok &= sp.simplify(g * sp.exp(-s) - formula - g * g * sp.exp(-s) / (sp.exp(s) + g)) == 0
+    return bool(ok)
+
+
+def check_leaky_gate(gate_scale_factor: sp.Expr = TWO) -> bool:
+    """Gates under leakage ε <= 1/2 with λ = factor·Z and every |z| <= Z.
+
+    Closed keys (G <= −(1 − ε)) output exactly 0 when factor >= 2: the worst pre-activation
+    ``Z − λ(1 − ε)`` at ε = 1/2 is ``Z(1 − factor/2)``. Open keys (G = −δ, 0 <= δ <= gε) output
+    z moved by at most λδ: ``relu(z − λδ) − relu(−z − λδ)`` is ``z − λδ`` for z >= λδ and 0 below.
+    """
+    Z, t, delta, lam = sp.symbols("Z t delta lambda", positive=True)
+    worst_closed = Z - gate_scale_factor * Z * (1 - HALF)
+    ok = bool(worst_closed <= 0)
+    # open, z = λδ + t (above the shift): output z − λδ, error λδ
+    z_above = lam * delta + t
+    ok &= sp.simplify(_pair(z_above, -lam * delta) - (z_above - lam * delta)) == 0
+    # open, z = λδ/(1 + v) with v >= 0 (inside the shift): output 0, error z <= λδ
+    v = sp.Symbol("v", nonnegative=True)
+    ok &= sp.simplify(_pair(lam * delta / (1 + v), -lam * delta)) == 0
+    return bool(ok)
+
+
+def check_score_gap(constant: sp.Expr = FOUR) -> bool:
+    """With s = ln(c·√k·g²·Z/τ) the error 2√k·g·(g e^-s)·Z equals τ·2/c: τ/2 for c = 4."""
+    k, g, Z, tau = sp.symbols("k g Z tau", positive=True)
+    s = sp.log(constant * sp.sqrt(k) * g**2 * Z / tau)
+    error = 2 * sp.sqrt(k) * g * (g * sp.exp(-s)) * Z
+    return bool(sp.simplify(error - tau / 2) == 0)
+
+
+def check_decoding_under_error(k: int = 3) -> bool:
+    """y = u_a + e. Nearest neighbour: gap = (‖u_a − u_b‖² + 2⟨u_a − u_b, e⟩)/2; inner product:
+    ⟨u_a − u_b, y⟩ = ‖u_a‖² − ⟨u_a, u_b⟩ + ⟨u_a − u_b, e⟩. Both stay positive for ‖e‖ below half
+    the distance (Cauchy–Schwarz), which is what ``decoding_tolerance`` records.
+    """
+    a = sp.symbols(f"a0:{k}", real=True)
+    b = sp.symbols(f"b0:{k}", real=True)
+    e = sp.symbols(f"e0:{k}", real=True)
+
+    def dot(x: tuple[sp.Expr, ...], y: tuple[sp.Expr, ...]) -> sp.Expr:
+        return sum(xi * yi for xi, yi in zip(x, y, strict=True))
+
+    y = tuple(ai + ei for ai, ei in zip(a, e, strict=True))
+    diff = tuple(ai - bi for ai, bi in zip(a, b, strict=True))
+    nearest = (dot(diff, diff) + 2 * dot(diff, e)) / 2
+    nn_gap = (dot(y, y) - 2 * dot(b, y) + dot(b, b)) / 2 - dot(e, e) / 2  # (‖y−b‖² − ‖y−a‖²)/2
+    ok = sp.expand(nn_gap - nearest) == 0
+    ok &= sp.expand(dot(diff, y) - (dot(a, a) - dot(a, b) + dot(diff, e))) == 0
+    # at distance δ and ‖e‖ = δ/2 − t the nearest-neighbour gap is at least δ·t > 0
+    delta, t = sp.symbols("delta t", positive=True)
+    ok &= sp.simplify((delta**2 - 2 * delta * (delta / 2 - t)) / 2 - delta * t) == 0
+    return bool(ok)
+
+
+def check_multi_hop_dimension() -> bool:
+    """D_g = Σ_{h<=g} R^h = R(R^g − 1)/(R − 1) = R·m with m = Σ_{h<g} R^h, and the residual
+    layout D_g·k + (R+1) + g(R+1) + (g+1) + k = (D_g + 1)k + (R+2)(g+1)."""
+    R, k, g = sp.symbols("R k g", positive=True, integer=True)
+    h = sp.Symbol("h", integer=True)
+    ok = True
+    for r_value in (2, 3, 4):
+        for g_value in (1, 2, 3, 4):
+            chains = sp.summation(sp.Integer(r_value) ** h, (h, 1, g_value))
+            inner = sp.summation(sp.Integer(r_value) ** h, (h, 0, g_value - 1))
+            ok &= chains == sp.Integer(r_value) * (r_value**g_value - 1) / (r_value - 1)
+            ok &= chains == r_value * inner
+    D = sp.Symbol("D", positive=True)
+    layout = D * k + (R + 1) + g * (R + 1) + (g + 1) + k
+    ok &= sp.expand(layout - ((D + 1) * k + (R + 2) * (g + 1))) == 0
+    return bool(ok)
+
+
+def check_per_pass_counting() -> bool:
+    """(N−1)!/(N−1−D)! = Π_{i<D}(N−1−i); a distinct tuple has probability ((N−m)!/N!)^R; the
+    collision union bound Σ_{j=1..D} j/(N−m+1) = D(D+1)/(2(N−m+1)); and the random-facts bound
+    log2((1−δ−C)/P(t)) = R·log2(N!/(N−m)!) + log2(1−δ−C)."""
+    n, D, m, R, j = sp.symbols("N D m R j", positive=True, integer=True)
+    ok = True
+    for n_value, d_value in ((10, 3), (64, 6), (200, 20)):
+        product = sp.prod([n_value - 1 - k for k in range(d_value)])
+        ok &= sp.factorial(n_value - 1) / sp.factorial(n_value - 1 - d_value) == product
+    union = sp.summation(j / (n - m + 1), (j, 1, D))
+    ok &= sp.simplify(union - D * (D + 1) / (2 * (n - m + 1))) == 0
+    for n_value, m_value in ((10, 3), (30, 5)):
+        per_relation = sp.prod([sp.Rational(1, n_value - k) for k in range(m_value)])
+        ok &= per_relation == sp.factorial(n_value - m_value) / sp.factorial(n_value)
+    C, delta = sp.symbols("C delta", positive=True)
+    probability = (sp.factorial(n - m) / sp.factorial(n)) ** R
+    bound = sp.log((1 - delta - C) / probability, 2)
+    closed = R * sp.log(sp.factorial(n) / sp.factorial(n - m), 2) + sp.log(1 - delta - C, 2)
+    ok &= sp.simplify(sp.expand_log(bound - closed, force=True)) == 0
+    return bool(ok)

@@ -31,6 +31,12 @@ ALL_CHECKS = [
     checks.check_weil_to_coherence,
     checks.check_superposed_sign_margin,
     checks.check_cap_fraction_sphere,
+    checks.check_hard_attention_leakage,
+    checks.check_leaky_gate,
+    checks.check_score_gap,
+    checks.check_decoding_under_error,
+    checks.check_multi_hop_dimension,
+    checks.check_per_pass_counting,
 ]
 
 
@@ -53,6 +59,9 @@ def test_check_holds(check):
         (checks.check_unit_code_length, sp.Rational(1, 3)),
         (checks.check_superposed_exponent, sp.Integer(8)),
         (checks.check_superposed_length, sp.Integer(2)),
+        (checks.check_hard_attention_leakage, sp.Symbol("g", positive=True) - 1),
+        (checks.check_leaky_gate, sp.Integer(1)),
+        (checks.check_score_gap, sp.Integer(2)),
     ],
     ids=lambda value: getattr(value, "__name__", str(value)),
 )

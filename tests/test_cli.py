@@ -216,3 +216,52 @@ def test_construct_with_precision_reports_storage_efficiency(capsys):
         capsys, "construct", "--subjects", "10", "--relations", "2", "--precision", "int99"
     )
     assert status == 2 and "format must be one of" in err
+
+
+def test_multihop_prints_the_report_beside_the_bound(capsys):
+    argv = ["multihop", "--entities", "300", "--relations", "3", "--hops", "3", "--steps", "1"]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    assert "H=3 hops in L=1 steps (g=3 hops a pass, 1 pass)" in out
+    assert "entity d_s       78 = 39 chains x k=2" in out  # D_3 = 3 + 9 + 27, 300 > 2^8
+    assert "recall           8,100 / 8,100 (accuracy 1.000000) over all 8,100 queries" in out
+    assert "per-pass bound   d_s >= " in out and "leakage <= " in out
+
+
+def test_multihop_json_samples_above_the_limit(capsys):
+    argv = [
+        *("multihop", "--entities", "100", "--relations", "2", "--hops", "4", "--steps", "4"),
+        *("--max-queries", "500", "--sample-size", "300", "--json"),
+    ]
+    status, out, _ = run(capsys, *argv)
+    summary = json.loads(out)
+    assert status == 0
+    assert summary["sampled"] and summary["n_facts"] == 300 and summary["n_queries"] == 1600
+    assert summary["pass_correct"] == [300, 300, 300, 300]
+    assert summary["passes"] == 4 and summary["hops_per_pass"] == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--hops", "2", "--steps", "3"], "steps must lie in 1..hops=2"),
+        (["--hops", "2", "--steps", "1", "--dim", "10"], "requires d >= "),
+        (["--hops", "0", "--steps", "1"], "hops must be an integer >= 1"),
+    ],
+)
+def test_multihop_bad_arguments_exit_2(capsys, argv, message):
+    status, out, err = run(capsys, "multihop", "--entities", "50", "--relations", "2", *argv)
+    assert status == 2 and message in err and out == ""
+
+
+def test_table_tradeoff_in_every_format_with_a_plot(capsys, tmp_path):
+    argv = ["table", "tradeoff", "--entities", "512", "--relations", "3", "--hops", "1,2,3"]
+    status, out, _ = run(capsys, *argv, "--format", "json", "--plot", str(tmp_path / "t.png"))
+    rows = json.loads(out)
+    assert status == 0 and len(rows) == 6
+    assert {row["recall_accuracy"] for row in rows} == {1.0}
+    assert (tmp_path / "t.png").stat().st_size > 10_000
+    status, out, _ = run(capsys, *argv, "--save", str(tmp_path / "t"))
+    assert status == 0 and "| H | L | hops/pass g |" in out and "6 rows in" in out
+    for suffix in ("md", "csv", "json", "tex"):
+        assert (tmp_path / f"t.{suffix}").read_text()

@@ -15,6 +15,8 @@ def test_python_blocks_run(tmp_path, monkeypatch):
         exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["report"].n_correct == 80_000
     assert namespace["d"] == 26
+    assert namespace["hop_report"].n_correct == 27_000
+    assert namespace["d_one_pass"] == 100
 
 
 def test_quick_start_commands_match_ci():

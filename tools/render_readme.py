@@ -13,6 +13,9 @@ fenced copy of its command's output, with the command stated above it:
     scale       benchmarks/results/scale.md, written by python benchmarks/scale.py
     dimension   benchmarks/results/dimension_table.md, written by the command named in the
                 block (geoconstruct table dimension ... --save benchmarks/results/dimension_table)
+    multihop    geoconstruct multihop --entities 4096 --relations 4 --hops 3 --steps 1
+    tradeoff    benchmarks/results/tradeoff_table.md, written by the command named in the block
+                (geoconstruct table tradeoff ... --save benchmarks/results/tradeoff_table)
 
 Usage: ``python tools/render_readme.py [block ...]`` (default: every block). ``--check`` exits 1
 if a deterministic block (bounds) differs from what the command prints now.
@@ -35,6 +38,12 @@ DIMENSION_COMMAND = (
     "--codebook gaussian,grid --precision float32,int8 "
     "--plot benchmarks/results/dimension_table.png --save benchmarks/results/dimension_table"
 )
+TRADEOFF_RESULTS = ROOT / "benchmarks" / "results" / "tradeoff_table.md"
+TRADEOFF_COMMAND = (
+    "geoconstruct table tradeoff --entities 4096 --relations 4 --hops 1,2,3,4 "
+    "--codebook grid --precision int8 "
+    "--plot benchmarks/results/tradeoff_table.png --save benchmarks/results/tradeoff_table"
+)
 
 COMMANDS = {
     "demo": ["geoconstruct", "demo"],
@@ -42,6 +51,10 @@ COMMANDS = {
     "precision": [
         *("geoconstruct", "construct", "--subjects", "1048576", "--relations", "4"),
         *("--bits", "4", "--precision", "int4", "--method", "certified", "--dtype", "float32"),
+    ],
+    "multihop": [
+        *("geoconstruct", "multihop", "--entities", "4096", "--relations", "4"),
+        *("--hops", "3", "--steps", "1"),
     ],
 }
 DETERMINISTIC = ("bounds",)
@@ -54,13 +67,15 @@ def command_output(name: str) -> str:
         return SCALE_RESULTS.read_text().strip()
     if name == "dimension":
         return f"`$ {DIMENSION_COMMAND}`\n\n" + DIMENSION_RESULTS.read_text().strip()
+    if name == "tradeoff":
+        return f"`$ {TRADEOFF_COMMAND}`\n\n" + TRADEOFF_RESULTS.read_text().strip()
     argv = [sys.executable, "-m", "geoconstruct", *COMMANDS[name][1:]]
     result = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT)
     return result.stdout.rstrip()
 
 
 def render_block(name: str, output: str) -> str:
-    if name in ("superposed", "scale", "dimension"):
+    if name in ("superposed", "scale", "dimension", "tradeoff"):
         return output + "\n"  # already a Markdown table
     return f"`$ {' '.join(COMMANDS[name])}`\n\n```\n{output}\n```\n"
 
@@ -85,6 +100,8 @@ def main(argv: list[str]) -> int:
         "superposed",
         "scale",
         "dimension",
+        "multihop",
+        "tradeoff",
     ]
     text = README.read_text()
     if check:
