@@ -27,7 +27,14 @@ DEFAULT_MEMORY_BUDGET = 8 * 2**30
 
 
 class MemoryBudgetError(MemoryError):
-    """A request whose estimated peak memory exceeds its budget; raised before allocating."""
+    """A request whose estimated peak memory exceeds its budget; raised before allocating.
+
+    ``needed`` and ``budget`` are the bytes (None when raised without them).
+    """
+
+    def __init__(self, message: str, needed: int | None = None, budget: int | None = None):
+        super().__init__(message)
+        self.needed, self.budget = needed, budget
 
 
 def require_within_budget(task: str, needed: int, budget: object) -> None:
@@ -45,7 +52,9 @@ def require_within_budget(task: str, needed: int, budget: object) -> None:
         raise MemoryBudgetError(
             f"{task} would need about {needed:,} bytes ({needed / 2**30:.2f} GiB), over the "
             f"memory budget of {limit:,} bytes ({limit / 2**30:.2f} GiB); pass a larger "
-            "memory_budget or make the request smaller"
+            "memory_budget or make the request smaller",
+            needed=needed,
+            budget=limit,
         )
 
 

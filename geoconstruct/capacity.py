@@ -15,15 +15,12 @@ with a float format they keep the family's default (8-bit digits, exact in every
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +43,7 @@ from geoconstruct.single_hop import (
     dimension_for,
     required_dimension,
 )
+from geoconstruct.tables import TABLE_FORMATS, Columns, render_table
 
 __all__ = [
     "TABLE_FORMATS",
@@ -61,8 +59,6 @@ __all__ = [
     "table_codebook",
     "tradeoff_table",
 ]
-
-TABLE_FORMATS = ("md", "csv", "json", "latex")
 
 FALLBACK_LOGITS = 10**10
 """Most logits (queries times d_vocab) a cell's forward pass may compute for queries the certificate
@@ -255,6 +251,21 @@ class DimensionRow:
     bits a parameter: per subject ``⌈R·log2 N / p⌉``, global ``⌈R·log2 N! / (N·p)⌉``.
     """
 
+    COLUMNS: ClassVar[Columns] = (
+        ("N", "n_subjects", "{:,}"),
+        ("R", "n_relations", "{}"),
+        ("codebook", "codebook", "{}"),
+        ("precision", "precision", "{}"),
+        ("min d", "min_d", "{}"),
+        ("d_s", "d_s", "{}"),
+        ("construction bound d", "construction_bound_d", "{}"),
+        ("per-subject bound d_s", "per_subject_bound_d", "{}"),
+        ("global bound d_s", "global_bound_d", "{}"),
+        ("d_s / per-subject", "ratio_to_per_subject", "{:.2f}"),
+        ("storage efficiency", "storage_efficiency", "{:.3f}"),
+        ("seconds", "seconds", "{:.2f}"),
+    )
+
     n_subjects: int
     n_relations: int
     layout: str
@@ -276,6 +287,16 @@ class DimensionRow:
 @dataclass(frozen=True)
 class CapacityRow:
     """One cell of the capacity table: the largest N a dimension holds, beside the bound's N."""
+
+    COLUMNS: ClassVar[Columns] = (
+        ("d", "d", "{}"),
+        ("R", "n_relations", "{}"),
+        ("codebook", "codebook", "{}"),
+        ("precision", "precision", "{}"),
+        ("capacity N", "capacity", "{:,}"),
+        ("per-subject bound N", "per_subject_bound_capacity", "{:,}"),
+        ("seconds", "seconds", "{:.2f}"),
+    )
 
     d: int
     n_relations: int
@@ -477,6 +498,24 @@ class TradeoffRow:
     ``recall_checked`` queries (all of them, or a seeded sample).
     """
 
+    COLUMNS: ClassVar[Columns] = (
+        ("H", "hops", "{}"),
+        ("L", "steps", "{}"),
+        ("hops/pass g", "hops_per_pass", "{}"),
+        ("passes", "passes", "{}"),
+        ("d", "d", "{}"),
+        ("d_s", "d_s", "{}"),
+        ("per-pass bound d_s", "per_pass_bound_d_s", "{}"),
+        ("d_s / bound", "ratio_to_bound", "{:.3f}"),
+        ("rounding p⌈log2 N/p⌉/log2 N", "rounding", "{:.3f}"),
+        ("random-facts bound d_s", "random_bound_d_s", "{}"),
+        ("total params", "total_params", "{:,}"),
+        ("exact at p bits", "exact_at_bits", "{}"),
+        ("queries checked", "recall_checked", "{:,}"),
+        ("recall", "recall_accuracy", "{:.4f}"),
+        ("seconds", "seconds", "{:.2f}"),
+    )
+
     n_entities: int
     n_relations: int
     hops: int
@@ -612,95 +651,3 @@ def _run_cells(
     finally:
         if owned:
             pool.shutdown()
-
-
-# --- rendering ------------------------------------------------------------------------------
-
-DIMENSION_COLUMNS = (
-    ("N", "n_subjects", "{:,}"),
-    ("R", "n_relations", "{}"),
-    ("codebook", "codebook", "{}"),
-    ("precision", "precision", "{}"),
-    ("min d", "min_d", "{}"),
-    ("d_s", "d_s", "{}"),
-    ("construction bound d", "construction_bound_d", "{}"),
-    ("per-subject bound d_s", "per_subject_bound_d", "{}"),
-    ("global bound d_s", "global_bound_d", "{}"),
-    ("d_s / per-subject", "ratio_to_per_subject", "{:.2f}"),
-    ("storage efficiency", "storage_efficiency", "{:.3f}"),
-    ("seconds", "seconds", "{:.2f}"),
-)
-TRADEOFF_COLUMNS = (
-    ("H", "hops", "{}"),
-    ("L", "steps", "{}"),
-    ("hops/pass g", "hops_per_pass", "{}"),
-    ("passes", "passes", "{}"),
-    ("d", "d", "{}"),
-    ("d_s", "d_s", "{}"),
-    ("per-pass bound d_s", "per_pass_bound_d_s", "{}"),
-    ("d_s / bound", "ratio_to_bound", "{:.3f}"),
-    ("rounding p⌈log2 N/p⌉/log2 N", "rounding", "{:.3f}"),
-    ("random-facts bound d_s", "random_bound_d_s", "{}"),
-    ("total params", "total_params", "{:,}"),
-    ("exact at p bits", "exact_at_bits", "{}"),
-    ("queries checked", "recall_checked", "{:,}"),
-    ("recall", "recall_accuracy", "{:.4f}"),
-    ("seconds", "seconds", "{:.2f}"),
-)
-CAPACITY_COLUMNS = (
-    ("d", "d", "{}"),
-    ("R", "n_relations", "{}"),
-    ("codebook", "codebook", "{}"),
-    ("precision", "precision", "{}"),
-    ("capacity N", "capacity", "{:,}"),
-    ("per-subject bound N", "per_subject_bound_capacity", "{:,}"),
-    ("seconds", "seconds", "{:.2f}"),
-)
-
-
-def render_table(rows: Sequence[DimensionRow | CapacityRow | TradeoffRow], fmt: str = "md") -> str:
-    """The rows as a Markdown, CSV, JSON or LaTeX table (errors shown in a last column).
-
-    Examples
-    --------
-    >>> row = CapacityRow(14, 4, "block", "grid", "int8", 8, 65536, 2**28, 0.1)
-    >>> print(render_table([row], "csv").strip())
-    d,R,codebook,precision,capacity N,per-subject bound N,seconds
-    14,4,grid,int8,"65,536","268,435,456",0.10
-    """
-    fmt = require_choice("format", fmt, TABLE_FORMATS)
-    records = [asdict(row) for row in rows]
-    if fmt == "json":
-        return json.dumps(records, indent=2) + "\n"
-    columns: tuple[tuple[str, str, str], ...] = DIMENSION_COLUMNS
-    if rows and isinstance(rows[0], CapacityRow):
-        columns = CAPACITY_COLUMNS
-    elif rows and isinstance(rows[0], TradeoffRow):
-        columns = TRADEOFF_COLUMNS
-    with_errors = any(record.get("error") for record in records)
-    titles = [title for title, _, _ in columns] + (["error"] if with_errors else [])
-    body = [
-        ["—" if record[key] is None else form.format(record[key]) for _, key, form in columns]
-        + ([record.get("error") or ""] if with_errors else [])
-        for record in records
-    ]
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(titles)
-        writer.writerows(body)
-        return buffer.getvalue()
-    if fmt == "md":
-        lines = ["| " + " | ".join(titles) + " |", "|---" * len(titles) + "|"]
-        lines += ["| " + " | ".join(cells) + " |" for cells in body]
-        return "\n".join(lines) + "\n"
-    escape = str.maketrans({"_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "—": "--"})
-    lines = [
-        r"\begin{tabular}{" + "r" * len(titles) + "}",
-        r"\hline",
-        " & ".join(title.translate(escape) for title in titles) + r" \\",
-        r"\hline",
-    ]
-    lines += [" & ".join(cell.translate(escape) for cell in cells) + r" \\" for cells in body]
-    lines += [r"\hline", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"

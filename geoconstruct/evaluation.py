@@ -29,11 +29,13 @@ __all__ = [
     "Failure",
     "PromptScores",
     "RecallReport",
+    "Vocabulary",
     "bytes_per_prompt",
     "chunk_size",
     "plan_chunk_bytes",
     "predict_tokens",
     "predict_with_margins",
+    "recall_report",
     "score_prompts",
     "unembedding_rows",
 ]
@@ -46,6 +48,39 @@ UNEMBEDDING_BLOCK_BYTES = 16 * 2**20
 
 ProgressCallback = Callable[[int], None]
 FloatArray = npt.NDArray[np.floating[Any]]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Token ids: subjects ``[0, N)``, relations ``[N, N+R)``, attributes ``[N+R, N+R+M)``.
+
+    Examples
+    --------
+    >>> vocab = Vocabulary(n_subjects=5, n_relations=2, n_attributes=5)
+    >>> vocab.d_vocab, vocab.relation_offset, vocab.attribute_offset
+    (12, 5, 7)
+    """
+
+    n_subjects: int
+    n_relations: int
+    n_attributes: int
+
+    @property
+    def relation_offset(self) -> int:
+        return self.n_subjects
+
+    @property
+    def attribute_offset(self) -> int:
+        return self.n_subjects + self.n_relations
+
+    @property
+    def d_vocab(self) -> int:
+        return self.n_subjects + self.n_relations + self.n_attributes
+
+    def attribute_of(self, tokens: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Attribute id of each token, or -1 for a token that is not an attribute."""
+        ids = np.asarray(tokens, dtype=np.int64) - self.attribute_offset
+        return np.where((ids >= 0) & (ids < self.n_attributes), ids, -1)
 
 
 def bytes_per_prompt(config: TransformerConfig) -> int:
@@ -308,4 +343,41 @@ def score_prompts(
         min_margin=min_margin,
         failed_indices=np.concatenate(failed_indices) if failed_indices else empty,
         failed_predictions=np.concatenate(failed_predictions) if failed_predictions else empty,
+    )
+
+
+def recall_report(
+    scores: PromptScores,
+    tokens: npt.NDArray[np.int64],
+    answers: npt.NDArray[np.int64],
+    vocabulary: Vocabulary,
+    *,
+    n_facts: int,
+    certified_count: int = 0,
+    certified_margin: float = np.inf,
+    method: str = "exact",
+    n_fallback: int = 0,
+) -> RecallReport:
+    """The report of single-hop prompts ``[s, r]`` scored by :func:`score_prompts`.
+
+    ``certified_count`` queries proved elsewhere (with margin at least ``certified_margin``) are
+    added to the forward pass's correct ones; failures are mapped back to subject, relation and
+    attribute ids.
+    """
+    failures = tuple(
+        Failure(
+            subject=int(tokens[index, 0]),
+            relation=int(tokens[index, 1]) - vocabulary.relation_offset,
+            expected=int(answers[index]) - vocabulary.attribute_offset,
+            predicted=int(vocabulary.attribute_of(np.asarray(token))),
+        )
+        for index, token in zip(scores.failed_indices, scores.failed_predictions, strict=True)
+    )
+    return RecallReport(
+        n_facts=n_facts,
+        n_correct=certified_count + scores.n_correct,
+        min_margin=min(certified_margin, scores.min_margin),
+        failures=failures,
+        method=method,
+        n_fallback=n_fallback,
     )

@@ -56,11 +56,12 @@ from geoconstruct.certificate import (
 )
 from geoconstruct.codebooks import BCHCodes, Codebook, CodebookFamily, resolve_codebook
 from geoconstruct.evaluation import (
-    Failure,
     ProgressCallback,
     RecallReport,
+    Vocabulary,
     plan_chunk_bytes,
     predict_tokens,
+    recall_report,
     score_prompts,
 )
 from geoconstruct.facts import Facts, random_facts, require_facts
@@ -81,6 +82,7 @@ __all__ = [
     "construction_bytes",
     "dimension_for",
     "required_dimension",
+    "single_hop_config",
     "superpose",
 ]
 
@@ -91,39 +93,6 @@ LAYOUTS = ("block", "superposed")
 RECALL_METHODS = ("exact", "certified")
 SUPERPOSED_FAILURE_PROBABILITY = 0.01
 """δ in the superposed dimension formula: recall fails with probability at most δ."""
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """Token ids: subjects ``[0, N)``, relations ``[N, N+R)``, attributes ``[N+R, N+R+M)``.
-
-    Examples
-    --------
-    >>> vocab = Vocabulary(n_subjects=5, n_relations=2, n_attributes=5)
-    >>> vocab.d_vocab, vocab.relation_offset, vocab.attribute_offset
-    (12, 5, 7)
-    """
-
-    n_subjects: int
-    n_relations: int
-    n_attributes: int
-
-    @property
-    def relation_offset(self) -> int:
-        return self.n_subjects
-
-    @property
-    def attribute_offset(self) -> int:
-        return self.n_subjects + self.n_relations
-
-    @property
-    def d_vocab(self) -> int:
-        return self.n_subjects + self.n_relations + self.n_attributes
-
-    def attribute_of(self, tokens: npt.ArrayLike) -> IntArray:
-        """Attribute id of each token, or -1 for a token that is not an attribute."""
-        ids = np.asarray(tokens, dtype=np.int64) - self.attribute_offset
-        return np.where((ids >= 0) & (ids < self.n_attributes), ids, -1)
 
 
 @dataclass(frozen=True)
@@ -381,20 +350,14 @@ class SingleHopConstruction:
             max_failures=max_failures,
             progress=progress,
         )
-        failures = tuple(
-            Failure(
-                subject=int(tokens[index, 0]),
-                relation=int(tokens[index, 1]) - self.vocabulary.relation_offset,
-                expected=int(answers[index]) - self.vocabulary.attribute_offset,
-                predicted=int(self.vocabulary.attribute_of(token)),
-            )
-            for index, token in zip(scores.failed_indices, scores.failed_predictions, strict=True)
-        )
-        return RecallReport(
+        return recall_report(
+            scores,
+            tokens,
+            answers,
+            self.vocabulary,
             n_facts=self.facts.n_facts,
-            n_correct=certified_count + scores.n_correct,
-            min_margin=min(certified_margin, scores.min_margin),
-            failures=failures,
+            certified_count=certified_count,
+            certified_margin=certified_margin,
             method=method,
             n_fallback=0 if queries is None else int(queries.size),
         )
@@ -727,6 +690,28 @@ def _assemble(
         gate_scale=gate_scale,
         seed=seed,
     )
+
+
+def single_hop_config(
+    n_subjects: int,
+    n_relations: int,
+    d: int,
+    *,
+    layout: str = "block",
+    codebook: str | CodebookFamily = "grid",
+    dtype: str = "float64",
+) -> TransformerConfig:
+    """The config :func:`construct_single_hop` builds at ``d`` (nothing is built).
+
+    Examples
+    --------
+    >>> single_hop_config(10_000, 8, 26).d_mlp   # 2·R·k selector units, k = 2
+    32
+    """
+    layout, _ = _layout_and_family(layout, codebook)  # validates both
+    code_length = max(1, code_length_at(layout, n_relations, d))
+    subject_dim = n_relations * code_length if layout == "block" else code_length
+    return _model_config(n_subjects, n_relations, d, subject_dim, code_length, dtype)
 
 
 def _model_config(

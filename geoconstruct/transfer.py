@@ -25,7 +25,13 @@ from geoconstruct.facts import Facts, require_facts
 from geoconstruct.single_hop import SingleHopConstruction, Vocabulary, superpose
 from geoconstruct.transformer import Weights
 
-__all__ = ["SuperpositionFit", "fit_superposition", "reinitialize", "reinitialize_weights"]
+__all__ = [
+    "SuperpositionFit",
+    "fit_superposition",
+    "reinitialize",
+    "reinitialize_weights",
+    "unembedding_codes",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -124,11 +130,8 @@ def fit_superposition(
             f"weights have a vocabulary of {W_E.shape[0]} tokens; N={n_subjects}, R={n_relations} "
             f"need {vocabulary.d_vocab}"
         )
-    attribute_columns = W_U[:, vocabulary.attribute_offset :]  # [d_model, M]
-    basis, singular, right = np.linalg.svd(attribute_columns, full_matrices=False)
-    code_length = int((singular > rank_tolerance * singular.max()).sum())
-    code_basis = basis[:, :code_length]  # [d_model, k]
-    codes = (singular[:code_length, None] * right[:code_length]).T  # [M, k]
+    codes, code_basis = unembedding_codes(W_U, vocabulary, rank_tolerance=rank_tolerance)
+    code_length = codes.shape[1]
     if n_subjects < n_relations * code_length:
         raise ValueError(
             f"fitting R={n_relations} read maps of {code_length}-dimensional codes needs "
@@ -150,6 +153,27 @@ def fit_superposition(
             ]
         ),
     )
+
+
+def unembedding_codes(
+    W_U: npt.ArrayLike, vocabulary: Vocabulary, *, rank_tolerance: float = 1e-9
+) -> tuple[FloatArray, FloatArray]:
+    """The attribute codes ``W_U`` decodes, in an orthonormal basis of their span.
+
+    Returns ``codes`` [M, k] and ``code_basis`` [d_model, k] with
+    ``W_U[:, attributes] = code_basis @ codes.T``; k is the numerical rank (singular values above
+    ``rank_tolerance`` times the largest).
+    """
+    columns = np.asarray(W_U, dtype=np.float64)[:, vocabulary.attribute_offset :]  # [d, M]
+    # Rows that are zero everywhere add nothing to the span: decompose the others only (a
+    # construction's attribute columns live in its k-dimensional output subspace).
+    rows = np.flatnonzero(np.any(columns != 0, axis=1))
+    reduced, singular, right = np.linalg.svd(columns[rows], full_matrices=False)
+    code_length = int((singular > rank_tolerance * singular.max(initial=0.0)).sum())
+    codes: FloatArray = (singular[:code_length, None] * right[:code_length]).T  # [M, k]
+    basis = np.zeros((columns.shape[0], code_length))
+    basis[rows] = reduced[:, :code_length]
+    return codes, basis
 
 
 def reinitialize_weights(

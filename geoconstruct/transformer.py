@@ -30,6 +30,7 @@ from geoconstruct._validation import require_choice, require_int
 
 __all__ = [
     "DTYPES",
+    "ParameterSplit",
     "TransformerConfig",
     "Weights",
     "forward",
@@ -107,6 +108,33 @@ class TransformerConfig:
     def as_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (for JSON and for TransformerLens configs)."""
         return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+@dataclass(frozen=True)
+class ParameterSplit:
+    """A model's parameters by where they sit: MLP, token embedding, and all of them."""
+
+    mlp: int
+    embedding: int
+    total: int
+
+    @classmethod
+    def of(cls, config: TransformerConfig) -> ParameterSplit:
+        """Count from the config's shapes (nothing is built).
+
+        Examples
+        --------
+        >>> config = TransformerConfig(d_model=4, n_layers=1, n_heads=1, d_head=2, d_mlp=8,
+        ...                            d_vocab=10, n_ctx=2)
+        >>> ParameterSplit.of(config)
+        ParameterSplit(mlp=76, embedding=40, total=216)
+        """
+        sizes = {name: math.prod(shape) for name, shape in config.weight_shapes().items()}
+        return cls(
+            mlp=sum(size for name, size in sizes.items() if ".mlp." in name),
+            embedding=sizes["embed.W_E"],
+            total=sum(sizes.values()),
+        )
 
 
 def validate_weights(weights: Weights, config: TransformerConfig) -> None:

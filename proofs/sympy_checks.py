@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-ONE, TWO, FOUR, HALF = sp.Integer(1), sp.Integer(2), sp.Integer(4), sp.Rational(1, 2)
+ZERO, ONE, TWO, FOUR = sp.Integer(0), sp.Integer(1), sp.Integer(2), sp.Integer(4)
+HALF = sp.Rational(1, 2)
 
 # ---------------------------------------------------------------------------- gate_lemma.md
 
@@ -487,4 +488,48 @@ def check_per_pass_counting() -> bool:
     bound = sp.log((1 - delta - C) / probability, 2)
     closed = R * sp.log(sp.factorial(n) / sp.factorial(n - m), 2) + sp.log(1 - delta - C, 2)
     ok &= sp.simplify(sp.expand_log(bound - closed, force=True)) == 0
+    return bool(ok)
+
+
+# ---------------------------------------------------------------------------- baselines.md
+
+
+def check_key_value_units(threshold_offset: sp.Expr = ZERO) -> bool:
+    """Unit (t, q) reads ⟨κ_t, x⟩ + x_rel[q] − (b + offset): 1 on its fact, 0 on every other.
+
+    ``⟨κ_s, κ_s⟩ = b`` and ``⟨κ_s, κ_t⟩ <= b − 2``; the threshold b (offset 0) gives relu values
+    1, 0, 0 for (own fact, own subject with another relation, another subject).
+    """
+    b = sp.Symbol("b", positive=True)
+    threshold = b + threshold_offset
+    relu = lambda x: sp.Max(x, 0)  # noqa: E731
+    own = relu(b + 1 - threshold)
+    other_relation = relu(b + 0 - threshold)
+    other_subject_worst = relu((b - 2) + 1 - threshold)
+    return bool(own == 1) and bool(other_relation == 0) and bool(other_subject_worst == 0)
+
+
+def check_outer_product_units(bias: sp.Expr = ONE) -> bool:
+    """Unit (q, j) reads x_subject[j] + x_rel[q] − bias on one-hot keys: 1 only at (r, s)."""
+    relu = lambda x: sp.Max(x, 0)  # noqa: E731
+    own = relu(1 + 1 - bias)
+    other_key = relu(0 + 1 - bias)
+    other_relation = relu(1 + 0 - bias)
+    return bool(own == 1) and bool(other_key == 0) and bool(other_relation == 0)
+
+
+def check_linear_memory_transfer(n_subjects: int = 6, n_relations: int = 2, k: int = 2) -> bool:
+    """Φ_{·,r}ᵀ Φ (ΦᵀΦ)^{−1} = [0 … I_k … 0]: a linear memory over one-hot keys composed with the
+    least-squares embedding returns the new code exactly (for a full-rank design Φ)."""
+    width = n_relations * k
+    design = sp.Matrix(n_subjects, width, lambda i, j: (3 * i * i + 5 * j + i * j + 1) % 7 - 3)
+    if design.rank() < width:
+        return False
+    pseudo_inverse = (design.T * design).inv() * design.T  # B̂ᵀ for one-hot embeddings E = I
+    ok = True
+    for relation in range(n_relations):
+        block = design[:, relation * k : (relation + 1) * k]
+        selector = sp.zeros(k, width)
+        selector[:, relation * k : (relation + 1) * k] = sp.eye(k)
+        ok &= sp.simplify(block.T * pseudo_inverse.T - selector) == sp.zeros(k, width)
     return bool(ok)

@@ -37,6 +37,9 @@ ALL_CHECKS = [
     checks.check_decoding_under_error,
     checks.check_multi_hop_dimension,
     checks.check_per_pass_counting,
+    checks.check_key_value_units,
+    checks.check_outer_product_units,
+    checks.check_linear_memory_transfer,
 ]
 
 
@@ -62,6 +65,8 @@ def test_check_holds(check):
         (checks.check_hard_attention_leakage, sp.Symbol("g", positive=True) - 1),
         (checks.check_leaky_gate, sp.Integer(1)),
         (checks.check_score_gap, sp.Integer(2)),
+        (checks.check_key_value_units, sp.Integer(-1)),
+        (checks.check_outer_product_units, sp.Integer(0)),
     ],
     ids=lambda value: getattr(value, "__name__", str(value)),
 )

@@ -14,6 +14,8 @@ fenced copy of its command's output, with the command stated above it:
     dimension   benchmarks/results/dimension_table.md, written by the command named in the
                 block (geoconstruct table dimension ... --save benchmarks/results/dimension_table)
     multihop    geoconstruct multihop --entities 4096 --relations 4 --hops 3 --steps 1
+    transfer    geoconstruct transfer --subjects 10000 --relations 8
+    baselines   benchmarks/results/baselines_table.md, written by the command named in the block
     tradeoff    benchmarks/results/tradeoff_table.md, written by the command named in the block
                 (geoconstruct table tradeoff ... --save benchmarks/results/tradeoff_table)
 
@@ -44,6 +46,11 @@ TRADEOFF_COMMAND = (
     "--codebook grid --precision int8 "
     "--plot benchmarks/results/tradeoff_table.png --save benchmarks/results/tradeoff_table"
 )
+BASELINES_RESULTS = ROOT / "benchmarks" / "results" / "baselines_table.md"
+BASELINES_COMMAND = (
+    "geoconstruct table baselines --subjects 256,1024,4096,16384,65536 --relations 1,4,16 "
+    "--save benchmarks/results/baselines_table"
+)
 
 COMMANDS = {
     "demo": ["geoconstruct", "demo"],
@@ -52,12 +59,13 @@ COMMANDS = {
         *("geoconstruct", "construct", "--subjects", "1048576", "--relations", "4"),
         *("--bits", "4", "--precision", "int4", "--method", "certified", "--dtype", "float32"),
     ],
+    "transfer": ["geoconstruct", "transfer", "--subjects", "10000", "--relations", "8"],
     "multihop": [
         *("geoconstruct", "multihop", "--entities", "4096", "--relations", "4"),
         *("--hops", "3", "--steps", "1"),
     ],
 }
-DETERMINISTIC = ("bounds",)
+DETERMINISTIC = ("bounds", "transfer")
 
 
 def command_output(name: str) -> str:
@@ -67,6 +75,8 @@ def command_output(name: str) -> str:
         return SCALE_RESULTS.read_text().strip()
     if name == "dimension":
         return f"`$ {DIMENSION_COMMAND}`\n\n" + DIMENSION_RESULTS.read_text().strip()
+    if name == "baselines":
+        return f"`$ {BASELINES_COMMAND}`\n\n" + BASELINES_RESULTS.read_text().strip()
     if name == "tradeoff":
         return f"`$ {TRADEOFF_COMMAND}`\n\n" + TRADEOFF_RESULTS.read_text().strip()
     argv = [sys.executable, "-m", "geoconstruct", *COMMANDS[name][1:]]
@@ -75,7 +85,7 @@ def command_output(name: str) -> str:
 
 
 def render_block(name: str, output: str) -> str:
-    if name in ("superposed", "scale", "dimension", "tradeoff"):
+    if name in ("superposed", "scale", "dimension", "tradeoff", "baselines"):
         return output + "\n"  # already a Markdown table
     return f"`$ {' '.join(COMMANDS[name])}`\n\n```\n{output}\n```\n"
 
@@ -102,6 +112,8 @@ def main(argv: list[str]) -> int:
         "dimension",
         "multihop",
         "tradeoff",
+        "transfer",
+        "baselines",
     ]
     text = README.read_text()
     if check:

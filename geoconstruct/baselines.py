@@ -1,0 +1,337 @@
+"""Associative-memory baselines in the same transformer (``DESIGN.md`` §9).
+
+Both recall every fact of R bijections over N subjects through the same one-layer model, prompt
+``[s, r]``, the same copy attention and the same codebook-decoding unembedding as the geometric
+construction; what differs is where the facts live. In the geometric construction they live in
+the subject embeddings and the MLP is a fact-free selector; here the embeddings are fact-free keys
+and the facts live in the MLP, which grows with ``N·R`` and serves no new facts.
+
+``"key_value"`` (an MLP key–value memory)
+    Subject s embeds as its binary key ``κ_s ∈ {±1}^b``, ``b = ⌈log2 N⌉`` (the bits of s).
+    One hidden unit per fact (s, r), ``h = relu(⟨κ_s, x_subject⟩ + x_relation[r] − b)``, writes
+    ``u_{π_r(s)}``: on the prompt ``[s, r]`` it is exactly 1, on every other prompt exactly 0
+    (``⟨κ_s, κ_t⟩ ≤ b − 2`` for ``t ≠ s``). ``d_mlp = N·R``, ``d = b + R + k``.
+``"outer_product"`` (a linear outer-product memory)
+    Subject s embeds as the one-hot key ``e_s ∈ R^N``; per relation the memory is the matrix
+    ``M_r = Σ_s u_{π_r(s)} e_sᵀ`` read off the key, ``y = M_r e_s = u_{π_r(s)}``. The relation
+    picks its matrix through one gated unit per key coordinate,
+    ``h_{r,j} = relu(x_subject[j] + x_relation[r] − 1)``, whose output row is column j of
+    ``M_r``. Orthonormal keys make the read-out exact; a linear memory with d-dimensional keys
+    holds at most about d clean associations, so the keys need ``d_s = N``. ``d_mlp = N·R``,
+    ``d = N + R + k``.
+
+``proofs/baselines.md`` proves both exact and states their sizes. :func:`baseline_parameters`
+gives the parameter counts without building anything (the outer-product memory at N = 2^16 has
+more than 8·10^9 embedding parameters).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+import numpy.typing as npt
+
+from geoconstruct._validation import (
+    DEFAULT_MEMORY_BUDGET,
+    require_choice,
+    require_int,
+    require_within_budget,
+)
+from geoconstruct.codebooks import Codebook, CodebookFamily, resolve_codebook
+from geoconstruct.evaluation import (
+    RecallReport,
+    Vocabulary,
+    plan_chunk_bytes,
+    recall_report,
+    score_prompts,
+)
+from geoconstruct.facts import Facts, random_facts, require_facts
+from geoconstruct.transformer import DTYPES, ParameterSplit, TransformerConfig, Weights
+
+__all__ = [
+    "BASELINE_KINDS",
+    "BaselineConstruction",
+    "baseline_dimension",
+    "baseline_parameters",
+    "construct_baseline",
+    "key_length",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+BASELINE_KINDS = ("key_value", "outer_product")
+
+
+def key_length(n_subjects: int, kind: str) -> int:
+    """``d_s``: ``⌈log2 N⌉`` binary key bits (at least 1) or ``N`` one-hot key coordinates.
+
+    Examples
+    --------
+    >>> key_length(1000, "key_value"), key_length(1000, "outer_product")
+    (10, 1000)
+    """
+    n_subjects = require_int("n_subjects", n_subjects, minimum=1)
+    kind = require_choice("kind", kind, BASELINE_KINDS)
+    if kind == "outer_product":
+        return n_subjects
+    return max(1, math.ceil(math.log2(n_subjects) - 1e-12)) if n_subjects > 1 else 1
+
+
+def baseline_dimension(
+    n_subjects: int, n_relations: int, kind: str, *, codebook: str | CodebookFamily = "grid"
+) -> int:
+    """``d_model`` of a baseline: keys, relation one-hot, output code: ``d_s + R + k``.
+
+    Examples
+    --------
+    >>> baseline_dimension(1000, 4, "key_value"), baseline_dimension(1000, 4, "outer_product")
+    (16, 1006)
+    """
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    family = resolve_codebook(codebook)
+    return key_length(n_subjects, kind) + n_relations + family.min_code_length(n_subjects)
+
+
+def baseline_parameters(
+    n_subjects: int, n_relations: int, kind: str, *, codebook: str | CodebookFamily = "grid"
+) -> ParameterSplit:
+    """Parameter counts of :func:`construct_baseline`'s model, without building it.
+
+    Examples
+    --------
+    >>> counts = baseline_parameters(1000, 4, "key_value")
+    >>> counts.mlp   # 4000 units, each d_model + 1 + d_model wide, and b_out
+    132016
+    """
+    family = resolve_codebook(codebook)
+    config = _model_config(n_subjects, n_relations, kind, family.min_code_length(n_subjects))
+    return ParameterSplit.of(config)
+
+
+@dataclass(frozen=True, eq=False)
+class BaselineConstruction:
+    """A built associative-memory baseline.
+
+    Attributes
+    ----------
+    kind : {"key_value", "outer_product"}
+    config : TransformerConfig
+    weights : mapping of str to ndarray
+        TransformerLens names and shapes; read-only.
+    facts : Facts
+    codebook : Codebook
+    vocabulary : Vocabulary
+        The single-hop token layout: subjects, relations, attributes.
+    subject_keys : ndarray, shape [N, d_s]
+        The fact-independent keys the subjects embed as.
+    seed : int
+    """
+
+    kind: str
+    config: TransformerConfig
+    weights: Weights
+    facts: Facts
+    codebook: Codebook
+    vocabulary: Vocabulary
+    subject_keys: FloatArray
+    seed: int
+
+    def prompts(self) -> tuple[IntArray, IntArray]:
+        """Every query as tokens ``[N·R, 2]`` and its answer token, as in single hop."""
+        n_subjects, n_relations = self.facts.n_subjects, self.facts.n_relations
+        subjects = np.tile(np.arange(n_subjects), n_relations)
+        relations = np.repeat(np.arange(n_relations), n_subjects)
+        return self._prompts(subjects, relations)
+
+    def recall(
+        self,
+        *,
+        max_queries: int | None = None,
+        sample_seed: int = 0,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        max_failures: int = 10,
+    ) -> RecallReport:
+        """Run the forward pass on every query, or on ``max_queries`` of them drawn from a seed.
+
+        ``n_facts`` of the report is the number of queries checked.
+
+        Examples
+        --------
+        >>> memory = construct_baseline(300, 3, "key_value")
+        >>> report = memory.recall()
+        >>> report.n_correct, report.n_facts, report.min_margin
+        (900, 900, 0.5)
+        """
+        n_total = self.facts.n_facts
+        if max_queries is None or max_queries >= n_total:
+            tokens, answers = self.prompts()
+        else:
+            max_queries = require_int("max_queries", max_queries, minimum=1)
+            rng = np.random.default_rng(sample_seed)
+            queries = rng.choice(n_total, size=max_queries, replace=False)
+            n_subjects = self.facts.n_subjects
+            tokens, answers = self._prompts(queries % n_subjects, queries // n_subjects)
+        chunk_bytes = plan_chunk_bytes(self.config, len(tokens), memory_budget)
+        scores = score_prompts(
+            self.weights,
+            self.config,
+            tokens,
+            answers,
+            chunk_bytes=chunk_bytes,
+            max_failures=max_failures,
+        )
+        return recall_report(scores, tokens, answers, self.vocabulary, n_facts=len(tokens))
+
+    def _prompts(self, subjects: IntArray, relations: IntArray) -> tuple[IntArray, IntArray]:
+        tokens = np.stack([subjects, relations + self.vocabulary.relation_offset], axis=1)
+        answers = self.facts.answer(subjects, relations) + self.vocabulary.attribute_offset
+        return tokens.astype(np.int64), np.asarray(answers, dtype=np.int64)
+
+
+def construct_baseline(
+    n_subjects: int,
+    n_relations: int,
+    kind: str,
+    *,
+    codebook: str | CodebookFamily = "grid",
+    seed: int = 0,
+    dtype: str = "float64",
+    facts: Facts | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> BaselineConstruction:
+    """Build an associative-memory model that recalls R bijections over N subjects.
+
+    Parameters
+    ----------
+    n_subjects, n_relations : int
+        N >= 1 and R >= 1.
+    kind : {"key_value", "outer_product"}
+        See the module docstring.
+    codebook : {"grid", "gaussian", "rademacher", "bch"} or a codebook family
+        The attribute codes the unembedding decodes (the same as the geometric construction's).
+    seed : int
+        Seeds the facts and the codebook (the same streams as :func:`construct_single_hop`, so the
+        same seed stores the same facts).
+    dtype : {"float64", "float32"}
+    facts : Facts, optional
+    memory_budget : int
+        Bytes the construction may allocate (default 8 GiB).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On bad sizes, kind, codebook, dtype or facts.
+    MemoryBudgetError
+        Before allocating, when the weights would exceed ``memory_budget``.
+
+    Examples
+    --------
+    >>> memory = construct_baseline(1000, 4, "outer_product", seed=0)
+    >>> memory.config.d_model, memory.config.d_mlp, memory.recall().accuracy
+    (1006, 4000, 1.0)
+    """
+    n_subjects = require_int("n_subjects", n_subjects, minimum=1)
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    kind = require_choice("kind", kind, BASELINE_KINDS)
+    seed = require_int("seed", seed, minimum=0)
+    dtype = require_choice("dtype", dtype, DTYPES)
+    family = resolve_codebook(codebook)
+    if facts is not None:
+        facts = require_facts("facts", facts, n_subjects, n_relations)
+    code_length = family.min_code_length(n_subjects)
+    config = _model_config(n_subjects, n_relations, kind, code_length, dtype)
+    key_dim = key_length(n_subjects, kind)
+    temporaries = n_subjects * n_relations * (code_length + 4) + n_subjects * (key_dim + 4)
+    needed = config.n_params() * np.dtype(dtype).itemsize + 8 * 2 * temporaries
+    require_within_budget("this baseline", needed, memory_budget)
+
+    facts_stream, code_stream, _ = np.random.SeedSequence(seed).spawn(3)
+    if facts is None:
+        facts = random_facts(n_subjects, n_relations, np.random.default_rng(facts_stream))
+    codebook_built = family.build(n_subjects, code_length, np.random.default_rng(code_stream))
+    return _assemble(kind, facts, codebook_built, config, seed)
+
+
+def _assemble(
+    kind: str, facts: Facts, codebook: Codebook, config: TransformerConfig, seed: int
+) -> BaselineConstruction:
+    n_subjects, n_relations = facts.n_subjects, facts.n_relations
+    key_dim, k = key_length(n_subjects, kind), codebook.code_length
+    subject = slice(0, key_dim)
+    relation = slice(key_dim, key_dim + n_relations)
+    output = slice(relation.stop, relation.stop + k)
+    vocab = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)
+    W = {name: np.zeros(shape, config.dtype) for name, shape in config.weight_shapes().items()}
+    subjects, relations = np.arange(n_subjects), np.arange(n_relations)
+
+    # Embedding: fact-free keys; relation r one-hot.
+    if kind == "key_value":
+        bits = (subjects[:, None] >> np.arange(key_dim)[None, :]) & 1
+        keys = (2.0 * bits - 1.0).astype(np.float64)  # ±1, distinct rows
+    else:
+        keys = np.eye(n_subjects)
+    W["embed.W_E"][subjects, subject] = keys
+    W["embed.W_E"][vocab.relation_offset + relations, relation.start + relations] = 1.0
+
+    # Attention: uniform over [s, r], copying the subject subspace at weight 2·(1/2) = 1.
+    W["blocks.0.attn.W_V"][0, subject] = np.eye(key_dim)
+    W["blocks.0.attn.W_O"][0, :, subject] = 2.0 * np.eye(key_dim)
+
+    # MLP: unit (r, j) with j a subject (key-value) or a key coordinate (outer product); both
+    # number N per relation, in the order r·N + j, and write the code of π_r(j).
+    unit_relations = np.repeat(relations, n_subjects)  # [R·N]
+    unit_subjects = np.tile(subjects, n_relations)
+    units = np.arange(n_relations * n_subjects)
+    if kind == "key_value":
+        W["blocks.0.mlp.W_in"][subject] = np.tile(keys.T, (1, n_relations))
+        W["blocks.0.mlp.b_in"][:] = -float(key_dim)
+    else:
+        W["blocks.0.mlp.W_in"][unit_subjects, units] = 1.0
+        W["blocks.0.mlp.b_in"][:] = -1.0
+    W["blocks.0.mlp.W_in"][relation.start + unit_relations, units] = 1.0
+    values = codebook.codes[facts.permutations[unit_relations, unit_subjects]]  # [R·N, k]
+    W["blocks.0.mlp.W_out"][:, output] = values
+
+    # Unembedding: the codebook's decoding on the output subspace; other tokens below.
+    attribute_tokens = vocab.attribute_offset + np.arange(n_subjects)
+    attribute_bias = codebook.unembedding_bias()
+    W["unembed.W_U"][output, attribute_tokens[0] : attribute_tokens[-1] + 1] = codebook.codes.T
+    floor = -codebook.norm_bound * codebook.norm_bound + float(attribute_bias.min()) - 1.0
+    W["unembed.b_U"][:] = float(math.floor(floor))
+    W["unembed.b_U"][attribute_tokens] = attribute_bias
+
+    weights = {}
+    for name, array in W.items():
+        array.flags.writeable = False
+        weights[name] = array
+    keys.flags.writeable = False
+    return BaselineConstruction(
+        kind=kind,
+        config=config,
+        weights=MappingProxyType(weights),
+        facts=facts,
+        codebook=codebook,
+        vocabulary=vocab,
+        subject_keys=keys,
+        seed=seed,
+    )
+
+
+def _model_config(
+    n_subjects: int, n_relations: int, kind: str, code_length: int, dtype: str = "float64"
+) -> TransformerConfig:
+    key_dim = key_length(n_subjects, kind)
+    return TransformerConfig(
+        d_model=key_dim + n_relations + code_length,
+        n_layers=1,
+        n_heads=1,
+        d_head=key_dim,
+        d_mlp=n_subjects * n_relations,
+        d_vocab=Vocabulary(n_subjects, n_relations, n_subjects).d_vocab,
+        n_ctx=2,
+        dtype=dtype,
+    )
