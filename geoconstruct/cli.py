@@ -472,6 +472,16 @@ def _table(args: argparse.Namespace) -> int:
                 args.dims, args.relations, max_subjects=args.max_subjects, **common
             )
     elapsed = f"{n_cells} cells in {time.perf_counter() - start:.1f} s"
+    _print_and_save(rows, args, elapsed)
+    if args.plot:
+        if args.kind != "dimension":
+            raise ValueError("--plot draws the dimension table")
+        plot_dimension_table([row for row in rows if isinstance(row, DimensionRow)], args.plot)
+    return 0 if all(row.error is None for row in rows) else 1
+
+
+def _print_and_save(rows: Sequence[Any], args: argparse.Namespace, elapsed: str) -> None:
+    """Print the table in ``--format``; with ``--save PREFIX`` write every format to files."""
     print(render_table(rows, args.format), end="")
     if args.format == "md":
         print(f"\n{elapsed}")
@@ -479,11 +489,6 @@ def _table(args: argparse.Namespace) -> int:
         for fmt, suffix in (("md", "md"), ("csv", "csv"), ("json", "json"), ("latex", "tex")):
             text = render_table(rows, fmt) + (f"\n{elapsed}\n" if fmt == "md" else "")
             Path(f"{args.save}.{suffix}").write_text(text)
-    if args.plot:
-        if args.kind != "dimension":
-            raise ValueError("--plot draws the dimension table")
-        plot_dimension_table([row for row in rows if isinstance(row, DimensionRow)], args.plot)
-    return 0 if all(row.error is None for row in rows) else 1
 
 
 def _tradeoff_table(args: argparse.Namespace) -> int:
@@ -510,13 +515,7 @@ def _tradeoff_table(args: argparse.Namespace) -> int:
                 progress=bar.update,
             )
     elapsed = f"{len(rows)} rows in {time.perf_counter() - start:.1f} s"
-    print(render_table(rows, args.format), end="")
-    if args.format == "md":
-        print(f"\n{elapsed}")
-    if args.save:
-        for fmt, suffix in (("md", "md"), ("csv", "csv"), ("json", "json"), ("latex", "tex")):
-            text = render_table(rows, fmt) + (f"\n{elapsed}\n" if fmt == "md" else "")
-            Path(f"{args.save}.{suffix}").write_text(text)
+    _print_and_save(rows, args, elapsed)
     if args.plot:
         plot_tradeoff_table(rows, args.plot)
     return 0 if all(row.recall_accuracy == 1.0 for row in rows) else 1
@@ -535,13 +534,7 @@ def _baselines_table(args: argparse.Namespace) -> int:
             progress=bar.update,
         )
     elapsed = f"{len(rows)} rows in {time.perf_counter() - start:.1f} s"
-    print(render_table(rows, args.format), end="")
-    if args.format == "md":
-        print(f"\n{elapsed}")
-    if args.save:
-        for fmt, suffix in (("md", "md"), ("csv", "csv"), ("json", "json"), ("latex", "tex")):
-            text = render_table(rows, fmt) + (f"\n{elapsed}\n" if fmt == "md" else "")
-            Path(f"{args.save}.{suffix}").write_text(text)
+    _print_and_save(rows, args, elapsed)
     return 0 if all(row.error is not None or row.recall == 1.0 for row in rows) else 1
 
 
@@ -650,7 +643,7 @@ def _multihop(args: argparse.Namespace) -> int:
         "accuracy": report.accuracy,
         "pass_correct": list(report.pass_correct),
         "min_margin": report.min_margin,
-        "failures": [repr(failure) for failure in report.failures],
+        "failures": [failure._asdict() for failure in report.failures],
         "construct_seconds": built - start,
         "recall_seconds": finished - built,
     }
@@ -693,7 +686,12 @@ def _print_multihop(summary: dict[str, Any], out: TextIO) -> None:
         f"wall time        construct {summary['construct_seconds']:.2f} s, "
         f"recall {summary['recall_seconds']:.2f} s",
     ]
-    lines += [f"  failed: {failure}" for failure in summary["failures"]]
+    lines += [
+        f"  failed: entity {failure['entity']}, chain {failure['chain']}: expected "
+        f"{failure['expected']}, predicted {failure['predicted']} "
+        f"(first wrong at pass {failure['first_wrong_pass']})"
+        for failure in summary["failures"]
+    ]
     print("\n".join(lines), file=out)
 
 

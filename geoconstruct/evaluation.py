@@ -29,6 +29,7 @@ __all__ = [
     "Failure",
     "PromptScores",
     "RecallReport",
+    "Tally",
     "Vocabulary",
     "bytes_per_prompt",
     "chunk_size",
@@ -122,8 +123,24 @@ class Failure(NamedTuple):
     predicted: int
 
 
+class Tally:
+    """``accuracy`` and ``all_correct`` for a report with ``n_facts`` and ``n_correct``."""
+
+    n_facts: int
+    n_correct: int
+
+    @property
+    def accuracy(self) -> float:
+        """``n_correct / n_facts``."""
+        return self.n_correct / self.n_facts
+
+    @property
+    def all_correct(self) -> bool:
+        return self.n_correct == self.n_facts
+
+
 @dataclass(frozen=True)
-class RecallReport:
+class RecallReport(Tally):
     """What the forward pass recalled.
 
     Attributes
@@ -151,15 +168,6 @@ class RecallReport:
     failures: tuple[Failure, ...]
     method: str = "exact"
     n_fallback: int = 0
-
-    @property
-    def accuracy(self) -> float:
-        """``n_correct / n_facts``."""
-        return self.n_correct / self.n_facts
-
-    @property
-    def all_correct(self) -> bool:
-        return self.n_correct == self.n_facts
 
 
 def chunk_size(config: TransformerConfig, chunk_bytes: int) -> int:

@@ -41,7 +41,7 @@ import itertools
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -54,7 +54,7 @@ from geoconstruct._validation import (
     require_within_budget,
 )
 from geoconstruct.codebooks import Codebook, CodebookFamily, resolve_codebook
-from geoconstruct.evaluation import bytes_per_prompt, predict_with_margins
+from geoconstruct.evaluation import Tally, bytes_per_prompt, predict_with_margins
 from geoconstruct.facts import Facts, random_facts, require_facts
 from geoconstruct.selector import selector_mlp
 from geoconstruct.transformer import DTYPES, TransformerConfig, Weights
@@ -179,27 +179,18 @@ class AttentionBound:
     decoding_tolerance: float
 
 
-class MultiHopFailure:
+class MultiHopFailure(NamedTuple):
     """One query answered wrongly: the entity, the chain, and where the loop first went wrong."""
 
-    __slots__ = ("chain", "entity", "expected", "first_wrong_pass", "predicted")
-
-    def __init__(
-        self, entity: int, chain: tuple[int, ...], expected: int, predicted: int, first: int
-    ) -> None:
-        self.entity, self.chain, self.expected = entity, chain, expected
-        self.predicted, self.first_wrong_pass = predicted, first
-
-    def __repr__(self) -> str:
-        return (
-            f"MultiHopFailure(entity={self.entity}, chain={self.chain}, "
-            f"expected={self.expected}, predicted={self.predicted}, "
-            f"first_wrong_pass={self.first_wrong_pass})"
-        )
+    entity: int
+    chain: tuple[int, ...]
+    expected: int
+    predicted: int
+    first_wrong_pass: int
 
 
 @dataclass(frozen=True)
-class MultiHopRecallReport:
+class MultiHopRecallReport(Tally):
     """What the chain-of-thought loop recalled.
 
     Attributes
@@ -228,15 +219,6 @@ class MultiHopRecallReport:
     pass_correct: tuple[int, ...]
     min_margin: float
     failures: tuple[MultiHopFailure, ...]
-
-    @property
-    def accuracy(self) -> float:
-        """``n_correct / n_facts``."""
-        return self.n_correct / self.n_facts
-
-    @property
-    def all_correct(self) -> bool:
-        return self.n_correct == self.n_facts
 
 
 @dataclass(frozen=True, eq=False)
@@ -428,7 +410,7 @@ class MultiHopConstruction:
                 chain=tuple(int(r) for r in chains[q]),
                 expected=int(truth[q, -1]),
                 predicted=int(predicted[q, -1]),
-                first=int(np.argmin(right[q])),
+                first_wrong_pass=int(np.argmin(right[q])),
             )
             for q in wrong
         )
