@@ -265,3 +265,20 @@ def test_table_tradeoff_in_every_format_with_a_plot(capsys, tmp_path):
     assert status == 0 and "| H | L | hops/pass g |" in out and "6 rows in" in out
     for suffix in ("md", "csv", "json", "tex"):
         assert (tmp_path / f"t.{suffix}").read_text()
+
+
+def test_multihop_report_lists_failures(capsys):
+    import io
+
+    from geoconstruct.cli import _print_multihop
+    from geoconstruct.multi_hop import MultiHopFailure
+
+    argv = ["multihop", "--entities", "40", "--relations", "2", "--hops", "2", "--steps", "2"]
+    assert main([*argv, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    summary["failures"] = [MultiHopFailure(3, (0, 1), 7, 9, 1)._asdict()]
+    out = io.StringIO()
+    _print_multihop(summary, out)
+    assert "failed: entity 3, chain (0, 1): expected 7, predicted 9 (first wrong at pass 1)" in (
+        out.getvalue()
+    )
