@@ -33,7 +33,13 @@ from geoconstruct.bounds import (
     per_subject_bits,
     per_subject_min_dimension,
 )
-from geoconstruct.codebooks import CodebookFamily, GridCodes, resolve_codebook
+from geoconstruct.codebooks import (
+    CodebookFamily,
+    GaussianCodes,
+    GridCodes,
+    RademacherCodes,
+    resolve_codebook,
+)
 from geoconstruct.multi_hop import chain_count, construct_multi_hop, multi_hop_dimension
 from geoconstruct.precision import numeric_format, quantize, quantize_construction
 from geoconstruct.single_hop import (
@@ -63,6 +69,11 @@ __all__ = [
 FALLBACK_LOGITS = 10**10
 """Most logits (queries times d_vocab) a cell's forward pass may compute for queries the certificate
 leaves open; beyond it the cell reports an error instead of running for hours."""
+
+GRAM_WORK_LIMIT = 5 * 10**10
+"""Most multiply-adds (``N²·k``) a table cell spends on one random codebook's Gram matrix. Drawing
+gaussian or rademacher codes checks their coherence, and the certificate checks it again; beyond
+this a cell reports the cost as its error at once instead of running for minutes to hours."""
 
 MAX_CODE_STEPS = 64
 """How many longer codes :func:`min_dimension` tries past the construction's minimum."""
@@ -347,6 +358,7 @@ def dimension_cell(
             n_subjects, n_relations, layout=layout, codebook=family
         )
         row = replace(row, construction_bound_d=bound_d, construction_formula=formula)
+        _require_verifiable(n_subjects, n_relations, layout, family)
         d = min_dimension(
             n_subjects,
             n_relations,
@@ -370,6 +382,21 @@ def dimension_cell(
     except (MemoryError, RuntimeError, ValueError) as error:
         row = replace(row, error=f"{type(error).__name__}: {error}")
     return replace(row, seconds=time.perf_counter() - start)
+
+
+def _require_verifiable(
+    n_subjects: int, n_relations: int, layout: str, family: CodebookFamily
+) -> None:
+    """Refuse, before any work, a random codebook whose Gram matrix exceeds GRAM_WORK_LIMIT."""
+    if not isinstance(family, GaussianCodes | RademacherCodes):
+        return
+    code_length = code_length_for(n_subjects, n_relations, layout=layout, codebook=family)
+    work = n_subjects**2 * code_length
+    if work > GRAM_WORK_LIMIT:
+        raise RuntimeError(
+            f"not run: the Gram matrix of {n_subjects:,} random codes of length {code_length} "
+            f"is N²·k = {work:.1e} multiply-adds (limit {GRAM_WORK_LIMIT:.0e})"
+        )
 
 
 def capacity_cell(

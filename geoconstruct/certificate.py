@@ -52,8 +52,9 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-COHERENCE_WORK_LIMIT = 2 * 10**9
-"""Largest ``M²·k`` for which the certificate computes a random codebook's coherence itself."""
+COHERENCE_WORK_LIMIT = 5 * 10**10
+"""Largest ``M²·k`` for which the certificate computes a random codebook's coherence itself (a
+float64 Gram matrix in 4096-row blocks: about 20 s on two cores at the limit)."""
 
 SUBJECT_CHUNK = 1 << 16
 """Most subjects per chunk of the certificate's pass over ``W_E``."""
@@ -119,11 +120,14 @@ class Certificate:
         return int(self.certified.sum())
 
 
-def certificate_bytes(config: TransformerConfig, layout: PromptLayout) -> int:
+def certificate_bytes(
+    config: TransformerConfig, layout: PromptLayout, *, random_codes: bool = False
+) -> int:
     """An upper bound on the bytes :func:`certify_single_hop` allocates beyond the weights.
 
     Per query a float64 margin and a flag; per chunk of subjects the rows, their product and the
-    ``[n, R, k]`` temporaries; the codes and the unembedding's output rows with their temporaries.
+    ``[n, R, k]`` temporaries; the codes and the unembedding's output rows with their temporaries;
+    with ``random_codes`` (gaussian or rademacher), a 4096-row block of their Gram matrix.
     """
     n_queries = layout.n_subjects * layout.n_relations
     k, d_model = layout.code_length, config.d_model
@@ -132,7 +136,8 @@ def certificate_bytes(config: TransformerConfig, layout: PromptLayout) -> int:
     per_chunk = chunk * (3 * d_model + 2 * columns + 12 * layout.n_relations)
     unembedding = 4 * k * config.d_vocab + 2 * config.d_vocab + 2 * layout.n_attributes * k
     small = 4 * (d_model + config.d_mlp) * d_model + 4 * layout.n_relations**2 * k
-    return 8 * (per_chunk + unembedding + small) + 9 * n_queries
+    gram = 2 * min(layout.n_attributes, 4096) * layout.n_attributes if random_codes else 0
+    return 8 * (per_chunk + unembedding + small + gram) + 9 * n_queries
 
 
 def certify_single_hop(

@@ -262,7 +262,8 @@ class SingleHopConstruction:
         MemoryBudgetError
             (a ``MemoryError``) before allocating, if the certificate's arrays exceed the budget.
         """
-        needed = certificate_bytes(self.config, self.prompt_layout)
+        random_codes = self.codebook.unit_norm and self.codebook.trace_code is None
+        needed = certificate_bytes(self.config, self.prompt_layout, random_codes=random_codes)
         require_within_budget("this certificate", needed, memory_budget)
         return certify_single_hop(
             self.weights, self.config, self.prompt_layout, self.facts, self.codebook

@@ -137,6 +137,26 @@ def test_a_cell_that_cannot_be_verified_in_time_reports_an_error(monkeypatch):
     assert "max_fallback" in rows[0].error and "coherence" in rows[0].error
 
 
+def test_a_random_codebook_over_the_gram_limit_is_not_run(monkeypatch):
+    import geoconstruct.capacity as capacity_module
+
+    monkeypatch.setattr(capacity_module, "GRAM_WORK_LIMIT", 300**2 * 100)
+    rows = dimension_table(
+        [300, 400],
+        [2],
+        codebooks=["gaussian", "rademacher", "grid", "bch"],
+        executor=ThreadPoolExecutor(1),
+    )
+    refused = {(row.n_subjects, row.codebook) for row in rows if row.error}
+    assert refused == {(400, "gaussian"), (400, "rademacher")}  # k >= 100 at N = 400
+    for row in rows:
+        if row.error:
+            assert row.error.startswith("RuntimeError: not run: the Gram matrix of 400 random")
+            assert row.seconds < 0.5 and row.construction_bound_d is not None
+        else:
+            assert row.min_d is not None
+
+
 def test_dimension_table_on_a_dask_cluster():
     import distributed  # the 'dask' extra, which the test extra installs: a must, not a skip
 

@@ -223,3 +223,115 @@ def test_save_replaces_atomically(tmp_path):
     save(build(seed=2), path)
     assert load(path).seed == 2
     assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]
+
+
+# --- multi-hop constructions ------------------------------------------------------------------
+
+
+def build_multi_hop(n_entities=40, n_relations=2, hops=3, steps=2, seed=0, codebook="grid"):
+    from geoconstruct import construct_multi_hop, multi_hop_dimension
+
+    d = multi_hop_dimension(n_entities, n_relations, hops, steps, codebook=codebook)
+    return construct_multi_hop(
+        n_entities, n_relations, hops, steps, d, codebook=codebook, seed=seed
+    )
+
+
+@settings(max_examples=12)
+@given(
+    n_entities=st.integers(2, 120),
+    n_relations=st.integers(1, 3),
+    hops=st.integers(1, 3),
+    data=st.data(),
+    seed=st.integers(0, 2**32 - 1),
+    codebook=st.sampled_from(["grid", "rademacher", "bch"]),
+)
+def test_multi_hop_round_trip_gives_identical_weights_and_report(
+    tmp_path_factory, n_entities, n_relations, hops, data, seed, codebook
+):
+    steps = data.draw(st.integers(1, hops))
+    original = build_multi_hop(n_entities, n_relations, hops, steps, seed, codebook)
+    loaded = load(save(original, tmp_path_factory.mktemp("io") / "multi.npz"))
+    assert type(loaded) is type(original)
+    for name, array in original.weights.items():
+        assert loaded.weights[name].tobytes() == array.tobytes(), name
+    assert loaded.facts == original.facts and loaded.config == original.config
+    assert (loaded.hops, loaded.steps, loaded.hops_per_pass) == (
+        hops,
+        steps,
+        original.hops_per_pass,
+    )
+    assert loaded.layout == original.layout
+    assert loaded.attention_bound == original.attention_bound
+    assert loaded.recall() == original.recall()
+
+
+def test_multi_hop_with_foreign_facts_is_refused(tmp_path):
+    saved = save(build_multi_hop(seed=0), tmp_path / "a.npz")
+    other = save(build_multi_hop(seed=1), tmp_path / "b.npz")
+    with zipfile.ZipFile(other) as archive:
+        foreign_facts = archive.read("facts/permutations.npy")
+    manifest = manifest_of(saved)
+    manifest["arrays"]["facts/permutations"] = manifest_of(other)["arrays"]["facts/permutations"]
+    broken = rewrite(
+        saved,
+        tmp_path / "mismatched.npz",
+        replace={"facts/permutations.npy": foreign_facts, "metadata.json": json.dumps(manifest)},
+    )
+    with pytest.raises(ConstructionFileError, match="chain answers"):
+        load(broken)
+
+
+def test_multi_hop_manifest_without_its_fields_is_refused(tmp_path):
+    saved = save(build_multi_hop(), tmp_path / "a.npz")
+    manifest = manifest_of(saved)
+    del manifest["attention_bound"]
+    broken = rewrite(saved, tmp_path / "b.npz", replace={"metadata.json": json.dumps(manifest)})
+    with pytest.raises(ConstructionFileError, match=r"lacks \['attention_bound'\]"):
+        load(broken)
+
+
+# --- safetensors (optional extra) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["single_hop", "multi_hop"])
+def test_safetensors_round_trip(tmp_path, kind):
+    original = (
+        build(codebook="bch", layout="superposed") if kind == "single_hop" else (build_multi_hop())
+    )
+    loaded = load(save(original, tmp_path / "c.safetensors"))
+    assert type(loaded) is type(original)
+    for name, array in original.weights.items():
+        assert loaded.weights[name].tobytes() == array.tobytes(), name
+    assert loaded.facts == original.facts
+    assert loaded.recall() == original.recall()
+
+
+def test_safetensors_bad_files_are_refused(tmp_path):
+    path = save(build(), tmp_path / "c.safetensors")
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ConstructionFileError, match="not a readable safetensors file"):
+        load(truncated)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"this is not a safetensors file at all")
+    with pytest.raises(ConstructionFileError, match="not a readable safetensors file"):
+        load(garbage)
+    import safetensors.numpy
+
+    bare = tmp_path / "bare.safetensors"
+    safetensors.numpy.save_file({"x": np.zeros(3)}, bare)
+    with pytest.raises(ConstructionFileError, match="without a geoconstruct manifest"):
+        load(bare)
+    # an array changed behind the manifest's back fails its checksum
+    arrays = safetensors.numpy.load_file(path)
+    from safetensors import safe_open
+
+    with safe_open(path, framework="numpy") as handle:
+        metadata = handle.metadata()
+    arrays["weights/embed.W_E"] = arrays["weights/embed.W_E"] + 1.0
+    tampered = tmp_path / "tampered.safetensors"
+    safetensors.numpy.save_file(arrays, tampered, metadata=metadata)
+    with pytest.raises(ConstructionFileError, match="does not match its checksum"):
+        load(tampered)
