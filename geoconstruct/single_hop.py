@@ -499,10 +499,9 @@ def construction_bytes(
     d = require_int("d", d, minimum=1)
     dtype = require_choice("dtype", dtype, DTYPES)
     layout, family = _layout_and_family(layout, codebook)
-    code_length = max(1, code_length_at(layout, n_relations, d))
-    subject_dim = n_relations * code_length if layout == "block" else code_length
-    config = _model_config(n_subjects, n_relations, d, subject_dim, code_length, dtype)
-    d_mlp = config.d_mlp
+    config = single_hop_config(n_subjects, n_relations, d, layout=layout, codebook=family)
+    d_mlp, subject_dim = config.d_mlp, config.d_head
+    code_length = d_mlp // (2 * n_relations)
     floats = (
         config.n_params() * np.dtype(dtype).itemsize / 8  # the weights, allocated in dtype
         + 4 * d * d_mlp  # selector temporaries
