@@ -607,7 +607,7 @@ def _multihop(args: argparse.Namespace) -> int:
     finished = time.perf_counter()
     g = construction.hops_per_pass
     config, bound = construction.config, construction.attention_bound
-    bits = family.bits if isinstance(family, GridCodes) else 64
+    bits = family.bits if isinstance(family, GridCodes) else numeric_format(args.dtype).bits
     summary: dict[str, Any] = {
         "n_entities": n,
         "n_relations": n_relations,
