@@ -555,12 +555,14 @@ def construct_multi_hop(
     if facts is None:
         facts = random_facts(n_entities, n_relations, np.random.default_rng(facts_stream))
     codebook_built = family.build(n_entities, code_length, np.random.default_rng(code_stream))
-    return _assemble(facts, codebook_built, hops, steps, g, d, dtype, seed)
+    bound = _attention_bound(codebook_built, g, family.coherence_bound)
+    return _assemble(facts, codebook_built, bound, hops, steps, g, d, dtype, seed)
 
 
 def _assemble(
     facts: Facts,
     codebook: Codebook,
+    bound: AttentionBound,
     hops: int,
     steps: int,
     g: int,
@@ -590,7 +592,6 @@ def _assemble(
     # Attention: head i scores position i at score_gap, every other position at 0, and copies
     # the relation one-hot found there into slot i. q = score_gap·√d_head on coordinate 0 from
     # every position; k = 1 on coordinate 0 at position i only.
-    bound = _attention_bound(codebook, g)
     W["blocks.0.attn.W_Q"][:, layout.position, 0] = bound.score_gap * math.sqrt(config.d_head)
     relation_copy = np.eye(n_relations + 1)
     for slot in range(g):
@@ -639,7 +640,7 @@ def _assemble(
     )
 
 
-def _attention_bound(codebook: Codebook, g: int) -> AttentionBound:
+def _attention_bound(codebook: Codebook, g: int, coherence_bound: float | None) -> AttentionBound:
     """The score gap that keeps the leakage's effect below half the decoding tolerance.
 
     With leakage ε the open key's gate sits at most ``g·ε`` below open, which moves each selected
@@ -648,8 +649,9 @@ def _attention_bound(codebook: Codebook, g: int) -> AttentionBound:
     """
     k, coordinate = codebook.code_length, codebook.coordinate_bound
     if codebook.unit_norm:
-        coherence = codebook.coherence()
-        tolerance = (1.0 - coherence) / 2.0
+        # the family's guarantee (drawn until coherent, or a closed form): no O(N²k) pass here
+        assert coherence_bound is not None, "unit-norm families bound their coherence"
+        tolerance = (1.0 - coherence_bound) / 2.0
     else:
         tolerance = 0.5
     # error <= tolerance/2 needs 2√k·g·(g·e^-s)·max|u_j| <= tolerance/2
