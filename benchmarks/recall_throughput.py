@@ -28,7 +28,7 @@ from geoconstruct import (
     construct_single_hop,
     required_dimension,
 )
-from geoconstruct.evaluation import CHUNK_BYTES, chunk_size
+from geoconstruct.verification.evaluation import CHUNK_BYTES, chunk_size
 
 
 def _int_list(text: str) -> list[int]:

@@ -1,6 +1,6 @@
 """The performance bench at scale: construction, certified and exact recall up to N = 10^6, R = 16.
 
-Runs :func:`geoconstruct.bench.bench_size` over a grid of sizes, prints the table that
+Runs :func:`geoconstruct.analysis.bench.bench_size` over a grid of sizes, prints the table that
 ``geoconstruct bench`` prints, and writes it to ``benchmarks/results/scale.{md,json}``. Exact
 recall runs where ``N·R·d_vocab <= 10^11`` logits (N = 10^5, R = 4 is the largest such size).
 A last row certifies the superposed layout at N = 10^5, R = 4 with dual-BCH codes and their sign
@@ -21,9 +21,9 @@ import platform
 from pathlib import Path
 
 from geoconstruct import __version__
-from geoconstruct.bench import bench_size
-from geoconstruct.cli import bench_table_header, bench_table_row
-from geoconstruct.codebooks import BCHCodes
+from geoconstruct.analysis.bench import bench_size
+from geoconstruct.cli.commands import bench_table_header, bench_table_row
+from geoconstruct.codes.codebooks import BCHCodes
 
 RESULTS = Path(__file__).parent / "results"
 

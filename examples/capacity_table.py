@@ -8,10 +8,10 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from geoconstruct.bounds import global_bits, per_subject_bits
-from geoconstruct.capacity import capacity, dimension_table, min_dimension
-from geoconstruct.plotting import plot_dimension_table
-from geoconstruct.tables import render_table
+from geoconstruct.analysis.bounds import global_bits, per_subject_bits
+from geoconstruct.analysis.capacity import capacity, dimension_table, min_dimension
+from geoconstruct.analysis.plotting import plot_dimension_table
+from geoconstruct.analysis.tables import render_table
 
 print(f"R·log2 N! for N=4096, R=4: {global_bits(4096, 4):,.0f} bits (any model)")
 print(f"R·log2 N  for N=4096, R=4: {per_subject_bits(4096, 4):.0f} bits per subject embedding")

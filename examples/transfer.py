@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 
 from geoconstruct import construct_single_hop, random_facts, required_dimension
-from geoconstruct.transfer import fit_superposition, reinitialize, reinitialize_weights
+from geoconstruct.analysis.transfer import fit_superposition, reinitialize, reinitialize_weights
 
 n_subjects, n_relations = 3_000, 2
 d = required_dimension(n_subjects, n_relations, layout="superposed", codebook="gaussian")

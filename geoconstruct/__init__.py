@@ -21,21 +21,21 @@ Multi-hop queries ("the mother of the wife of x") by chain of thought, one hop a
 """
 
 from geoconstruct._validation import MemoryBudgetError
-from geoconstruct.codebooks import Codebook, GaussianCodes, GridCodes, RademacherCodes
-from geoconstruct.evaluation import Failure, RecallReport
-from geoconstruct.facts import Facts, random_facts
-from geoconstruct.multi_hop import (
+from geoconstruct.codes.codebooks import Codebook, GaussianCodes, GridCodes, RademacherCodes
+from geoconstruct.constructions.multi_hop import (
     MultiHopConstruction,
     MultiHopRecallReport,
     construct_multi_hop,
     multi_hop_dimension,
 )
-from geoconstruct.single_hop import (
+from geoconstruct.constructions.single_hop import (
     SingleHopConstruction,
     construct_single_hop,
     required_dimension,
 )
-from geoconstruct.transformer import TransformerConfig, forward
+from geoconstruct.facts import Facts, random_facts
+from geoconstruct.model.transformer import TransformerConfig, forward
+from geoconstruct.verification.evaluation import Failure, RecallReport
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,6 @@
 """Cases shared by several test modules."""
 
-from geoconstruct.codebooks import BCHCodes
+from geoconstruct.codes.codebooks import BCHCodes
 
 SUPERPOSED_BCH = BCHCodes(max_coherence=0.875)
 """Dual-BCH codes with a guaranteed superposed margin of 1/8: short enough for quick tests."""

@@ -14,18 +14,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import MemoryBudgetError, construct_single_hop, random_facts, required_dimension
-from geoconstruct.baselines import (
+from geoconstruct.analysis.comparison import baselines_table
+from geoconstruct.analysis.probes import selector_profile, superposition_fit
+from geoconstruct.analysis.tables import render_table
+from geoconstruct.analysis.transfer import fit_superposition, reinitialize_weights
+from geoconstruct.cli import main
+from geoconstruct.constructions.baselines import (
     BASELINE_KINDS,
     baseline_dimension,
     baseline_parameters,
     construct_baseline,
 )
-from geoconstruct.cli import main
-from geoconstruct.comparison import baselines_table
-from geoconstruct.probes import selector_profile, superposition_fit
-from geoconstruct.tables import render_table
-from geoconstruct.transfer import fit_superposition, reinitialize_weights
-from geoconstruct.transformer import ParameterSplit, validate_weights
+from geoconstruct.model.transformer import ParameterSplit, validate_weights
 
 seeds = st.integers(0, 2**32 - 1)
 

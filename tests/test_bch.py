@@ -7,8 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoconstruct.bch import PRIMITIVE_POLYNOMIALS, antilog_table, coherence_bound, trace_words
-from geoconstruct.codebooks import BCHCodes, TraceCode, coherence
+from geoconstruct.codes.bch import (
+    PRIMITIVE_POLYNOMIALS,
+    antilog_table,
+    coherence_bound,
+    trace_words,
+)
+from geoconstruct.codes.codebooks import BCHCodes, TraceCode, coherence
 
 
 @pytest.mark.parametrize("m", sorted(PRIMITIVE_POLYNOMIALS))

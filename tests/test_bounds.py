@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import required_dimension
-from geoconstruct.bounds import (
+from geoconstruct.analysis.bounds import (
     cap_fraction,
     global_bits,
     global_min_dimension,
@@ -22,7 +22,7 @@ from geoconstruct.bounds import (
     per_subject_min_dimension,
     subject_dimension,
 )
-from geoconstruct.codebooks import BCHCodes, GaussianCodes, TraceCode
+from geoconstruct.codes.codebooks import BCHCodes, GaussianCodes, TraceCode
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 10, 57, 200])
@@ -62,7 +62,7 @@ def test_min_dimension_and_params_are_the_rounded_up_bounds(n_subjects, n_relati
 
 @given(m=st.integers(1, 3), n_relations=st.integers(1, 16), bits=st.sampled_from([4, 8]))
 def test_block_grid_meets_the_per_subject_bound_at_powers_of_the_radix(m, n_relations, bits):
-    from geoconstruct.codebooks import GridCodes
+    from geoconstruct.codes.codebooks import GridCodes
 
     n_subjects = 2 ** (bits * m)
     achieved = subject_dimension(n_subjects, n_relations, codebook=GridCodes(bits=bits))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoconstruct.capacity import (
+from geoconstruct.analysis.capacity import (
     CapacityRow,
     capacity,
     capacity_table,
@@ -127,8 +127,8 @@ def test_render_table_in_every_format():
 
 
 def test_a_cell_that_cannot_be_verified_in_time_reports_an_error(monkeypatch):
-    import geoconstruct.capacity as capacity_module
-    import geoconstruct.certificate as certificate_module
+    import geoconstruct.analysis.capacity as capacity_module
+    import geoconstruct.verification.certificate as certificate_module
 
     monkeypatch.setattr(certificate_module, "COHERENCE_WORK_LIMIT", 10)  # no coherence check
     monkeypatch.setattr(capacity_module, "FALLBACK_LOGITS", 1000)
@@ -138,7 +138,7 @@ def test_a_cell_that_cannot_be_verified_in_time_reports_an_error(monkeypatch):
 
 
 def test_a_random_codebook_over_the_gram_limit_is_not_run(monkeypatch):
-    import geoconstruct.capacity as capacity_module
+    import geoconstruct.analysis.capacity as capacity_module
 
     monkeypatch.setattr(capacity_module, "GRAM_WORK_LIMIT", 300**2 * 100)
     rows = dimension_table(
@@ -174,7 +174,9 @@ def test_dimension_table_on_a_dask_cluster():
 
 
 def test_plot_of_the_dimension_table(tmp_path):
-    from geoconstruct.plotting import plot_dimension_table  # needs the 'plot' extra (in CI)
+    from geoconstruct.analysis.plotting import (
+        plot_dimension_table,  # needs the 'plot' extra (in CI)
+    )
 
     rows = dimension_table([256, 4096], [1, 2], precisions=["int8"], executor=ThreadPoolExecutor(1))
     path = plot_dimension_table(rows, tmp_path / "dimension.png")

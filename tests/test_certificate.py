@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import MemoryBudgetError, construct_single_hop, required_dimension
-from geoconstruct.certificate import _fraction_bits, certificate_bytes
+from geoconstruct.verification.certificate import _fraction_bits, certificate_bytes
 
 
 def exactly_correct(construction):
@@ -161,7 +161,7 @@ def test_structure_changes_that_the_theorem_does_not_cover_fall_back(name, reaso
 
 
 def test_random_codes_beyond_the_coherence_work_limit_fall_back(monkeypatch):
-    import geoconstruct.certificate as certificate_module
+    import geoconstruct.verification.certificate as certificate_module
 
     monkeypatch.setattr(certificate_module, "COHERENCE_WORK_LIMIT", 10)
     construction = build(30, 2, "block", "gaussian", seed=1)

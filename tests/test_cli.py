@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from geoconstruct.bench import bench_size
+from geoconstruct.analysis.bench import bench_size
 from geoconstruct.cli import main
-from geoconstruct.single_hop import required_dimension
+from geoconstruct.constructions.single_hop import required_dimension
 
 
 def run(capsys, *argv):
@@ -270,8 +270,8 @@ def test_table_tradeoff_in_every_format_with_a_plot(capsys, tmp_path):
 def test_multihop_report_lists_failures(capsys):
     import io
 
-    from geoconstruct.cli import _print_multihop
-    from geoconstruct.multi_hop import MultiHopFailure
+    from geoconstruct.cli.commands import _print_multihop
+    from geoconstruct.constructions.multi_hop import MultiHopFailure
 
     argv = ["multihop", "--entities", "40", "--relations", "2", "--hops", "2", "--steps", "2"]
     assert main([*argv, "--json"]) == 0

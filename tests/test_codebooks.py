@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geoconstruct.codebooks import (
+from geoconstruct.codes.codebooks import (
     GaussianCodes,
     GridCodes,
     RademacherCodes,

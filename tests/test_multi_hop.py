@@ -15,23 +15,23 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import MemoryBudgetError, random_facts
-from geoconstruct.bounds import (
+from geoconstruct.analysis.bounds import (
     log2_falling_factorial,
     per_pass_bits,
     per_pass_bits_random,
     per_pass_min_dimension,
 )
-from geoconstruct.capacity import render_table, tradeoff_table
-from geoconstruct.codebooks import BCHCodes, GaussianCodes, GridCodes, RademacherCodes
-from geoconstruct.facts import Facts
-from geoconstruct.multi_hop import (
+from geoconstruct.analysis.capacity import render_table, tradeoff_table
+from geoconstruct.codes.codebooks import BCHCodes, GaussianCodes, GridCodes, RademacherCodes
+from geoconstruct.constructions.multi_hop import (
     chain_count,
     chain_keys,
     construct_multi_hop,
     hops_per_pass,
     multi_hop_dimension,
 )
-from geoconstruct.transformer import residual_stream, validate_weights
+from geoconstruct.facts import Facts
+from geoconstruct.model.transformer import residual_stream, validate_weights
 
 seeds = st.integers(0, 2**32 - 1)
 

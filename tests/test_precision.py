@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoconstruct.codebooks import GridCodes
-from geoconstruct.precision import (
+from geoconstruct.analysis.precision import (
     numeric_format,
     quantize,
     quantize_construction,
     storage_efficiency,
 )
-from geoconstruct.single_hop import construct_single_hop, required_dimension
+from geoconstruct.codes.codebooks import GridCodes
+from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 

@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geoconstruct.selector import gated_difference, selector_mlp
+from geoconstruct.model.selector import gated_difference, selector_mlp
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
 

@@ -18,9 +18,9 @@ from geoconstruct import (
     random_facts,
     required_dimension,
 )
-from geoconstruct.evaluation import _unembedding_bytes, bytes_per_prompt
-from geoconstruct.single_hop import construction_bytes
-from geoconstruct.transformer import forward, validate_weights
+from geoconstruct.constructions.single_hop import construction_bytes
+from geoconstruct.model.transformer import forward, validate_weights
+from geoconstruct.verification.evaluation import _unembedding_bytes, bytes_per_prompt
 
 CODEBOOKS = ["grid", "gaussian", "rademacher"]
 seeds = st.integers(0, 2**32 - 1)

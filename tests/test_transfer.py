@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop, random_facts, required_dimension
-from geoconstruct.transfer import fit_superposition, reinitialize, reinitialize_weights
-from geoconstruct.transformer import random_weights
+from geoconstruct.analysis.transfer import fit_superposition, reinitialize, reinitialize_weights
+from geoconstruct.model.transformer import random_weights
 
 SETTINGS = LAYOUT_CODEBOOKS
 

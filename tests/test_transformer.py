@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geoconstruct.transformer import (
+from geoconstruct.model.transformer import (
     TransformerConfig,
     forward,
     random_weights,

@@ -14,9 +14,9 @@ from geoconstruct import (
     multi_hop_dimension,
     required_dimension,
 )
-from geoconstruct.baselines import construct_baseline
+from geoconstruct.constructions.baselines import construct_baseline
 from geoconstruct.io import to_transformer_lens, transformer_lens_state_dict
-from geoconstruct.transformer import forward
+from geoconstruct.model.transformer import forward
 
 
 def transformer_lens_logits(model, tokens):

@@ -35,15 +35,15 @@ import math
 from scipy.special import betainc
 
 from geoconstruct._validation import require_int, require_probability
-from geoconstruct.codebooks import (
+from geoconstruct.codes.codebooks import (
     CodebookFamily,
     GaussianCodes,
     GridCodes,
     RademacherCodes,
     resolve_codebook,
 )
-from geoconstruct.multi_hop import chain_count
-from geoconstruct.single_hop import code_length_for
+from geoconstruct.constructions.multi_hop import chain_count
+from geoconstruct.constructions.single_hop import code_length_for
 
 __all__ = [
     "cap_fraction",

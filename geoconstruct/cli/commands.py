@@ -21,7 +21,7 @@
     transfer.
 ``geoconstruct bench``
     Construction, certified and exact recall timed beside same-run references (see
-    :mod:`geoconstruct.bench`).
+    :mod:`geoconstruct.analysis.bench`).
 ``geoconstruct demo``
     The README's main job: a 10,000 × 8 construction with its recall report, then a small table
     of dimensions and recall across sizes, layouts and codebooks.
@@ -48,8 +48,8 @@ from tqdm import tqdm
 
 from geoconstruct import __version__
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
-from geoconstruct.bench import EXACT_WORK_LIMIT, bench_size
-from geoconstruct.bounds import (
+from geoconstruct.analysis.bench import EXACT_WORK_LIMIT, bench_size
+from geoconstruct.analysis.bounds import (
     global_bits,
     global_min_params,
     packing_min_code_length,
@@ -59,7 +59,7 @@ from geoconstruct.bounds import (
     per_subject_min_dimension,
     subject_dimension,
 )
-from geoconstruct.capacity import (
+from geoconstruct.analysis.capacity import (
     TABLE_FORMATS,
     DimensionRow,
     TradeoffRow,
@@ -68,7 +68,15 @@ from geoconstruct.capacity import (
     render_table,
     tradeoff_table,
 )
-from geoconstruct.codebooks import (
+from geoconstruct.analysis.comparison import baselines_table
+from geoconstruct.analysis.plotting import plot_dimension_table, plot_tradeoff_table
+from geoconstruct.analysis.precision import (
+    numeric_format,
+    quantize_construction,
+    storage_efficiency,
+)
+from geoconstruct.analysis.transfer import fit_superposition, reinitialize, reinitialize_weights
+from geoconstruct.codes.codebooks import (
     CODEBOOK_NAMES,
     BCHCodes,
     CodebookFamily,
@@ -77,24 +85,20 @@ from geoconstruct.codebooks import (
     RademacherCodes,
     resolve_codebook,
 )
-from geoconstruct.comparison import baselines_table
-from geoconstruct.facts import random_facts
-from geoconstruct.multi_hop import (
+from geoconstruct.constructions.multi_hop import (
     MAX_EXHAUSTIVE_QUERIES,
     chain_count,
     construct_multi_hop,
     multi_hop_dimension,
 )
-from geoconstruct.plotting import plot_dimension_table, plot_tradeoff_table
-from geoconstruct.precision import numeric_format, quantize_construction, storage_efficiency
-from geoconstruct.single_hop import (
+from geoconstruct.constructions.single_hop import (
     LAYOUTS,
     RECALL_METHODS,
     construct_single_hop,
     required_dimension,
 )
-from geoconstruct.transfer import fit_superposition, reinitialize, reinitialize_weights
-from geoconstruct.transformer import DTYPES
+from geoconstruct.facts import random_facts
+from geoconstruct.model.transformer import DTYPES
 
 __all__ = ["bench_table_header", "bench_table_row", "main"]
 

@@ -25,14 +25,18 @@ from typing import Any
 import numpy as np
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
-from geoconstruct.codebooks import CodebookFamily
-from geoconstruct.evaluation import (
+from geoconstruct.codes.codebooks import CodebookFamily
+from geoconstruct.constructions.single_hop import (
+    SingleHopConstruction,
+    construct_single_hop,
+    required_dimension,
+)
+from geoconstruct.verification.evaluation import (
     CHUNK_BYTES,
     RecallReport,
     bytes_per_prompt,
     unembedding_rows,
 )
-from geoconstruct.single_hop import SingleHopConstruction, construct_single_hop, required_dimension
 
 __all__ = ["EXACT_WORK_LIMIT", "BenchRow", "bench_size"]
 
@@ -88,7 +92,7 @@ def bench_size(
     n_subjects, n_relations : int
         N and R.
     layout, codebook
-        As for :func:`~geoconstruct.single_hop.construct_single_hop`.
+        As for :func:`~geoconstruct.constructions.single_hop.construct_single_hop`.
     dtype : {"float64", "float32"}
         Of the construction that is certified (exact recall always runs in float32).
     repeats : int

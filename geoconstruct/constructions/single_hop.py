@@ -10,7 +10,7 @@ A prompt is ``[s, r]`` (subject token, relation token); the answer is the attrib
 * **Attention** (one head, ``W_Q = W_K = 0``): the last position attends 1/2 to each position;
   ``W_V`` is the identity on the subject subspace and ``W_O = 2·I`` writes it back, so the last
   position holds ``e_s + x_rel`` exactly (the relation token has no subject component).
-* **Selector MLP** (:mod:`geoconstruct.selector`): ``2·R·k`` hidden units write ``y = B_rᵀ e_s``
+* **Selector MLP** (:mod:`~.selector`): ``2·R·k`` hidden units write ``y = B_rᵀ e_s``
   into the output subspace for the prompted relation only.
 * **Unembedding**: ``W_U[:, a] = u_a`` on the output subspace and the codebook's decoding bias;
   subject and relation tokens get a bias below every attribute logit.
@@ -48,14 +48,17 @@ from geoconstruct._validation import (
     require_int,
     require_within_budget,
 )
-from geoconstruct.certificate import (
+from geoconstruct.codes.codebooks import BCHCodes, Codebook, CodebookFamily, resolve_codebook
+from geoconstruct.facts import Facts, random_facts, require_facts
+from geoconstruct.model.selector import selector_mlp
+from geoconstruct.model.transformer import DTYPES, TransformerConfig, Weights
+from geoconstruct.verification.certificate import (
     Certificate,
     PromptLayout,
     certificate_bytes,
     certify_single_hop,
 )
-from geoconstruct.codebooks import BCHCodes, Codebook, CodebookFamily, resolve_codebook
-from geoconstruct.evaluation import (
+from geoconstruct.verification.evaluation import (
     ProgressCallback,
     RecallReport,
     Vocabulary,
@@ -64,9 +67,6 @@ from geoconstruct.evaluation import (
     recall_report,
     score_prompts,
 )
-from geoconstruct.facts import Facts, random_facts, require_facts
-from geoconstruct.selector import selector_mlp
-from geoconstruct.transformer import DTYPES, TransformerConfig, Weights
 
 __all__ = [
     "LAYOUTS",
@@ -255,7 +255,7 @@ class SingleHopConstruction:
     def certify(self, *, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Certificate:
         """Prove query by query, without the argmax over the vocabulary, what the model recalls.
 
-        See :mod:`geoconstruct.certificate`; ``recall(method="certified")`` builds on it.
+        See :mod:`~.certificate`; ``recall(method="certified")`` builds on it.
 
         Raises
         ------

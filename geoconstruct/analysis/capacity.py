@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_choice, require_int
-from geoconstruct.bounds import (
+from geoconstruct.analysis.bounds import (
     construction_subject_dimension,
     global_min_dimension,
     per_pass_bits_random,
@@ -33,23 +33,27 @@ from geoconstruct.bounds import (
     per_subject_bits,
     per_subject_min_dimension,
 )
-from geoconstruct.codebooks import (
+from geoconstruct.analysis.precision import numeric_format, quantize, quantize_construction
+from geoconstruct.analysis.tables import TABLE_FORMATS, Columns, render_table
+from geoconstruct.codes.codebooks import (
     CodebookFamily,
     GaussianCodes,
     GridCodes,
     RademacherCodes,
     resolve_codebook,
 )
-from geoconstruct.multi_hop import chain_count, construct_multi_hop, multi_hop_dimension
-from geoconstruct.precision import numeric_format, quantize, quantize_construction
-from geoconstruct.single_hop import (
+from geoconstruct.constructions.multi_hop import (
+    chain_count,
+    construct_multi_hop,
+    multi_hop_dimension,
+)
+from geoconstruct.constructions.single_hop import (
     code_length_at,
     code_length_for,
     construct_single_hop,
     dimension_for,
     required_dimension,
 )
-from geoconstruct.tables import TABLE_FORMATS, Columns, render_table
 
 __all__ = [
     "TABLE_FORMATS",
@@ -154,7 +158,7 @@ def min_dimension(
 ) -> int:
     """The smallest ``d`` whose construction recalls every fact on every seed, at ``precision``.
 
-    Starts at :func:`~geoconstruct.single_hop.required_dimension` (the construction accepts
+    Starts at :func:`~geoconstruct.required_dimension` (the construction accepts
     nothing smaller) and tries longer codes until recall holds on every seed.
 
     Raises
@@ -579,7 +583,7 @@ def tradeoff_table(
 ) -> list[TradeoffRow]:
     """Construction against the per-pass lower bound for every H in ``hops`` and L in ``1..H``.
 
-    Each row builds the construction at :func:`~geoconstruct.multi_hop.multi_hop_dimension` and
+    Each row builds the construction at :func:`~geoconstruct.multi_hop_dimension` and
     checks recall through the chain-of-thought loop on every query, or on ``sample_size`` seeded
     queries when there are more.
 

@@ -28,7 +28,7 @@ def render_table(rows: Sequence[Any], fmt: str = "md") -> str:
 
     Examples
     --------
-    >>> from geoconstruct.capacity import CapacityRow
+    >>> from geoconstruct.analysis.capacity import CapacityRow
     >>> row = CapacityRow(14, 4, "block", "grid", "int8", 8, 65536, 2**28, 0.1)
     >>> print(render_table([row], "csv").strip())
     d,R,codebook,precision,capacity N,per-subject bound N,seconds

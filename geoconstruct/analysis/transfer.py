@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from geoconstruct.constructions.single_hop import SingleHopConstruction, Vocabulary, superpose
 from geoconstruct.facts import Facts, require_facts
-from geoconstruct.single_hop import SingleHopConstruction, Vocabulary, superpose
-from geoconstruct.transformer import Weights
+from geoconstruct.model.transformer import Weights
 
 __all__ = [
     "SuperpositionFit",

@@ -1,11 +1,11 @@
 """The geometric construction beside the associative-memory baselines (``DESIGN.md`` §9).
 
 :func:`baselines_table` builds, for every (N, R), the geometric construction (block layout, grid
-codes) and both baselines of :mod:`geoconstruct.baselines`, with the same facts and codebook, and
+codes) and both baselines (:mod:`~.baselines`), with the same facts and codebook, and
 reports where their parameters sit, whether they recall their facts, and whether they transfer:
 the same procedure for every model, from weights alone — fit ``B_r`` by least squares
-(:func:`~geoconstruct.transfer.fit_superposition`), rewrite only the subject embeddings for a fresh
-set of bijections (:func:`~geoconstruct.transfer.reinitialize_weights`), and check the new facts
+(:func:`~.transfer.fit_superposition`), rewrite only the subject embeddings for a fresh
+set of bijections (:func:`~.transfer.reinitialize_weights`), and check the new facts
 through the forward pass. A model too large for the memory budget still gets its parameter counts
 (computed without building it) and the reason in ``error``.
 """
@@ -27,23 +27,23 @@ from geoconstruct._validation import (
     require_choice,
     require_int,
 )
-from geoconstruct.baselines import (
+from geoconstruct.analysis.tables import Columns
+from geoconstruct.analysis.transfer import fit_superposition, reinitialize_weights
+from geoconstruct.constructions.baselines import (
     BASELINE_KINDS,
     BaselineConstruction,
     baseline_dimension,
     baseline_parameters,
     construct_baseline,
 )
-from geoconstruct.facts import Facts, random_facts
-from geoconstruct.single_hop import (
+from geoconstruct.constructions.single_hop import (
     SingleHopConstruction,
     construct_single_hop,
     required_dimension,
     single_hop_config,
 )
-from geoconstruct.tables import Columns
-from geoconstruct.transfer import fit_superposition, reinitialize_weights
-from geoconstruct.transformer import ParameterSplit
+from geoconstruct.facts import Facts, random_facts
+from geoconstruct.model.transformer import ParameterSplit
 
 __all__ = ["MODELS", "BaselineRow", "baselines_table"]
 

@@ -40,16 +40,16 @@ from geoconstruct._validation import (
     require_int,
     require_within_budget,
 )
-from geoconstruct.codebooks import Codebook, CodebookFamily, resolve_codebook
-from geoconstruct.evaluation import (
+from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
+from geoconstruct.facts import Facts, random_facts, require_facts
+from geoconstruct.model.transformer import DTYPES, ParameterSplit, TransformerConfig, Weights
+from geoconstruct.verification.evaluation import (
     RecallReport,
     Vocabulary,
     plan_chunk_bytes,
     recall_report,
     score_prompts,
 )
-from geoconstruct.facts import Facts, random_facts, require_facts
-from geoconstruct.transformer import DTYPES, ParameterSplit, TransformerConfig, Weights
 
 __all__ = [
     "BASELINE_KINDS",

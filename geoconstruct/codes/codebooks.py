@@ -9,7 +9,7 @@ Three interchangeable families (``DESIGN.md`` §4):
     unembedding bias ``b_U[a] = -‖u_a‖²/2``; distinct integer codes keep every wrong attribute at
     least ``1/2`` below the right one. ``k = ⌈log2 N / p⌉``.
 ``bch``
-    Dual-BCH trace codes (:mod:`geoconstruct.bch`): deterministic ±1/√n vectors, ``n = 2^m - 1``,
+    Dual-BCH trace codes (:mod:`~.bch`): deterministic ±1/√n vectors, ``n = 2^m - 1``,
     whose coherence is bounded in closed form by the Weil bound (``proofs/bch_codes.md``), so a
     certificate needs no O(N²) check; with the superposed layout they come with sign read maps
     whose crosstalk is bounded in closed form too.
@@ -30,8 +30,8 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct import bch
 from geoconstruct._validation import require_choice, require_int, require_probability
+from geoconstruct.codes import bch
 
 __all__ = [
     "CODEBOOK_NAMES",

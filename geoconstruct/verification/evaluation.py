@@ -2,7 +2,7 @@
 
 :func:`score_prompts` runs the forward pass on chunks of prompts and keeps, for each, whether
 the argmax over the **whole vocabulary** is the expected token and the logit margin (expected
-logit minus the best other logit). It computes what :func:`~geoconstruct.transformer.forward`
+logit minus the best other logit). It computes what :func:`~geoconstruct.model.transformer.forward`
 computes, in an order that runs at the speed of the unembedding's matrix product: the residual
 stream of a chunk of prompts (:data:`CHUNK_BYTES` of working memory, :func:`bytes_per_prompt`
 a prompt), then its logits a few rows at a time into one reused, cache-sized buffer
@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import require_int, require_within_budget
-from geoconstruct.transformer import TransformerConfig, Weights, residual_stream
+from geoconstruct.model.transformer import TransformerConfig, Weights, residual_stream
 
 __all__ = [
     "CHUNK_BYTES",

@@ -6,7 +6,7 @@ attributes ``[N+R, 2N+R)``; attribute codes are read off the unembedding's attri
 
 :func:`superposition_fit`
     How much of the subject embeddings the superposition ``e_s = Σ_r B_r u_{π_r(s)}`` explains:
-    R² overall and per relation (least squares, :func:`geoconstruct.transfer.fit_superposition`).
+    R² overall and per relation (least squares, :func:`~.transfer.fit_superposition`).
 :func:`selector_profile`
     What every MLP hidden unit does on the query prompts: which relations open it, on how many
     prompts it fires, and how much of its pre-activation is a linear function of the *selected
@@ -31,10 +31,10 @@ from geoconstruct._validation import (
     require_probability,
     require_within_budget,
 )
-from geoconstruct.evaluation import Vocabulary
+from geoconstruct.analysis.transfer import fit_superposition, unembedding_codes
 from geoconstruct.facts import Facts
-from geoconstruct.transfer import fit_superposition, unembedding_codes
-from geoconstruct.transformer import TransformerConfig, Weights, attention
+from geoconstruct.model.transformer import TransformerConfig, Weights, attention
+from geoconstruct.verification.evaluation import Vocabulary
 
 __all__ = [
     "UNIT_KINDS",

@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct.codebooks import Codebook, GridCodes, coherence
+from geoconstruct.codes.codebooks import Codebook, GridCodes, coherence
 from geoconstruct.facts import Facts
-from geoconstruct.transformer import TransformerConfig, Weights
+from geoconstruct.model.transformer import TransformerConfig, Weights
 
 __all__ = [
     "COHERENCE_WORK_LIMIT",
@@ -168,7 +168,7 @@ def certify_single_hop(
 
     Examples
     --------
-    >>> from geoconstruct.single_hop import construct_single_hop
+    >>> from geoconstruct.constructions.single_hop import construct_single_hop
     >>> c = construct_single_hop(500, 3, 11, seed=0)
     >>> certificate = certify_single_hop(c.weights, c.config, c.prompt_layout, c.facts, c.codebook)
     >>> certificate.n_certified, certificate.rounding_error, certificate.reason

@@ -43,21 +43,21 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct import __version__
-from geoconstruct.codebooks import Codebook, TraceCode
-from geoconstruct.facts import Facts
-from geoconstruct.multi_hop import (
+from geoconstruct.codes.codebooks import Codebook, TraceCode
+from geoconstruct.constructions.multi_hop import (
     AttentionBound,
     MultiHopConstruction,
     MultiHopLayout,
     chain_keys,
 )
-from geoconstruct.single_hop import (
+from geoconstruct.constructions.single_hop import (
     ResidualLayout,
     SingleHopConstruction,
     Vocabulary,
     superpose,
 )
-from geoconstruct.transformer import TransformerConfig, validate_weights
+from geoconstruct.facts import Facts
+from geoconstruct.model.transformer import TransformerConfig, validate_weights
 
 __all__ = [
     "FORMAT_VERSION",

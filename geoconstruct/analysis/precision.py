@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct.bounds import global_bits, per_subject_bits
-from geoconstruct.single_hop import SingleHopConstruction
+from geoconstruct.analysis.bounds import global_bits, per_subject_bits
+from geoconstruct.constructions.single_hop import SingleHopConstruction
 
 __all__ = [
     "FLOAT_FORMATS",
@@ -165,7 +165,7 @@ def quantize_construction(
 
     Examples
     --------
-    >>> from geoconstruct.single_hop import construct_single_hop, required_dimension
+    >>> from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
     >>> c = construct_single_hop(4096, 2, required_dimension(4096, 2), seed=0)
     >>> q = quantize_construction(c, "int8")    # 8-bit grid codes: lossless
     >>> q.recall(method="certified").n_correct, storage_efficiency(q, "int8").per_subject
@@ -228,8 +228,8 @@ def storage_efficiency(
 
     Examples
     --------
-    >>> from geoconstruct.codebooks import GridCodes
-    >>> from geoconstruct.single_hop import construct_single_hop, required_dimension
+    >>> from geoconstruct.codes.codebooks import GridCodes
+    >>> from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
     >>> grid = GridCodes(bits=4)
     >>> c = construct_single_hop(2**12, 3, required_dimension(2**12, 3, codebook=grid),
     ...                          codebook=grid)

@@ -25,7 +25,7 @@ The residual stream (block layout, k the code length, ``D_g = Σ_{h=1..g} R^h`` 
   ``score_gap`` (every other position at 0) and copies the relation subspace there into slot i.
   What the softmax leaks to other positions is at most ``leakage_bound = g / (e^score_gap + g)``.
   The entity needs no head: it is the last token.
-* **Selector MLP** (:mod:`geoconstruct.selector`): one key per chain, gated on the whole padded
+* **Selector MLP** (:mod:`~.selector`): one key per chain, gated on the whole padded
   chain, ``λ·(Σ_i slot_i[c_i] − g)``; it writes ``B_cᵀ e_y`` for the chain the prompt asks for.
 * **Unembedding**: ``W_U[:, y] = u_y`` on the output subspace with the codebook's decoding bias;
   relation tokens sit below every entity.
@@ -53,11 +53,11 @@ from geoconstruct._validation import (
     require_int,
     require_within_budget,
 )
-from geoconstruct.codebooks import Codebook, CodebookFamily, resolve_codebook
-from geoconstruct.evaluation import Tally, bytes_per_prompt, predict_with_margins
+from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
 from geoconstruct.facts import Facts, random_facts, require_facts
-from geoconstruct.selector import selector_mlp
-from geoconstruct.transformer import DTYPES, TransformerConfig, Weights
+from geoconstruct.model.selector import selector_mlp
+from geoconstruct.model.transformer import DTYPES, TransformerConfig, Weights
+from geoconstruct.verification.evaluation import Tally, bytes_per_prompt, predict_with_margins
 
 __all__ = [
     "MAX_EXHAUSTIVE_QUERIES",

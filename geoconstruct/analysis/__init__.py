@@ -1,0 +1,1 @@
+"""Analysis of constructions: bounds, precision, capacity, probes, transfer, comparison, bench."""

@@ -1,0 +1,1 @@
+"""Attribute codebooks: grid, gaussian, rademacher and dual-BCH codes."""

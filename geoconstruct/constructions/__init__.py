@@ -1,0 +1,1 @@
+"""Construction recipes: single hop, multi-hop and the associative-memory baselines."""

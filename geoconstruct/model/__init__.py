@@ -1,0 +1,1 @@
+"""The model layer: the numpy transformer in TransformerLens conventions, and the selector MLP."""
