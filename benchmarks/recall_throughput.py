@@ -23,8 +23,8 @@ import time
 import numpy as np
 
 from geoconstruct import (
+    Construction,
     RecallReport,
-    SingleHopConstruction,
     construct_single_hop,
     required_dimension,
 )
@@ -35,7 +35,7 @@ def _int_list(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part]
 
 
-def _timed_recall(construction: SingleHopConstruction, repeats: int) -> tuple[float, RecallReport]:
+def _timed_recall(construction: Construction, repeats: int) -> tuple[float, RecallReport]:
     timings, reports = [], []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -44,7 +44,7 @@ def _timed_recall(construction: SingleHopConstruction, repeats: int) -> tuple[fl
     return min(timings), reports[-1]
 
 
-def _timed_reference(construction: SingleHopConstruction, n_prompts: int, repeats: int) -> float:
+def _timed_reference(construction: Construction, n_prompts: int, repeats: int) -> float:
     """Best time of the chunked unembedding product, same shapes and chunks as recall."""
     config = construction.config
     rng = np.random.default_rng(0)

@@ -12,17 +12,21 @@ for steps in (1, 3):  # all three hops in one pass, or one hop a pass (full chai
     d = multi_hop_dimension(n_entities, n_relations, hops, steps)
     construction = construct_multi_hop(n_entities, n_relations, hops, steps, d, seed=0)
     report = construction.recall()  # every query; in chain of thought every intermediate too
-    bound = construction.attention_bound
+    bound = construction.metadata.attention_bound
     print(
-        f"H={hops}, L={steps}: d={d}, entity d_s={construction.layout.entity.stop}, "
-        f"{construction.n_passes} pass(es), recalled {report.n_correct:,}/{report.n_facts:,}, "
+        f"H={hops}, L={steps}: d={d}, entity d_s={construction.residual.size('subject')}, "
+        f"{len(report.pass_correct)} pass(es), "
+        f"recalled {report.n_correct:,}/{report.n_queries:,}, "
         f"right per pass {report.pass_correct}, attention leakage <= {bound.leakage_bound:.2g}"
     )
 
 # Ask the chain-of-thought model one query by hand; each pass answers one intermediate entity.
 entities, chains = [7], [[0, 1, 2]]
-predicted, margins = construction.run(entities, chains)
-truth = [int(construction.answers(entities, [chains[0][: h + 1]])[0]) for h in range(hops)]
+predicted, margins = construction.queries.run(construction, entities, chains)
+truth = [
+    int(construction.queries.answers(construction, entities, [chains[0][: h + 1]])[0])
+    for h in range(hops)
+]
 print(f"chain (0, 1, 2) from entity 7: the passes answer {predicted[0].tolist()}, truth {truth}")
 
 # The trade-off: d_s against the per-pass lower bound for every H and L, grid codes at int8.

@@ -19,7 +19,7 @@ report = construction.recall()
 print(f"recalled {report.n_correct} of {report.n_facts} facts, min margin {report.min_margin}")
 
 # Ask a few questions directly: attribute ids, as the model answers them.
-print("model  :", construction.predict([0, 1, 2], [3, 3, 3]).tolist())
+print("model  :", construction.queries.predict(construction, [0, 1, 2], [3, 3, 3]).tolist())
 print("truth  :", construction.facts.answer([0, 1, 2], [3, 3, 3]).tolist())
 
 # The MLP is a selector, not a key-value table: its size does not depend on N.

@@ -23,7 +23,7 @@ with tempfile.TemporaryDirectory() as folder:
 print(f"loaded: {loaded.config.d_model=}, {loaded.recall().accuracy=}")
 
 model = to_transformer_lens(loaded)  # TransformerLens 4's native bridge, weights converted by TL
-tokens, answers = loaded.prompts()
+tokens, answers = loaded.queries.prompts(loaded)
 with torch.no_grad():
     logits = model(torch.from_numpy(tokens))  # [batch, pos, d_vocab]
 recalled = int((logits[:, -1].argmax(-1).numpy() == answers).sum())
@@ -35,13 +35,13 @@ cot = construct_multi_hop(
     n, n_relations, hops, hops, multi_hop_dimension(n, n_relations, hops, hops)
 )
 model = to_transformer_lens(cot)
-entities, chains = cot.queries()
+entities, chains = cot.queries.queries(cot)
 current = entities
 for step in range(hops):
     prompt = np.concatenate([chains[:, step : step + 1] + n, current[:, None]], axis=1)
     with torch.no_grad():
         current = model(torch.from_numpy(prompt))[:, -1].argmax(-1).numpy()
-right = int((current == cot.answers(entities, chains)).sum())
+right = int((current == cot.queries.answers(cot, entities, chains)).sum())
 print(
     f"TransformerLens answers {right:,} / {len(entities):,} three-hop queries by chain of thought"
 )

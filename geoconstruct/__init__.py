@@ -8,7 +8,7 @@ every fact is recalled:
 >>> d = required_dimension(2000, 4)
 >>> construction = construct_single_hop(n_subjects=2000, n_relations=4, d=d, seed=0)
 >>> report = construction.recall()
->>> report.n_correct == report.n_facts == 8000
+>>> report.n_correct == report.n_queries == report.n_facts == 8000
 True
 
 Multi-hop queries ("the mother of the wife of x") by chain of thought, one hop a pass:
@@ -22,37 +22,34 @@ Multi-hop queries ("the mother of the wife of x") by chain of thought, one hop a
 
 from geoconstruct._validation import MemoryBudgetError
 from geoconstruct.codes.codebooks import Codebook, GaussianCodes, GridCodes, RademacherCodes
-from geoconstruct.constructions.multi_hop import (
-    MultiHopConstruction,
-    MultiHopRecallReport,
-    construct_multi_hop,
-    multi_hop_dimension,
-)
-from geoconstruct.constructions.single_hop import (
-    SingleHopConstruction,
-    construct_single_hop,
-    required_dimension,
-)
+from geoconstruct.constructions.baselines import construct_baseline
+from geoconstruct.constructions.construction import Construction
+from geoconstruct.constructions.layouts import BlockLayout, Layout, SuperposedLayout
+from geoconstruct.constructions.multi_hop import construct_multi_hop, multi_hop_dimension
+from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
 from geoconstruct.facts import Facts, random_facts
 from geoconstruct.model.transformer import TransformerConfig, forward
-from geoconstruct.verification.evaluation import Failure, RecallReport
+from geoconstruct.verification.evaluation import ChainFailure, Failure, RecallReport
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BlockLayout",
+    "ChainFailure",
     "Codebook",
+    "Construction",
     "Facts",
     "Failure",
     "GaussianCodes",
     "GridCodes",
+    "Layout",
     "MemoryBudgetError",
-    "MultiHopConstruction",
-    "MultiHopRecallReport",
     "RademacherCodes",
     "RecallReport",
-    "SingleHopConstruction",
+    "SuperposedLayout",
     "TransformerConfig",
     "__version__",
+    "construct_baseline",
     "construct_multi_hop",
     "construct_single_hop",
     "forward",

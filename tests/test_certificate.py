@@ -18,9 +18,9 @@ from geoconstruct.verification.certificate import _fraction_bits, certificate_by
 
 def exactly_correct(construction):
     """Per query (q = r·N + s): does the forward pass's argmax give the right attribute?"""
-    tokens, answers = construction.prompts()
+    tokens, answers = construction.queries.prompts(construction)
     subjects, relations = tokens[:, 0], tokens[:, 1] - construction.vocabulary.relation_offset
-    predicted = construction.predict(subjects, relations)
+    predicted = construction.queries.predict(construction, subjects, relations)
     return predicted == answers - construction.vocabulary.attribute_offset
 
 
@@ -99,7 +99,7 @@ def test_a_swapped_embedding_row_is_not_certified(dtype, seed, data):
 def test_a_changed_gate_bias_is_not_certified(layout, codebook, change):
     construction = build(40, 3, layout, codebook, seed=5)
     b_in = np.array(construction.weights["blocks.0.mlp.b_in"])
-    b_in[0] += change * construction.gate_scale  # relation 0's first pair
+    b_in[0] += change * construction.metadata.gate_scale  # relation 0's first pair
     broken = with_weights(construction, blocks__0__mlp__b_in=b_in)
     certificate, _ = assert_sound(broken)
     assert certificate.reason is not None
@@ -112,7 +112,7 @@ def test_a_perturbed_unembedding_column_is_not_certified(layout, codebook, coord
     construction = build(40, 2, layout, codebook, seed=6)
     W_U = np.array(construction.weights["unembed.W_U"])
     column = construction.vocabulary.attribute_offset + 7
-    W_U[construction.residual_layout.output.start, column] += coordinate_change
+    W_U[construction.residual["output"].start, column] += coordinate_change
     broken = with_weights(construction, unembed__W_U=W_U)
     certificate, _ = assert_sound(broken)
     assert certificate.n_certified == 0
@@ -172,7 +172,9 @@ def test_random_codes_beyond_the_coherence_work_limit_fall_back(monkeypatch):
 
 def test_certificate_memory_guard_refuses_fast_and_allocates_nothing_large():
     construction = build(200_000, 4, "block", "grid", seed=0)
-    needed = certificate_bytes(construction.config, construction.prompt_layout)
+    needed = certificate_bytes(
+        construction.config, construction.queries.prompt_layout(construction)
+    )
     tracemalloc.start()
     start = time.perf_counter()
     try:
@@ -197,7 +199,9 @@ def test_certificate_peak_memory_is_within_its_estimate(
     n_subjects, n_relations, layout, codebook, dtype
 ):
     construction = build(n_subjects, n_relations, layout, codebook, seed=0, dtype=dtype)
-    needed = certificate_bytes(construction.config, construction.prompt_layout)
+    needed = certificate_bytes(
+        construction.config, construction.queries.prompt_layout(construction)
+    )
     tracemalloc.start()
     try:
         certificate = construction.certify()

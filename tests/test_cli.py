@@ -236,7 +236,7 @@ def test_multihop_json_samples_above_the_limit(capsys):
     status, out, _ = run(capsys, *argv)
     summary = json.loads(out)
     assert status == 0
-    assert summary["sampled"] and summary["n_facts"] == 300 and summary["n_queries"] == 1600
+    assert summary["sampled"] and summary["n_queries"] == 300 and summary["total_queries"] == 1600
     assert summary["pass_correct"] == [300, 300, 300, 300]
     assert summary["passes"] == 4 and summary["hops_per_pass"] == 1
 
@@ -271,12 +271,12 @@ def test_multihop_report_lists_failures(capsys):
     import io
 
     from geoconstruct.cli.commands import _print_multihop
-    from geoconstruct.constructions.multi_hop import MultiHopFailure
+    from geoconstruct.verification.evaluation import ChainFailure
 
     argv = ["multihop", "--entities", "40", "--relations", "2", "--hops", "2", "--steps", "2"]
     assert main([*argv, "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    summary["failures"] = [MultiHopFailure(3, (0, 1), 7, 9, 1)._asdict()]
+    summary["failures"] = [ChainFailure(3, (0, 1), 7, 9, 1)._asdict()]
     out = io.StringIO()
     _print_multihop(summary, out)
     assert "failed: entity 3, chain (0, 1): expected 7, predicted 9 (first wrong at pass 1)" in (

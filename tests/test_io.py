@@ -47,18 +47,21 @@ def test_save_load_round_trip_gives_identical_weights_and_report(
     assert loaded.config == original.config
     assert loaded.facts == original.facts
     assert loaded.codebook.codes.tobytes() == original.codebook.codes.tobytes()
-    assert loaded.read_maps.tobytes() == original.read_maps.tobytes()
-    assert (loaded.layout, loaded.residual_layout, loaded.vocabulary) == (
-        original.layout,
-        original.residual_layout,
+    assert loaded.metadata.read_maps.tobytes() == original.metadata.read_maps.tobytes()
+    assert (loaded.metadata.layout, loaded.residual, loaded.vocabulary) == (
+        original.metadata.layout,
+        original.residual,
         original.vocabulary,
     )
-    assert (loaded.gate_scale, loaded.seed) == (original.gate_scale, original.seed)
+    assert (loaded.metadata.gate_scale, loaded.seed) == (
+        original.metadata.gate_scale,
+        original.seed,
+    )
     assert loaded.codebook.trace_code == original.codebook.trace_code
     assert loaded.recall() == original.recall()
     assert loaded.recall(method="certified") == original.recall(method="certified")
-    tokens, answers = loaded.prompts()
-    expected_tokens, expected_answers = original.prompts()
+    tokens, answers = loaded.queries.prompts(loaded)
+    expected_tokens, expected_answers = original.queries.prompts(original)
     assert np.array_equal(tokens, expected_tokens) and np.array_equal(answers, expected_answers)
 
 
@@ -212,7 +215,7 @@ def test_invalid_manifest_is_refused(saved, tmp_path):
 def test_missing_file_and_wrong_object(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         load(tmp_path / "absent.npz")
-    with pytest.raises(TypeError, match="SingleHopConstruction"):
+    with pytest.raises(TypeError, match="Construction"):
         save({"embed.W_E": np.zeros(3)}, tmp_path / "x.npz")
     assert list(tmp_path.iterdir()) == []
 
@@ -256,13 +259,13 @@ def test_multi_hop_round_trip_gives_identical_weights_and_report(
     for name, array in original.weights.items():
         assert loaded.weights[name].tobytes() == array.tobytes(), name
     assert loaded.facts == original.facts and loaded.config == original.config
-    assert (loaded.hops, loaded.steps, loaded.hops_per_pass) == (
+    assert (loaded.metadata.hops, loaded.metadata.steps, loaded.metadata.hops_per_pass) == (
         hops,
         steps,
-        original.hops_per_pass,
+        original.metadata.hops_per_pass,
     )
-    assert loaded.layout == original.layout
-    assert loaded.attention_bound == original.attention_bound
+    assert loaded.residual == original.residual and loaded.kind == original.kind
+    assert loaded.metadata.attention_bound == original.metadata.attention_bound
     assert loaded.recall() == original.recall()
 
 
@@ -278,16 +281,16 @@ def test_multi_hop_with_foreign_facts_is_refused(tmp_path):
         tmp_path / "mismatched.npz",
         replace={"facts/permutations.npy": foreign_facts, "metadata.json": json.dumps(manifest)},
     )
-    with pytest.raises(ConstructionFileError, match="chain answers"):
+    with pytest.raises(ConstructionFileError, match="do not belong together"):
         load(broken)
 
 
 def test_multi_hop_manifest_without_its_fields_is_refused(tmp_path):
     saved = save(build_multi_hop(), tmp_path / "a.npz")
     manifest = manifest_of(saved)
-    del manifest["attention_bound"]
+    del manifest["metadata"]["attention_bound"]
     broken = rewrite(saved, tmp_path / "b.npz", replace={"metadata.json": json.dumps(manifest)})
-    with pytest.raises(ConstructionFileError, match=r"lacks \['attention_bound'\]"):
+    with pytest.raises(ConstructionFileError, match=r"missing 'attention_bound'"):
         load(broken)
 
 

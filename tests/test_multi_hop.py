@@ -45,11 +45,11 @@ def follow_by_hand(permutations, entity, chain):
 
 def assert_every_pass_right(construction, entities, chains):
     """Run the loop and compare every pass with entities computed by hand."""
-    predicted, margins = construction.run(entities, chains)
-    g = construction.hops_per_pass
+    predicted, margins = construction.queries.run(construction, entities, chains)
+    g = construction.metadata.hops_per_pass
     permutations = construction.facts.permutations.tolist()
     for q, (entity, chain) in enumerate(zip(entities, chains, strict=True)):
-        for step in range(construction.n_passes):
+        for step in range(construction.queries.n_passes):
             prefix = list(chain[: min((step + 1) * g, len(chain))])
             assert predicted[q, step] == follow_by_hand(permutations, int(entity), prefix)
     assert (margins > 0).all()
@@ -78,9 +78,10 @@ def test_every_query_and_intermediate_is_answered_at_the_required_dimension(size
     construction = construct_multi_hop(n_entities, n_relations, hops, steps, d, seed=seed)
     report = construction.recall()
     assert not report.sampled
-    assert report.n_facts == report.n_queries == n_entities * n_relations**hops
-    assert report.n_correct == report.n_facts, report.failures
-    assert report.pass_correct == (report.n_facts,) * construction.n_passes
+    assert report.n_queries == report.total_queries == n_entities * n_relations**hops
+    assert report.n_facts == n_entities * n_relations  # stored: the R bijections
+    assert report.n_correct == report.n_queries, report.failures
+    assert report.pass_correct == (report.n_queries,) * construction.queries.n_passes
     assert report.min_margin >= 0.5 - 1e-9  # grid codes: half the minimum distance
     # the report's truth is checked against entities computed by hand on a sample of queries
     rng = np.random.default_rng(seed)
@@ -106,9 +107,9 @@ def test_unit_codes_answer_every_query_at_the_required_dimension(codebook, sizes
         n_entities, n_relations, hops, steps, d, codebook=codebook, seed=seed, dtype="float32"
     )
     report = construction.recall()
-    assert report.n_correct == report.n_facts == n_entities * n_relations**hops
+    assert report.n_correct == report.n_queries == n_entities * n_relations**hops
     # inner-product decoding: the margin is at least 1 - coherence, less the leakage's error
-    bound = construction.attention_bound
+    bound = construction.metadata.attention_bound
     assert report.min_margin >= 2 * bound.decoding_tolerance - 2 * bound.output_error_bound - 1e-5
     with pytest.raises(ValueError, match=re.escape(f"requires d >= {d}")):
         construct_multi_hop(n_entities, n_relations, hops, steps, d - 1, codebook=codebook)
@@ -120,7 +121,7 @@ def test_every_query_at_4096_entities(steps):
     d = multi_hop_dimension(4096, 4, 3, steps)
     construction = construct_multi_hop(4096, 4, 3, steps, d, seed=steps, dtype="float32")
     report = construction.recall()
-    assert not report.sampled and report.n_facts == 4096 * 4**3
+    assert not report.sampled and report.n_queries == 4096 * 4**3
     assert report.all_correct, report.failures
 
 
@@ -134,8 +135,10 @@ def test_full_chain_of_thought_dimension_does_not_depend_on_the_hops(n_relations
     (d,) = full_cot
     for hops in (1, 3, 6):
         construction = construct_multi_hop(n_entities, n_relations, hops, hops, d, seed=hops)
-        assert construction.layout.entity.stop == n_relations * construction.codebook.code_length
-        report = construction.recall(max_queries=20_000, sample_size=3_000, sample_seed=hops)
+        assert (
+            construction.residual["subject"].stop == n_relations * construction.codebook.code_length
+        )
+        report = construction.recall(sample=3_000, seed=hops)
         assert report.all_correct
         assert len(report.pass_correct) == hops
 
@@ -146,7 +149,7 @@ def test_hops_per_pass_and_passes():
         assert hops_per_pass(hops, steps) == g
         d = multi_hop_dimension(20, 2, hops, steps)
         construction = construct_multi_hop(20, 2, hops, steps, d)
-        assert construction.n_passes == passes
+        assert construction.queries.n_passes == passes
         assert construction.config.n_ctx == g + 1
 
 
@@ -208,11 +211,11 @@ def leakage_for(score_gap, g):
 @pytest.mark.parametrize("query_scale", [1.0, 0.1, 0.05])
 def test_recorded_leakage_bound_holds_for_the_actual_attention(hops, steps, query_scale):
     construction = construct_multi_hop(40, 3, hops, steps, multi_hop_dimension(40, 3, hops, steps))
-    g = construction.hops_per_pass
-    gap = construction.attention_bound.score_gap * query_scale
+    g = construction.metadata.hops_per_pass
+    gap = construction.metadata.attention_bound.score_gap * query_scale
     leakage = leakage_for(gap, g)
     if query_scale == 1.0:
-        assert leakage == construction.attention_bound.leakage_bound
+        assert leakage == construction.metadata.attention_bound.leakage_bound
     model = weakened(construction, query_scale)
     rng = np.random.default_rng(1)
     chains = rng.integers(0, 3, (300, g))
@@ -229,7 +232,7 @@ def test_recorded_leakage_bound_holds_for_the_actual_attention(hops, steps, quer
 
     # and what the leakage does to the selected code stays within the recorded error bound
     resid = residual_stream(model.weights, model.config, tokens, last_position_only=True)[:, -1]
-    selected = resid[:, construction.layout.output]
+    selected = resid[:, construction.residual["output"]]
     truth = construction.facts.follow(entities, chains)
     codes = construction.codebook.codes[truth]
     error = np.linalg.norm(selected - codes, axis=1).max()
@@ -237,15 +240,17 @@ def test_recorded_leakage_bound_holds_for_the_actual_attention(hops, steps, quer
     error_bound = 2 * math.sqrt(k) * g * leakage * construction.codebook.coordinate_bound
     assert error <= error_bound * (1 + 1e-9) + 1e-12
     if query_scale == 1.0:
-        assert error_bound == pytest.approx(construction.attention_bound.output_error_bound)
-        assert error_bound < construction.attention_bound.decoding_tolerance / 2
+        assert error_bound == pytest.approx(
+            construction.metadata.attention_bound.output_error_bound
+        )
+        assert error_bound < construction.metadata.attention_bound.decoding_tolerance / 2
 
 
 def test_a_too_small_score_gap_breaks_recall():
     """The gap matters: at a gap of 1 the leakage opens wrong keys and answers go wrong."""
     construction = construct_multi_hop(64, 3, 2, 1, multi_hop_dimension(64, 3, 2, 1))
     assert construction.recall().all_correct
-    broken = weakened(construction, 1.0 / construction.attention_bound.score_gap)
+    broken = weakened(construction, 1.0 / construction.metadata.attention_bound.score_gap)
     assert not broken.recall().all_correct
 
 
@@ -260,8 +265,8 @@ def test_recall_reports_the_pass_where_a_broken_model_goes_wrong():
     weights["embed.W_E"] = embeddings
     broken = dataclasses.replace(construction, weights=MappingProxyType(weights))
     report = broken.recall(max_failures=1000)
-    assert report.n_correct < report.n_facts
-    assert report.pass_correct[0] == report.n_facts - 2 * 2**3  # the queries from 0 or 1
+    assert report.n_correct < report.n_queries
+    assert report.pass_correct[0] == report.n_queries - 2 * 2**3  # the queries from 0 or 1
     permutations = construction.facts.permutations.tolist()
     for failure in report.failures:
         assert failure.expected == follow_by_hand(permutations, failure.entity, failure.chain)
@@ -273,13 +278,13 @@ def test_recall_reports_the_pass_where_a_broken_model_goes_wrong():
 
 def test_sampling_above_the_limit_is_seeded_and_reported():
     construction = construct_multi_hop(64, 3, 4, 4, multi_hop_dimension(64, 3, 4, 4))
-    assert construction.n_queries == 64 * 81
-    first = construction.recall(max_queries=1000, sample_size=700, sample_seed=3)
-    again = construction.recall(max_queries=1000, sample_size=700, sample_seed=3)
-    assert first.sampled and first.n_facts == 700 and first.n_queries == 64 * 81
+    assert construction.total_queries == 64 * 81
+    first = construction.recall(sample=700, seed=3)
+    again = construction.recall(sample=700, seed=3)
+    assert first.sampled and first.n_queries == 700 and first.total_queries == 64 * 81
     assert first == again
     exhaustive = construction.recall()
-    assert not exhaustive.sampled and exhaustive.n_facts == 64 * 81
+    assert not exhaustive.sampled and exhaustive.n_queries == 64 * 81
 
 
 def test_same_seed_gives_bit_identical_weights():
@@ -298,7 +303,7 @@ def test_same_seed_gives_bit_identical_weights():
 def test_weights_have_transformer_lens_names_and_are_read_only():
     construction = construct_multi_hop(50, 2, 2, 1, multi_hop_dimension(50, 2, 2, 1) + 7)
     validate_weights(construction.weights, construction.config)
-    assert construction.layout.unused.stop - construction.layout.unused.start >= 0
+    assert construction.residual.unused.stop - construction.residual.unused.start >= 0
     for array in construction.weights.values():
         assert not array.flags.writeable
     # a larger d stores the same facts and still answers everything
@@ -347,13 +352,13 @@ def test_over_budget_construction_fails_fast_without_allocating():
 def test_run_rejects_bad_queries():
     construction = construct_multi_hop(10, 2, 2, 1, multi_hop_dimension(10, 2, 2, 1))
     with pytest.raises(ValueError, match=r"chains must have shape \[2, 2\]"):
-        construction.run([0, 1], [[0, 1, 1], [1, 1, 0]])
+        construction.queries.run(construction, [0, 1], [[0, 1, 1], [1, 1, 0]])
     with pytest.raises(ValueError, match=r"chains must lie in \[0, 2\)"):
-        construction.run([0], [[0, 2]])
+        construction.queries.run(construction, [0], [[0, 2]])
     with pytest.raises(ValueError, match=r"entities must lie in \[0, 10\)"):
-        construction.run([10], [[0, 1]])
+        construction.queries.run(construction, [10], [[0, 1]])
     with pytest.raises(TypeError, match="integer ids"):
-        construction.run([0.5], [[0, 1]])
+        construction.queries.run(construction, [0.5], [[0, 1]])
 
 
 # --- the per-pass lower bound -----------------------------------------------------------------

@@ -88,7 +88,7 @@ def test_quantize_construction_changes_only_the_fact_dependent_block():
         if name != "embed.W_E":
             assert q.weights[name] is array
     before, after = np.array(c.weights["embed.W_E"]), np.array(q.weights["embed.W_E"])
-    subject = c.residual_layout.subject
+    subject = c.residual["subject"]
     rows = slice(0, c.facts.n_subjects)
     assert np.array_equal(np.delete(before, subject, axis=1), np.delete(after, subject, axis=1))
     assert np.array_equal(before[c.facts.n_subjects :], after[c.facts.n_subjects :])

@@ -124,7 +124,11 @@ def test_a_single_subject_works():
         d = required_dimension(1, 3, layout=layout, codebook=codebook)
         construction = construct_single_hop(1, 3, d, layout=layout, codebook=codebook)
         assert construction.recall().all_correct
-        assert construction.predict([0, 0, 0], [0, 1, 2]).tolist() == [0, 0, 0]
+        assert construction.queries.predict(construction, [0, 0, 0], [0, 1, 2]).tolist() == [
+            0,
+            0,
+            0,
+        ]
 
 
 @pytest.mark.parametrize("layout,codebook", [("block", "grid"), ("superposed", "rademacher")])
@@ -133,7 +137,7 @@ def test_larger_d_is_used_and_still_recalls(layout, codebook):
     for d in (minimum + 1, minimum + 7, 2 * minimum):
         construction = construct_single_hop(200, 3, d, layout=layout, codebook=codebook, seed=1)
         assert construction.config.d_model == d
-        assert construction.residual_layout.unused.stop == d
+        assert construction.residual.unused.stop == d
         assert construction.recall().all_correct
 
 
@@ -149,14 +153,15 @@ def test_weights_have_the_documented_structure(layout, codebook):
     assert c.config.d_mlp == 2 * n_relations * k
     # e_s = Σ_r B_r u_{π_r(s)}, recomputed here from the recorded read maps and codes
     superposition = sum(
-        c.codebook.codes[c.facts.permutations[r]] @ c.read_maps[r].T for r in range(n_relations)
+        c.codebook.codes[c.facts.permutations[r]] @ c.metadata.read_maps[r].T
+        for r in range(n_relations)
     )
     np.testing.assert_allclose(c.subject_embeddings, superposition, atol=1e-12)
     # the read maps have orthonormal columns
-    for read in c.read_maps:
+    for read in c.metadata.read_maps:
         np.testing.assert_allclose(read.T @ read, np.eye(k), atol=1e-10)
     # the residual layout tiles [0, d)
-    spans = c.residual_layout.as_dict()
+    spans = c.residual.as_dict()
     assert spans["subject"][0] == 0 and spans["unused"][1] == d
     assert spans["subject"][1] == spans["relation"][0]
     assert spans["relation"][1] == spans["output"][0]
@@ -174,7 +179,7 @@ def test_attention_copies_the_subject_exactly():
     c = construct_single_hop(
         60, 3, required_dimension(60, 3, codebook="gaussian"), codebook="gaussian", seed=3
     )
-    tokens, _ = c.prompts()
+    tokens, _ = c.queries.prompts(c)
     W = c.weights
     resid = W["embed.W_E"][tokens]
     # uniform attention over two positions, W_V = I, W_O = 2I on the subject subspace
@@ -183,7 +188,7 @@ def test_attention_copies_the_subject_exactly():
         + (resid[:, 0] + resid[:, 1]) @ (W["blocks.0.attn.W_V"][0] @ W["blocks.0.attn.W_O"][0]) / 2
     )
     expected = resid[:, 1].copy()
-    expected[:, c.residual_layout.subject] = resid[:, 0, c.residual_layout.subject]
+    expected[:, c.residual["subject"]] = resid[:, 0, c.residual["subject"]]
     np.testing.assert_array_equal(copied, expected)
 
 
@@ -215,7 +220,7 @@ def test_parameter_count_split():
     for n_subjects in (300, 600):  # both need k = 2 grid digits of 8 bits
         c = construct_single_hop(n_subjects, 4, required_dimension(n_subjects, 4))
         count = c.parameter_count
-        d_s = c.residual_layout.subject.stop
+        d_s = c.residual["subject"].stop
         assert count.fact_dependent == n_subjects * d_s
         assert count.total == c.config.n_params()
         assert count.total == sum(array.size for array in c.weights.values())
@@ -247,12 +252,14 @@ def test_same_seed_gives_bit_identical_weights_and_different_seeds_different_fac
 
 def test_prompts_and_predict_agree_with_the_facts():
     c = construct_single_hop(90, 3, required_dimension(90, 3), seed=5)
-    tokens, answers = c.prompts()
+    tokens, answers = c.queries.prompts(c)
     assert tokens.shape == (270, 2) and answers.shape == (270,)
     subjects, relations = tokens[:, 0], tokens[:, 1] - 90
     assert np.array_equal(answers - 93, c.facts.answer(subjects, relations))
-    assert np.array_equal(c.predict(subjects, relations), c.facts.answer(subjects, relations))
-    grid = c.predict(np.arange(90)[:, None], np.arange(3)[None, :])
+    assert np.array_equal(
+        c.queries.predict(c, subjects, relations), c.facts.answer(subjects, relations)
+    )
+    grid = c.queries.predict(c, np.arange(90)[:, None], np.arange(3)[None, :])
     assert grid.shape == (90, 3)
     assert np.array_equal(grid, c.facts.permutations.T)
 
@@ -260,11 +267,11 @@ def test_prompts_and_predict_agree_with_the_facts():
 def test_predict_refuses_out_of_range_ids():
     c = construct_single_hop(20, 2, required_dimension(20, 2))
     with pytest.raises(ValueError, match="subjects must lie in \\[0, 20\\)"):
-        c.predict([20], [0])
+        c.queries.predict(c, [20], [0])
     with pytest.raises(ValueError, match="relations must lie in \\[0, 2\\)"):
-        c.predict([0], [-1])
+        c.queries.predict(c, [0], [-1])
     with pytest.raises(TypeError, match="subjects must be integer ids"):
-        c.predict([0.5], [0])
+        c.queries.predict(c, [0.5], [0])
 
 
 def test_recall_reports_broken_weights():
@@ -286,7 +293,7 @@ def test_min_margin_matches_an_independent_computation():
     c = construct_single_hop(
         80, 3, required_dimension(80, 3, codebook="rademacher"), codebook="rademacher", seed=8
     )
-    tokens, answers = c.prompts()
+    tokens, answers = c.queries.prompts(c)
     logits = forward(c.weights, c.config, tokens)[:, -1]
     true = logits[np.arange(len(answers)), answers]
     others = np.array(
@@ -302,7 +309,7 @@ def test_min_margin_matches_an_independent_computation():
 def test_recall_memory_stays_within_the_budget(n_subjects, layout, codebook):
     d = required_dimension(n_subjects, 4, layout=layout, codebook=codebook)
     c = construct_single_hop(n_subjects, 4, d, layout=layout, codebook=codebook, seed=0)
-    tokens, answers = c.prompts()
+    tokens, answers = c.queries.prompts(c)
     table = tokens.nbytes + answers.nbytes
     # the table, the logits buffer and 32 prompts a chunk
     budget = table + _unembedding_bytes(c.config) + 32 * bytes_per_prompt(c.config)
@@ -440,7 +447,7 @@ def test_recall_and_predict_over_budget_refuse_before_allocating():
     with pytest.raises(MemoryBudgetError, match="recall would need about"):
         c.recall(memory_budget=table)
     with pytest.raises(MemoryBudgetError, match="predict would need about"):
-        c.predict(np.arange(2000), 0, memory_budget=1000)
+        c.queries.predict(c, np.arange(2000), 0, memory_budget=1000)
     with pytest.raises(TypeError, match="memory_budget"):
         c.recall(memory_budget=1.5e9)
     smallest = table + _unembedding_bytes(c.config) + bytes_per_prompt(c.config)

@@ -40,7 +40,7 @@ def test_transformer_lens_recalls_every_single_hop_fact(layout, codebook, dtype)
         n_subjects, n_relations, d, layout=layout, codebook=codebook, seed=2, dtype=dtype
     )
     model = to_transformer_lens(construction)
-    tokens, answers = construction.prompts()
+    tokens, answers = construction.queries.prompts(construction)
     logits = transformer_lens_logits(model, tokens)
     assert logits.shape == (n_subjects * n_relations, 2, construction.config.d_vocab)
     assert np.array_equal(logits[:, -1].argmax(-1), answers)  # every fact
@@ -57,13 +57,15 @@ def test_transformer_lens_runs_the_chain_of_thought_loop():
         n, n_relations, hops, hops, multi_hop_dimension(n, n_relations, hops, hops), seed=4
     )
     model = to_transformer_lens(construction)
-    entities, chains = construction.queries()
+    entities, chains = construction.queries.queries(construction)
     current = entities
     for step in range(hops):
         relation_tokens = chains[:, step : step + 1] + n
         tokens = np.concatenate([relation_tokens, current[:, None]], axis=1)
         current = transformer_lens_logits(model, tokens)[:, -1].argmax(-1)
-        assert np.array_equal(current, construction.answers(entities, chains[:, : step + 1]))
+        assert np.array_equal(
+            current, construction.queries.answers(construction, entities, chains[:, : step + 1])
+        )
     assert current.size == n * n_relations**hops
 
 
@@ -73,15 +75,15 @@ def test_transformer_lens_answers_in_a_single_pass():
         n, n_relations, hops, 1, multi_hop_dimension(n, n_relations, hops, 1), seed=1
     )
     model = to_transformer_lens(construction)
-    entities, chains = construction.queries()
+    entities, chains = construction.queries.queries(construction)
     tokens = np.concatenate([chains + n, entities[:, None]], axis=1)
     predicted = transformer_lens_logits(model, tokens)[:, -1].argmax(-1)
-    assert np.array_equal(predicted, construction.answers(entities, chains))
+    assert np.array_equal(predicted, construction.queries.answers(construction, entities, chains))
 
 
 def test_baselines_run_in_transformer_lens_too():
     memory = construct_baseline(300, 2, "key_value", seed=0)
-    tokens, answers = memory.prompts()
+    tokens, answers = memory.queries.prompts(memory)
     logits = transformer_lens_logits(to_transformer_lens(memory), tokens)
     assert np.array_equal(logits[:, -1].argmax(-1), answers)
 

@@ -26,8 +26,8 @@ import numpy as np
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.codes.codebooks import CodebookFamily
+from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.single_hop import (
-    SingleHopConstruction,
     construct_single_hop,
     required_dimension,
 )
@@ -188,7 +188,7 @@ def _best_of(repeats: int, task: Callable[[], Any]) -> tuple[float, Any]:
     return float(best), result
 
 
-def _unembedding_reference(construction: SingleHopConstruction, repeats: int) -> float:
+def _unembedding_reference(construction: Construction, repeats: int) -> float:
     """Best time of ``[N·R, d_model] @ [d_model, d_vocab]`` in float32, over two block sizes.
 
     The blocks of exact recall, and blocks of one full chunk (256 MiB of logits); random inputs

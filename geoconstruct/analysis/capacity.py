@@ -621,12 +621,10 @@ def tradeoff_table(
                 dtype="float64" if form.bits > 32 else "float32",
                 memory_budget=memory_budget,
             )
-            g = construction.hops_per_pass
-            embeddings = construction.entity_embeddings
+            g = construction.metadata.hops_per_pass
+            embeddings = construction.subject_embeddings
             exact = bool(np.array_equal(quantize(embeddings, form).values, embeddings))
-            report = construction.recall(
-                max_queries=sample_size, sample_size=sample_size, memory_budget=memory_budget
-            )
+            report = construction.recall(sample=sample_size, memory_budget=memory_budget)
             bound = per_pass_min_dimension(n_entities, n_relations, g, form.bits)
             try:
                 random_bits = per_pass_bits_random(n_entities, n_relations, g)
@@ -641,7 +639,7 @@ def tradeoff_table(
                     hops=h,
                     steps=steps,
                     hops_per_pass=g,
-                    passes=construction.n_passes,
+                    passes=-(-h // g),
                     codebook=family.name,
                     precision=form.name,
                     bits=form.bits,
@@ -653,7 +651,7 @@ def tradeoff_table(
                     rounding=rounding,
                     total_params=construction.config.n_params(),
                     exact_at_bits=exact,
-                    recall_checked=report.n_facts,
+                    recall_checked=report.n_queries,
                     recall_accuracy=report.accuracy,
                     seconds=time.perf_counter() - start,
                 )

@@ -31,18 +31,17 @@ from geoconstruct.analysis.tables import Columns
 from geoconstruct.analysis.transfer import fit_superposition, reinitialize_weights
 from geoconstruct.constructions.baselines import (
     BASELINE_KINDS,
-    BaselineConstruction,
     baseline_dimension,
     baseline_parameters,
     construct_baseline,
 )
+from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.single_hop import (
-    SingleHopConstruction,
     construct_single_hop,
     required_dimension,
     single_hop_config,
 )
-from geoconstruct.facts import Facts, random_facts
+from geoconstruct.facts import random_facts
 from geoconstruct.model.transformer import ParameterSplit
 
 __all__ = ["MODELS", "BaselineRow", "baselines_table"]
@@ -50,8 +49,6 @@ __all__ = ["MODELS", "BaselineRow", "baselines_table"]
 MODELS = ("geometric", *BASELINE_KINDS)
 TRANSFER_SEED_OFFSET = 10_000
 """The fresh facts of a transfer check are drawn from ``seed + TRANSFER_SEED_OFFSET``."""
-
-Model = SingleHopConstruction | BaselineConstruction
 
 
 @dataclass(frozen=True)
@@ -166,7 +163,7 @@ def _row(
     try:
         built = _build(n_subjects, n_relations, model, d, seed, memory_budget)
         checked = min(max_checked, built.facts.n_facts)
-        recall = _accuracy(built, built.facts, checked, seed)
+        recall = _accuracy(built, checked, seed)
         fit = fit_superposition(built.weights, built.facts)
         new_facts = random_facts(n_subjects, n_relations, seed + TRANSFER_SEED_OFFSET)
         moved_weights = {
@@ -174,7 +171,7 @@ def _row(
             for name, array in reinitialize_weights(built.weights, fit, new_facts).items()
         }
         moved = dataclasses.replace(built, weights=MappingProxyType(moved_weights), facts=new_facts)
-        transfer = _accuracy(moved, new_facts, checked, seed + 1)
+        transfer = _accuracy(moved, checked, seed + 1)
     except MemoryBudgetError as error:
         needed, budget = (error.needed or 0) / 2**30, (error.budget or 0) / 2**30
         message = f"not built: needs about {needed:,.1f} GiB, over the {budget:.1f} GiB budget"
@@ -194,7 +191,7 @@ def _row(
 
 def _build(
     n_subjects: int, n_relations: int, model: str, d: int, seed: int, memory_budget: int
-) -> Model:
+) -> Construction:
     if model == "geometric":
         return construct_single_hop(
             n_subjects, n_relations, d, seed=seed, dtype="float32", memory_budget=memory_budget
@@ -204,13 +201,6 @@ def _build(
     )
 
 
-def _accuracy(model: Model, facts: Facts, checked: int, seed: int) -> float:
+def _accuracy(model: Construction, checked: int, seed: int) -> float:
     """Share of ``checked`` queries (all, or a seeded sample) the forward pass answers right."""
-    if isinstance(model, BaselineConstruction):
-        return model.recall(max_queries=checked, sample_seed=seed).accuracy
-    queries = np.arange(facts.n_facts)
-    if checked < facts.n_facts:
-        queries = np.random.default_rng(seed).choice(facts.n_facts, checked, replace=False)
-    subjects, relations = queries % facts.n_subjects, queries // facts.n_subjects
-    predicted = model.predict(subjects, relations)
-    return float(np.mean(predicted == facts.answer(subjects, relations)))
+    return model.recall(sample=checked, seed=seed).accuracy

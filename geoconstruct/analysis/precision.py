@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct.analysis.bounds import global_bits, per_subject_bits
-from geoconstruct.constructions.single_hop import SingleHopConstruction
+from geoconstruct.constructions.construction import Construction
 
 __all__ = [
     "FLOAT_FORMATS",
@@ -155,9 +155,7 @@ def _round_to_bfloat16(values: FloatArray) -> FloatArray:
     return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
 
 
-def quantize_construction(
-    construction: SingleHopConstruction, fmt: str | NumericFormat
-) -> SingleHopConstruction:
+def quantize_construction(construction: Construction, fmt: str | NumericFormat) -> Construction:
     """The construction with its fact-dependent parameters rounded to ``fmt``.
 
     Only the subject embeddings on the subject subspace change; every other array is the same
@@ -175,7 +173,7 @@ def quantize_construction(
     table = construction.subject_embeddings
     quantized = quantize(table, form)
     W_E = np.array(construction.weights["embed.W_E"])
-    W_E[: construction.facts.n_subjects, construction.residual_layout.subject] = quantized.values
+    W_E[: construction.facts.n_subjects, construction.residual["subject"]] = quantized.values
     W_E.flags.writeable = False
     weights = dict(construction.weights)
     weights["embed.W_E"] = W_E
@@ -221,9 +219,7 @@ class StorageEfficiency:
         return dict(dataclasses.asdict(self), per_subject=self.per_subject, global_=self.global_)
 
 
-def storage_efficiency(
-    construction: SingleHopConstruction, fmt: str | NumericFormat
-) -> StorageEfficiency:
+def storage_efficiency(construction: Construction, fmt: str | NumericFormat) -> StorageEfficiency:
     """Storage efficiency of ``construction`` with its fact-dependent parameters in ``fmt``.
 
     Examples

@@ -34,7 +34,7 @@ from geoconstruct._validation import (
 from geoconstruct.analysis.transfer import fit_superposition, unembedding_codes
 from geoconstruct.facts import Facts
 from geoconstruct.model.transformer import TransformerConfig, Weights, attention
-from geoconstruct.verification.evaluation import Vocabulary
+from geoconstruct.model.vocabulary import Vocabulary
 
 __all__ = [
     "UNIT_KINDS",

@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct.constructions.single_hop import SingleHopConstruction, Vocabulary, superpose
+from geoconstruct.constructions.construction import Construction
+from geoconstruct.constructions.single_hop import superpose
 from geoconstruct.facts import Facts, require_facts
 from geoconstruct.model.transformer import Weights
+from geoconstruct.model.vocabulary import Vocabulary
 
 __all__ = [
     "SuperpositionFit",
@@ -36,7 +38,7 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 
-def reinitialize(construction: SingleHopConstruction, new_facts: Facts) -> SingleHopConstruction:
+def reinitialize(construction: Construction, new_facts: Facts) -> Construction:
     """The same model with only the subject embeddings rewritten for ``new_facts``.
 
     Every other array — attention, MLP, unembedding, relation rows of ``W_E`` — is the very same
@@ -59,11 +61,17 @@ def reinitialize(construction: SingleHopConstruction, new_facts: Facts) -> Singl
     require_facts(
         "new_facts", new_facts, construction.facts.n_subjects, construction.facts.n_relations
     )
-    embeddings = superpose(new_facts, construction.codebook.codes, construction.read_maps)
+    read_maps = getattr(construction.metadata, "read_maps", None)
+    if read_maps is None:
+        raise ValueError(
+            f"a {construction.kind} construction has no read maps to superpose new facts "
+            "through; fit them from the weights with fit_superposition and reinitialize_weights"
+        )
+    embeddings = superpose(new_facts, construction.codebook.codes, read_maps)
     weights = _with_subject_embeddings(
         construction.weights,
         construction.vocabulary,
-        construction.residual_layout.subject,
+        construction.residual["subject"],
         embeddings,
     )
     return dataclasses.replace(construction, weights=MappingProxyType(weights), facts=new_facts)

@@ -603,14 +603,13 @@ def _multihop(args: argparse.Namespace) -> int:
         memory_budget=args.memory_budget,
     )
     built = time.perf_counter()
+    exhaustive = construction.total_queries <= args.max_queries
     report = construction.recall(
-        max_queries=args.max_queries,
-        sample_size=args.sample_size,
-        memory_budget=args.memory_budget,
+        sample=None if exhaustive else args.sample_size, memory_budget=args.memory_budget
     )
     finished = time.perf_counter()
-    g = construction.hops_per_pass
-    config, bound = construction.config, construction.attention_bound
+    g = construction.metadata.hops_per_pass
+    config, bound = construction.config, construction.metadata.attention_bound
     bits = family.bits if isinstance(family, GridCodes) else numeric_format(args.dtype).bits
     summary: dict[str, Any] = {
         "n_entities": n,
@@ -618,7 +617,7 @@ def _multihop(args: argparse.Namespace) -> int:
         "hops": hops,
         "steps": steps,
         "hops_per_pass": g,
-        "passes": construction.n_passes,
+        "passes": len(report.pass_correct),
         "codebook": family.name,
         "seed": args.seed,
         "dtype": args.dtype,
@@ -626,8 +625,8 @@ def _multihop(args: argparse.Namespace) -> int:
         "required_d": minimum,
         "chains_per_pass": chain_count(n_relations, g),
         "code_length": construction.codebook.code_length,
-        "entity_dim": construction.layout.entity.stop,
-        "residual_layout": construction.layout.as_dict(),
+        "entity_dim": construction.residual.size("subject"),
+        "residual_layout": construction.residual.as_dict(),
         "n_heads": config.n_heads,
         "d_head": config.d_head,
         "d_mlp": config.d_mlp,
@@ -641,6 +640,7 @@ def _multihop(args: argparse.Namespace) -> int:
         "per_pass_bits": per_pass_bits(n, n_relations, g),
         "per_pass_min_d_s": per_pass_min_dimension(n, n_relations, g, bits),
         "n_queries": report.n_queries,
+        "total_queries": report.total_queries,
         "n_facts": report.n_facts,
         "sampled": report.sampled,
         "n_correct": report.n_correct,
@@ -660,9 +660,9 @@ def _multihop(args: argparse.Namespace) -> int:
 
 def _print_multihop(summary: dict[str, Any], out: TextIO) -> None:
     checked = (
-        f"a seeded sample of {summary['n_facts']:,} of {summary['n_queries']:,} queries"
+        f"a seeded sample of {summary['n_queries']:,} of {summary['total_queries']:,} queries"
         if summary["sampled"]
-        else f"all {summary['n_queries']:,} queries"
+        else f"all {summary['total_queries']:,} queries"
     )
     per_pass = ", ".join(f"{count:,}" for count in summary["pass_correct"])
     lines = [
@@ -683,7 +683,7 @@ def _print_multihop(summary: dict[str, Any], out: TextIO) -> None:
         f"(decoding tolerance {summary['decoding_tolerance']:g})",
         f"d_mlp            {summary['d_mlp']}",
         f"parameters       {summary['params_total']:,} total",
-        f"recall           {summary['n_correct']:,} / {summary['n_facts']:,} "
+        f"recall           {summary['n_correct']:,} / {summary['n_queries']:,} "
         f"(accuracy {summary['accuracy']:.6f}) over {checked}",
         f"right per pass   {per_pass}",
         f"min margin       {summary['min_margin']:.6g}",
@@ -828,7 +828,7 @@ def _build_and_recall(
         )
     finished = time.perf_counter()
     count = construction.parameter_count
-    residual = construction.residual_layout
+    residual = construction.residual
     return {
         "n_subjects": n_subjects,
         "n_relations": n_relations,
@@ -841,7 +841,7 @@ def _build_and_recall(
         "dtype": dtype,
         "d_model": construction.config.d_model,
         "required_d": minimum,
-        "subject_dim": residual.subject.stop - residual.subject.start,
+        "subject_dim": residual.size("subject"),
         "code_length": construction.codebook.code_length,
         "residual_layout": residual.as_dict(),
         "d_mlp": construction.config.d_mlp,
@@ -850,6 +850,7 @@ def _build_and_recall(
         "params_fact_dependent": count.fact_dependent,
         "params_generic": count.generic,
         "params_mlp": count.mlp,
+        "n_queries": report.n_queries,
         "n_facts": report.n_facts,
         "n_correct": report.n_correct,
         "accuracy": report.accuracy,

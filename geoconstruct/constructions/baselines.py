@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,23 +41,29 @@ from geoconstruct._validation import (
     require_within_budget,
 )
 from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
+from geoconstruct.constructions.construction import Construction
+from geoconstruct.constructions.queries import SingleHopQueries
 from geoconstruct.facts import Facts, random_facts, require_facts
-from geoconstruct.model.transformer import DTYPES, ParameterSplit, TransformerConfig, Weights
-from geoconstruct.verification.evaluation import (
-    RecallReport,
-    Vocabulary,
-    plan_chunk_bytes,
-    recall_report,
-    score_prompts,
+from geoconstruct.model.assembly import (
+    ResidualMap,
+    freeze,
+    write_codebook_unembedding,
+    write_copy_head,
+    write_embedding,
+    write_one_hot_embedding,
 )
+from geoconstruct.model.transformer import DTYPES, ParameterSplit, TransformerConfig, zero_weights
+from geoconstruct.model.vocabulary import Vocabulary
 
 __all__ = [
     "BASELINE_KINDS",
-    "BaselineConstruction",
+    "BaselineMetadata",
+    "assemble",
     "baseline_dimension",
     "baseline_parameters",
     "construct_baseline",
     "key_length",
+    "subject_keys",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -113,83 +119,19 @@ def baseline_parameters(
 
 
 @dataclass(frozen=True, eq=False)
-class BaselineConstruction:
-    """A built associative-memory baseline.
+class BaselineMetadata:
+    """What a baseline stores besides its facts: the fact-independent subject keys [N, d_s]."""
 
-    Attributes
-    ----------
-    kind : {"key_value", "outer_product"}
-    config : TransformerConfig
-    weights : mapping of str to ndarray
-        TransformerLens names and shapes; read-only.
-    facts : Facts
-    codebook : Codebook
-    vocabulary : Vocabulary
-        The single-hop token layout: subjects, relations, attributes.
-    subject_keys : ndarray, shape [N, d_s]
-        The fact-independent keys the subjects embed as.
-    seed : int
-    """
-
-    kind: str
-    config: TransformerConfig
-    weights: Weights
-    facts: Facts
-    codebook: Codebook
-    vocabulary: Vocabulary
     subject_keys: FloatArray
-    seed: int
 
-    def prompts(self) -> tuple[IntArray, IntArray]:
-        """Every query as tokens ``[N·R, 2]`` and its answer token, as in single hop."""
-        n_subjects, n_relations = self.facts.n_subjects, self.facts.n_relations
-        subjects = np.tile(np.arange(n_subjects), n_relations)
-        relations = np.repeat(np.arange(n_relations), n_subjects)
-        return self._prompts(subjects, relations)
+    def to_manifest(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        return {}, {"subject_keys": self.subject_keys}
 
-    def recall(
-        self,
-        *,
-        max_queries: int | None = None,
-        sample_seed: int = 0,
-        memory_budget: int = DEFAULT_MEMORY_BUDGET,
-        max_failures: int = 10,
-    ) -> RecallReport:
-        """Run the forward pass on every query, or on ``max_queries`` of them drawn from a seed.
-
-        ``n_facts`` of the report is the number of queries checked.
-
-        Examples
-        --------
-        >>> memory = construct_baseline(300, 3, "key_value")
-        >>> report = memory.recall()
-        >>> report.n_correct, report.n_facts, report.min_margin
-        (900, 900, 0.5)
-        """
-        n_total = self.facts.n_facts
-        if max_queries is None or max_queries >= n_total:
-            tokens, answers = self.prompts()
-        else:
-            max_queries = require_int("max_queries", max_queries, minimum=1)
-            rng = np.random.default_rng(sample_seed)
-            queries = rng.choice(n_total, size=max_queries, replace=False)
-            n_subjects = self.facts.n_subjects
-            tokens, answers = self._prompts(queries % n_subjects, queries // n_subjects)
-        chunk_bytes = plan_chunk_bytes(self.config, len(tokens), memory_budget)
-        scores = score_prompts(
-            self.weights,
-            self.config,
-            tokens,
-            answers,
-            chunk_bytes=chunk_bytes,
-            max_failures=max_failures,
-        )
-        return recall_report(scores, tokens, answers, self.vocabulary, n_facts=len(tokens))
-
-    def _prompts(self, subjects: IntArray, relations: IntArray) -> tuple[IntArray, IntArray]:
-        tokens = np.stack([subjects, relations + self.vocabulary.relation_offset], axis=1)
-        answers = self.facts.answer(subjects, relations) + self.vocabulary.attribute_offset
-        return tokens.astype(np.int64), np.asarray(answers, dtype=np.int64)
+    @classmethod
+    def from_manifest(
+        cls, fields: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]
+    ) -> BaselineMetadata:
+        return cls(arrays["subject_keys"])
 
 
 def construct_baseline(
@@ -202,7 +144,7 @@ def construct_baseline(
     dtype: str = "float64",
     facts: Facts | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
-) -> BaselineConstruction:
+) -> Construction:
     """Build an associative-memory model that recalls R bijections over N subjects.
 
     Parameters
@@ -253,33 +195,50 @@ def construct_baseline(
     if facts is None:
         facts = random_facts(n_subjects, n_relations, np.random.default_rng(facts_stream))
     codebook_built = family.build(n_subjects, code_length, np.random.default_rng(code_stream))
-    return _assemble(kind, facts, codebook_built, config, seed)
+    metadata = BaselineMetadata(subject_keys(n_subjects, kind))
+    return assemble(kind, facts, codebook_built, metadata, config.d_model, dtype, seed)
 
 
-def _assemble(
-    kind: str, facts: Facts, codebook: Codebook, config: TransformerConfig, seed: int
-) -> BaselineConstruction:
-    n_subjects, n_relations = facts.n_subjects, facts.n_relations
-    key_dim, k = key_length(n_subjects, kind), codebook.code_length
-    subject = slice(0, key_dim)
-    relation = slice(key_dim, key_dim + n_relations)
-    output = slice(relation.stop, relation.stop + k)
-    vocab = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)
-    W = {name: np.zeros(shape, config.dtype) for name, shape in config.weight_shapes().items()}
-    subjects, relations = np.arange(n_subjects), np.arange(n_relations)
-
-    # Embedding: fact-free keys; relation r one-hot.
+def subject_keys(n_subjects: int, kind: str) -> FloatArray:
+    """The keys subjects embed as: their bits as ±1 (key-value) or one-hot (outer product)."""
+    key_dim = key_length(n_subjects, kind)
     if kind == "key_value":
-        bits = (subjects[:, None] >> np.arange(key_dim)[None, :]) & 1
+        bits = (np.arange(n_subjects)[:, None] >> np.arange(key_dim)[None, :]) & 1
         keys = (2.0 * bits - 1.0).astype(np.float64)  # ±1, distinct rows
     else:
         keys = np.eye(n_subjects)
-    W["embed.W_E"][subjects, subject] = keys
-    W["embed.W_E"][vocab.relation_offset + relations, relation.start + relations] = 1.0
+    keys.flags.writeable = False
+    return keys
 
-    # Attention: uniform over [s, r], copying the subject subspace at weight 2·(1/2) = 1.
-    W["blocks.0.attn.W_V"][0, subject] = np.eye(key_dim)
-    W["blocks.0.attn.W_O"][0, :, subject] = 2.0 * np.eye(key_dim)
+
+def assemble(
+    kind: str,
+    facts: Facts,
+    codebook: Codebook,
+    metadata: BaselineMetadata,
+    d: int,
+    dtype: str,
+    seed: int,
+) -> Construction:
+    """Write every weight of the baseline from its parts."""
+    n_subjects, n_relations = facts.n_subjects, facts.n_relations
+    keys, k = metadata.subject_keys, codebook.code_length
+    key_dim = keys.shape[1]
+    residual = ResidualMap.stack(
+        [("subject", key_dim), ("relation", n_relations), ("output", k)], d_model=d
+    )
+    vocab = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)
+    config = _model_config(n_subjects, n_relations, kind, k, dtype)
+    W = zero_weights(config)
+    subjects, relations = np.arange(n_subjects), np.arange(n_relations)
+    subject, relation = residual["subject"], residual["relation"]
+
+    # Embedding: fact-free keys; relation r one-hot.
+    write_embedding(W, subjects, subject, keys)
+    write_one_hot_embedding(W, vocab.relation_offset + relations, relation)
+
+    # Attention: uniform over [s, r], copying the subject subspace to the last position.
+    write_copy_head(W, 0, subject, n_positions=2)
 
     # MLP: unit (r, j) with j a subject (key-value) or a key coordinate (outer product); both
     # number N per relation, in the order r·N + j, and write the code of π_r(j).
@@ -294,29 +253,24 @@ def _assemble(
         W["blocks.0.mlp.b_in"][:] = -1.0
     W["blocks.0.mlp.W_in"][relation.start + unit_relations, units] = 1.0
     values = codebook.codes[facts.permutations[unit_relations, unit_subjects]]  # [R·N, k]
-    W["blocks.0.mlp.W_out"][:, output] = values
+    W["blocks.0.mlp.W_out"][:, residual["output"]] = values
 
     # Unembedding: the codebook's decoding on the output subspace; other tokens below.
     attribute_tokens = vocab.attribute_offset + np.arange(n_subjects)
-    attribute_bias = codebook.unembedding_bias()
-    W["unembed.W_U"][output, attribute_tokens[0] : attribute_tokens[-1] + 1] = codebook.codes.T
-    floor = -codebook.norm_bound * codebook.norm_bound + float(attribute_bias.min()) - 1.0
-    W["unembed.b_U"][:] = float(math.floor(floor))
-    W["unembed.b_U"][attribute_tokens] = attribute_bias
+    write_codebook_unembedding(
+        W, residual["output"], attribute_tokens, codebook, output_norm=codebook.norm_bound
+    )
 
-    weights = {}
-    for name, array in W.items():
-        array.flags.writeable = False
-        weights[name] = array
-    keys.flags.writeable = False
-    return BaselineConstruction(
+    return Construction(
         kind=kind,
         config=config,
-        weights=MappingProxyType(weights),
+        weights=freeze(W),
         facts=facts,
         codebook=codebook,
+        residual=residual,
         vocabulary=vocab,
-        subject_keys=keys,
+        queries=SingleHopQueries(residual["output"]),
+        metadata=metadata,
         seed=seed,
     )
 

@@ -1,4 +1,4 @@
-"""Multi-hop recall: ``construct_multi_hop`` and the chain-of-thought loop (``DESIGN.md`` §7).
+"""Multi-hop recall: ``construct_multi_hop``, read top to bottom.
 
 Entities ``[N]`` are both subjects and answers; relation ``r`` is a permutation ``π_r`` of them and
 an H-hop query ``(x; r_1 … r_H)`` asks for ``π_{r_H}(… π_{r_1}(x))``. A construction with
@@ -8,18 +8,20 @@ last relation), decodes the next entity ``y_{j+1}`` by argmax over the whole voc
 back as the next prompt's entity token. The loop runs ``⌈H/g⌉`` passes (``L`` whenever that many
 are needed; never more). ``L = 1`` is a single pass, ``L = H`` is full chain-of-thought.
 
-The entity comes last, where the prediction is read ("the mother of the wife of x"), so no head
-has to copy the ``D_g·k``-dimensional entity embedding: every head is ``d_head = R + 1`` wide. With
-the entity first (``DESIGN.md`` §7) one head would have to be ``D_g·k`` wide, and TransformerLens
+The loop itself is :class:`~geoconstruct.constructions.queries.ChainOfThoughtQueries`. The entity
+comes last, where the prediction is read ("the mother of the wife of x"), so no head has to copy
+the ``D_g·k``-dimensional entity embedding: every head is ``d_head = R + 1`` wide. With the
+entity first one head would have to be ``D_g·k`` wide, and TransformerLens
 gives every head the same width: the attention would hold ``4·(g+1)·d·D_g·k`` parameters instead
 of ``4·g·d·(R+1)``.
 
 The residual stream (block layout, k the code length, ``D_g = Σ_{h=1..g} R^h`` chains)::
 
-    | entity (D_g·k) | relation (R+1) | slot 1 … slot g ((R+1) each) | position (g+1) | output (k) |
+    | subject (D_g·k) | relation (R+1) | slot_1 … slot_g (R+1 each) | position (g+1) | output (k) |
 
 * **Embedding.** ``e_y = Σ_c B_c u_{π_c(y)}`` over every chain ``c`` of length 1…g: the answer to
-  every question one pass can ask, one k-slot per chain. Relation tokens (``∅`` included) are
+  every question one pass can ask, one k-slot per chain (the block layout's read maps with one
+  key per chain), on the subject subspace. Relation tokens (``∅`` included) are
   one-hot on the relation subspace, and ``W_pos`` one-hot on the position subspace.
 * **Attention**, g heads of hard positional attention: head i scores position i - 1 at
   ``score_gap`` (every other position at 0) and copies the relation subspace there into slot i.
@@ -37,11 +39,11 @@ answers correctly; ``gate_scale = 2·max|u_j|`` keeps closed keys exactly closed
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -49,23 +51,33 @@ import numpy.typing as npt
 from geoconstruct._validation import (
     DEFAULT_MEMORY_BUDGET,
     require_choice,
-    require_ids,
     require_int,
     require_within_budget,
 )
 from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
+from geoconstruct.constructions.construction import Construction
+from geoconstruct.constructions.layouts import BlockLayout
+from geoconstruct.constructions.queries import ChainOfThoughtQueries
 from geoconstruct.facts import Facts, random_facts, require_facts
-from geoconstruct.model.selector import selector_mlp
-from geoconstruct.model.transformer import DTYPES, TransformerConfig, Weights
-from geoconstruct.verification.evaluation import Tally, bytes_per_prompt, predict_with_margins
+from geoconstruct.model.assembly import (
+    ResidualMap,
+    freeze,
+    write_codebook_unembedding,
+    write_embedding,
+    write_one_hot_embedding,
+    write_positional_head,
+    write_positional_one_hot,
+    write_selector,
+)
+from geoconstruct.model.transformer import DTYPES, TransformerConfig, zero_weights
+from geoconstruct.model.vocabulary import Vocabulary
 
 __all__ = [
     "MAX_EXHAUSTIVE_QUERIES",
     "MULTI_HOP_LAYOUTS",
-    "MultiHopConstruction",
-    "MultiHopFailure",
-    "MultiHopLayout",
-    "MultiHopRecallReport",
+    "AttentionBound",
+    "MultiHopMetadata",
+    "assemble",
     "chain_count",
     "chain_keys",
     "construct_multi_hop",
@@ -78,7 +90,7 @@ IntArray = npt.NDArray[np.int64]
 
 MULTI_HOP_LAYOUTS = ("block",)
 MAX_EXHAUSTIVE_QUERIES = 10**7
-"""``recall()`` checks every query up to this many, and a seeded uniform sample beyond."""
+"""The command line and the tables check every query up to this many, a seeded sample beyond."""
 MIN_SCORE_GAP = 40.0
 """The smallest attention score gap used: leakage ``≈ g·e^-40``, far below float64 resolution."""
 
@@ -133,30 +145,6 @@ def chain_keys(n_relations: int, max_length: int) -> IntArray:
 
 
 @dataclass(frozen=True)
-class MultiHopLayout:
-    """The named subspaces of the residual stream, as slices of ``[0, d_model)``."""
-
-    entity: slice
-    relation: slice
-    slots: tuple[slice, ...]
-    position: slice
-    output: slice
-    d_model: int
-
-    @property
-    def unused(self) -> slice:
-        """Dimensions no weight reads or writes."""
-        return slice(self.output.stop, self.d_model)
-
-    def as_dict(self) -> dict[str, list[int]]:
-        """``{name: [start, stop]}`` for every subspace; slots are ``slot_1`` … ``slot_g``."""
-        spans = {"entity": self.entity, "relation": self.relation}
-        spans |= {f"slot_{i + 1}": span for i, span in enumerate(self.slots)}
-        spans |= {"position": self.position, "output": self.output, "unused": self.unused}
-        return {name: [span.start, span.stop] for name, span in spans.items()}
-
-
-@dataclass(frozen=True)
 class AttentionBound:
     """What the hard positional attention leaks, and what that can do to the answer.
 
@@ -179,262 +167,35 @@ class AttentionBound:
     decoding_tolerance: float
 
 
-class MultiHopFailure(NamedTuple):
-    """One query answered wrongly: the entity, the chain, and where the loop first went wrong."""
-
-    entity: int
-    chain: tuple[int, ...]
-    expected: int
-    predicted: int
-    first_wrong_pass: int
-
-
 @dataclass(frozen=True)
-class MultiHopRecallReport(Tally):
-    """What the chain-of-thought loop recalled.
+class MultiHopMetadata:
+    """How a multi-hop construction answers: H, L, g, the attention's bound and λ.
 
-    Attributes
-    ----------
-    n_facts : int
-        Queries checked (all ``N·R^H``, or the sample).
-    n_correct : int
-        Queries whose every pass predicted the right entity (intermediates and the answer).
-    n_queries : int
-        ``N·R^H``, the queries there are.
-    sampled : bool
-        Whether the queries checked are a seeded uniform sample (with replacement).
-    pass_correct : tuple of int
-        For each pass, the queries whose entity after that pass was right.
-    min_margin : float
-        Smallest logit margin (right entity minus best other token) over every pass of every
-        query checked.
-    failures : tuple of MultiHopFailure
-        The first failures, in query order.
+    ``hops_per_pass`` is ``g = ⌈H/L⌉``; ``gate_scale = 2·max|u_j|`` keeps closed keys closed
+    under the attention's leakage.
     """
 
-    n_facts: int
-    n_correct: int
-    n_queries: int
-    sampled: bool
-    pass_correct: tuple[int, ...]
-    min_margin: float
-    failures: tuple[MultiHopFailure, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class MultiHopConstruction:
-    """A built multi-hop model and the chain-of-thought loop that runs it.
-
-    Attributes
-    ----------
-    config : TransformerConfig
-        One layer, g heads of width ``R + 1``, ``n_ctx = g + 1``.
-    weights : mapping of str to ndarray
-        TransformerLens names and shapes; read-only.
-    facts : Facts
-        R permutations of the N entities.
-    codebook : Codebook
-    hops, steps, hops_per_pass : int
-        H, L and ``g = ⌈H/L⌉``.
-    layout : MultiHopLayout
-    attention_bound : AttentionBound
-    gate_scale : float
-        λ of the selector.
-    seed : int
-    """
-
-    config: TransformerConfig
-    weights: Weights
-    facts: Facts
-    codebook: Codebook
     hops: int
     steps: int
     hops_per_pass: int
-    layout: MultiHopLayout
     attention_bound: AttentionBound
     gate_scale: float
-    seed: int
 
-    @property
-    def n_passes(self) -> int:
-        """Forward passes per query: ``⌈H/g⌉``."""
-        return -(-self.hops // self.hops_per_pass)
+    def to_manifest(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        fields = dataclasses.asdict(self)
+        return fields, {}
 
-    @property
-    def padding_token(self) -> int:
-        """The token of ``∅``, the padding relation: ``N + R``."""
-        return self.facts.n_subjects + self.facts.n_relations
-
-    @property
-    def entity_embeddings(self) -> npt.NDArray[Any]:
-        """``e_y`` for every entity, shape [N, D_g·k] (a read-only view into ``W_E``)."""
-        return self.weights["embed.W_E"][: self.facts.n_subjects, self.layout.entity]
-
-    @property
-    def n_queries(self) -> int:
-        """``N·R^H``."""
-        return int(self.facts.n_subjects * self.facts.n_relations**self.hops)
-
-    def queries(self) -> tuple[IntArray, IntArray]:
-        """Every query: entities [N·R^H] and chains [N·R^H, H], entity fastest.
-
-        Query ``q`` is entity ``q mod N`` and chain number ``q div N`` in base R, ``r_1`` first.
-        """
-        n, n_relations = self.facts.n_subjects, self.facts.n_relations
-        chains = np.array(
-            list(itertools.product(range(n_relations), repeat=self.hops)), dtype=np.int64
-        ).reshape(-1, self.hops)
-        return np.tile(np.arange(n), len(chains)), np.repeat(chains, n, axis=0)
-
-    def answers(self, entities: npt.ArrayLike, chains: npt.ArrayLike) -> IntArray:
-        """The true answer entity of each query (no model involved)."""
-        return self.facts.follow(entities, chains)
-
-    def run(
-        self,
-        entities: npt.ArrayLike,
-        chains: npt.ArrayLike,
-        *,
-        memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    ) -> tuple[IntArray, FloatArray]:
-        """Run the chain-of-thought loop: the token each pass predicts, and its margin.
-
-        Parameters
-        ----------
-        entities : array_like of int, shape [Q]
-            Starting entities.
-        chains : array_like of int, shape [Q, H]
-            Relation ids in ``[0, R)``, ``r_1`` first.
-        memory_budget : int
-            Bytes the loop may allocate (default 8 GiB).
-
-        Returns
-        -------
-        predicted : ndarray of int64, shape [Q, passes]
-            The token each pass predicted (pass j's prompt ends with pass j-1's prediction).
-        margins : ndarray of float64, shape [Q, passes]
-            The right entity's logit minus the best other logit at each pass, where "right" is
-            what the pass should answer for the entity token it was given.
-
-        Examples
-        --------
-        >>> c = construct_multi_hop(50, 2, hops=3, steps=3, d=multi_hop_dimension(50, 2, 3, 3))
-        >>> entities, chains = [7, 7], [[0, 1, 1], [1, 1, 0]]
-        >>> predicted, margins = c.run(entities, chains)
-        >>> predicted[:, -1].tolist() == c.answers(entities, chains).tolist()
-        True
-        >>> bool((margins > 0).all())
-        True
-        """
-        n, n_relations = self.facts.n_subjects, self.facts.n_relations
-        starts = require_ids("entities", entities, n)
-        chain_table = require_ids("chains", chains, n_relations)
-        if chain_table.ndim != 2 or chain_table.shape != (starts.size, self.hops):
-            raise ValueError(
-                f"chains must have shape [{starts.size}, {self.hops}] (one chain of H={self.hops} "
-                f"relations per entity), got {chain_table.shape}"
-            )
-        g, passes = self.hops_per_pass, self.n_passes
-        padded = np.full((starts.size, passes * g), n_relations, dtype=np.int64)
-        padded[:, : self.hops] = chain_table
-        needed = starts.size * passes * 8 * (g + 6)
-        require_within_budget("this chain-of-thought run", needed, memory_budget)
-        chunk_bytes = min(256 * 2**20, max(memory_budget - needed, bytes_per_prompt(self.config)))
-
-        predicted = np.zeros((starts.size, passes), np.int64)
-        margins = np.zeros((starts.size, passes), np.float64)
-        current = starts
-        for step in range(passes):
-            group = padded[:, step * g : (step + 1) * g]
-            tokens = np.concatenate([group + n, current[:, None]], axis=1)
-            # Many queries share a prompt: run each distinct prompt once.
-            unique_tokens, inverse = np.unique(tokens, axis=0, return_inverse=True)
-            inverse = inverse.reshape(-1)
-            expected = self._pass_answers(unique_tokens)
-            tokens_out, margins_out = predict_with_margins(
-                self.weights, self.config, unique_tokens, expected, chunk_bytes=chunk_bytes
-            )
-            predicted[:, step], margins[:, step] = tokens_out[inverse], margins_out[inverse]
-            current = predicted[:, step]
-        return predicted, margins
-
-    def recall(
-        self,
-        *,
-        max_queries: int = MAX_EXHAUSTIVE_QUERIES,
-        sample_size: int = 100_000,
-        sample_seed: int = 0,
-        max_failures: int = 10,
-        memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    ) -> MultiHopRecallReport:
-        """Check queries through the chain-of-thought loop, every pass against the true entity.
-
-        Every one of the ``N·R^H`` queries when there are at most ``max_queries``, else
-        ``sample_size`` queries drawn uniformly (entity and each relation independently) from
-        ``sample_seed``; the report says which.
-
-        Examples
-        --------
-        >>> c = construct_multi_hop(64, 3, hops=3, steps=1, d=multi_hop_dimension(64, 3, 3, 1))
-        >>> report = c.recall()
-        >>> report.n_correct, report.n_facts, report.sampled, report.pass_correct
-        (1728, 1728, False, (1728,))
-        """
-        max_queries = require_int("max_queries", max_queries, minimum=1)
-        sample_size = require_int("sample_size", sample_size, minimum=1)
-        sample_seed = require_int("sample_seed", sample_seed, minimum=0)
-        max_failures = require_int("max_failures", max_failures, minimum=0)
-        sampled = self.n_queries > max_queries
-        if sampled:
-            rng = np.random.default_rng(sample_seed)
-            entities = rng.integers(0, self.facts.n_subjects, sample_size)
-            chains = rng.integers(0, self.facts.n_relations, (sample_size, self.hops))
-        else:
-            entities, chains = self.queries()
-        predicted, margins = self.run(entities, chains, memory_budget=memory_budget)
-
-        g = self.hops_per_pass
-        truth = np.stack(
-            [
-                self.facts.follow(entities, chains[:, : min((step + 1) * g, self.hops)])
-                for step in range(self.n_passes)
-            ],
-            axis=1,
+    @classmethod
+    def from_manifest(
+        cls, fields: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]
+    ) -> MultiHopMetadata:
+        return cls(
+            hops=int(fields["hops"]),
+            steps=int(fields["steps"]),
+            hops_per_pass=int(fields["hops_per_pass"]),
+            attention_bound=AttentionBound(**fields["attention_bound"]),
+            gate_scale=float(fields["gate_scale"]),
         )
-        right = predicted == truth
-        all_right = right.all(axis=1)
-        wrong = np.flatnonzero(~all_right)[:max_failures]
-        failures = tuple(
-            MultiHopFailure(
-                entity=int(entities[q]),
-                chain=tuple(int(r) for r in chains[q]),
-                expected=int(truth[q, -1]),
-                predicted=int(predicted[q, -1]),
-                first_wrong_pass=int(np.argmin(right[q])),
-            )
-            for q in wrong
-        )
-        return MultiHopRecallReport(
-            n_facts=int(entities.size),
-            n_correct=int(all_right.sum()),
-            n_queries=self.n_queries,
-            sampled=sampled,
-            pass_correct=tuple(int(count) for count in right.sum(axis=0)),
-            min_margin=float(margins.min()),
-            failures=failures,
-        )
-
-    def _pass_answers(self, tokens: IntArray) -> IntArray:
-        """The entity a pass should answer for each prompt, or -1 if its first token is no entity.
-
-        A wrong earlier pass may feed a relation token back; that prompt has no right answer, and
-        its margin is taken against entity 0 (the query is counted wrong either way).
-        """
-        n = self.facts.n_subjects
-        is_entity = tokens[:, -1] < n
-        answers = self.facts.follow(np.where(is_entity, tokens[:, -1], 0), tokens[:, :-1] - n)
-        result: IntArray = np.where(is_entity, answers, 0)
-        return result
 
 
 def multi_hop_dimension(
@@ -479,7 +240,7 @@ def construct_multi_hop(
     dtype: str = "float64",
     facts: Facts | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
-) -> MultiHopConstruction:
+) -> Construction:
     """Build a one-layer transformer that answers H-hop queries in ``L = steps`` passes.
 
     Parameters
@@ -508,7 +269,8 @@ def construct_multi_hop(
 
     Returns
     -------
-    MultiHopConstruction
+    Construction
+        ``kind="multi_hop"``, with :class:`MultiHopMetadata`.
 
     Raises
     ------
@@ -523,7 +285,7 @@ def construct_multi_hop(
     Examples
     --------
     >>> c = construct_multi_hop(100, 2, hops=2, steps=1, d=multi_hop_dimension(100, 2, 2, 1))
-    >>> c.config.n_heads, c.config.d_head, c.config.n_ctx, c.layout.entity.stop  # D_2 = 6, k = 1
+    >>> c.config.n_heads, c.config.d_head, c.config.n_ctx, c.residual.size("subject")  # D_2·k = 6
     (2, 3, 3, 6)
     >>> c.recall().accuracy
     1.0
@@ -556,86 +318,75 @@ def construct_multi_hop(
         facts = random_facts(n_entities, n_relations, np.random.default_rng(facts_stream))
     codebook_built = family.build(n_entities, code_length, np.random.default_rng(code_stream))
     bound = _attention_bound(codebook_built, g, family.coherence_bound)
-    return _assemble(facts, codebook_built, bound, hops, steps, g, d, dtype, seed)
+    gate_scale = 2.0 * codebook_built.coordinate_bound
+    metadata = MultiHopMetadata(hops, steps, g, bound, gate_scale)
+    return assemble(facts, codebook_built, metadata, d, dtype, seed)
 
 
-def _assemble(
-    facts: Facts,
-    codebook: Codebook,
-    bound: AttentionBound,
-    hops: int,
-    steps: int,
-    g: int,
-    d: int,
-    dtype: str,
-    seed: int,
-) -> MultiHopConstruction:
-    """Write every weight of the construction (float64 values, rounded once into ``dtype``)."""
+def assemble(
+    facts: Facts, codebook: Codebook, metadata: MultiHopMetadata, d: int, dtype: str, seed: int
+) -> Construction:
+    """Write every weight of the construction from its parts (float64 values, rounded once)."""
     n, n_relations = facts.n_subjects, facts.n_relations
-    k = codebook.code_length
+    g, bound, k = metadata.hops_per_pass, metadata.attention_bound, codebook.code_length
     keys = chain_keys(n_relations, g)  # [D_g, g], padded with ∅ = R
     n_chains = keys.shape[0]
-    layout = _residual_layout(n_relations, g, n_chains * k, k, d)
+    residual = _residual_map(n_relations, g, n_chains * k, k, d)
+    vocab = Vocabulary(n_subjects=n, n_relations=n_relations + 1, n_attributes=0)  # ∅ included
     config = _model_config(n, n_relations, g, d, k, dtype)
-    W = {name: np.zeros(shape, dtype) for name, shape in config.weight_shapes().items()}
-    tokens = np.arange(n + n_relations + 1)
-    entity_tokens, relation_tokens = tokens[:n], tokens[n:]
+    W = zero_weights(config)
+    entity_tokens = np.arange(n)
+    relation_tokens = vocab.relation_offset + np.arange(n_relations + 1)
 
     # Embedding: e_y = Σ_c B_c u_{π_c(y)}, chain c in k-slot c; relations (∅ too) one-hot.
-    codes = codebook.codes
-    W["embed.W_E"][:n, layout.entity] = codes[facts.follow(entity_tokens[:, None], keys)].reshape(
-        n, n_chains * k
-    )
-    W["embed.W_E"][relation_tokens, layout.relation] = np.eye(n_relations + 1)
-    W["pos_embed.W_pos"][:, layout.position] = np.eye(g + 1)
+    chain_answers = codebook.codes[facts.follow(entity_tokens[:, None], keys)]  # [N, D_g, k]
+    write_embedding(W, entity_tokens, residual["subject"], chain_answers.reshape(n, n_chains * k))
+    write_one_hot_embedding(W, relation_tokens, residual["relation"])
+    write_positional_one_hot(W, residual["position"])
 
-    # Attention: head i scores position i at score_gap, every other position at 0, and copies
-    # the relation one-hot found there into slot i. q = score_gap·√d_head on coordinate 0 from
-    # every position; k = 1 on coordinate 0 at position i only.
-    W["blocks.0.attn.W_Q"][:, layout.position, 0] = bound.score_gap * math.sqrt(config.d_head)
-    relation_copy = np.eye(n_relations + 1)
+    # Attention: head i attends to position i at score_gap and copies the relation one-hot
+    # found there into slot i.
     for slot in range(g):
-        W["blocks.0.attn.W_K"][slot, layout.position.start + slot, 0] = 1.0
-        W["blocks.0.attn.W_V"][slot, layout.relation] = relation_copy
-        W["blocks.0.attn.W_O"][slot, :, layout.slots[slot]] = relation_copy
+        write_positional_head(
+            W,
+            slot,
+            position=residual["position"],
+            attend_to=slot,
+            score_gap=bound.score_gap,
+            source=residual["relation"],
+            target=residual[f"slot_{slot + 1}"],
+        )
 
     # Selector MLP: key c reads k-slot c of the entity and opens when every slot matches c.
-    lifted_reads = np.zeros((n_chains, d, k))
-    for chain in range(n_chains):
-        lifted_reads[chain, layout.entity.start + chain * k + np.arange(k), np.arange(k)] = 1.0
     gates = np.zeros((n_chains, d))
     for slot in range(g):
-        gates[np.arange(n_chains), layout.slots[slot].start + keys[:, slot]] = 1.0
-    output_map = np.zeros((k, d))
-    output_map[np.arange(k), layout.output.start + np.arange(k)] = 1.0
-    gate_scale = 2.0 * codebook.coordinate_bound
-    selector = selector_mlp(lifted_reads, gates, float(g), output_map, gate_scale)
-    W["blocks.0.mlp.W_in"], W["blocks.0.mlp.b_in"] = selector.W_in, selector.b_in
-    W["blocks.0.mlp.W_out"], W["blocks.0.mlp.b_out"] = selector.W_out, selector.b_out
+        gates[np.arange(n_chains), residual[f"slot_{slot + 1}"].start + keys[:, slot]] = 1.0
+    read_maps = BlockLayout().read_maps(n_chains, codebook, np.random.default_rng(0))
+    write_selector(
+        W,
+        residual.lift("subject", read_maps),  # [D_g, d_model, k]
+        gates,
+        float(g),
+        residual.basis("output"),  # [k, d_model]
+        metadata.gate_scale,
+    )
 
     # Unembedding: decode the output subspace to an entity; relation tokens sit below them all.
-    entity_bias = codebook.unembedding_bias()
-    W["unembed.W_U"][layout.output, :n] = codes.T
-    floor = -(codebook.norm_bound + bound.output_error_bound) * codebook.norm_bound
-    W["unembed.b_U"][:] = float(math.floor(floor + float(entity_bias.min()) - 1.0))
-    W["unembed.b_U"][entity_tokens] = entity_bias
+    output_norm = codebook.norm_bound + bound.output_error_bound
+    write_codebook_unembedding(
+        W, residual["output"], entity_tokens, codebook, output_norm=output_norm
+    )
 
-    weights = {}
-    for name, array in W.items():
-        cast = np.ascontiguousarray(array, dtype=dtype)
-        cast.flags.writeable = False
-        weights[name] = cast
-    return MultiHopConstruction(
+    return Construction(
+        kind="multi_hop",
         config=config,
-        weights=MappingProxyType(weights),
+        weights=freeze(W),
         facts=facts,
         codebook=codebook,
-        hops=hops,
-        steps=steps,
-        hops_per_pass=g,
-        layout=layout,
-        attention_bound=bound,
-        gate_scale=gate_scale,
+        residual=residual,
+        vocabulary=vocab,
+        queries=ChainOfThoughtQueries(hops=metadata.hops, hops_per_pass=g),
+        metadata=metadata,
         seed=seed,
     )
 
@@ -677,15 +428,19 @@ def _code_length_at(n_relations: int, g: int, d: int) -> int:
     return (d - (n_relations + 2) * (g + 1)) // (chain_count(n_relations, g) + 1)
 
 
-def _residual_layout(n_relations: int, g: int, entity_dim: int, k: int, d: int) -> MultiHopLayout:
-    relation = slice(entity_dim, entity_dim + n_relations + 1)
-    slots = tuple(
-        slice(relation.stop + i * (n_relations + 1), relation.stop + (i + 1) * (n_relations + 1))
-        for i in range(g)
+def _residual_map(n_relations: int, g: int, entity_dim: int, k: int, d: int) -> ResidualMap:
+    """``| subject (D_g·k) | relation (R+1) | slot_1 … slot_g (R+1 each) | position | output |``."""
+    slots = [(f"slot_{i + 1}", n_relations + 1) for i in range(g)]
+    return ResidualMap.stack(
+        [
+            ("subject", entity_dim),
+            ("relation", n_relations + 1),
+            *slots,
+            ("position", g + 1),
+            ("output", k),
+        ],
+        d_model=d,
     )
-    position = slice(slots[-1].stop, slots[-1].stop + g + 1)
-    output = slice(position.stop, position.stop + k)
-    return MultiHopLayout(slice(0, entity_dim), relation, slots, position, output, d)
 
 
 def _model_config(

@@ -1,10 +1,7 @@
-"""Files and export: save and load constructions, hand them to TransformerLens."""
+"""Files and export: save and load constructions of every kind, hand them to TransformerLens."""
 
-from geoconstruct.io.files import (
-    FORMAT_VERSION,
-    ConstructionFileError,
-    load,
-    save,
+from geoconstruct.io.files import FORMAT_VERSION, ConstructionFileError, load, save
+from geoconstruct.io.transformer_lens import (
     to_transformer_lens,
     transformer_lens_config,
     transformer_lens_state_dict,

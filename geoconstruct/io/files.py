@@ -1,34 +1,32 @@
-"""Save and load constructions, and hand them to TransformerLens.
+"""Save and load constructions of every kind.
 
-:func:`save` writes one ``.npz`` archive holding ``.npy`` arrays and a JSON manifest, for single-
-and multi-hop constructions. The archive is a zip file (``numpy.load`` reads its arrays) with these
-members::
+:func:`save` writes one ``.npz`` archive holding ``.npy`` arrays and a JSON manifest. The archive
+is a zip file (``numpy.load`` reads its arrays) with these members::
 
-    metadata.json              format, versions, kind, config, layout, codebook, seed, and for
-                               every array its shape, dtype and SHA-256
+    metadata.json              format, versions, kind, config, residual map, vocabulary, codebook,
+                               seed, the recipe's metadata, and for every array its shape, dtype
+                               and SHA-256
     weights/<name>.npy         every weight, by its TransformerLens name
     facts/permutations.npy     [R, N]
     codebook/codes.npy         [M, k]
-    read_maps.npy              [R, d_s, k] (single hop)
+    metadata/<name>.npy        the recipe's arrays (read maps, subject keys)
 
-:func:`load` checks everything before it builds anything — that the file is a zip archive, that
+:func:`load` checks everything before it returns anything: that the file is a zip archive, that
 the manifest parses and is of a format this version reads, that every array is present with the
-recorded shape, dtype and checksum, that the weights match the config, that the facts are
-permutations, and that the subject (entity) embeddings are the superposition the facts, codes
-and read maps (chains) say — and raises :class:`ConstructionFileError` naming the first problem.
-It never returns a partial object. :func:`save` writes to a temporary file and renames it, so an
-interrupted save leaves no partial archive behind.
+recorded shape, dtype and checksum, and that the weights are exactly what the construction's
+recipe (:mod:`~geoconstruct.constructions.registry`) writes from the stored facts, codes and
+metadata. It raises :class:`ConstructionFileError` naming the first problem and never returns a
+partial object. :func:`save` writes to a temporary file and renames it, so an interrupted save
+leaves no partial archive behind.
 
 A path ending in ``.safetensors`` holds the same arrays and manifest as a safetensors file
 instead (optional extra ``safetensors``; the manifest is the file's ``geoconstruct`` metadata).
-
-:func:`to_transformer_lens` builds a TransformerLens 4 model (its native bridge) holding the
-weights, and :func:`transformer_lens_state_dict` gives the plain state dict (optional extra
-``tl``: ``pip install 'geoconstruct[tl]'``).
+The TransformerLens export is :mod:`geoconstruct.io.transformer_lens`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io as _bytes_io
 import json
@@ -36,7 +34,6 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -44,41 +41,22 @@ import numpy.typing as npt
 
 from geoconstruct import __version__
 from geoconstruct.codes.codebooks import Codebook, TraceCode
-from geoconstruct.constructions.multi_hop import (
-    AttentionBound,
-    MultiHopConstruction,
-    MultiHopLayout,
-    chain_keys,
-)
-from geoconstruct.constructions.single_hop import (
-    ResidualLayout,
-    SingleHopConstruction,
-    Vocabulary,
-    superpose,
-)
+from geoconstruct.constructions.construction import Construction
+from geoconstruct.constructions.registry import RECIPES
 from geoconstruct.facts import Facts
+from geoconstruct.model.assembly import ResidualMap
 from geoconstruct.model.transformer import TransformerConfig, validate_weights
+from geoconstruct.model.vocabulary import Vocabulary
 
-__all__ = [
-    "FORMAT_VERSION",
-    "Construction",
-    "ConstructionFileError",
-    "load",
-    "save",
-    "to_transformer_lens",
-    "transformer_lens_config",
-    "transformer_lens_state_dict",
-]
+__all__ = ["FORMAT_VERSION", "ConstructionFileError", "load", "save"]
 
 FORMAT = "geoconstruct"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Version of the archive layout; :func:`load` reads exactly this version."""
 
 MANIFEST = "metadata.json"
 SAFETENSORS_SUFFIX = ".safetensors"
-KINDS = ("single_hop", "multi_hop")
 PathLike = str | os.PathLike[str]
-Construction = SingleHopConstruction | MultiHopConstruction
 
 
 class ConstructionFileError(ValueError):
@@ -90,7 +68,8 @@ def save(construction: Construction, path: PathLike) -> Path:
 
     Parameters
     ----------
-    construction : SingleHopConstruction or MultiHopConstruction
+    construction : Construction
+        Of any kind.
     path : str or path-like
         Where to write; an existing file is replaced only once the new one is complete.
 
@@ -109,11 +88,8 @@ def save(construction: Construction, path: PathLike) -> Path:
     >>> loaded.facts == c.facts, loaded.recall() == c.recall()
     (True, True)
     """
-    if not isinstance(construction, SingleHopConstruction | MultiHopConstruction):
-        raise TypeError(
-            "construction must be a SingleHopConstruction or a MultiHopConstruction, got "
-            f"{type(construction).__name__}"
-        )
+    if not isinstance(construction, Construction):
+        raise TypeError(f"construction must be a Construction, got {type(construction).__name__}")
     target = Path(path)
     arrays = _arrays_of(construction)
     manifest = {
@@ -162,8 +138,8 @@ def load(path: PathLike) -> Construction:
     ConstructionFileError
         If the file is not a zip archive, is truncated or corrupt, lacks the manifest or an array,
         was written in another format version, or holds arrays whose shape, dtype or checksum
-        disagree with the manifest, weights that disagree with the config, or embeddings that
-        disagree with the facts.
+        disagree with the manifest, or weights that are not what the recipe writes from the
+        stored facts, codes and metadata.
     """
     source = Path(path)
     if not source.exists():
@@ -172,8 +148,6 @@ def load(path: PathLike) -> Construction:
         manifest, arrays = _read_safetensors(source)
     else:
         manifest, arrays = _read_archive(source)
-    if manifest["kind"] == "multi_hop":
-        return _multi_hop_from(manifest, arrays, source)
     return _construction_from(manifest, arrays, source)
 
 
@@ -224,8 +198,12 @@ def _description(construction: Construction) -> dict[str, Any]:
     """The manifest's fields that describe the construction (everything but the arrays)."""
     book = construction.codebook
     trace = book.trace_code
-    common = {
+    fields, _ = construction.metadata.to_manifest()
+    return {
+        "kind": construction.kind,
         "config": construction.config.as_dict(),
+        "residual_layout": construction.residual.as_dict(),
+        "vocabulary": dataclasses.asdict(construction.vocabulary),
         "codebook": {
             "family": book.family,
             "decoding": book.decoding,
@@ -233,36 +211,8 @@ def _description(construction: Construction) -> dict[str, Any]:
             "coordinate_bound": book.coordinate_bound,
             "trace_code": None if trace is None else {"m": trace.m, "t": trace.t},
         },
-        "gate_scale": construction.gate_scale,
+        "metadata": fields,
         "seed": construction.seed,
-    }
-    if isinstance(construction, MultiHopConstruction):
-        bound = construction.attention_bound
-        return {
-            "kind": "multi_hop",
-            "hops": construction.hops,
-            "steps": construction.steps,
-            "hops_per_pass": construction.hops_per_pass,
-            "residual_layout": construction.layout.as_dict(),
-            "attention_bound": {
-                "score_gap": bound.score_gap,
-                "leakage_bound": bound.leakage_bound,
-                "output_error_bound": bound.output_error_bound,
-                "decoding_tolerance": bound.decoding_tolerance,
-            },
-            **common,
-        }
-    vocabulary = construction.vocabulary
-    return {
-        "kind": "single_hop",
-        "layout": construction.layout,
-        "residual_layout": construction.residual_layout.as_dict(),
-        "vocabulary": {
-            "n_subjects": vocabulary.n_subjects,
-            "n_relations": vocabulary.n_relations,
-            "n_attributes": vocabulary.n_attributes,
-        },
-        **common,
     }
 
 
@@ -272,8 +222,8 @@ def _arrays_of(construction: Construction) -> dict[str, npt.NDArray[Any]]:
     }
     arrays["facts/permutations"] = construction.facts.permutations
     arrays["codebook/codes"] = construction.codebook.codes
-    if isinstance(construction, SingleHopConstruction):
-        arrays["read_maps"] = construction.read_maps
+    _, metadata_arrays = construction.metadata.to_manifest()
+    arrays |= {f"metadata/{name}": array for name, array in metadata_arrays.items()}
     return arrays
 
 
@@ -302,14 +252,10 @@ def _parse_manifest(text: str | bytes, source: Path) -> dict[str, Any]:
             f"{__version__} reads format version {FORMAT_VERSION}"
         )
     kind = manifest.get("kind")
-    if kind not in KINDS:
+    if kind not in RECIPES:
         raise ConstructionFileError(f"{source} holds a {kind!r} construction")
-    required = {"config", "codebook", "gate_scale", "seed", "arrays", "residual_layout"}
-    required |= (
-        {"layout", "vocabulary"}
-        if kind == "single_hop"
-        else {"hops", "steps", "hops_per_pass", "attention_bound"}
-    )
+    required = {"config", "codebook", "metadata", "seed", "arrays", "residual_layout"}
+    required |= {"vocabulary"}
     missing = sorted(required - set(manifest))
     if missing:
         raise ConstructionFileError(f"{source}: {MANIFEST} lacks {missing}")
@@ -349,76 +295,49 @@ def _checked(
 
 def _construction_from(
     manifest: dict[str, Any], arrays: dict[str, npt.NDArray[Any]], source: Path
-) -> SingleHopConstruction:
+) -> Construction:
+    """Reassemble the construction with its recipe and check the stored weights against it."""
+    recipe = RECIPES[manifest["kind"]]
     try:
-        config, weights = _model_from(manifest, arrays)
+        config = TransformerConfig(**manifest["config"])
+        weights = {
+            name.removeprefix("weights/"): array
+            for name, array in arrays.items()
+            if name.startswith("weights/")
+        }
+        validate_weights(weights, config)
         facts = Facts(arrays["facts/permutations"])
         codebook = _codebook_from(manifest["codebook"], arrays["codebook/codes"])
-        spans = manifest["residual_layout"]
-        residual = ResidualLayout(
-            subject=slice(*spans["subject"]),
-            relation=slice(*spans["relation"]),
-            output=slice(*spans["output"]),
-            d_model=config.d_model,
-        )
-        vocabulary = Vocabulary(**manifest["vocabulary"])
-        read_maps = arrays["read_maps"]
+        metadata_arrays = {
+            name.removeprefix("metadata/"): array
+            for name, array in arrays.items()
+            if name.startswith("metadata/")
+        }
+        metadata = recipe.read_metadata(manifest["metadata"], metadata_arrays)
+        seed = int(manifest["seed"])
+        rebuilt = recipe.assemble(facts, codebook, metadata, config.d_model, config.dtype, seed)
+        stored_layout = ResidualMap.from_dict(manifest["residual_layout"], config.d_model)
+        stored_vocabulary = Vocabulary(**manifest["vocabulary"])
     except KeyError as error:
         raise ConstructionFileError(f"{source} is missing {error}") from error
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, IndexError) as error:
         raise ConstructionFileError(f"{source} is inconsistent: {error}") from error
-    construction = SingleHopConstruction(
-        config=config,
-        weights=MappingProxyType(weights),
-        facts=facts,
-        codebook=codebook,
-        read_maps=read_maps,
-        layout=str(manifest["layout"]),
-        residual_layout=residual,
-        vocabulary=vocabulary,
-        gate_scale=float(manifest["gate_scale"]),
-        seed=int(manifest["seed"]),
-    )
-    _check_superposition(construction, source)
-    return construction
-
-
-def _check_superposition(construction: SingleHopConstruction, source: Path) -> None:
-    """The stored embeddings must be ``Σ_r B_r u_{π_r(s)}`` for the stored facts."""
-    facts, read_maps = construction.facts, construction.read_maps
-    codes = construction.codebook.codes
-    expected_shape = (facts.n_relations, codes.shape[1])
-    if (read_maps.shape[0], read_maps.shape[2]) != expected_shape:
+    if rebuilt.config != config:
         raise ConstructionFileError(
-            f"{source}: read maps of shape {read_maps.shape} do not fit R={facts.n_relations}, "
-            f"k={codes.shape[1]}"
+            f"{source}: the config is not the one the {manifest['kind']} recipe builds from the "
+            "stored facts, codes and metadata"
         )
-    if codes.shape[0] != construction.vocabulary.n_attributes:
-        raise ConstructionFileError(f"{source}: {codes.shape[0]} codes for the vocabulary")
-    superposition = superpose(facts, codes, read_maps)
-    embeddings = construction.subject_embeddings
-    if embeddings.shape != superposition.shape:
-        raise ConstructionFileError(f"{source}: embeddings do not fit the residual layout")
-    resolution = float(np.finfo(embeddings.dtype).eps) * 64
-    scale = max(1.0, float(np.abs(codes).max()) * facts.n_relations)
-    if not np.allclose(embeddings, superposition, rtol=0, atol=resolution * scale):
+    if rebuilt.residual != stored_layout or rebuilt.vocabulary != stored_vocabulary:
         raise ConstructionFileError(
-            f"{source}: the subject embeddings are not the superposition of the stored facts' "
-            "codes (facts and weights do not belong together)"
+            f"{source}: the residual layout or vocabulary disagrees with the recipe's"
         )
-
-
-def _model_from(
-    manifest: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]
-) -> tuple[TransformerConfig, dict[str, npt.NDArray[Any]]]:
-    config = TransformerConfig(**manifest["config"])
-    weights = {
-        name.removeprefix("weights/"): array
-        for name, array in arrays.items()
-        if name.startswith("weights/")
-    }
-    validate_weights(weights, config)
-    return config, weights
+    for name, array in weights.items():
+        if not np.array_equal(array, rebuilt.weights[name]):
+            raise ConstructionFileError(
+                f"{source}: {name} is not what the {manifest['kind']} recipe writes from the "
+                "stored facts, codes and metadata (facts and weights do not belong together)"
+            )
+    return rebuilt
 
 
 def _codebook_from(book: dict[str, Any], codes: npt.NDArray[Any]) -> Codebook:
@@ -437,130 +356,6 @@ def _codebook_from(book: dict[str, Any], codes: npt.NDArray[Any]) -> Codebook:
     )
 
 
-def _multi_hop_from(
-    manifest: dict[str, Any], arrays: dict[str, npt.NDArray[Any]], source: Path
-) -> MultiHopConstruction:
-    try:
-        config, weights = _model_from(manifest, arrays)
-        facts = Facts(arrays["facts/permutations"])
-        codebook = _codebook_from(manifest["codebook"], arrays["codebook/codes"])
-        spans = manifest["residual_layout"]
-        g = int(manifest["hops_per_pass"])
-        layout = MultiHopLayout(
-            entity=slice(*spans["entity"]),
-            relation=slice(*spans["relation"]),
-            slots=tuple(slice(*spans[f"slot_{i + 1}"]) for i in range(g)),
-            position=slice(*spans["position"]),
-            output=slice(*spans["output"]),
-            d_model=config.d_model,
-        )
-        construction = MultiHopConstruction(
-            config=config,
-            weights=MappingProxyType(weights),
-            facts=facts,
-            codebook=codebook,
-            hops=int(manifest["hops"]),
-            steps=int(manifest["steps"]),
-            hops_per_pass=g,
-            layout=layout,
-            attention_bound=AttentionBound(**manifest["attention_bound"]),
-            gate_scale=float(manifest["gate_scale"]),
-            seed=int(manifest["seed"]),
-        )
-    except KeyError as error:
-        raise ConstructionFileError(f"{source} is missing {error}") from error
-    except (TypeError, ValueError) as error:
-        raise ConstructionFileError(f"{source} is inconsistent: {error}") from error
-    # The entity embeddings must hold the answer of every chain of length 1…g, chain c in slot c.
-    keys = chain_keys(facts.n_relations, g)
-    entities = np.arange(facts.n_subjects)[:, None]
-    expected = codebook.codes[facts.follow(entities, keys)].reshape(facts.n_subjects, -1)
-    embeddings = construction.entity_embeddings
-    if embeddings.shape != expected.shape or not np.allclose(
-        embeddings, expected, rtol=0, atol=float(np.finfo(embeddings.dtype).eps) * 64
-    ):
-        raise ConstructionFileError(
-            f"{source}: the entity embeddings are not the codes of the stored facts' chain "
-            "answers (facts and weights do not belong together)"
-        )
-    return construction
-
-
-# --- TransformerLens ---------------------------------------------------------------------------
-
-
-def transformer_lens_config(construction: Construction) -> Any:
-    """A ``transformer_lens.TransformerBridgeConfig`` for the construction's model.
-
-    Needs the optional extra ``tl`` (``pip install 'geoconstruct[tl]'``).
-    """
-    transformer_lens, _ = _import_transformer_lens()
-    config = construction.config
-    return transformer_lens.TransformerBridgeConfig(
-        d_model=config.d_model,
-        n_layers=config.n_layers,
-        n_heads=config.n_heads,
-        d_head=config.d_head,
-        d_mlp=config.d_mlp,
-        d_vocab=config.d_vocab,
-        n_ctx=config.n_ctx,
-        act_fn=config.act_fn,
-        normalization_type=config.normalization_type,
-        positional_embedding_type=config.positional_embedding_type,
-        architecture="TransformerLensNative",
-    )
-
-
-def transformer_lens_state_dict(construction: Construction) -> dict[str, Any]:
-    """The weights as a plain TransformerLens state dict: the same names, as torch tensors.
-
-    Needs the optional extra ``tl``.
-    """
-    _, torch = _import_transformer_lens()
-    return {
-        name: torch.from_numpy(np.array(array, copy=True))
-        for name, array in construction.weights.items()
-    }
-
-
-def to_transformer_lens(construction: Construction) -> Any:
-    """A TransformerLens model that runs the construction.
-
-    TransformerLens 4's native bridge (``TransformerBridge.boot_native`` with
-    ``normalization_type=None``, ``act_fn="relu"``, standard positional embeddings), in the
-    construction's dtype, with the weights loaded through TransformerLens's own checkpoint
-    conversion; every parameter must match (``strict=True``). ``model(tokens)`` returns logits
-    ``[batch, pos, d_vocab]`` for a ``torch`` tensor of token ids.
-
-    Raises
-    ------
-    ImportError
-        Without the optional extra ``tl`` (``pip install 'geoconstruct[tl]'``).
-
-    Examples
-    --------
-    >>> import numpy as np, torch
-    >>> from geoconstruct import construct_single_hop, required_dimension
-    >>> c = construct_single_hop(200, 2, required_dimension(200, 2), seed=0)
-    >>> model = to_transformer_lens(c)
-    >>> tokens, answers = c.prompts()
-    >>> with torch.no_grad():
-    ...     predicted = model(torch.from_numpy(tokens))[:, -1].argmax(-1).numpy()
-    >>> bool(np.array_equal(predicted, answers))
-    True
-    """
-    transformer_lens, torch = _import_transformer_lens()
-    from transformer_lens.utilities.tl_checkpoint_conversion import convert_tl_checkpoint
-
-    config = transformer_lens_config(construction)
-    dtype = {"float64": torch.float64, "float32": torch.float32}[construction.config.dtype]
-    model = transformer_lens.TransformerBridge.boot_native(config, dtype=dtype)
-    state = convert_tl_checkpoint(transformer_lens_state_dict(construction), config)
-    model.load_state_dict(state, strict=True)
-    model.eval()
-    return model
-
-
 def _import_safetensors() -> Any:
     try:
         import safetensors.numpy
@@ -570,14 +365,3 @@ def _import_safetensors() -> Any:
             "pip install 'geoconstruct[safetensors]'"
         ) from error
     return safetensors.numpy
-
-
-def _import_transformer_lens() -> tuple[Any, Any]:
-    try:
-        import torch
-        import transformer_lens
-    except ImportError as error:  # pragma: no cover - exercised without the extra
-        raise ImportError(
-            "the TransformerLens export needs the optional extra: pip install 'geoconstruct[tl]'"
-        ) from error
-    return transformer_lens, torch

@@ -170,7 +170,8 @@ def certify_single_hop(
     --------
     >>> from geoconstruct.constructions.single_hop import construct_single_hop
     >>> c = construct_single_hop(500, 3, 11, seed=0)
-    >>> certificate = certify_single_hop(c.weights, c.config, c.prompt_layout, c.facts, c.codebook)
+    >>> layout = c.queries.prompt_layout(c)
+    >>> certificate = certify_single_hop(c.weights, c.config, layout, c.facts, c.codebook)
     >>> certificate.n_certified, certificate.rounding_error, certificate.reason
     (1500, 0.0, None)
     """

@@ -22,15 +22,15 @@ import numpy.typing as npt
 
 from geoconstruct._validation import require_int, require_within_budget
 from geoconstruct.model.transformer import TransformerConfig, Weights, residual_stream
+from geoconstruct.model.vocabulary import Vocabulary
 
 __all__ = [
     "CHUNK_BYTES",
     "UNEMBEDDING_BLOCK_BYTES",
+    "ChainFailure",
     "Failure",
     "PromptScores",
     "RecallReport",
-    "Tally",
-    "Vocabulary",
     "bytes_per_prompt",
     "chunk_size",
     "plan_chunk_bytes",
@@ -49,39 +49,6 @@ UNEMBEDDING_BLOCK_BYTES = 16 * 2**20
 
 ProgressCallback = Callable[[int], None]
 FloatArray = npt.NDArray[np.floating[Any]]
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """Token ids: subjects ``[0, N)``, relations ``[N, N+R)``, attributes ``[N+R, N+R+M)``.
-
-    Examples
-    --------
-    >>> vocab = Vocabulary(n_subjects=5, n_relations=2, n_attributes=5)
-    >>> vocab.d_vocab, vocab.relation_offset, vocab.attribute_offset
-    (12, 5, 7)
-    """
-
-    n_subjects: int
-    n_relations: int
-    n_attributes: int
-
-    @property
-    def relation_offset(self) -> int:
-        return self.n_subjects
-
-    @property
-    def attribute_offset(self) -> int:
-        return self.n_subjects + self.n_relations
-
-    @property
-    def d_vocab(self) -> int:
-        return self.n_subjects + self.n_relations + self.n_attributes
-
-    def attribute_of(self, tokens: npt.ArrayLike) -> npt.NDArray[np.int64]:
-        """Attribute id of each token, or -1 for a token that is not an attribute."""
-        ids = np.asarray(tokens, dtype=np.int64) - self.attribute_offset
-        return np.where((ids >= 0) & (ids < self.n_attributes), ids, -1)
 
 
 def bytes_per_prompt(config: TransformerConfig) -> int:
@@ -123,36 +90,33 @@ class Failure(NamedTuple):
     predicted: int
 
 
-class Tally:
-    """``accuracy`` and ``all_correct`` for a report with ``n_facts`` and ``n_correct``."""
+class ChainFailure(NamedTuple):
+    """One multi-hop query answered wrongly: the entity, the chain, where the loop went wrong."""
 
-    n_facts: int
-    n_correct: int
-
-    @property
-    def accuracy(self) -> float:
-        """``n_correct / n_facts``."""
-        return self.n_correct / self.n_facts
-
-    @property
-    def all_correct(self) -> bool:
-        return self.n_correct == self.n_facts
+    entity: int
+    chain: tuple[int, ...]
+    expected: int
+    predicted: int
+    first_wrong_pass: int
 
 
 @dataclass(frozen=True)
-class RecallReport(Tally):
-    """What the forward pass recalled.
+class RecallReport:
+    """What the forward pass recalled, for a construction of any kind.
 
     Attributes
     ----------
-    n_facts : int
-        Queries checked.
+    n_queries : int
+        Queries checked (all of them, or the sample).
     n_correct : int
-        Queries whose argmax over the whole vocabulary is the expected token.
+        Queries whose argmax over the whole vocabulary is the expected token (for chains of
+        thought: at every pass).
+    n_facts : int
+        Facts the construction stores (``N·R``).
     min_margin : float
-        Smallest (expected logit - best other logit) over all queries; positive iff every query
-        is answered with a strict margin.
-    failures : tuple of Failure
+        Smallest (expected logit - best other logit) over all queries checked; positive iff every
+        one is answered with a strict margin.
+    failures : tuple of Failure or ChainFailure
         The first failures, in query order (at most the ``max_failures`` asked for).
     method : {"exact", "certified"}
         ``"exact"``: every query ran through the forward pass. ``"certified"``: queries were
@@ -160,14 +124,33 @@ class RecallReport(Tally):
         pass; ``min_margin`` is then a lower bound.
     n_fallback : int
         Queries the certificate left to the forward pass (0 for ``"exact"``).
+    sampled : bool
+        Whether the queries checked are a seeded uniform sample.
+    total_queries : int
+        The queries there are (``N·R``, or ``N·R^H`` for H-hop chains).
+    pass_correct : tuple of int
+        For chains of thought, the queries whose entity after each pass was right.
     """
 
-    n_facts: int
+    n_queries: int
     n_correct: int
+    n_facts: int
     min_margin: float
-    failures: tuple[Failure, ...]
+    failures: tuple[Failure | ChainFailure, ...]
     method: str = "exact"
     n_fallback: int = 0
+    sampled: bool = False
+    total_queries: int = 0
+    pass_correct: tuple[int, ...] = ()
+
+    @property
+    def accuracy(self) -> float:
+        """``n_correct / n_queries``."""
+        return self.n_correct / self.n_queries
+
+    @property
+    def all_correct(self) -> bool:
+        return self.n_correct == self.n_queries
 
 
 def chunk_size(config: TransformerConfig, chunk_bytes: int) -> int:
@@ -361,6 +344,9 @@ def recall_report(
     vocabulary: Vocabulary,
     *,
     n_facts: int,
+    n_queries: int,
+    total_queries: int,
+    sampled: bool = False,
     certified_count: int = 0,
     certified_margin: float = np.inf,
     method: str = "exact",
@@ -382,10 +368,13 @@ def recall_report(
         for index, token in zip(scores.failed_indices, scores.failed_predictions, strict=True)
     )
     return RecallReport(
-        n_facts=n_facts,
+        n_queries=n_queries,
         n_correct=certified_count + scores.n_correct,
+        n_facts=n_facts,
         min_margin=min(certified_margin, scores.min_margin),
         failures=failures,
         method=method,
         n_fallback=n_fallback,
+        sampled=sampled,
+        total_queries=total_queries,
     )

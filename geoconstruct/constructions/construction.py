@@ -1,0 +1,227 @@
+"""``Construction``: the one assembled-model type that every recipe fills and everything takes.
+
+A recipe (single hop, multi-hop, a baseline) validates its sizes, draws the facts, codes and read
+maps from the seed, and assembles the weights; the result is a :class:`Construction`. Recall,
+the certificate, files, the TransformerLens export, probes, transfer and the tables take a
+``Construction`` and read only its common fields, so none of them needs to know which recipe
+built it. What differs between kinds lives in two objects the recipe chooses:
+
+``queries``
+    How the construction is asked: single-hop prompts ``[s, r]``
+    (:class:`~geoconstruct.constructions.queries.SingleHopQueries`) or chains of thought
+    (:class:`~geoconstruct.constructions.queries.ChainOfThoughtQueries`).
+``metadata``
+    The recipe's own record (read maps, gate scale, the attention's leakage bound …), a frozen
+    dataclass that can write itself to a file manifest and read itself back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
+from geoconstruct.codes.codebooks import Codebook
+from geoconstruct.facts import Facts
+from geoconstruct.model.assembly import ResidualMap
+from geoconstruct.model.transformer import TransformerConfig, Weights
+from geoconstruct.model.vocabulary import Vocabulary
+from geoconstruct.verification.certificate import Certificate
+from geoconstruct.verification.evaluation import ProgressCallback, RecallReport
+
+__all__ = ["Construction", "Metadata", "ParameterCount", "QueryFormat"]
+
+IntArray = npt.NDArray[np.int64]
+Arrays = dict[str, npt.NDArray[Any]]
+
+
+class Metadata(Protocol):
+    """A recipe's record of how it built a construction, as it goes into a file."""
+
+    def to_manifest(self) -> tuple[dict[str, Any], Arrays]:
+        """JSON-ready fields and named arrays."""
+        ...
+
+
+class QueryFormat(Protocol):
+    """How a construction is asked: the queries, their prompts, and recall over them."""
+
+    def total_queries(self, construction: Construction) -> int: ...
+
+    def recall(
+        self,
+        construction: Construction,
+        *,
+        method: str,
+        sample: int | None,
+        seed: int,
+        memory_budget: int,
+        max_failures: int,
+        progress: ProgressCallback | None,
+        max_fallback: int | None,
+    ) -> RecallReport: ...
+
+    def certify(self, construction: Construction, memory_budget: int) -> Certificate: ...
+
+
+@dataclass(frozen=True)
+class ParameterCount:
+    """Parameters by component; ``fact_dependent`` are the subject rows on the subject subspace.
+
+    ``fact_dependent`` counts ``N·d_s``, the only numbers that change when the facts change (for
+    the baselines, whose facts live in the MLP, it counts the keys the same way). Everything else
+    is ``generic``.
+    """
+
+    embedding: int
+    positional: int
+    attention: int
+    mlp: int
+    unembedding: int
+    fact_dependent: int
+
+    @property
+    def total(self) -> int:
+        return self.embedding + self.positional + self.attention + self.mlp + self.unembedding
+
+    @property
+    def generic(self) -> int:
+        return self.total - self.fact_dependent
+
+
+@dataclass(frozen=True, eq=False)
+class Construction:
+    """A built model of any kind: its weights, what it stores, and how it stores it.
+
+    Attributes
+    ----------
+    kind : str
+        The recipe: ``"single_hop"``, ``"multi_hop"``, ``"key_value"`` or ``"outer_product"``.
+    config : TransformerConfig
+    weights : mapping of str to ndarray
+        TransformerLens names and shapes; a read-only mapping of read-only arrays.
+    facts : Facts
+        The R bijections over N subjects it stores.
+    codebook : Codebook
+        The codes the unembedding decodes.
+    residual : ResidualMap
+        The named subspaces of the residual stream (``subject``, ``relation``, ``output``, …).
+    vocabulary : Vocabulary
+        Token-id ranges.
+    queries : QueryFormat
+        How it is asked (single-hop prompts or chains of thought).
+    metadata : Metadata
+        The recipe's own record (see the recipe's module).
+    seed : int
+    """
+
+    kind: str
+    config: TransformerConfig
+    weights: Weights
+    facts: Facts
+    codebook: Codebook
+    residual: ResidualMap
+    vocabulary: Vocabulary
+    queries: QueryFormat
+    metadata: Any
+    seed: int
+
+    @property
+    def subject_embeddings(self) -> npt.NDArray[Any]:
+        """The subject rows of ``W_E`` on the subject subspace, [N, d_s] (a read-only view)."""
+        return self.weights["embed.W_E"][: self.facts.n_subjects, self.residual["subject"]]
+
+    @property
+    def parameter_count(self) -> ParameterCount:
+        sizes = {name: array.size for name, array in self.weights.items()}
+        return ParameterCount(
+            embedding=sizes["embed.W_E"],
+            positional=sizes["pos_embed.W_pos"],
+            attention=sum(size for name, size in sizes.items() if ".attn." in name),
+            mlp=sum(size for name, size in sizes.items() if ".mlp." in name),
+            unembedding=sizes["unembed.W_U"] + sizes["unembed.b_U"],
+            fact_dependent=self.subject_embeddings.size,
+        )
+
+    @property
+    def total_queries(self) -> int:
+        """The queries there are: ``N·R`` single-hop prompts, ``N·R^H`` chains."""
+        return self.queries.total_queries(self)
+
+    def recall(
+        self,
+        *,
+        method: str = "exact",
+        sample: int | None = None,
+        seed: int = 0,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        max_failures: int = 10,
+        progress: ProgressCallback | None = None,
+        max_fallback: int | None = None,
+    ) -> RecallReport:
+        """Report what the forward pass recalls, over every query or a seeded sample.
+
+        Parameters
+        ----------
+        method : {"exact", "certified"}
+            ``"exact"`` runs the forward pass on every query checked. ``"certified"`` (single-hop
+            prompts) proves recall with :meth:`certify` in ``O(N·R·k)`` work and runs the forward
+            pass only on the queries the certificate leaves open (``n_fallback``). Both report
+            the same number of correct queries.
+        sample : int, optional
+            Check a uniform sample of this many distinct queries drawn from ``seed`` instead of
+            every query.
+        seed : int
+            Seeds the sample.
+        memory_budget : int
+            Bytes recall may allocate (default 8 GiB).
+        max_failures : int
+            How many failures to list in the report.
+        progress : callable, optional
+            Called with the number of prompts finished after each chunk of the forward pass.
+        max_fallback : int, optional
+            With ``"certified"``: refuse (``RuntimeError``) rather than run the forward pass on
+            more than this many queries the certificate leaves open.
+
+        Returns
+        -------
+        RecallReport
+
+        Raises
+        ------
+        MemoryBudgetError
+            (a ``MemoryError``) before allocating, if the request cannot fit ``memory_budget``;
+            the message says how many bytes are needed.
+        ValueError
+            On an unknown method, a bad sample size, or ``"certified"`` for chains of thought.
+        RuntimeError
+            When the certificate leaves more than ``max_fallback`` queries open.
+        """
+        return self.queries.recall(
+            self,
+            method=method,
+            sample=sample,
+            seed=seed,
+            memory_budget=memory_budget,
+            max_failures=max_failures,
+            progress=progress,
+            max_fallback=max_fallback,
+        )
+
+    def certify(self, *, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Certificate:
+        """Prove query by query, without the argmax over the vocabulary, what the model recalls.
+
+        See :mod:`~geoconstruct.verification.certificate`; ``recall(method="certified")`` builds
+        on it. Single-hop prompts only.
+
+        Raises
+        ------
+        MemoryBudgetError
+            (a ``MemoryError``) before allocating, if the certificate's arrays exceed the budget.
+        ValueError
+            For chains of thought, which the certificate does not cover.
+        """
+        return self.queries.certify(self, memory_budget)

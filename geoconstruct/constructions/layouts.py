@@ -1,0 +1,247 @@
+"""How relations share the subject subspace: the single-hop layouts, as objects.
+
+A layout decides everything about a single-hop construction that depends on where the relations'
+codes sit in the subject embedding: the residual map, the dimension formula and its inverse, the
+read maps ``B_r``, which codebooks it accepts, the shortest code it needs, and the bounds the
+selector and the unembedding are written with. Nothing outside this module branches on a layout's
+name; :func:`resolve_layout` turns a name into its object.
+
+``block``
+    ``B_r`` puts relation r's code in its own k-dimensional slot: ``d_s = R·k``, no crosstalk,
+    ``y = u_{π_r(s)}`` exactly. ``d = (R+1)·k + R``.
+``superposed``
+    ``B_r`` is a random ``k×k`` orthogonal matrix (for dual-BCH codes: the trace code's ±1 sign
+    diagonals) and all relations share ``d_s = k`` dimensions; the read-out carries crosstalk from
+    the other relations. Unit codes only. ``d = 2k + R`` with
+    ``k >= ⌈4(R-1)/(1-μ) · ln(N(N-1)R/δ)⌉``, ``μ`` the codebook's coherence bound and ``δ = 1/100``:
+    every fact is recalled with probability at least ``1 - δ`` over the draw of the ``B_r``, for
+    facts and codes drawn independently of them (``proofs/superposed_recall.md``).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from geoconstruct._validation import require_choice
+from geoconstruct.codes.codebooks import BCHCodes, Codebook, CodebookFamily
+from geoconstruct.model.assembly import ResidualMap
+
+__all__ = [
+    "LAYOUTS",
+    "SUPERPOSED_FAILURE_PROBABILITY",
+    "BlockLayout",
+    "Layout",
+    "SuperposedLayout",
+    "resolve_layout",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+SUPERPOSED_FAILURE_PROBABILITY = 0.01
+"""δ in the superposed dimension formula: recall fails with probability at most δ."""
+
+
+class Layout(ABC):
+    """Where the relations' codes sit in the subject subspace, and what follows from it."""
+
+    name: ClassVar[str]
+
+    def check_codebook(self, family: CodebookFamily) -> None:  # noqa: B027 - accepts any
+        """Raise ``ValueError`` if the layout cannot use codes of this family."""
+
+    @abstractmethod
+    def subject_dim(self, n_relations: int, code_length: int) -> int:
+        """``d_s``, the width of the subject subspace."""
+
+    def residual_map(self, n_relations: int, code_length: int, d: int) -> ResidualMap:
+        """``| subject (d_s) | relation (R, one-hot) | output (k) | unused |``."""
+        return ResidualMap.stack(
+            [
+                ("subject", self.subject_dim(n_relations, code_length)),
+                ("relation", n_relations),
+                ("output", code_length),
+            ],
+            d_model=d,
+        )
+
+    def dimension(self, n_relations: int, code_length: int) -> int:
+        """``d_model`` at code length k: the subject, relation and output subspaces."""
+        return self.subject_dim(n_relations, code_length) + n_relations + code_length
+
+    @abstractmethod
+    def code_length_at(self, n_relations: int, d: int) -> int:
+        """The largest code length whose :meth:`dimension` fits in ``d`` (its inverse)."""
+
+    def min_code_length(self, n_subjects: int, n_relations: int, family: CodebookFamily) -> int:
+        """The shortest code the construction accepts: by default, the codebook's own minimum."""
+        return family.min_code_length(n_subjects)
+
+    def build_codebook(
+        self, family: CodebookFamily, n_codes: int, code_length: int, n_relations: int, rng: Rng
+    ) -> Codebook:
+        """The attribute codes, drawn from ``rng``."""
+        return family.build(n_codes, code_length, rng)
+
+    @abstractmethod
+    def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:
+        """``B_c`` for every selector key, shape [n_keys, d_s, k], drawn from ``rng``."""
+
+    @abstractmethod
+    def gate_scale(self, codebook: Codebook, n_relations: int) -> float:
+        """λ: a bound on every selected coordinate ``|(B_rᵀ e_s)_j|`` over every set of facts."""
+
+    @abstractmethod
+    def output_norm(self, codebook: Codebook, n_relations: int) -> float:
+        """A bound on ``‖y‖ = ‖B_rᵀ e_s‖`` over every set of facts (for the unembedding floor)."""
+
+    def sign_read_maps(self, codebook: Codebook) -> bool:
+        """Whether the read maps are a trace code's relation signs (a certificate hint)."""
+        return False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+Rng = np.random.Generator
+
+
+class BlockLayout(Layout):
+    """Relation r's code in its own k-slot: ``d_s = R·k``, ``d = (R+1)·k + R``.
+
+    Examples
+    --------
+    >>> block = BlockLayout()
+    >>> block.dimension(8, 2), block.code_length_at(8, 26), block.code_length_at(8, 34)
+    (26, 2, 2)
+    """
+
+    name = "block"
+
+    def subject_dim(self, n_relations: int, code_length: int) -> int:
+        return n_relations * code_length
+
+    def code_length_at(self, n_relations: int, d: int) -> int:
+        return (d - n_relations) // (n_relations + 1)
+
+    def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:
+        """Slot c of ``n_keys`` k-slots: ``B_c`` is the identity on rows ``c·k … (c+1)·k``."""
+        return block_read_maps(n_keys, codebook.code_length)
+
+    def gate_scale(self, codebook: Codebook, n_relations: int) -> float:
+        """``(B_rᵀ e_s)_j`` is a coordinate of some code: the family's coordinate bound."""
+        return codebook.coordinate_bound
+
+    def output_norm(self, codebook: Codebook, n_relations: int) -> float:
+        return codebook.norm_bound
+
+
+class SuperposedLayout(Layout):
+    """All relations share ``d_s = k`` dimensions through orthogonal ``B_r``: ``d = 2k + R``.
+
+    Examples
+    --------
+    >>> superposed = SuperposedLayout()
+    >>> superposed.dimension(4, 100), superposed.code_length_at(4, 205)
+    (204, 100)
+    """
+
+    name = "superposed"
+
+    def check_codebook(self, family: CodebookFamily) -> None:
+        if not family.unit_norm:
+            raise ValueError(
+                f"codebook {family.name!r} cannot be used with the superposed layout: its "
+                "crosstalk bound needs unit-norm codes (use 'gaussian' or 'rademacher')"
+            )
+
+    def subject_dim(self, n_relations: int, code_length: int) -> int:
+        return code_length
+
+    def code_length_at(self, n_relations: int, d: int) -> int:
+        return (d - n_relations) // 2
+
+    def min_code_length(self, n_subjects: int, n_relations: int, family: CodebookFamily) -> int:
+        """Also at least ``⌈4(R-1)/(1-μ) · ln(N(N-1)R/δ)⌉`` (dual-BCH: the closed-form bound)."""
+        if isinstance(family, BCHCodes):
+            # sign read maps: the crosstalk is bounded in closed form, for every set of facts
+            return family.superposed_code_length(n_subjects, n_relations)
+        shortest = family.min_code_length(n_subjects)
+        if n_relations == 1 or n_subjects == 1:
+            return shortest
+        max_coherence = family.coherence_bound
+        if max_coherence is None:
+            raise ValueError("the superposed layout needs unit codes with a coherence bound")
+        pairs = n_subjects * (n_subjects - 1) * n_relations
+        crosstalk = (
+            4.0
+            * (n_relations - 1)
+            / (1.0 - max_coherence)
+            * math.log(pairs / SUPERPOSED_FAILURE_PROBABILITY)
+        )
+        return max(shortest, math.ceil(crosstalk))
+
+    def build_codebook(
+        self, family: CodebookFamily, n_codes: int, code_length: int, n_relations: int, rng: Rng
+    ) -> Codebook:
+        if isinstance(family, BCHCodes):  # a trace code long enough for R superposed relations
+            return family.build(n_codes, code_length, rng, n_relations=n_relations)
+        return family.build(n_codes, code_length, rng)
+
+    def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:
+        """Haar-random orthogonal ``B_r``, or a trace code's ±1 relation signs on the diagonal."""
+        if codebook.trace_code is not None:
+            signs = codebook.trace_code.relation_signs(n_keys, codebook.code_length)
+            return np.stack([np.diag(relation_signs) for relation_signs in signs])
+        return np.stack([_haar_orthogonal(codebook.code_length, rng) for _ in range(n_keys)])
+
+    def gate_scale(self, codebook: Codebook, n_relations: int) -> float:
+        """``|(B_rᵀ e_s)_j| <= ‖e_s‖ <= R·max‖u‖``."""
+        return n_relations * codebook.norm_bound
+
+    def output_norm(self, codebook: Codebook, n_relations: int) -> float:
+        return n_relations * codebook.norm_bound
+
+    def sign_read_maps(self, codebook: Codebook) -> bool:
+        return codebook.trace_code is not None
+
+
+LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (BlockLayout(), SuperposedLayout())}
+
+
+def resolve_layout(layout: str | Layout) -> Layout:
+    """Turn a layout name into its object; pass a :class:`Layout` through.
+
+    Examples
+    --------
+    >>> resolve_layout("block").name
+    'block'
+    """
+    if isinstance(layout, Layout):
+        return layout
+    return LAYOUTS[require_choice("layout", layout, tuple(LAYOUTS))]
+
+
+def block_read_maps(n_keys: int, code_length: int) -> FloatArray:
+    """``n_keys`` k-slots: ``B_c`` is the identity on rows ``c·k … (c+1)·k``, [n_keys, n_keys·k, k].
+
+    Examples
+    --------
+    >>> block_read_maps(2, 1)[:, :, 0].tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    slots = np.zeros((n_keys, n_keys * code_length, code_length))
+    for key in range(n_keys):
+        slots[key, key * code_length : (key + 1) * code_length] = np.eye(code_length)
+    return slots
+
+
+def _haar_orthogonal(size: int, rng: Rng) -> FloatArray:
+    """A Haar-random orthogonal matrix: QR of a Gaussian matrix, signs fixed by R's diagonal."""
+    q, r = np.linalg.qr(rng.standard_normal((size, size)))
+    orthogonal: FloatArray = q * np.sign(np.diag(r))
+    return orthogonal

@@ -1,0 +1,382 @@
+"""How a construction is asked: single-hop prompts and chains of thought, and recall over them.
+
+:func:`sample_queries` is the one sampling rule: a uniform sample of distinct query ids from a
+seed. :class:`SingleHopQueries` asks ``[s, r]`` for the attribute ``π_r(s)`` (single hop and the
+baselines); :class:`ChainOfThoughtQueries` asks H-hop chains ``(x; r_1 … r_H)`` one forward pass per
+``g`` hops, feeding each pass's argmax back as the next prompt's entity (multi-hop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from geoconstruct._validation import (
+    DEFAULT_MEMORY_BUDGET,
+    require_choice,
+    require_ids,
+    require_int,
+    require_within_budget,
+)
+from geoconstruct.verification.certificate import (
+    Certificate,
+    PromptLayout,
+    certificate_bytes,
+    certify_single_hop,
+)
+from geoconstruct.verification.evaluation import (
+    ChainFailure,
+    ProgressCallback,
+    RecallReport,
+    bytes_per_prompt,
+    plan_chunk_bytes,
+    predict_tokens,
+    predict_with_margins,
+    recall_report,
+    score_prompts,
+)
+
+if TYPE_CHECKING:
+    from geoconstruct.constructions.construction import Construction
+
+__all__ = [
+    "RECALL_METHODS",
+    "ChainOfThoughtQueries",
+    "SingleHopQueries",
+    "sample_queries",
+]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+RECALL_METHODS = ("exact", "certified")
+
+
+def sample_queries(total: int, sample: int | None, seed: int) -> IntArray | None:
+    """Query ids to check: ``None`` for all ``total``, else a uniform sample of distinct ids.
+
+    Examples
+    --------
+    >>> ids = sample_queries(1000, 5, seed=0)
+    >>> ids.size, len(set(ids.tolist())), bool(ids.max() < 1000)
+    (5, 5, True)
+    >>> sample_queries(1000, None, seed=0) is None, sample_queries(4, 9, seed=0) is None
+    (True, True)
+    """
+    if sample is None:
+        return None
+    sample = require_int("sample", sample, minimum=1)
+    seed = require_int("seed", seed, minimum=0)
+    if sample >= total:
+        return None
+    ids: IntArray = np.random.default_rng(seed).choice(total, size=sample, replace=False)
+    return ids.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class SingleHopQueries:
+    """Prompts ``[s, N + r]`` answered by the attribute token ``N + R + π_r(s)``.
+
+    Query ``q = r·N + s``. The answer is read from the residual subspace ``output``;
+    ``sign_read_maps`` asks the certificate to try the dual-BCH crosstalk bound.
+    """
+
+    output: slice
+    sign_read_maps: bool = False
+
+    def total_queries(self, construction: Construction) -> int:
+        return construction.facts.n_facts
+
+    def prompts(
+        self, construction: Construction, queries: IntArray | None = None
+    ) -> tuple[IntArray, IntArray]:
+        """Tokens ``[n, 2]`` and answer tokens ``[n]`` of ``queries`` (default: all, in order)."""
+        n_subjects, n_relations = construction.facts.n_subjects, construction.facts.n_relations
+        if queries is None:
+            subjects = np.tile(np.arange(n_subjects), n_relations)
+            relations = np.repeat(np.arange(n_relations), n_subjects)
+        else:
+            subjects, relations = queries % n_subjects, queries // n_subjects
+        return self.tokens(construction, subjects, relations), self.answers(
+            construction, subjects, relations
+        )
+
+    def tokens(
+        self, construction: Construction, subjects: npt.ArrayLike, relations: npt.ArrayLike
+    ) -> IntArray:
+        relation_tokens = np.asarray(relations) + construction.vocabulary.relation_offset
+        return np.stack([np.asarray(subjects), relation_tokens], axis=1).astype(np.int64)
+
+    def answers(
+        self, construction: Construction, subjects: npt.ArrayLike, relations: npt.ArrayLike
+    ) -> IntArray:
+        attributes = construction.facts.answer(subjects, relations)
+        return np.asarray(attributes + construction.vocabulary.attribute_offset, dtype=np.int64)
+
+    def predict(
+        self,
+        construction: Construction,
+        subjects: npt.ArrayLike,
+        relations: npt.ArrayLike,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> IntArray:
+        """The attribute the forward pass answers for each pair, -1 where it is no attribute."""
+        facts = construction.facts
+        subject_ids, relation_ids = np.broadcast_arrays(
+            require_ids("subjects", subjects, facts.n_subjects),
+            require_ids("relations", relations, facts.n_relations),
+        )
+        config = construction.config
+        chunk_bytes = plan_chunk_bytes(config, subject_ids.size, memory_budget, "predict")
+        tokens = self.tokens(construction, subject_ids.ravel(), relation_ids.ravel())
+        predicted = predict_tokens(construction.weights, config, tokens, chunk_bytes=chunk_bytes)
+        attributes = construction.vocabulary.attribute_of(predicted)
+        return attributes.reshape(subject_ids.shape)
+
+    def prompt_layout(self, construction: Construction) -> PromptLayout:
+        """Where the tokens and the output subspace are: the claims the certificate checks."""
+        vocabulary = construction.vocabulary
+        return PromptLayout(
+            n_subjects=vocabulary.n_subjects,
+            n_relations=vocabulary.n_relations,
+            relation_offset=vocabulary.relation_offset,
+            attribute_offset=vocabulary.attribute_offset,
+            n_attributes=vocabulary.n_attributes,
+            output=self.output,
+            sign_read_maps=self.sign_read_maps,
+        )
+
+    def certify(self, construction: Construction, memory_budget: int) -> Certificate:
+        codebook = construction.codebook
+        layout = self.prompt_layout(construction)
+        random_codes = codebook.unit_norm and codebook.trace_code is None
+        needed = certificate_bytes(construction.config, layout, random_codes=random_codes)
+        require_within_budget("this certificate", needed, memory_budget)
+        return certify_single_hop(
+            construction.weights, construction.config, layout, construction.facts, codebook
+        )
+
+    def recall(
+        self,
+        construction: Construction,
+        *,
+        method: str,
+        sample: int | None,
+        seed: int,
+        memory_budget: int,
+        max_failures: int,
+        progress: ProgressCallback | None,
+        max_fallback: int | None,
+    ) -> RecallReport:
+        method = require_choice("method", method, RECALL_METHODS)
+        total = self.total_queries(construction)
+        queries = sample_queries(total, sample, seed)
+        certified_count, certified_margin = 0, np.inf
+        if method == "certified":
+            if queries is not None:
+                raise ValueError("a sample is checked by the forward pass: use method='exact'")
+            certificate = self.certify(construction, memory_budget)
+            queries = np.flatnonzero(~certificate.certified).astype(np.int64)
+            if max_fallback is not None and queries.size > max_fallback:
+                raise RuntimeError(
+                    f"the certificate leaves {queries.size:,} queries to the forward pass, "
+                    f"more than max_fallback={max_fallback:,}"
+                    + (f" ({certificate.reason})" if certificate.reason else "")
+                )
+            certified_count = certificate.n_certified
+            certified_margin = float(certificate.margins[certificate.certified].min(initial=np.inf))
+            del certificate
+        n_checked = total if queries is None else queries.size
+        chunk_bytes = plan_chunk_bytes(construction.config, n_checked, memory_budget)
+        tokens, answers = self.prompts(construction, queries)
+        scores = score_prompts(
+            construction.weights,
+            construction.config,
+            tokens,
+            answers,
+            chunk_bytes=chunk_bytes,
+            max_failures=max_failures,
+            progress=progress,
+        )
+        sampled = method == "exact" and queries is not None
+        return recall_report(
+            scores,
+            tokens,
+            answers,
+            construction.vocabulary,
+            n_facts=construction.facts.n_facts,
+            n_queries=int(queries.size) if sampled and queries is not None else total,
+            total_queries=total,
+            sampled=sampled,
+            certified_count=certified_count,
+            certified_margin=certified_margin,
+            method=method,
+            n_fallback=int(queries.size) if method == "certified" and queries is not None else 0,
+        )
+
+
+@dataclass(frozen=True)
+class ChainOfThoughtQueries:
+    """H-hop queries ``(x; r_1 … r_H)``, answered ``g`` hops a forward pass.
+
+    Pass j runs ``[r_{jg+1}, …, r_{jg+g}, y_j]`` (relation tokens ``N + r``, padded with the
+    padding relation ``∅``, token ``N + R``, after the last relation), decodes the next entity
+    ``y_{j+1}`` by argmax over the whole vocabulary and feeds it back. Query ``q`` is entity
+    ``q mod N`` and chain number ``q div N`` written in base R, ``r_1`` first.
+    """
+
+    hops: int
+    hops_per_pass: int
+
+    @property
+    def n_passes(self) -> int:
+        """Forward passes per query: ``⌈H/g⌉``."""
+        return -(-self.hops // self.hops_per_pass)
+
+    def total_queries(self, construction: Construction) -> int:
+        return int(construction.facts.n_subjects * construction.facts.n_relations**self.hops)
+
+    def padding_token(self, construction: Construction) -> int:
+        """The token of ``∅``, the padding relation: ``N + R``."""
+        return construction.facts.n_subjects + construction.facts.n_relations
+
+    def queries(
+        self, construction: Construction, ids: IntArray | None = None
+    ) -> tuple[IntArray, IntArray]:
+        """Entities ``[Q]`` and chains ``[Q, H]`` of query ids (default: all, entity fastest)."""
+        n, n_relations = construction.facts.n_subjects, construction.facts.n_relations
+        if ids is None:
+            ids = np.arange(self.total_queries(construction), dtype=np.int64)
+        chain_numbers = ids // n
+        powers = n_relations ** np.arange(self.hops - 1, -1, -1, dtype=np.int64)
+        chains = (chain_numbers[:, None] // powers[None, :]) % n_relations
+        return (ids % n).astype(np.int64), chains.astype(np.int64)
+
+    def answers(
+        self, construction: Construction, entities: npt.ArrayLike, chains: npt.ArrayLike
+    ) -> IntArray:
+        """The true answer entity of each query (no model involved)."""
+        return construction.facts.follow(entities, chains)
+
+    def run(
+        self,
+        construction: Construction,
+        entities: npt.ArrayLike,
+        chains: npt.ArrayLike,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> tuple[IntArray, FloatArray]:
+        """Run the chain-of-thought loop: the token each pass predicts, and its margin.
+
+        Returns ``predicted`` [Q, passes] (pass j's prompt ends with pass j-1's prediction) and
+        ``margins`` [Q, passes]: the right entity's logit minus the best other logit, where
+        "right" is what the pass should answer for the entity token it was given.
+        """
+        facts = construction.facts
+        n, n_relations = facts.n_subjects, facts.n_relations
+        starts = require_ids("entities", entities, n)
+        chain_table = require_ids("chains", chains, n_relations)
+        if chain_table.ndim != 2 or chain_table.shape != (starts.size, self.hops):
+            raise ValueError(
+                f"chains must have shape [{starts.size}, {self.hops}] (one chain of H={self.hops} "
+                f"relations per entity), got {chain_table.shape}"
+            )
+        g, passes = self.hops_per_pass, self.n_passes
+        padded = np.full((starts.size, passes * g), n_relations, dtype=np.int64)
+        padded[:, : self.hops] = chain_table
+        needed = starts.size * passes * 8 * (g + 6)
+        require_within_budget("this chain-of-thought run", needed, memory_budget)
+        config = construction.config
+        chunk_bytes = min(256 * 2**20, max(memory_budget - needed, bytes_per_prompt(config)))
+
+        predicted = np.zeros((starts.size, passes), np.int64)
+        margins = np.zeros((starts.size, passes), np.float64)
+        current = starts
+        for step in range(passes):
+            group = padded[:, step * g : (step + 1) * g]
+            tokens = np.concatenate([group + n, current[:, None]], axis=1)
+            # Many queries share a prompt: run each distinct prompt once.
+            unique_tokens, inverse = np.unique(tokens, axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            expected = self._pass_answers(construction, unique_tokens)
+            tokens_out, margins_out = predict_with_margins(
+                construction.weights, config, unique_tokens, expected, chunk_bytes=chunk_bytes
+            )
+            predicted[:, step], margins[:, step] = tokens_out[inverse], margins_out[inverse]
+            current = predicted[:, step]
+        return predicted, margins
+
+    def certify(self, construction: Construction, memory_budget: int) -> Certificate:
+        raise ValueError(
+            "the certificate covers single-hop prompts; chains of thought are checked exactly"
+        )
+
+    def recall(
+        self,
+        construction: Construction,
+        *,
+        method: str,
+        sample: int | None,
+        seed: int,
+        memory_budget: int,
+        max_failures: int,
+        progress: ProgressCallback | None,
+        max_fallback: int | None,
+    ) -> RecallReport:
+        """Check queries through the loop, every pass against the true entity."""
+        if require_choice("method", method, RECALL_METHODS) == "certified":
+            self.certify(construction, memory_budget)
+        max_failures = require_int("max_failures", max_failures, minimum=0)
+        total = self.total_queries(construction)
+        ids = sample_queries(total, sample, seed)
+        entities, chains = self.queries(construction, ids)
+        predicted, margins = self.run(construction, entities, chains, memory_budget)
+        if progress is not None:
+            progress(int(entities.size))
+
+        g, facts = self.hops_per_pass, construction.facts
+        truth = np.stack(
+            [
+                facts.follow(entities, chains[:, : min((step + 1) * g, self.hops)])
+                for step in range(self.n_passes)
+            ],
+            axis=1,
+        )
+        right = predicted == truth
+        all_right = right.all(axis=1)
+        failures = tuple(
+            ChainFailure(
+                entity=int(entities[q]),
+                chain=tuple(int(r) for r in chains[q]),
+                expected=int(truth[q, -1]),
+                predicted=int(predicted[q, -1]),
+                first_wrong_pass=int(np.argmin(right[q])),
+            )
+            for q in np.flatnonzero(~all_right)[:max_failures]
+        )
+        return RecallReport(
+            n_queries=int(entities.size),
+            n_correct=int(all_right.sum()),
+            n_facts=facts.n_facts,
+            min_margin=float(margins.min()),
+            failures=failures,
+            sampled=ids is not None,
+            total_queries=total,
+            pass_correct=tuple(int(count) for count in right.sum(axis=0)),
+        )
+
+    def _pass_answers(self, construction: Construction, tokens: IntArray) -> IntArray:
+        """The entity a pass should answer for each prompt, or -1 if its last token is no entity.
+
+        A wrong earlier pass may feed a relation token back; that prompt has no right answer, and
+        its margin is taken against entity 0 (the query is counted wrong either way).
+        """
+        n = construction.facts.n_subjects
+        is_entity = tokens[:, -1] < n
+        answers = construction.facts.follow(
+            np.where(is_entity, tokens[:, -1], 0), tokens[:, :-1] - n
+        )
+        result: IntArray = np.where(is_entity, answers, 0)
+        return result
