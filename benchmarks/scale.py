@@ -21,8 +21,8 @@ import platform
 from pathlib import Path
 
 from geoconstruct import __version__
-from geoconstruct.analysis.bench import bench_size
-from geoconstruct.cli.commands import bench_table_header, bench_table_row
+from geoconstruct.analysis.bench import BenchRow, bench_size
+from geoconstruct.analysis.tables import markdown_header, markdown_row
 from geoconstruct.codes.codebooks import BCHCodes
 
 RESULTS = Path(__file__).parent / "results"
@@ -48,14 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         f"python {platform.python_version()}"
     )
     lines = [f"geoconstruct {__version__}, `python benchmarks/scale.py` on {machine}", ""]
-    lines += bench_table_header()
+    lines += markdown_header(BenchRow)
     print("\n".join(lines), flush=True)
     rows = []
     for n_subjects in args.subjects:
         for n_relations in args.relations:
-            row = bench_size(n_subjects, n_relations, repeats=args.repeats).as_dict()
-            rows.append(row)
-            lines.append(bench_table_row(row))
+            row = bench_size(n_subjects, n_relations, repeats=args.repeats)
+            rows.append(row.as_dict())
+            lines.append(markdown_row(row))
             print(lines[-1], flush=True)
     if args.superposed_subjects:
         row = bench_size(
@@ -66,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             dtype="float32",
             exact_work_limit=0,
             memory_budget=16 * 2**30,
-        ).as_dict()
-        rows.append(row)
-        lines.append(bench_table_row(row))
+        )
+        rows.append(row.as_dict())
+        lines.append(markdown_row(row))
         print(lines[-1], flush=True)
     out = Path(args.out)
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")

@@ -268,17 +268,19 @@ def test_table_tradeoff_in_every_format_with_a_plot(capsys, tmp_path):
 
 
 def test_multihop_report_lists_failures(capsys):
+    import dataclasses
     import io
 
-    from geoconstruct.cli.commands import _print_multihop
+    from geoconstruct.analysis.reports import MultiHopSummary
+    from geoconstruct.cli.printing import print_multi_hop
     from geoconstruct.verification.evaluation import ChainFailure
 
     argv = ["multihop", "--entities", "40", "--relations", "2", "--hops", "2", "--steps", "2"]
     assert main([*argv, "--json"]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    summary["failures"] = [ChainFailure(3, (0, 1), 7, 9, 1)._asdict()]
+    summary = MultiHopSummary(**json.loads(capsys.readouterr().out))
+    summary = dataclasses.replace(summary, failures=[ChainFailure(3, (0, 1), 7, 9, 1)._asdict()])
     out = io.StringIO()
-    _print_multihop(summary, out)
+    print_multi_hop(summary, out)
     assert "failed: entity 3, chain (0, 1): expected 7, predicted 9 (first wrong at pass 1)" in (
         out.getvalue()
     )

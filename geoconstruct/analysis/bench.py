@@ -20,11 +20,12 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
+from geoconstruct.analysis.tables import Columns
 from geoconstruct.codes.codebooks import CodebookFamily
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.single_hop import (
@@ -68,6 +69,27 @@ class BenchRow:
     reference_seconds: float | None
     exact_throughput_to_reference: float | None
     peak_rss_mib: float
+
+    COLUMNS: ClassVar[Columns] = (
+        ("N", "n_subjects", "{:,}"),
+        ("R", "n_relations", "{}"),
+        ("layout", "layout", "{}"),
+        ("codebook", "codebook", "{}"),
+        ("dtype", "dtype", "{}"),
+        ("d", "d_model", "{}"),
+        ("facts", "n_facts", "{:,}"),
+        ("construct s", "construct_seconds", "{:.2f}"),
+        ("certified s", "certified_seconds", "{:.2f}"),
+        ("certified facts/s", "certified_facts_per_second", "{:,.0f}"),
+        ("fallback", "n_fallback", "{:,}"),
+        ("table read s", "table_read_seconds", "{:.3f}"),
+        ("certified / read", "certified_to_read_ratio", "{:.1f}"),
+        ("exact s", "exact_seconds", "{:.2f}"),
+        ("exact facts/s", "exact_facts_per_second", "{:,.0f}"),
+        ("GEMM reference s", "reference_seconds", "{:.2f}"),
+        ("exact / GEMM throughput", "exact_throughput_to_reference", "{:.2f}"),
+        ("peak RSS MiB", "peak_rss_mib", "{:.0f}"),
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

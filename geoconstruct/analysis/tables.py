@@ -1,8 +1,10 @@
-"""Tables of rows (frozen dataclasses) as Markdown, CSV, JSON or LaTeX.
+"""The one table renderer: rows (frozen dataclasses) as Markdown, CSV, JSON or LaTeX.
 
-A row type lists its columns in a ``COLUMNS`` class attribute: ``(title, field, format)`` triples.
-JSON holds every field; the other formats hold the columns, with a last ``error`` column when some
-row has one, and "—" where a value is None.
+A row type lists its columns in a ``COLUMNS`` class attribute: ``(title, name, format)`` triples,
+where ``name`` is a field or a property. JSON holds every field; the other formats hold the
+columns, with a last ``error`` column when some row has one, and "—" where a value is None.
+:func:`markdown_header` and :func:`markdown_row` print a Markdown table one row at a time (for
+long runs that show each row as it is measured).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from geoconstruct._validation import require_choice
 
-__all__ = ["TABLE_FORMATS", "Columns", "render_table"]
+__all__ = ["TABLE_FORMATS", "Columns", "markdown_header", "markdown_row", "render_table"]
 
 TABLE_FORMATS = ("md", "csv", "json", "latex")
 
@@ -35,16 +37,14 @@ def render_table(rows: Sequence[Any], fmt: str = "md") -> str:
     14,4,grid,int8,"65,536","268,435,456",0.10
     """
     fmt = require_choice("format", fmt, TABLE_FORMATS)
-    records = [asdict(row) for row in rows]
     if fmt == "json":
-        return json.dumps(records, indent=2) + "\n"
+        return json.dumps([asdict(row) for row in rows], indent=2) + "\n"
     columns: Columns = type(rows[0]).COLUMNS if rows else ()
-    with_errors = any(record.get("error") for record in records)
+    with_errors = any(getattr(row, "error", None) for row in rows)
     titles = [title for title, _, _ in columns] + (["error"] if with_errors else [])
     body = [
-        ["—" if record[key] is None else form.format(record[key]) for _, key, form in columns]
-        + ([record.get("error") or ""] if with_errors else [])
-        for record in records
+        _cells(row, columns) + ([getattr(row, "error", None) or ""] if with_errors else [])
+        for row in rows
     ]
     if fmt == "csv":
         buffer = io.StringIO()
@@ -53,8 +53,7 @@ def render_table(rows: Sequence[Any], fmt: str = "md") -> str:
         writer.writerows(body)
         return buffer.getvalue()
     if fmt == "md":
-        lines = ["| " + " | ".join(titles) + " |", "|---" * len(titles) + "|"]
-        lines += ["| " + " | ".join(cells) + " |" for cells in body]
+        lines = _markdown_header(titles) + ["| " + " | ".join(cells) + " |" for cells in body]
         return "\n".join(lines) + "\n"
     escape = str.maketrans({"_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "—": "--"})
     lines = [
@@ -66,3 +65,26 @@ def render_table(rows: Sequence[Any], fmt: str = "md") -> str:
     lines += [" & ".join(cell.translate(escape) for cell in cells) + r" \\" for cells in body]
     lines += [r"\hline", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
+
+
+def markdown_header(row_type: type) -> list[str]:
+    """The two header lines of a Markdown table of ``row_type`` rows (no error column)."""
+    columns: Columns = row_type.COLUMNS  # type: ignore[attr-defined]
+    return _markdown_header([title for title, _, _ in columns])
+
+
+def markdown_row(row: Any) -> str:
+    """One row as a Markdown table line, under :func:`markdown_header`."""
+    return "| " + " | ".join(_cells(row, type(row).COLUMNS)) + " |"
+
+
+def _markdown_header(titles: Sequence[str]) -> list[str]:
+    return ["| " + " | ".join(titles) + " |", "|---" * len(titles) + "|"]
+
+
+def _cells(row: Any, columns: Columns) -> list[str]:
+    values = [getattr(row, name) for _, name, _ in columns]
+    return [
+        "—" if value is None else form.format(value)
+        for value, (_, _, form) in zip(values, columns, strict=True)
+    ]

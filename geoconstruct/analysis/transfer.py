@@ -14,6 +14,7 @@ when ``Φ`` has full column rank, which needs ``N >= R·k`` subjects.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -21,17 +22,25 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
 from geoconstruct.constructions.construction import Construction
-from geoconstruct.constructions.single_hop import superpose
-from geoconstruct.facts import Facts, require_facts
+from geoconstruct.constructions.single_hop import (
+    construct_single_hop,
+    required_dimension,
+    superpose,
+)
+from geoconstruct.facts import Facts, random_facts, require_facts
 from geoconstruct.model.transformer import Weights
 from geoconstruct.model.vocabulary import Vocabulary
+from geoconstruct.verification.evaluation import RecallReport
 
 __all__ = [
     "SuperpositionFit",
+    "TransferSummary",
     "fit_superposition",
     "reinitialize",
     "reinitialize_weights",
+    "transfer_summary",
     "unembedding_codes",
 ]
 
@@ -226,3 +235,84 @@ def _partial_r2(target: FloatArray, design: FloatArray, relation: int, code_leng
     unexplained = ((target - design @ full) ** 2).sum()
     left = (remainder**2).sum()
     return 1.0 if left == 0 else float(1.0 - unexplained / left)
+
+
+@dataclass(frozen=True)
+class TransferSummary:
+    """New facts through the same MLP: recall before and after rewriting the subject embeddings.
+
+    ``stale``: the old embeddings judged against the new facts; ``moved``: embeddings rewritten
+    with the known read maps; ``fitted``: with read maps fitted from the weights alone
+    (``fitted_r2``). ``unchanged``: every array but ``W_E`` is bit for bit the original's.
+    """
+
+    n_subjects: int
+    n_relations: int
+    layout: str
+    codebook: str
+    seed: int
+    new_seed: int
+    original: RecallReport
+    stale: RecallReport
+    moved: RecallReport
+    fitted: RecallReport
+    fitted_r2: float
+    n_kept_arrays: int
+    unchanged: bool
+
+
+def transfer_summary(
+    n_subjects: int,
+    n_relations: int,
+    *,
+    layout: str = "block",
+    codebook: str | CodebookFamily = "grid",
+    seed: int = 0,
+    new_seed: int = 1,
+) -> TransferSummary:
+    """Build at the smallest d, then store fresh facts by rewriting the subject embeddings only.
+
+    Examples
+    --------
+    >>> summary = transfer_summary(300, 2)
+    >>> summary.moved.all_correct, summary.fitted.all_correct, summary.unchanged
+    (True, True, True)
+    """
+    family = resolve_codebook(codebook)
+    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=family)
+    original = construct_single_hop(
+        n_subjects, n_relations, d, layout=layout, codebook=family, seed=seed
+    )
+    new_facts = random_facts(n_subjects, n_relations, new_seed)
+    stale = dataclasses.replace(original, facts=new_facts)  # old embeddings, new facts
+    moved = reinitialize(original, new_facts)
+    fit = fit_superposition(original.weights, original.facts)
+    fitted_weights = reinitialize_weights(original.weights, fit, new_facts)
+    fitted = dataclasses.replace(
+        original, weights=MappingProxyType(fitted_weights), facts=new_facts
+    )
+    kept = [name for name in original.weights if name != "embed.W_E"]
+    unchanged = all(
+        _digest(moved.weights[name]) == _digest(original.weights[name])
+        and _digest(fitted_weights[name]) == _digest(original.weights[name])
+        for name in kept
+    )
+    return TransferSummary(
+        n_subjects=n_subjects,
+        n_relations=n_relations,
+        layout=original.metadata.layout.name,
+        codebook=family.name,
+        seed=seed,
+        new_seed=new_seed,
+        original=original.recall(),
+        stale=stale.recall(),
+        moved=moved.recall(),
+        fitted=fitted.recall(),
+        fitted_r2=fit.r2,
+        n_kept_arrays=len(kept),
+        unchanged=unchanged,
+    )
+
+
+def _digest(array: Any) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()

@@ -1,0 +1,418 @@
+"""One construction measured end to end: what the command line prints, as library results.
+
+:func:`single_hop_summary` builds a single-hop construction, optionally quantises its
+fact-dependent parameters, runs recall and reports sizes, parameters, storage efficiency and
+recall in one frozen :class:`SingleHopSummary`. :func:`multi_hop_summary` does the same for a
+multi-hop construction beside its per-pass lower bound, and :func:`bounds_summary` puts the
+lower bounds beside the dimension each construction uses. The command line only prints them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
+from geoconstruct.analysis.bounds import (
+    global_bits,
+    global_min_params,
+    packing_min_code_length,
+    per_pass_bits,
+    per_pass_min_dimension,
+    per_subject_bits,
+    per_subject_min_dimension,
+    subject_dimension,
+)
+from geoconstruct.analysis.precision import (
+    numeric_format,
+    quantize_construction,
+    storage_efficiency,
+)
+from geoconstruct.analysis.tables import Columns
+from geoconstruct.codes.codebooks import BCHCodes, CodebookFamily, GridCodes, resolve_codebook
+from geoconstruct.constructions.multi_hop import (
+    MAX_EXHAUSTIVE_QUERIES,
+    chain_count,
+    construct_multi_hop,
+    multi_hop_dimension,
+)
+from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
+from geoconstruct.verification.evaluation import ProgressCallback
+
+__all__ = [
+    "BoundsRow",
+    "BoundsSummary",
+    "MultiHopSummary",
+    "SingleHopSummary",
+    "bounds_summary",
+    "multi_hop_summary",
+    "single_hop_summary",
+]
+
+
+@dataclass(frozen=True)
+class SingleHopSummary:
+    """A single-hop construction, its recall and its storage (``as_dict`` for JSON)."""
+
+    n_subjects: int
+    n_relations: int
+    layout: str
+    codebook: str
+    codebook_parameters: dict[str, Any]
+    seed: int
+    dtype: str
+    d_model: int
+    required_d: int
+    subject_dim: int
+    code_length: int
+    residual_layout: dict[str, list[int]]
+    d_mlp: int
+    d_vocab: int
+    params_total: int
+    params_fact_dependent: int
+    params_generic: int
+    params_mlp: int
+    n_queries: int
+    n_facts: int
+    n_correct: int
+    accuracy: float
+    min_margin: float
+    method: str
+    n_fallback: int
+    precision: str
+    storage_efficiency_per_subject: float
+    storage_efficiency_global: float
+    failures: list[dict[str, int]]
+    construct_seconds: float
+    recall_seconds: float
+
+    COLUMNS: ClassVar[Columns] = (
+        ("N", "n_subjects", "{}"),
+        ("layout", "layout", "{}"),
+        ("codebook", "codebook", "{}"),
+        ("d", "d_model", "{}"),
+        ("d_s", "subject_dim", "{}"),
+        ("d_mlp", "d_mlp", "{}"),
+        ("fact-dependent params", "params_fact_dependent", "{}"),
+        ("MLP params", "params_mlp", "{}"),
+        ("recalled", "recalled", "{}"),
+        ("min margin", "min_margin", "{:.4f}"),
+        ("seconds", "seconds", "{:.2f}"),
+    )
+
+    @property
+    def recalled(self) -> str:
+        return f"{self.n_correct}/{self.n_queries}"
+
+    @property
+    def seconds(self) -> float:
+        return self.construct_seconds + self.recall_seconds
+
+    @property
+    def all_correct(self) -> bool:
+        return self.n_correct == self.n_queries
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def single_hop_summary(
+    n_subjects: int,
+    n_relations: int,
+    d: int | None = None,
+    *,
+    layout: str = "block",
+    codebook: str | CodebookFamily = "grid",
+    seed: int = 0,
+    dtype: str = "float64",
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    method: str = "exact",
+    precision: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> SingleHopSummary:
+    """Build at ``d`` (default: the smallest that works), quantise to ``precision``, recall.
+
+    Examples
+    --------
+    >>> summary = single_hop_summary(300, 2)
+    >>> summary.d_model, summary.recalled, round(summary.storage_efficiency_per_subject, 4)
+    (8, '600/600', 0.0643)
+    """
+    family = resolve_codebook(codebook)
+    form = numeric_format(dtype if precision is None else precision)
+    minimum = required_dimension(n_subjects, n_relations, layout=layout, codebook=family)
+    start = time.perf_counter()
+    construction = construct_single_hop(
+        n_subjects,
+        n_relations,
+        minimum if d is None else d,
+        layout=layout,
+        codebook=family,
+        seed=seed,
+        dtype=dtype,
+        memory_budget=memory_budget,
+    )
+    if precision is not None:
+        construction = quantize_construction(construction, form)
+    efficiency = storage_efficiency(construction, form)
+    built = time.perf_counter()
+    report = construction.recall(method=method, progress=progress, memory_budget=memory_budget)
+    finished = time.perf_counter()
+    count = construction.parameter_count
+    return SingleHopSummary(
+        n_subjects=n_subjects,
+        n_relations=n_relations,
+        layout=construction.metadata.layout.name,
+        codebook=family.name,
+        codebook_parameters={
+            key: value for key, value in vars(family).items() if not key.startswith("_")
+        },
+        seed=seed,
+        dtype=dtype,
+        d_model=construction.config.d_model,
+        required_d=minimum,
+        subject_dim=construction.residual.size("subject"),
+        code_length=construction.codebook.code_length,
+        residual_layout=construction.residual.as_dict(),
+        d_mlp=construction.config.d_mlp,
+        d_vocab=construction.config.d_vocab,
+        params_total=count.total,
+        params_fact_dependent=count.fact_dependent,
+        params_generic=count.generic,
+        params_mlp=count.mlp,
+        n_queries=report.n_queries,
+        n_facts=report.n_facts,
+        n_correct=report.n_correct,
+        accuracy=report.accuracy,
+        min_margin=report.min_margin,
+        method=report.method,
+        n_fallback=report.n_fallback,
+        precision=form.name,
+        storage_efficiency_per_subject=efficiency.per_subject,
+        storage_efficiency_global=efficiency.global_,
+        failures=[failure._asdict() for failure in report.failures],
+        construct_seconds=built - start,
+        recall_seconds=finished - built,
+    )
+
+
+@dataclass(frozen=True)
+class MultiHopSummary:
+    """A multi-hop construction, its chain-of-thought recall and its per-pass lower bound."""
+
+    n_entities: int
+    n_relations: int
+    hops: int
+    steps: int
+    hops_per_pass: int
+    passes: int
+    codebook: str
+    seed: int
+    dtype: str
+    d_model: int
+    required_d: int
+    chains_per_pass: int
+    code_length: int
+    entity_dim: int
+    residual_layout: dict[str, list[int]]
+    n_heads: int
+    d_head: int
+    d_mlp: int
+    d_vocab: int
+    params_total: int
+    score_gap: float
+    leakage_bound: float
+    output_error_bound: float
+    decoding_tolerance: float
+    bits: int
+    per_pass_bits: float
+    per_pass_min_d_s: int
+    n_queries: int
+    total_queries: int
+    n_facts: int
+    sampled: bool
+    n_correct: int
+    accuracy: float
+    pass_correct: list[int]
+    min_margin: float
+    failures: list[dict[str, Any]]
+    construct_seconds: float
+    recall_seconds: float
+
+    @property
+    def all_correct(self) -> bool:
+        return self.n_correct == self.n_queries
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def multi_hop_summary(
+    n_entities: int,
+    n_relations: int,
+    hops: int,
+    steps: int,
+    d: int | None = None,
+    *,
+    codebook: str | CodebookFamily = "grid",
+    seed: int = 0,
+    dtype: str = "float64",
+    max_queries: int = MAX_EXHAUSTIVE_QUERIES,
+    sample: int = 100_000,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> MultiHopSummary:
+    """Build at ``d`` (default: the smallest that works) and run every query up to
+    ``max_queries`` of them, else a seeded sample of ``sample``.
+
+    Examples
+    --------
+    >>> summary = multi_hop_summary(64, 2, hops=2, steps=2)
+    >>> summary.n_correct, summary.total_queries, summary.pass_correct
+    (256, 256, [256, 256])
+    """
+    family = resolve_codebook(codebook)
+    minimum = multi_hop_dimension(n_entities, n_relations, hops, steps, codebook=family)
+    start = time.perf_counter()
+    construction = construct_multi_hop(
+        n_entities,
+        n_relations,
+        hops,
+        steps,
+        minimum if d is None else d,
+        codebook=family,
+        seed=seed,
+        dtype=dtype,
+        memory_budget=memory_budget,
+    )
+    built = time.perf_counter()
+    exhaustive = construction.total_queries <= max_queries
+    report = construction.recall(
+        sample=None if exhaustive else sample, seed=seed, memory_budget=memory_budget
+    )
+    finished = time.perf_counter()
+    g = construction.metadata.hops_per_pass
+    config, bound = construction.config, construction.metadata.attention_bound
+    bits = family.bits if isinstance(family, GridCodes) else numeric_format(dtype).bits
+    return MultiHopSummary(
+        n_entities=n_entities,
+        n_relations=n_relations,
+        hops=hops,
+        steps=steps,
+        hops_per_pass=g,
+        passes=len(report.pass_correct),
+        codebook=family.name,
+        seed=seed,
+        dtype=dtype,
+        d_model=config.d_model,
+        required_d=minimum,
+        chains_per_pass=chain_count(n_relations, g),
+        code_length=construction.codebook.code_length,
+        entity_dim=construction.residual.size("subject"),
+        residual_layout=construction.residual.as_dict(),
+        n_heads=config.n_heads,
+        d_head=config.d_head,
+        d_mlp=config.d_mlp,
+        d_vocab=config.d_vocab,
+        params_total=config.n_params(),
+        score_gap=bound.score_gap,
+        leakage_bound=bound.leakage_bound,
+        output_error_bound=bound.output_error_bound,
+        decoding_tolerance=bound.decoding_tolerance,
+        bits=bits,
+        per_pass_bits=per_pass_bits(n_entities, n_relations, g),
+        per_pass_min_d_s=per_pass_min_dimension(n_entities, n_relations, g, bits),
+        n_queries=report.n_queries,
+        total_queries=report.total_queries,
+        n_facts=report.n_facts,
+        sampled=report.sampled,
+        n_correct=report.n_correct,
+        accuracy=report.accuracy,
+        pass_correct=list(report.pass_correct),
+        min_margin=report.min_margin,
+        failures=[failure._asdict() for failure in report.failures],
+        construct_seconds=built - start,
+        recall_seconds=finished - built,
+    )
+
+
+@dataclass(frozen=True)
+class BoundsRow:
+    """The subject subspace and ``d_model`` one construction uses, beside the per-subject bound."""
+
+    layout: str
+    codebook: str
+    d_s: int
+    ratio_to_per_subject: float
+    d: int
+
+    COLUMNS: ClassVar[Columns] = (
+        ("layout", "layout", "{}"),
+        ("codebook", "codebook", "{}"),
+        ("d_s", "d_s", "{}"),
+        ("d_s / per-subject bound", "ratio_to_per_subject", "{:.2f}"),
+        ("d", "d", "{}"),
+    )
+
+
+@dataclass(frozen=True)
+class BoundsSummary:
+    """The information-theoretic lower bounds for N, R at p bits, and the constructions' sizes."""
+
+    n_subjects: int
+    n_relations: int
+    bits: int
+    global_bits: float
+    global_min_params: int
+    per_subject_bits: float
+    per_subject_min_d_s: int
+    packing_min_k: int
+    constructions: list[BoundsRow]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+BOUNDS_SETTINGS: tuple[tuple[str, CodebookFamily], ...] = (
+    ("block", resolve_codebook("gaussian")),
+    ("block", resolve_codebook("bch")),
+    ("superposed", resolve_codebook("gaussian")),
+    ("superposed", BCHCodes(max_coherence=0.875)),
+)
+"""The unit-code constructions :func:`bounds_summary` lists after grid codes at p bits."""
+
+
+def bounds_summary(n_subjects: int, n_relations: int, bits: int = 8) -> BoundsSummary:
+    """The lower bounds beside grid codes at ``bits`` and the unit-code constructions.
+
+    Examples
+    --------
+    >>> summary = bounds_summary(65536, 4, bits=8)
+    >>> summary.per_subject_min_d_s, [row.d_s for row in summary.constructions][:1]
+    (8, [8])
+    """
+    per_subject_d_s = per_subject_min_dimension(n_subjects, n_relations, bits)
+    rows = []
+    for layout, family in (("block", GridCodes(bits=bits)), *BOUNDS_SETTINGS):
+        d_s = subject_dimension(n_subjects, n_relations, layout=layout, codebook=family)
+        rows.append(
+            BoundsRow(
+                layout=layout,
+                codebook=family.name,
+                d_s=d_s,
+                ratio_to_per_subject=d_s / max(per_subject_d_s, 1),
+                d=required_dimension(n_subjects, n_relations, layout=layout, codebook=family),
+            )
+        )
+    return BoundsSummary(
+        n_subjects=n_subjects,
+        n_relations=n_relations,
+        bits=bits,
+        global_bits=global_bits(n_subjects, n_relations),
+        global_min_params=global_min_params(n_subjects, n_relations, bits),
+        per_subject_bits=per_subject_bits(n_subjects, n_relations),
+        per_subject_min_d_s=per_subject_d_s,
+        packing_min_k=packing_min_code_length(n_subjects, 0.5) if n_subjects > 1 else 1,
+        constructions=rows,
+    )

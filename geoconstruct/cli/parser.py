@@ -1,0 +1,231 @@
+"""The argument parser of the ``geoconstruct`` command: every subcommand and option."""
+
+from __future__ import annotations
+
+import argparse
+
+from geoconstruct import __version__
+from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
+from geoconstruct.analysis.bench import EXACT_WORK_LIMIT
+from geoconstruct.analysis.tables import TABLE_FORMATS
+from geoconstruct.codes.codebooks import (
+    CODEBOOK_NAMES,
+    BCHCodes,
+    CodebookFamily,
+    GaussianCodes,
+    GridCodes,
+    RademacherCodes,
+    resolve_codebook,
+)
+from geoconstruct.constructions.layouts import LAYOUTS
+from geoconstruct.constructions.multi_hop import MAX_EXHAUSTIVE_QUERIES
+from geoconstruct.constructions.queries import RECALL_METHODS
+from geoconstruct.model.transformer import DTYPES
+
+__all__ = ["build_parser", "codebook_family"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="geoconstruct",
+        description="Closed-form transformer weights that memorise facts geometrically.",
+    )
+    parser.add_argument("--version", action="version", version=f"geoconstruct {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    construct = commands.add_parser(
+        "construct", help="build a single-hop construction and check every fact"
+    )
+    _add_size_arguments(construct)
+    construct.add_argument(
+        "--dim", type=int, default=None, help="d_model (default: the smallest that works)"
+    )
+    construct.add_argument("--seed", type=int, default=0)
+    construct.add_argument("--dtype", choices=DTYPES, default="float64")
+    construct.add_argument(
+        "--memory-budget",
+        type=_bytes,
+        default=DEFAULT_MEMORY_BUDGET,
+        help="bytes construction and recall may each allocate, e.g. 512M or 8G (default 8G)",
+    )
+    construct.add_argument(
+        "--method",
+        choices=RECALL_METHODS,
+        default="exact",
+        help="exact: the forward pass on every prompt; certified: a proof per fact, the forward "
+        "pass only where the proof is inconclusive (default exact)",
+    )
+    construct.add_argument(
+        "--precision",
+        default=None,
+        help="round the fact-dependent parameters to this format (float64, float32, float16, "
+        "bfloat16, intP) before recall, and report the storage efficiency (default: the dtype)",
+    )
+    construct.add_argument("--json", action="store_true", help="print one JSON object")
+
+    dimension = commands.add_parser("dimension", help="print the smallest d that works")
+    _add_size_arguments(dimension)
+
+    bounds = commands.add_parser(
+        "bounds", help="lower bounds beside the dimension each construction uses"
+    )
+    bounds.add_argument("--subjects", type=int, required=True, help="N, the number of subjects")
+    bounds.add_argument("--relations", type=int, required=True, help="R, the number of relations")
+    bounds.add_argument("--bits", type=int, default=8, help="p, bits per parameter (default 8)")
+    bounds.add_argument("--json", action="store_true", help="print one JSON object")
+
+    multihop = commands.add_parser(
+        "multihop", help="build a multi-hop construction and check every query by chain of thought"
+    )
+    multihop.add_argument("--entities", type=int, required=True, help="N, the number of entities")
+    multihop.add_argument("--relations", type=int, required=True, help="R, the number of relations")
+    multihop.add_argument("--hops", type=int, required=True, help="H, relations in a query")
+    multihop.add_argument(
+        "--steps", type=int, required=True, help="L in 1..H: forward passes, chain-of-thought steps"
+    )
+    multihop.add_argument(
+        "--dim", type=int, default=None, help="d_model (default: the smallest that works)"
+    )
+    multihop.add_argument("--codebook", choices=CODEBOOK_NAMES, default="grid")
+    multihop.add_argument(
+        "--bits", type=int, default=8, help="bits per coordinate of grid codes (default 8)"
+    )
+    multihop.add_argument("--max-coherence", type=float, default=None, help="unit codes' μ")
+    multihop.add_argument("--seed", type=int, default=0)
+    multihop.add_argument("--dtype", choices=DTYPES, default="float64")
+    multihop.add_argument(
+        "--max-queries",
+        type=int,
+        default=MAX_EXHAUSTIVE_QUERIES,
+        help="check every query up to this many, else a seeded sample (default 1e7)",
+    )
+    multihop.add_argument("--sample-size", type=int, default=100_000, help="(default 100,000)")
+    multihop.add_argument(
+        "--memory-budget", type=_bytes, default=DEFAULT_MEMORY_BUDGET, help="(default 8G)"
+    )
+    multihop.add_argument("--json", action="store_true", help="print one JSON object")
+    multihop.set_defaults(layout="block")
+
+    table = commands.add_parser(
+        "table", help="measured dimension, capacity or depth trade-off beside the bounds"
+    )
+    table.add_argument("kind", choices=["dimension", "capacity", "tradeoff", "baselines"])
+    table.add_argument("--subjects", type=_int_list, default=[256, 4096], help="N list (dimension)")
+    table.add_argument("--dims", type=_int_list, default=[14, 26], help="d list (capacity)")
+    table.add_argument("--entities", type=int, default=4096, help="N (tradeoff)")
+    table.add_argument("--hops", type=_int_list, default=[1, 2, 3, 4], help="H list (tradeoff)")
+    table.add_argument(
+        "--sample-size",
+        type=int,
+        default=None,
+        help="queries checked per row (tradeoff: 10,000; baselines: 2,000)",
+    )
+    table.add_argument("--relations", type=_int_list, default=[1, 4], help="R list")
+    table.add_argument("--codebook", type=_name_list, default=["grid"], help="codebook list")
+    table.add_argument("--precision", type=_name_list, default=["float32"], help="format list")
+    table.add_argument("--layout", choices=tuple(LAYOUTS), default="block")
+    table.add_argument("--seeds", type=_int_list, default=[0], help="seed list")
+    table.add_argument("--max-subjects", type=int, default=2**20, help="capacity search limit")
+    table.add_argument("--format", choices=TABLE_FORMATS, default="md")
+    table.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    table.add_argument(
+        "--memory-budget", type=_bytes, default=DEFAULT_MEMORY_BUDGET, help="per cell (8G)"
+    )
+    table.add_argument("--plot", default=None, help="also draw the table to this .png")
+    table.add_argument(
+        "--save", default=None, help="also write PREFIX.md, .csv, .json and .tex (one run)"
+    )
+
+    transfer = commands.add_parser(
+        "transfer", help="new facts through the same MLP: re-initialise subject embeddings only"
+    )
+    _add_size_arguments(transfer)
+    transfer.add_argument("--seed", type=int, default=0)
+    transfer.add_argument("--new-seed", type=int, default=1, help="seed of the new facts")
+
+    bench = commands.add_parser(
+        "bench", help="time construction, certified and exact recall beside references"
+    )
+    bench.add_argument("--subjects", type=_int_list, default=[1000, 10_000], help="N list")
+    bench.add_argument("--relations", type=_int_list, default=[4, 16], help="R list")
+    bench.add_argument("--repeats", type=int, default=1, help="best of this many runs")
+    bench.add_argument(
+        "--exact-limit",
+        type=int,
+        default=EXACT_WORK_LIMIT,
+        help=f"run exact recall only up to N·R·d_vocab logits (default {EXACT_WORK_LIMIT:.0e})",
+    )
+    bench.add_argument("--json", action="store_true", help="print a JSON list of rows")
+
+    demo = commands.add_parser("demo", help="the README's main job")
+    demo.add_argument("--subjects", type=int, default=10_000)
+    demo.add_argument("--relations", type=int, default=8)
+    return parser
+
+
+def _bytes(text: str) -> int:
+    """``"4096"``, ``"512M"``, ``"8G"`` -> bytes (K, M, G, T are powers of 1024)."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    scale = units.get(text[-1:].upper(), 1)
+    number = text[:-1] if scale > 1 else text
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a byte count: {text!r}") from None
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(f"not a positive byte count: {text!r}")
+    return int(value)
+
+
+def _int_list(text: str) -> list[int]:
+    """``"1000,10000"`` -> ``[1000, 10000]``."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text!r}"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"empty list: {text!r}")
+    return values
+
+
+def _name_list(text: str) -> list[str]:
+    """``"grid,gaussian"`` -> ``["grid", "gaussian"]``."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"empty list: {text!r}")
+    return names
+
+
+def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--subjects", type=int, required=True, help="N, the number of subjects")
+    parser.add_argument("--relations", type=int, required=True, help="R, the number of relations")
+    parser.add_argument("--layout", choices=tuple(LAYOUTS), default="block")
+    parser.add_argument("--codebook", choices=CODEBOOK_NAMES, default="grid")
+    parser.add_argument(
+        "--bits", type=int, default=8, help="bits per coordinate of grid codes (default 8)"
+    )
+    parser.add_argument(
+        "--max-coherence",
+        type=float,
+        default=None,
+        help="unit codes (gaussian, rademacher, bch): the coherence bound μ, guaranteed margin "
+        "1 - μ (default 0.5)",
+    )
+
+
+def codebook_family(args: argparse.Namespace) -> CodebookFamily:
+    """The codebook family ``--codebook``, ``--bits`` and ``--max-coherence`` ask for."""
+    if args.codebook == "grid":
+        if args.max_coherence is not None:
+            raise ValueError("--max-coherence applies to unit codes, not to grid codes")
+        return GridCodes(bits=args.bits)
+    family = resolve_codebook(args.codebook)
+    if args.max_coherence is None:
+        return family
+    if args.codebook == "gaussian":
+        return GaussianCodes(max_coherence=args.max_coherence)
+    if args.codebook == "rademacher":
+        return RademacherCodes(max_coherence=args.max_coherence)
+    return BCHCodes(max_coherence=args.max_coherence)

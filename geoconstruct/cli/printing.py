@@ -1,0 +1,135 @@
+"""Plain-text reports of the library's summaries, as the command line prints them."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from geoconstruct.analysis.reports import (
+    BoundsSummary,
+    MultiHopSummary,
+    SingleHopSummary,
+)
+from geoconstruct.analysis.tables import render_table
+from geoconstruct.analysis.transfer import TransferSummary
+
+__all__ = ["print_bounds", "print_multi_hop", "print_single_hop", "print_transfer"]
+
+
+def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
+    widths = {name: stop - start for name, (start, stop) in summary.residual_layout.items()}
+    certified = summary.method == "certified"
+    lines = [
+        f"single hop: N={summary.n_subjects} subjects, R={summary.n_relations} relations, "
+        f"layout={summary.layout}, codebook={summary.codebook}, seed={summary.seed}, "
+        f"{summary.dtype}",
+        f"d_model          {summary.d_model}  (smallest that works: {summary.required_d}; "
+        f"subject {widths['subject']}, relation {widths['relation']}, "
+        f"output {widths['output']}, unused {widths['unused']})",
+        f"d_mlp            {summary.d_mlp}",
+        f"d_vocab          {summary.d_vocab}",
+        f"parameters       {summary.params_total:,} total",
+        f"  fact-dependent {summary.params_fact_dependent:,}  (subject embeddings, N x d_s)",
+        f"  generic        {summary.params_generic:,}  (of which MLP {summary.params_mlp:,})",
+        f"storage          {summary.precision}: efficiency "
+        f"{summary.storage_efficiency_per_subject:.3f} of the per-subject bound, "
+        f"{summary.storage_efficiency_global:.3f} of the global bound",
+        f"recall           {summary.n_correct:,} / {summary.n_queries:,} facts "
+        f"(accuracy {summary.accuracy:.6f})",
+        f"min margin       {summary.min_margin:.6g}"
+        + (" (a certified lower bound)" if certified else ""),
+        f"method           {summary.method}"
+        + (
+            f", {summary.n_fallback:,} queries left to the forward pass"
+            if certified
+            else ", the forward pass on every prompt"
+        ),
+        f"wall time        construct {summary.construct_seconds:.2f} s, "
+        f"recall {summary.recall_seconds:.2f} s",
+    ]
+    lines += [
+        f"  failed: subject {failure['subject']}, relation {failure['relation']}: "
+        f"expected {failure['expected']}, predicted {failure['predicted']}"
+        for failure in summary.failures
+    ]
+    print("\n".join(lines), file=out)
+
+
+def print_multi_hop(summary: MultiHopSummary, out: TextIO) -> None:
+    checked = (
+        f"a seeded sample of {summary.n_queries:,} of {summary.total_queries:,} queries"
+        if summary.sampled
+        else f"all {summary.total_queries:,} queries"
+    )
+    per_pass = ", ".join(f"{count:,}" for count in summary.pass_correct)
+    lines = [
+        f"multi hop: N={summary.n_entities} entities, R={summary.n_relations} relations, "
+        f"H={summary.hops} hops in L={summary.steps} steps "
+        f"(g={summary.hops_per_pass} hops a pass, {summary.passes} "
+        f"pass{'es' if summary.passes != 1 else ''}), "
+        f"codebook={summary.codebook}, seed={summary.seed}, {summary.dtype}",
+        f"d_model          {summary.d_model}  (smallest that works: {summary.required_d})",
+        f"entity d_s       {summary.entity_dim} = {summary.chains_per_pass} chains x "
+        f"k={summary.code_length}",
+        f"per-pass bound   d_s >= {summary.per_pass_min_d_s} at p={summary.bits} bits "
+        f"({summary.per_pass_bits:,.1f} bits; ratio "
+        f"{summary.entity_dim / summary.per_pass_min_d_s:.3f})",
+        f"heads            {summary.n_heads} x d_head {summary.d_head}, score gap "
+        f"{summary.score_gap:g}: leakage <= {summary.leakage_bound:.3g}, output error <= "
+        f"{summary.output_error_bound:.3g} "
+        f"(decoding tolerance {summary.decoding_tolerance:g})",
+        f"d_mlp            {summary.d_mlp}",
+        f"parameters       {summary.params_total:,} total",
+        f"recall           {summary.n_correct:,} / {summary.n_queries:,} "
+        f"(accuracy {summary.accuracy:.6f}) over {checked}",
+        f"right per pass   {per_pass}",
+        f"min margin       {summary.min_margin:.6g}",
+        f"wall time        construct {summary.construct_seconds:.2f} s, "
+        f"recall {summary.recall_seconds:.2f} s",
+    ]
+    lines += [
+        f"  failed: entity {failure['entity']}, chain {failure['chain']}: expected "
+        f"{failure['expected']}, predicted {failure['predicted']} "
+        f"(first wrong at pass {failure['first_wrong_pass']})"
+        for failure in summary.failures
+    ]
+    print("\n".join(lines), file=out)
+
+
+def print_bounds(summary: BoundsSummary, out: TextIO) -> None:
+    lines = [
+        f"N={summary.n_subjects} subjects, R={summary.n_relations} relations, "
+        f"p={summary.bits} bits a parameter",
+        f"global bound        R·log2 N! = {summary.global_bits:,.1f} bits "
+        f"-> at least {summary.global_min_params:,} parameters",
+        f"per-subject bound   R·log2 N = {summary.per_subject_bits:.2f} bits "
+        f"-> d_s >= {summary.per_subject_min_d_s} (fact-independent read-out)",
+        f"packing bound       unit codes with coherence <= 1/2 need k >= "
+        f"{summary.packing_min_k} (spherical caps)",
+        "",
+        render_table(summary.constructions, "md").rstrip("\n"),
+        "(unit-code rows store real numbers; the bound at p bits applies to grid codes; "
+        "block rows use coherence <= 1/2, the superposed bch row 0.875)",
+    ]
+    print("\n".join(lines), file=out)
+
+
+def print_transfer(summary: TransferSummary, out: TextIO) -> None:
+    def count(report_name: str) -> str:
+        report = getattr(summary, report_name)
+        return f"{report.n_correct:,} / {report.n_queries:,}"
+
+    lines = [
+        f"transfer: N={summary.n_subjects} subjects, R={summary.n_relations} relations, "
+        f"layout={summary.layout}, codebook={summary.codebook}, seed={summary.seed}, "
+        f"new facts from seed {summary.new_seed}",
+        f"original facts recalled {count('original')}",
+        f"new facts, before       {count('stale')}  "
+        "(the old embeddings still answer the old facts)",
+        f"new facts recalled     {count('moved')}  "
+        "after rewriting the subject embeddings with the known B_r",
+        f"fitted from weights    R² = {summary.fitted_r2:.6f}; new facts recalled "
+        f"{count('fitted')}",
+        ("unchanged bit for bit: attention, MLP, unembedding" if summary.unchanged else "CHANGED: ")
+        + f" ({summary.n_kept_arrays} arrays, SHA-256 compared)",
+    ]
+    print("\n".join(lines), file=out)
