@@ -1,4 +1,4 @@
-"""Information-theoretic lower bounds, and the dimension each construction achieves (DESIGN.md §6).
+"""Information-theoretic lower bounds, and the dimension each construction achieves.
 
 Global (any architecture)
     The R permutations carry ``R·log2 N!`` bits, so a model that recalls all of them, stored at
@@ -42,6 +42,7 @@ from geoconstruct.codes.codebooks import (
     RademacherCodes,
     resolve_codebook,
 )
+from geoconstruct.constructions.layouts import resolve_layout
 from geoconstruct.constructions.multi_hop import chain_count
 from geoconstruct.constructions.single_hop import code_length_for
 
@@ -133,7 +134,7 @@ def subject_dimension(
     (8, 8)
     """
     code_length = code_length_for(n_subjects, n_relations, layout=layout, codebook=codebook)
-    return n_relations * code_length if layout == "block" else code_length
+    return resolve_layout(layout).subject_dim(n_relations, code_length)
 
 
 def global_min_dimension(n_subjects: int, n_relations: int, bits: int) -> int:
@@ -206,17 +207,16 @@ def construction_subject_dimension(
     'R·⌈2 ln(2N(N-1))/μ²⌉ = 4·183'
     """
     family = resolve_codebook(codebook)
-    d_s = subject_dimension(n_subjects, n_relations, layout=layout, codebook=family)
-    if isinstance(family, GridCodes) and layout == "block":
-        digits = math.ceil(math.log2(n_subjects) / family.bits - 1e-12) if n_subjects > 1 else 1
-        formula = f"R·⌈log2 N / p⌉ = {n_relations}·⌈{math.log2(n_subjects):g}/{family.bits}⌉"
-        assert max(digits, 1) * n_relations == d_s
-        return d_s, formula
-    if isinstance(family, GaussianCodes | RademacherCodes) and layout == "block":
-        return d_s, f"R·⌈2 ln(2N(N-1))/μ²⌉ = {n_relations}·{d_s // n_relations}"
-    if layout == "block":
-        return d_s, f"R·(2^m - 1) = {n_relations}·{d_s // n_relations} (bch, proofs/bch_codes.md)"
-    return d_s, f"k = {d_s} (superposed, proofs/superposed_recall.md, proofs/bch_codes.md)"
+    layout_object = resolve_layout(layout)
+    code_length = code_length_for(n_subjects, n_relations, layout=layout_object, codebook=family)
+    d_s = layout_object.subject_dim(n_relations, code_length)
+    if isinstance(family, GridCodes):
+        code = ("⌈log2 N / p⌉", f"⌈{math.log2(n_subjects):g}/{family.bits}⌉")
+    elif isinstance(family, GaussianCodes | RademacherCodes):
+        code = ("⌈2 ln(2N(N-1))/μ²⌉", f"{code_length}")
+    else:
+        code = ("(2^m - 1)", f"{code_length} (bch, proofs/bch_codes.md)")
+    return d_s, layout_object.subject_dim_formula(n_relations, code_length, *code)
 
 
 def log2_falling_factorial(n: int, count: int) -> float:

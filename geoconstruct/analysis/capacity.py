@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_choice, require_int
+from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.analysis.bounds import (
     construction_subject_dimension,
     global_min_dimension,
@@ -42,6 +42,7 @@ from geoconstruct.codes.codebooks import (
     RademacherCodes,
     resolve_codebook,
 )
+from geoconstruct.constructions.layouts import resolve_layout
 from geoconstruct.constructions.multi_hop import (
     chain_count,
     construct_multi_hop,
@@ -374,7 +375,7 @@ def dimension_cell(
         )
         # d_s at d, without building again: R·k (block) or k (superposed)
         code_length = code_length_at(layout, n_relations, d)
-        d_s = n_relations * code_length if layout == "block" else code_length
+        d_s = resolve_layout(layout).subject_dim(n_relations, code_length)
         row = replace(
             row,
             min_d=d,
@@ -471,7 +472,7 @@ def dimension_table(
     list of DimensionRow, in the order of the arguments (N outermost). A cell that cannot be
     computed (over the memory budget, say) has ``min_d=None`` and the reason in ``error``.
     """
-    layout = require_choice("layout", layout, ("block", "superposed"))
+    layout = resolve_layout(layout).name
     cells = [
         (n, r, layout, codebook, numeric_format(precision).name, tuple(seeds), memory_budget)
         for n in subjects
@@ -496,7 +497,7 @@ def capacity_table(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> list[CapacityRow]:
     """The largest N each dimension holds, beside the per-subject bound's N (one row per cell)."""
-    layout = require_choice("layout", layout, ("block", "superposed"))
+    layout = resolve_layout(layout).name
     cells = [
         (
             d,
@@ -518,7 +519,7 @@ def capacity_table(
 
 @dataclass(frozen=True)
 class TradeoffRow:
-    """One (H, L) cell of the capacity–depth trade-off (multi-hop, ``DESIGN.md`` §7).
+    """One (H, L) cell of the capacity–depth trade-off (multi-hop, ``docs/design.md`` §5).
 
     ``d_s = D_g·k`` is the entity dimension at ``d``; ``per_pass_bound_d_s`` is the smallest
     ``d_s`` any fact-independent read-out allows at ``bits`` bits (every set of facts), and

@@ -1,4 +1,4 @@
-"""The geometric construction beside the associative-memory baselines (``DESIGN.md`` §9).
+"""The geometric construction beside the associative-memory baselines (``docs/design.md`` §8).
 
 :func:`baselines_table` builds, for every (N, R), the geometric construction (block layout, grid
 codes) and both baselines (:mod:`~.baselines`), with the same facts and codebook, and

@@ -1,6 +1,6 @@
 """Numeric formats: quantise a construction, re-check its recall, and measure storage efficiency.
 
-A numeric format stores each parameter in ``p`` bits (``DESIGN.md`` §5):
+A numeric format stores each parameter in ``p`` bits (``docs/design.md`` §6):
 
 ``float64``, ``float32``, ``float16``, ``bfloat16``
     Floating point, rounded to nearest (ties to even).
@@ -15,7 +15,7 @@ selector, relation embeddings, unembedding), which depend on no fact, as they ar
 checked again on the quantised weights by the forward pass (or the certificate, which judges the
 weights as they are). **Storage efficiency** is the information the facts carry divided by the
 bits the fact-dependent parameters occupy, ``N·d_s·p``, against both lower bounds of
-``DESIGN.md`` §6: the per-subject information ``N·R·log2 N`` and the global ``R·log2 N!``.
+``docs/design.md`` §6: the per-subject information ``N·R·log2 N`` and the global ``R·log2 N!``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Read the structure off any single-hop weights in TransformerLens names (``DESIGN.md`` §8).
+"""Read the structure off any single-hop weights in TransformerLens names (``docs/design.md`` §8).
 
 Both probes take weights alone (a construction's, a baseline's, a loaded file's) and the facts
 they should store, in the library's token layout: subjects ``[0, N)``, relations ``[N, N+R)``,

@@ -2,7 +2,7 @@
 
 The selector MLP, attention, codebook and unembedding depend on no fact, so a construction serves
 entirely new bijections once its subject embeddings are rewritten as ``e'_s = Σ_r B_r u_{π'_r(s)}``
-(DESIGN.md §8). :func:`reinitialize` does that with the construction's own read maps ``B_r``.
+(docs/design.md §8). :func:`reinitialize` does that with the construction's own read maps ``B_r``.
 
 For weights whose ``B_r`` are unknown (weights alone, in TransformerLens names),
 :func:`fit_superposition` estimates them by least squares from the embeddings and the

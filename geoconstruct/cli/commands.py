@@ -35,10 +35,10 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
@@ -101,10 +101,7 @@ def _dimension(args: argparse.Namespace) -> int:
 
 def _bounds(args: argparse.Namespace) -> int:
     summary = bounds_summary(args.subjects, args.relations, args.bits)
-    if args.json:
-        print(json.dumps(summary.as_dict()))
-    else:
-        print_bounds(summary, sys.stdout)
+    _emit(summary, args.json, print_bounds)
     return 0
 
 
@@ -130,10 +127,7 @@ def _construct(args: argparse.Namespace) -> int:
             precision=args.precision,
             progress=bar.update,
         )
-    if args.json:
-        print(json.dumps(summary.as_dict()))
-    else:
-        print_single_hop(summary, sys.stdout)
+    _emit(summary, args.json, print_single_hop)
     return 0 if summary.all_correct else 1
 
 
@@ -264,10 +258,7 @@ def _multihop(args: argparse.Namespace) -> int:
         sample=args.sample_size,
         memory_budget=args.memory_budget,
     )
-    if args.json:
-        print(json.dumps(summary.as_dict()))
-    else:
-        print_multi_hop(summary, sys.stdout)
+    _emit(summary, args.json, print_multi_hop)
     return 0 if summary.all_correct else 1
 
 
@@ -312,6 +303,14 @@ def _demo(args: argparse.Namespace) -> int:
             all_correct &= row.all_correct
             print(markdown_row(row), flush=True)
     return 0 if all_correct else 1
+
+
+def _emit(summary: Any, as_json: bool, printer: Callable[[Any, TextIO], None]) -> None:
+    """Print ``summary`` as one JSON object, or as the printer's plain text."""
+    if as_json:
+        print(json.dumps(summary.as_dict()))
+    else:
+        printer(summary, sys.stdout)
 
 
 HANDLERS = {

@@ -1,6 +1,6 @@
 """Attribute codebooks: one code vector ``u_a ∈ R^k`` per attribute, and how to decode them.
 
-Three interchangeable families (``DESIGN.md`` §4):
+Three interchangeable families (``docs/design.md`` §5):
 
 ``grid``
     Distinct integer vectors. Attribute ``a`` is written in base ``2^p`` and each digit is read as

@@ -1,4 +1,4 @@
-"""Associative-memory baselines in the same transformer (``DESIGN.md`` §9).
+"""Associative-memory baselines in the same transformer (``docs/design.md`` §5).
 
 Both recall every fact of R bijections over N subjects through the same one-layer model, prompt
 ``[s, r]``, the same copy attention and the same codebook-decoding unembedding as the geometric

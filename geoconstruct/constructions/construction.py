@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
 from geoconstruct.codes.codebooks import Codebook
+from geoconstruct.constructions.queries import RecallOptions
 from geoconstruct.facts import Facts
 from geoconstruct.model.assembly import ResidualMap
 from geoconstruct.model.transformer import TransformerConfig, Weights
@@ -51,18 +52,7 @@ class QueryFormat(Protocol):
 
     def total_queries(self, construction: Construction) -> int: ...
 
-    def recall(
-        self,
-        construction: Construction,
-        *,
-        method: str,
-        sample: int | None,
-        seed: int,
-        memory_budget: int,
-        max_failures: int,
-        progress: ProgressCallback | None,
-        max_fallback: int | None,
-    ) -> RecallReport: ...
+    def recall(self, construction: Construction, options: RecallOptions) -> RecallReport: ...
 
     def certify(self, construction: Construction, memory_budget: int) -> Certificate: ...
 
@@ -200,16 +190,10 @@ class Construction:
         RuntimeError
             When the certificate leaves more than ``max_fallback`` queries open.
         """
-        return self.queries.recall(
-            self,
-            method=method,
-            sample=sample,
-            seed=seed,
-            memory_budget=memory_budget,
-            max_failures=max_failures,
-            progress=progress,
-            max_fallback=max_fallback,
+        options = RecallOptions(
+            method, sample, seed, memory_budget, max_failures, progress, max_fallback
         )
+        return self.queries.recall(self, options)
 
     def certify(self, *, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Certificate:
         """Prove query by query, without the argmax over the vocabulary, what the model recalls.

@@ -103,6 +103,12 @@ class Layout(ABC):
         """Whether the read maps are a trace code's relation signs (a certificate hint)."""
         return False
 
+    @abstractmethod
+    def subject_dim_formula(
+        self, n_relations: int, code_length: int, code_symbol: str, code_value: str
+    ) -> str:
+        """``d_s`` as a formula in the code length's (``code_symbol = code_value``)."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -138,6 +144,11 @@ class BlockLayout(Layout):
 
     def output_norm(self, codebook: Codebook, n_relations: int) -> float:
         return codebook.norm_bound
+
+    def subject_dim_formula(
+        self, n_relations: int, code_length: int, code_symbol: str, code_value: str
+    ) -> str:
+        return f"R·{code_symbol} = {n_relations}·{code_value}"
 
 
 class SuperposedLayout(Layout):
@@ -208,6 +219,11 @@ class SuperposedLayout(Layout):
 
     def sign_read_maps(self, codebook: Codebook) -> bool:
         return codebook.trace_code is not None
+
+    def subject_dim_formula(
+        self, n_relations: int, code_length: int, code_symbol: str, code_value: str
+    ) -> str:
+        return f"k = {code_length} (superposed, proofs/superposed_recall.md, proofs/bch_codes.md)"
 
 
 LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (BlockLayout(), SuperposedLayout())}

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RECALL_METHODS",
     "ChainOfThoughtQueries",
+    "RecallOptions",
     "SingleHopQueries",
     "sample_queries",
 ]
@@ -74,6 +75,19 @@ def sample_queries(total: int, sample: int | None, seed: int) -> IntArray | None
         return None
     ids: IntArray = np.random.default_rng(seed).choice(total, size=sample, replace=False)
     return ids.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class RecallOptions:
+    """What :meth:`Construction.recall <geoconstruct.Construction.recall>` was asked for."""
+
+    method: str = "exact"
+    sample: int | None = None
+    seed: int = 0
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
+    max_failures: int = 10
+    progress: ProgressCallback | None = None
+    max_fallback: int | None = None
 
 
 @dataclass(frozen=True)
@@ -162,18 +176,12 @@ class SingleHopQueries:
     def recall(
         self,
         construction: Construction,
-        *,
-        method: str,
-        sample: int | None,
-        seed: int,
-        memory_budget: int,
-        max_failures: int,
-        progress: ProgressCallback | None,
-        max_fallback: int | None,
+        options: RecallOptions,
     ) -> RecallReport:
-        method = require_choice("method", method, RECALL_METHODS)
+        method = require_choice("method", options.method, RECALL_METHODS)
+        memory_budget, max_fallback = options.memory_budget, options.max_fallback
         total = self.total_queries(construction)
-        queries = sample_queries(total, sample, seed)
+        queries = sample_queries(total, options.sample, options.seed)
         certified_count, certified_margin = 0, np.inf
         if method == "certified":
             if queries is not None:
@@ -198,8 +206,8 @@ class SingleHopQueries:
             tokens,
             answers,
             chunk_bytes=chunk_bytes,
-            max_failures=max_failures,
-            progress=progress,
+            max_failures=options.max_failures,
+            progress=options.progress,
         )
         sampled = method == "exact" and queries is not None
         return recall_report(
@@ -316,25 +324,18 @@ class ChainOfThoughtQueries:
     def recall(
         self,
         construction: Construction,
-        *,
-        method: str,
-        sample: int | None,
-        seed: int,
-        memory_budget: int,
-        max_failures: int,
-        progress: ProgressCallback | None,
-        max_fallback: int | None,
+        options: RecallOptions,
     ) -> RecallReport:
         """Check queries through the loop, every pass against the true entity."""
-        if require_choice("method", method, RECALL_METHODS) == "certified":
-            self.certify(construction, memory_budget)
-        max_failures = require_int("max_failures", max_failures, minimum=0)
+        if require_choice("method", options.method, RECALL_METHODS) == "certified":
+            self.certify(construction, options.memory_budget)
+        max_failures = require_int("max_failures", options.max_failures, minimum=0)
         total = self.total_queries(construction)
-        ids = sample_queries(total, sample, seed)
+        ids = sample_queries(total, options.sample, options.seed)
         entities, chains = self.queries(construction, ids)
-        predicted, margins = self.run(construction, entities, chains, memory_budget)
-        if progress is not None:
-            progress(int(entities.size))
+        predicted, margins = self.run(construction, entities, chains, options.memory_budget)
+        if options.progress is not None:
+            options.progress(int(entities.size))
 
         g, facts = self.hops_per_pass, construction.facts
         truth = np.stack(

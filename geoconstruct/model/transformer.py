@@ -1,7 +1,7 @@
 """The model: a TransformerLens-native transformer, written in numpy, read top to bottom.
 
 Weights are a mapping from TransformerLens parameter names to arrays, so a construction exports as
-a TransformerLens state dict without renaming (``DESIGN.md`` §3). The model is the one
+a TransformerLens state dict without renaming (``docs/design.md`` §3). The model is the one
 TransformerLens runs with ``normalization_type=None``, ``act_fn="relu"``, standard positional
 embeddings and attention scaled by ``1/sqrt(d_head)``::
 

@@ -1,0 +1,80 @@
+"""The package's layers import one way (docs/design.md §10), and no module is too long to read.
+
+Every module under ``geoconstruct/`` is parsed; each ``geoconstruct.X`` it imports must sit in
+its own layer or a layer listed before it. The root package (the public API) may import
+anything, and any module may read ``geoconstruct.__version__``.
+"""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "geoconstruct"
+LAYERS = [
+    {"_validation", "facts"},
+    {"codes"},
+    {"model"},
+    {"verification"},
+    {"constructions"},
+    {"analysis"},
+    {"io"},
+    {"cli"},
+]
+LONG_MODULES = {
+    # one algorithm that reads best whole: the structure checks, the per-query margins and the
+    # rounding analysis of the recall certificate share its state and its notation
+    "verification/certificate.py",
+}
+MAX_LINES = 700
+
+
+def layer_of(top: str) -> int:
+    return next(index for index, names in enumerate(LAYERS) if top in names)
+
+
+def modules():
+    return sorted(
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if path.parent != PACKAGE or path.name not in ("__init__.py", "__main__.py")
+    )
+
+
+def imported(path):
+    tree = ast.parse((PACKAGE / path).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "geoconstruct":
+                yield from (f"geoconstruct.{alias.name}" for alias in node.names)
+            elif node.module.startswith("geoconstruct."):
+                yield node.module
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names if alias.name.startswith("geoconstruct"))
+
+
+@pytest.mark.parametrize("path", modules())
+def test_imports_flow_one_way(path):
+    own = layer_of(path.split("/")[0].removesuffix(".py"))
+    for name in imported(path):
+        if name == "geoconstruct.__version__":
+            continue
+        top = name.split(".")[1]
+        assert layer_of(top) <= own, f"{path} (layer {own}) imports {name} (layer {layer_of(top)})"
+
+
+@pytest.mark.parametrize("path", modules())
+def test_modules_are_short_enough_to_read_in_one_sitting(path):
+    lines = (PACKAGE / path).read_text().count("\n")
+    assert path in LONG_MODULES or lines <= MAX_LINES, f"{path} has {lines} lines"
+
+
+def test_the_architecture_test_sees_a_violation(tmp_path, monkeypatch):
+    """A model module importing a recipe is caught (the check can fail)."""
+    fake = tmp_path / "model"
+    fake.mkdir()
+    (fake / "bad.py").write_text("from geoconstruct.constructions.single_hop import superpose\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path)
+    with pytest.raises(AssertionError, match=r"imports geoconstruct\.constructions"):
+        test_imports_flow_one_way("model/bad.py")
