@@ -32,6 +32,7 @@ from geoconstruct._validation import (
     require_within_budget,
 )
 from geoconstruct.analysis.transfer import fit_superposition, unembedding_codes
+from geoconstruct.constructions.queries import sample_queries
 from geoconstruct.facts import Facts
 from geoconstruct.model.transformer import TransformerConfig, Weights, attention
 from geoconstruct.model.vocabulary import Vocabulary
@@ -193,9 +194,8 @@ def selector_profile(
         )
     n_prompts = min(max_prompts, facts.n_facts)
     require_within_budget("this profile", 8 * 4 * n_prompts * (config.d_mlp + 1), memory_budget)
-    queries = np.arange(facts.n_facts)
-    if n_prompts < facts.n_facts:
-        queries = np.sort(np.random.default_rng(seed).choice(facts.n_facts, n_prompts, False))
+    sample = sample_queries(facts.n_facts, n_prompts, seed)
+    queries = np.arange(facts.n_facts) if sample is None else np.sort(sample)
     subjects, relations = queries % n_subjects, queries // n_subjects
     tokens = np.stack([subjects, relations + vocabulary.relation_offset], axis=1)
     pre = _pre_activations(weights, config, tokens)  # [prompts, d_mlp]
