@@ -2,10 +2,14 @@
 
 Each ``check_*`` function verifies one step with sympy and returns ``True`` when it holds. The
 constants a proof uses are parameters, so a test can show that a wrong constant makes the check
-fail. ``proofs/test_sympy_checks.py`` runs every check under pytest.
+fail. The ``check_*_in_library`` functions at the end import geoconstruct and compare the
+library's own functions and constants with the proofs' thresholds at sampled sizes, so a changed
+constant in the library fails them too. ``proofs/test_sympy_checks.py`` runs every check.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import sympy as sp
 
@@ -92,15 +96,23 @@ def check_grid_margin(claimed_margin: sp.Rational = HALF, k: int = 3) -> bool:
     identity = sp.expand(difference - gap) == 0
     nearest_pair = {t[0]: 1, a[0]: 0, **{t[j]: 0 for j in range(1, k)}, **dict.fromkeys(a[1:], 0)}
     attained = gap.subs(nearest_pair)
-    return bool(identity) and bool(attained >= claimed_margin)
+    # ‖w‖² >= 1 for every non-zero integer vector w: checked on every w in {−2, …, 2}^k
+    nonzero = [w for w in itertools.product(range(-2, 3), repeat=k) if any(w)]
+    squared_norms_at_least_one = all(sum(sp.Integer(c) ** 2 for c in w) >= 1 for w in nonzero)
+    return bool(identity) and squared_norms_at_least_one and bool(attained >= claimed_margin)
 
 
 def check_unit_code_margin(max_coherence: sp.Rational = HALF) -> bool:
-    """Inner-product decoding of a clean unit code: margin 1 − ⟨u_a, u_t⟩ >= 1 − μ > 0."""
-    inner = sp.Symbol("c", real=True)
-    margin = 1 - inner
-    at_worst = margin.subs(inner, max_coherence)
-    return bool(at_worst > 0) and bool(sp.simplify(margin - (1 - inner)) == 0)
+    """Inner-product decoding of a clean unit code: ⟨u_t, u_t⟩ − ⟨u_a, u_t⟩ >= 1 − μ > 0.
+
+    For every inner product c = ⟨u_a, u_t⟩ in [−μ, μ], written c = μ − s with 0 <= s <= 2μ, the
+    margin minus 1 − μ is s >= 0; and 1 − μ > 0 needs μ < 1.
+    """
+    s = sp.Symbol("s", nonnegative=True)
+    mu = sp.Symbol("mu", positive=True)
+    inner = mu - s
+    slack = sp.expand((1 - inner) - (1 - mu))
+    return bool(slack == s) and bool(1 - max_coherence > 0)
 
 
 def check_block_dimension() -> bool:
@@ -150,7 +162,12 @@ def check_sphere_moments(max_order: int = 5) -> bool:
         product = sp.prod([sp.Integer(2 * i + 1) / (k + 2 * i) for i in range(m)])
         ok &= sp.simplify(sp.gammasimp(beta_ratio) - product) == 0
         gaussian = sp.factorial2(2 * m - 1) / k**m
-        # each factor (2i+1)/(k+2i) <= (2i+1)/k, so the product is at most the Gaussian moment
+        # each factor (2i+1)/(k+2i) <= (2i+1)/k: the difference is (2i+1)·2i/(k(k+2i)) >= 0
+        for i in range(m):
+            gap = sp.simplify(sp.Integer(2 * i + 1) / k - sp.Integer(2 * i + 1) / (k + 2 * i))
+            ok &= sp.simplify(gap - sp.Integer((2 * i + 1) * 2 * i) / (k * (k + 2 * i))) == 0
+            ok &= bool(gap.is_nonnegative)
+        # so the product is at most the Gaussian moment
         ok &= sp.simplify(sp.prod([sp.Integer(2 * i + 1) / k for i in range(m)]) - gaussian) == 0
     return bool(ok)
 
@@ -302,9 +319,14 @@ def check_certified_unit_margin(k: int = 3) -> bool:
     distance = sp.expand(
         (u_a - u_b).dot(u_a - u_b) - (u_a.dot(u_a) + u_b.dot(u_b) - 2 * u_a.dot(u_b))
     )
+    # ‖u_a‖² = (1+ν)² − s_a, ‖u_b‖² = (1+ν)² − s_b, ⟨u_a, u_b⟩ = −μ(1+ν)² + t with s_a, s_b,
+    # t >= 0 (norms at most 1 + ν, inner product at least −μ(1+ν)²): the bound minus the
+    # squared distance is s_a + s_b + 2t >= 0.
     nu, mu = sp.Symbol("nu", nonnegative=True), sp.Symbol("mu", nonnegative=True)
-    worst = 2 * (1 + nu) ** 2 + 2 * mu * (1 + nu) ** 2
-    bound = sp.expand(worst - (1 + nu) ** 2 * (2 + 2 * mu)) == 0
+    s_a, s_b, t = (sp.Symbol(name, nonnegative=True) for name in ("s_a", "s_b", "t"))
+    squared = ((1 + nu) ** 2 - s_a) + ((1 + nu) ** 2 - s_b) - 2 * (-mu * (1 + nu) ** 2 + t)
+    slack = sp.expand((1 + nu) ** 2 * (2 + 2 * mu) - squared)
+    bound = slack == sp.expand(s_a + s_b + 2 * t) and bool(slack.is_nonnegative)
     return bool(identity) and distance == 0 and bool(bound)
 
 
@@ -346,13 +368,15 @@ def check_weil_to_coherence(degree_offset: int = 1) -> bool:
     Checked at the extremes S = ±(d − 1)√q, where |S − 1| is largest; ``degree_offset`` is the
     "− 1" of Weil's bound (a wrong one fails).
     """
-    q = sp.Symbol("q", positive=True)
-    d = sp.Symbol("d", positive=True)
-    weil = (d - degree_offset) * sp.sqrt(q)
-    claimed = (d - 1) * sp.sqrt(q) + 1
-    worst = sp.Max(abs(weil - 1), abs(-weil - 1))
-    values = {q: 2**10, d: 5}
-    return bool(sp.N(worst.subs(values)) <= sp.N(claimed.subs(values)))
+    ok = True
+    for m in range(2, 21):
+        q = sp.Integer(2) ** m
+        for d in range(1, 16, 2):
+            weil = (d - degree_offset) * sp.sqrt(q)
+            claimed = (d - 1) * sp.sqrt(q) + 1
+            worst = sp.Max(abs(weil - 1), abs(-weil - 1))  # |S − 1| at S = ±weil
+            ok &= bool(sp.simplify(claimed - worst) >= 0)
+    return bool(ok)
 
 
 def check_superposed_sign_margin(n_relations: int = 3) -> bool:
@@ -378,7 +402,19 @@ def check_cap_fraction_sphere(exponent: sp.Rational = HALF) -> bool:
     c = sp.Symbol("c", nonnegative=True)
     sin_squared = 1 - c**2
     incomplete = 1 - (1 - sin_squared) ** exponent  # I_x(1, b) at x = sin²φ
-    return bool(sp.simplify(HALF * incomplete - (1 - c) / 2) == 0)
+    ok = sp.simplify(HALF * incomplete - (1 - c) / 2) == 0
+    # every dimension k: the cap of radius φ is ∫_0^φ sin^{k−2} / ∫_0^π sin^{k−2}, against the
+    # library's closed form (incomplete beta) at angles up to π/2
+    from geoconstruct.analysis.bounds import cap_fraction
+
+    theta = sp.Symbol("theta")
+    for k in range(2, 9):
+        density = sp.sin(theta) ** (k - 2)
+        total = sp.integrate(density, (theta, 0, sp.pi))
+        for phi in (sp.pi / 8, sp.pi / 5, sp.pi / 3, sp.pi / 2):
+            exact = sp.integrate(density, (theta, 0, phi)) / total
+            ok &= abs(sp.N(exact, 30) - sp.Float(cap_fraction(k, float(phi)), 30)) < 1e-12
+    return bool(ok)
 
 
 # ---------------------------------------------------------------------------- multi_hop.md
@@ -532,4 +568,257 @@ def check_linear_memory_transfer(n_subjects: int = 6, n_relations: int = 2, k: i
         selector = sp.zeros(k, width)
         selector[:, relation * k : (relation + 1) * k] = sp.eye(k)
         ok &= sp.simplify(block.T * pseudo_inverse.T - selector) == sp.zeros(k, width)
+    return bool(ok)
+
+
+# ------------------------------------------------------------- the library against the proofs
+#
+# Each check below computes a threshold from a proof, exactly or to 50 digits with sympy, and
+# compares it with the value the library's own function or constant gives at sampled sizes. A
+# changed constant in the library, not only in the check, makes one of them fail
+# (``test_sympy_checks.py`` monkeypatches the library to show it).
+
+DOCUMENTED_DELTA = sp.Rational(1, 100)
+"""δ of the superposed guarantee as the docs state it: every fact with probability >= 0.99."""
+
+SAMPLED_SIZES = (1, 2, 3, 255, 256, 257, 1000, 4096, 65_535, 65_536, 65_537, 10**6, 2**20)
+
+
+def _at_least(value: float, threshold: sp.Expr) -> bool:
+    return bool(sp.Float(value, 50) >= sp.N(threshold, 50))
+
+
+def check_grid_code_length_in_library() -> bool:
+    """``GridCodes(p).min_code_length(N)`` is the smallest k with ``2^(p·k) >= N``."""
+    from geoconstruct.codes.codebooks import GridCodes
+
+    ok = True
+    for bits in range(1, 17):
+        for n in SAMPLED_SIZES:
+            k = GridCodes(bits=bits).min_code_length(n)
+            ok &= sp.Integer(2) ** (bits * k) >= n
+            ok &= k == 1 or sp.Integer(2) ** (bits * (k - 1)) < n
+    return bool(ok)
+
+
+def check_grid_exactness_in_library() -> bool:
+    """``exact_grid_logits(p, k, m)`` holds iff the largest partial sum of a logit, a multiple of
+    1/2 of size ``k·2^(2p−2) + k·2^(2p−3)``, is at most ``2^(m−1)`` (block_recall.md)."""
+    from geoconstruct.codes.codebooks import SIGNIFICAND_BITS, exact_grid_logits
+
+    ok = True
+    for significand in SIGNIFICAND_BITS.values():
+        for bits in range(1, 17):
+            for k in (1, 2, 3, 4, 7, 16, 1000):
+                products = k * sp.Integer(2) ** (2 * bits - 2)
+                bias = k * sp.Integer(2) ** (2 * bits - 2) / 2
+                representable = products + bias <= sp.Integer(2) ** (significand - 1)
+                ok &= exact_grid_logits(bits, k, significand) == bool(representable)
+    return bool(ok)
+
+
+def check_unit_code_length_in_library() -> bool:
+    """``GaussianCodes(μ).min_code_length(N)`` is ``⌈2·ln(2N(N−1))/μ²⌉`` (unit_codes.md)."""
+    from geoconstruct.codes.codebooks import GaussianCodes, RademacherCodes
+
+    ok = True
+    for family_type in (GaussianCodes, RademacherCodes):
+        for mu in (sp.Rational(1, 2), sp.Rational(3, 4), sp.Rational(7, 8)):
+            family = family_type(max_coherence=float(mu))
+            for n in SAMPLED_SIZES[1:]:
+                k = family.min_code_length(n)
+                threshold = 2 * sp.log(2 * n * (n - 1)) / mu**2
+                ok &= _at_least(k, threshold) and not _at_least(k - 1, threshold)
+    return bool(ok)
+
+
+def check_superposed_length_in_library() -> bool:
+    """The superposed layout's k makes ``N(N−1)R·exp(−(1−μ)k/(4(R−1)))`` at most the documented
+    δ = 1/100, and is the smallest such k (superposed_recall.md)."""
+    from geoconstruct.codes.codebooks import GaussianCodes
+    from geoconstruct.constructions.layouts import SuperposedLayout
+
+    ok = True
+    mu = sp.Rational(1, 2)
+    for n in (2, 3, 1000, 65_536, 10**6):
+        for relations in (2, 3, 4, 8, 16):
+            k = SuperposedLayout().min_code_length(n, relations, GaussianCodes(float(mu)))
+            failure = n * (n - 1) * relations * sp.exp(-(1 - mu) * k / (4 * (relations - 1)))
+            before = n * (n - 1) * relations * sp.exp(-(1 - mu) * (k - 1) / (4 * (relations - 1)))
+            shortest = GaussianCodes(float(mu)).min_code_length(n)
+            ok &= sp.N(failure, 50) <= DOCUMENTED_DELTA
+            ok &= k == shortest or sp.N(before, 50) > DOCUMENTED_DELTA
+    return bool(ok)
+
+
+def check_gate_scale_in_library() -> bool:
+    """λ bounds every selected coordinate for every set of facts (gate_lemma.md): block, the
+    largest coordinate a code of the family can have; superposed, ``R·max‖u‖``."""
+    import numpy as np
+
+    from geoconstruct.codes.codebooks import GaussianCodes, GridCodes
+    from geoconstruct.constructions.layouts import BlockLayout, SuperposedLayout
+
+    ok = True
+    for bits in range(1, 17):
+        book = GridCodes(bits=bits).build(min(2**bits, 4096), 1, np.random.default_rng(0))
+        largest = sp.Integer(2) ** (bits - 1)  # the code −2^(p−1) has this coordinate
+        ok &= sp.Float(BlockLayout().gate_scale(book, 3)) >= largest
+    unit = GaussianCodes().build(50, 117, np.random.default_rng(0))
+    for relations in (1, 2, 5, 16):
+        ok &= sp.Float(SuperposedLayout().gate_scale(unit, relations)) >= relations  # ‖u‖ = 1
+    return bool(ok)
+
+
+def check_score_gap_in_library() -> bool:
+    """The multi-hop score gap s keeps the output error ``2√k·g·(g·e^−s)·max|u|`` at most half
+    the decoding tolerance, and the recorded leakage is ``g/(e^s + g)`` (multi_hop.md)."""
+    import numpy as np
+
+    from geoconstruct.codes.codebooks import GaussianCodes, GridCodes
+    from geoconstruct.constructions import multi_hop
+
+    ok = True
+    books = [GridCodes(bits=b).build(100, 7, np.random.default_rng(0)) for b in (1, 8, 16)]
+    books.append(GaussianCodes().build(100, 80, np.random.default_rng(0)))
+    for book in books:
+        bound_mu = 0.5 if book.unit_norm else None
+        for g in (1, 2, 3, 4, 8):
+            bound = multi_hop._attention_bound(book, g, bound_mu)
+            s = sp.Float(bound.score_gap, 50)
+            k, coordinate = book.code_length, sp.Float(book.coordinate_bound, 50)
+            tolerance = (1 - sp.Rational(1, 2)) / 2 if book.unit_norm else sp.Rational(1, 2)
+            error = 2 * sp.sqrt(k) * g * (g * sp.exp(-s)) * coordinate
+            ok &= sp.N(error, 50) <= tolerance / 2
+            ok &= sp.Rational(bound.decoding_tolerance) == tolerance  # exact binary fractions
+            leakage = g / (sp.exp(s) + g)
+            ok &= abs(sp.N(leakage, 50) - sp.Float(bound.leakage_bound, 50)) <= 1e-12 * leakage
+    return bool(ok)
+
+
+def check_bch_coherence_in_library() -> bool:
+    """``bch.coherence_bound(m, d)`` is ``((d−1)·2^(m/2) + 1)/(2^m − 1)``: Weil's bound on the
+    trace sum, ``|S| <= (d−1)√q``, through ``S = 1 + (n − 2w)`` (bch_codes.md)."""
+    from geoconstruct.codes import bch
+
+    ok = True
+    for m in range(2, 21):
+        q, n = sp.Integer(2) ** m, sp.Integer(2) ** m - 1
+        for degree in range(1, 16, 2):
+            claimed = ((degree - 1) * sp.sqrt(q) + 1) / n
+            ok &= abs(sp.Float(bch.coherence_bound(m, degree), 50) - sp.N(claimed, 50)) <= 1e-12
+    return bool(ok)
+
+
+def check_bch_length_in_library() -> bool:
+    """The shortest dual-BCH code for N = 2^16 attributes with coherence <= 1/2 has length 127:
+    m = 6 would need t = 3 (2^(6·3) >= 2^16) and then μ_t = (2·3 − 1 − 1 + ...) exceeds 1/2."""
+    from geoconstruct.codes import bch
+    from geoconstruct.codes.codebooks import BCHCodes
+
+    ok = BCHCodes().min_code_length(2**16) == 127
+    # m = 6, t = 3: degree 2t − 1 = 5 gives (4·8 + 1)/63 = 33/63 > 1/2
+    ok &= sp.Rational(4 * 8 + 1, 63) == sp.Rational(33, 63)
+    ok &= abs(bch.coherence_bound(6, 5) - 33 / 63) < 1e-12 and 33 / 63 > 0.5
+    return bool(ok)
+
+
+def check_packing_bound_in_library() -> bool:
+    """``packing_min_code_length(N, μ)`` is the smallest k with ``2N·cap(k, arccos(μ)/2) <= 1``:
+    the 2N codes ±u_a are pairwise at angle >= arccos μ, so caps of half that radius are disjoint
+    (lower_bounds.md). The cap fraction is ``½·I_{sin²φ}((k−1)/2, ½)``, and ½ on S^0 (k = 1)."""
+    from geoconstruct.analysis.bounds import packing_min_code_length
+
+    def cap(k: int, mu: sp.Expr) -> sp.Expr:
+        if k == 1:
+            return HALF
+        phi = sp.acos(mu) / 2
+        return HALF * sp.betainc_regularized(sp.Rational(k - 1, 2), HALF, 0, sp.sin(phi) ** 2)
+
+    ok = True
+    for mu in (sp.Rational(1, 2), sp.Rational(9, 10)):
+        for n in (1, 2, 3, 16, 1000, 2**16):
+            k = packing_min_code_length(n, float(mu))
+            ok &= sp.N(2 * n * cap(k, mu), 30) <= 1
+            ok &= k == 1 or sp.N(2 * n * cap(k - 1, mu), 30) > 1
+    ok &= packing_min_code_length(2**16, 0.5) == 15
+    return bool(ok)
+
+
+def check_multi_hop_dimension_in_library() -> bool:
+    """``multi_hop_dimension`` is ``(D_g + 1)·k + (R + 2)(g + 1)``, with D_g = Σ_{h<=g} R^h; at
+    g = 1 that is ``(R + 1)·k + 2(R + 2)``: 22 at N = 4096, R = 4 (multi_hop.md)."""
+    from geoconstruct.codes.codebooks import GridCodes
+    from geoconstruct.constructions.multi_hop import hops_per_pass, multi_hop_dimension
+
+    h = sp.Symbol("h", integer=True)
+    ok = multi_hop_dimension(4096, 4, 4, 4) == (4 + 1) * 2 + 2 * (4 + 2)
+    for n in (2, 100, 4096):
+        k = GridCodes().min_code_length(n)
+        for relations in (1, 2, 3, 4):
+            for hops in (1, 2, 3, 4):
+                for steps in range(1, hops + 1):
+                    g = hops_per_pass(hops, steps)
+                    chains = sp.summation(sp.Integer(relations) ** h, (h, 1, g))
+                    expected = (chains + 1) * k + (relations + 2) * (g + 1)
+                    ok &= multi_hop_dimension(n, relations, hops, steps) == expected
+    return bool(ok)
+
+
+# ---------------------------------------------------------------------------- in_place_readout.md
+
+
+def check_in_place_dimension() -> bool:
+    """Block in place: d = R·k + R = R(k+1), inverse ⌊d/R⌋ − 1; superposed: d = k + R, inverse
+    d − R; each saves exactly the k output coordinates of its base layout."""
+    R, k = sp.symbols("R k", positive=True, integer=True)
+    ok = sp.expand((R * k + R) - R * (k + 1)) == 0
+    ok &= sp.expand(((R + 1) * k + R) - (R * k + R)) == k
+    ok &= sp.expand((2 * k + R) - (k + R)) == k
+    for r_value in range(1, 7):
+        for k_value in range(1, 9):
+            for extra in range(r_value):  # spare dimensions below the next code length
+                d = r_value * (k_value + 1) + extra
+                ok &= sp.floor(sp.Rational(d, r_value)) - 1 == k_value
+            ok &= (k_value + r_value) - r_value == k_value
+    return bool(ok)
+
+
+def check_in_place_gate_bound(gate_scale_factor: sp.Expr = TWO) -> bool:
+    """Two p-bit grid coordinates differ by up to 2^p − 1; λ_in = factor·2^{p−1} closes the gate
+    on that difference only if factor >= 2 (and then for every p)."""
+    ok = True
+    for bits in range(1, 17):
+        half = sp.Integer(2) ** (bits - 1)
+        largest_difference = (half - 1) - (-half)  # 2^p − 1
+        lam = gate_scale_factor * half
+        closed = sp.Max(largest_difference - lam, 0) - sp.Max(-largest_difference - lam, 0)
+        ok &= closed == 0
+    return bool(ok)
+
+
+# ---------------------------------------------------------------------------- sampled_recall.md
+
+
+def check_hypergeometric_likelihood_ratio(population: int = 9, n_sampled: int = 4) -> bool:
+    """P(X = x | K+1)/P(X = x | K) = (K+1)(M−K−n+x)/((K+1−x)(M−K)), increasing in x: the
+    hypergeometric family has a monotone likelihood ratio in K (checked exactly, every K, x)."""
+    M, n = population, n_sampled
+
+    def pmf(x: int, k: int) -> sp.Expr:
+        return sp.binomial(k, x) * sp.binomial(M - k, n - x) / sp.binomial(M, n)
+
+    ok = True
+    for k in range(M):
+        ratios = []
+        for x in range(n + 1):
+            if pmf(x, k) == 0 or pmf(x, k + 1) == 0:
+                continue
+            ratio = pmf(x, k + 1) / pmf(x, k)
+            ok &= (
+                sp.simplify(ratio - sp.Rational((k + 1) * (M - k - n + x), (k + 1 - x) * (M - k)))
+                == 0
+            )
+            ratios.append(ratio)
+        ok &= all(a < b for a, b in itertools.pairwise(ratios))
     return bool(ok)

@@ -1,4 +1,11 @@
-"""Run every sympy check of proofs/*.md, and show that a wrong constant makes a check fail."""
+"""Run every sympy check of proofs/*.md, and show that a wrong constant makes a check fail.
+
+A wrong constant in a check's own parameter fails it; so does a wrong constant in the library:
+the last test monkeypatches the library's functions and constants one at a time.
+"""
+
+import dataclasses
+import math
 
 import pytest
 import sympy as sp
@@ -40,6 +47,19 @@ ALL_CHECKS = [
     checks.check_key_value_units,
     checks.check_outer_product_units,
     checks.check_linear_memory_transfer,
+    checks.check_grid_code_length_in_library,
+    checks.check_grid_exactness_in_library,
+    checks.check_unit_code_length_in_library,
+    checks.check_superposed_length_in_library,
+    checks.check_gate_scale_in_library,
+    checks.check_score_gap_in_library,
+    checks.check_bch_coherence_in_library,
+    checks.check_bch_length_in_library,
+    checks.check_packing_bound_in_library,
+    checks.check_multi_hop_dimension_in_library,
+    checks.check_in_place_dimension,
+    checks.check_in_place_gate_bound,
+    checks.check_hypergeometric_likelihood_ratio,
 ]
 
 
@@ -67,8 +87,85 @@ def test_check_holds(check):
         (checks.check_score_gap, sp.Integer(2)),
         (checks.check_key_value_units, sp.Integer(-1)),
         (checks.check_outer_product_units, sp.Integer(0)),
+        (checks.check_in_place_gate_bound, sp.Integer(1)),
     ],
     ids=lambda value: getattr(value, "__name__", str(value)),
 )
 def test_a_wrong_constant_fails(check, wrong_constant):
     assert check(wrong_constant) is False
+
+
+def _wrong_library():
+    """(check, module, attribute, replacement): a changed constant in the library each."""
+    from geoconstruct.analysis import bounds
+    from geoconstruct.codes import bch, codebooks
+    from geoconstruct.constructions import layouts, multi_hop
+
+    attention_bound = multi_hop._attention_bound
+    cap_fraction = bounds.cap_fraction
+    return [
+        (
+            checks.check_grid_code_length_in_library,
+            codebooks.GridCodes,
+            "min_code_length",
+            lambda self, n_codes: 1,  # "one digit is always enough"
+        ),
+        (
+            checks.check_grid_exactness_in_library,
+            codebooks,
+            "exact_grid_logits",
+            lambda bits, k, m: 3 * k * 4 ** (bits - 1) <= 2 ** (m + 1),  # one bit too generous
+        ),
+        (
+            checks.check_unit_code_length_in_library,
+            codebooks,
+            "_unit_code_length",
+            lambda n, mu: math.ceil(1.0 * math.log(2 * n * (n - 1)) / mu**2) if n > 1 else 1,
+        ),
+        (
+            checks.check_superposed_length_in_library,
+            layouts,
+            "SUPERPOSED_FAILURE_PROBABILITY",
+            0.5,  # would promise far less than the documented 0.99
+        ),
+        (
+            checks.check_gate_scale_in_library,
+            layouts.BlockLayout,
+            "gate_scale",
+            lambda self, codebook, n_relations: codebook.coordinate_bound / 2,
+        ),
+        (
+            checks.check_score_gap_in_library,
+            multi_hop,
+            "_attention_bound",
+            lambda book, g, mu: dataclasses.replace(
+                attention_bound(book, g, mu), score_gap=attention_bound(book, g, mu).score_gap / 40
+            ),
+        ),
+        (
+            checks.check_bch_coherence_in_library,
+            bch,
+            "coherence_bound",
+            lambda m, degree: ((degree - 2) * math.sqrt(2**m) + 1) / (2**m - 1),
+        ),
+        (
+            checks.check_packing_bound_in_library,
+            bounds,
+            "cap_fraction",
+            lambda dimension, angle: cap_fraction(dimension, angle) / 2,  # one-sided packing
+        ),
+        (
+            checks.check_multi_hop_dimension_in_library,
+            multi_hop,
+            "chain_count",
+            lambda n_relations, max_length: n_relations**max_length,  # longest chains only
+        ),
+    ]
+
+
+@pytest.mark.parametrize("case", range(9))
+def test_a_wrong_constant_in_the_library_fails_its_check(case, monkeypatch):
+    check, target, attribute, replacement = _wrong_library()[case]
+    assert check() is True
+    monkeypatch.setattr(target, attribute, replacement)
+    assert check() is False

@@ -111,12 +111,14 @@ def test_bch_codes_respect_the_packing_bound(m, t):
 
 
 def test_packing_bound_in_two_and_three_dimensions():
-    # near-orthogonal codes: caps of angle π/4; the circle holds 4 (fraction 1/4 each), the
-    # sphere (1 - cos π/4)/2 = 0.146 each, so at most 6
-    assert packing_min_code_length(4, 1e-9) == 2
-    assert packing_min_code_length(5, 1e-9) == 3
-    assert packing_min_code_length(6, 1e-9) == 3
-    assert packing_min_code_length(7, 1e-9) == 4
+    # near-orthogonal codes: the 2N points ±u_a have disjoint caps of angle π/4; the circle
+    # holds 4 such caps (fraction 1/4 each), so N <= 2; the sphere (1 - cos π/4)/2 = 0.146 each,
+    # so 2N <= 6.8 and N <= 3. Both are tight: 2 and 3 orthogonal vectors exist. N = 1 fits on
+    # the line; two codes there are ±1, coherence 1.
+    assert packing_min_code_length(1, 1e-9) == 1
+    assert packing_min_code_length(2, 1e-9) == 2
+    assert packing_min_code_length(3, 1e-9) == 3
+    assert packing_min_code_length(4, 1e-9) == 4
 
 
 def test_global_min_dimension_agrees_with_the_global_bound():

@@ -247,3 +247,31 @@ def test_certified_and_exact_agree_at_scale(n_subjects, n_relations, layout, cod
     assert certified.n_fallback == 0
     assert certified.n_correct == exact.n_correct == n_subjects * n_relations
     assert 0 < certified.min_margin <= exact.min_margin
+
+
+def test_a_construction_sitting_exactly_on_a_bound_is_not_certified():
+    """Two attributes share one code (coherence exactly 1), or differ below float64 resolution:
+    the true margin of their queries is 0 (a tie) or about 1e-17. The certificate, with its
+    float64 slack on the measured coherence and norms, must leave every such query open, and the
+    certified report must agree with the forward pass."""
+    import dataclasses
+
+    from geoconstruct.constructions import single_hop
+
+    base = construct_single_hop(
+        200, 2, required_dimension(200, 2, codebook="gaussian"), codebook="gaussian", seed=3
+    )
+    for nudge in (0.0, 1e-17):
+        codes = np.array(base.codebook.codes)
+        codes[1] = codes[0] + nudge * codes[2]
+        codes[1] /= np.linalg.norm(codes[1])
+        codes.flags.writeable = False
+        tied = dataclasses.replace(base.codebook, codes=codes)
+        construction = single_hop.assemble(
+            base.facts, tied, base.metadata, base.config.d_model, base.config.dtype, base.seed
+        )
+        certificate = construction.certify()
+        answers = construction.facts.permutations.reshape(-1)  # query q = r·N + s
+        assert not certificate.certified[np.isin(answers, [0, 1])].any()
+        exact, certified = construction.recall(), construction.recall(method="certified")
+        assert certified.n_correct == exact.n_correct

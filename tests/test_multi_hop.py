@@ -21,7 +21,8 @@ from geoconstruct.analysis.bounds import (
     per_pass_bits_random,
     per_pass_min_dimension,
 )
-from geoconstruct.analysis.capacity import render_table, tradeoff_table
+from geoconstruct.analysis.tables import render_table
+from geoconstruct.analysis.tradeoff import tradeoff_table
 from geoconstruct.codes.codebooks import BCHCodes, GaussianCodes, GridCodes, RademacherCodes
 from geoconstruct.constructions.multi_hop import (
     chain_count,

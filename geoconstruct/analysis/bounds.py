@@ -8,9 +8,10 @@ Per subject (fact-independent read-out)
     ``(π_1(s), …, π_R(s))`` and all ``N^R`` tuples occur, so ``d_s·p >= R·log2 N``.
 
 Robust regime (unit codes at a margin)
-    N unit codes whose pairwise inner products are at most ``μ`` (margin ``1 - μ`` for clean
-    inner-product decoding) have disjoint spherical caps of angular radius ``arccos(μ)/2``, so
-    ``N · cap(k, arccos(μ)/2) <= 1`` (fraction of the sphere): :func:`packing_min_code_length`.
+    N unit codes whose pairwise inner products are at most ``μ`` in absolute value (margin
+    ``1 - μ`` for clean inner-product decoding) give 2N points ``±u_a`` with disjoint spherical
+    caps of angular radius ``arccos(μ)/2``, so ``2N · cap(k, arccos(μ)/2) <= 1`` (fraction of
+    the sphere): :func:`packing_min_code_length`.
 Per pass, multi-hop (fact-independent read-out)
     One pass answers every chain of length ``<= g`` from its entity: ``D_g = Σ_{h<=g} R^h``
     answers forming a tree, and every assignment of distinct values is realisable, so
@@ -173,19 +174,28 @@ def cap_fraction(dimension: int, angle: float) -> float:
 def packing_min_code_length(n_codes: int, max_coherence: float) -> int:
     """The smallest k for which N unit codes with ``|⟨u_a, u_b⟩| <= μ`` can exist (cap packing).
 
-    Caps of angular radius ``arccos(μ)/2`` around the codes are disjoint, so
-    ``N · cap_fraction(k, arccos(μ)/2) <= 1``; this returns the smallest such k (at least 2).
+    The 2N vectors ``±u_a`` are pairwise at angle at least ``arccos(μ)`` (``u_a`` and ``−u_a``
+    at π), so caps of angular radius ``arccos(μ)/2`` around them are disjoint and
+    ``2N · cap_fraction(k, arccos(μ)/2) <= 1``; this returns the smallest such k. On the sphere
+    of ℝ^1, ``{±1}``, a cap of radius below π/2 is one point of two: fraction 1/2, so k = 1
+    exactly when N = 1.
 
     Examples
     --------
     >>> packing_min_code_length(2**16, 0.5), packing_min_code_length(2**16, 0.9)
-    (14, 8)
+    (15, 8)
+    >>> packing_min_code_length(1, 0.5), packing_min_code_length(2, 0.5)
+    (1, 2)
     """
     n_codes = require_int("n_codes", n_codes, minimum=1)
     max_coherence = require_probability("max_coherence", max_coherence)
     half_angle = math.acos(max_coherence) / 2
-    length = 2
-    while n_codes * cap_fraction(length, half_angle) > 1.0:
+
+    def fraction(length: int) -> float:
+        return 0.5 if length == 1 else cap_fraction(length, half_angle)
+
+    length = 1
+    while 2 * n_codes * fraction(length) > 1.0:
         length += 1
     return length
 

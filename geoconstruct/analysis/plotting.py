@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from geoconstruct.analysis.capacity import DimensionRow, TradeoffRow
+from geoconstruct.analysis.capacity import DimensionRow
+from geoconstruct.analysis.tradeoff import TradeoffRow
 
 __all__ = ["plot_dimension_table", "plot_tradeoff_table"]
 

@@ -45,10 +45,8 @@ from tqdm import tqdm
 from geoconstruct.analysis.bench import BenchRow, bench_size
 from geoconstruct.analysis.capacity import (
     DimensionRow,
-    TradeoffRow,
     capacity_table,
     dimension_table,
-    tradeoff_table,
 )
 from geoconstruct.analysis.comparison import baselines_table
 from geoconstruct.analysis.plotting import plot_dimension_table, plot_tradeoff_table
@@ -59,6 +57,7 @@ from geoconstruct.analysis.reports import (
     single_hop_summary,
 )
 from geoconstruct.analysis.tables import markdown_header, markdown_row, render_table
+from geoconstruct.analysis.tradeoff import TradeoffRow, tradeoff_table
 from geoconstruct.analysis.transfer import transfer_summary
 from geoconstruct.cli.parser import build_parser, codebook_family
 from geoconstruct.cli.printing import (

@@ -35,6 +35,7 @@ from geoconstruct.codes import bch
 
 __all__ = [
     "CODEBOOK_NAMES",
+    "SIGNIFICAND_BITS",
     "BCHCodes",
     "Codebook",
     "CodebookFamily",
@@ -42,6 +43,7 @@ __all__ = [
     "GridCodes",
     "RademacherCodes",
     "coherence",
+    "exact_grid_logits",
     "resolve_codebook",
 ]
 
@@ -222,6 +224,21 @@ def coherence(codes: npt.ArrayLike, *, block_rows: int = 4096) -> float:
     return largest
 
 
+SIGNIFICAND_BITS = {"float64": 53, "float32": 24}
+"""Significand bits (with the implicit bit) of the dtypes a construction runs in."""
+
+
+def exact_grid_logits(bits: int, code_length: int, significand: int) -> bool:
+    """Whether grid-code logits are exact with an m-bit significand: ``3k·2^(2p−2) <= 2^m``.
+
+    Examples
+    --------
+    >>> exact_grid_logits(11, 2, 24), exact_grid_logits(12, 2, 24), exact_grid_logits(12, 1, 24)
+    (True, False, True)
+    """
+    return bool(3 * code_length * 4 ** (bits - 1) <= 2**significand)
+
+
 class CodebookFamily(Protocol):
     """A rule that builds a codebook of any size: what a construction needs from a family."""
 
@@ -238,6 +255,10 @@ class CodebookFamily(Protocol):
 
     def min_code_length(self, n_codes: int) -> int:
         """Smallest k for which :meth:`build` accepts ``n_codes`` codes."""
+        ...
+
+    def check_dtype(self, code_length: int, dtype: str) -> None:
+        """Raise ``ValueError`` if codes of this length cannot be decoded as promised in dtype."""
         ...
 
     def build(self, n_codes: int, code_length: int, rng: np.random.Generator) -> Codebook:
@@ -263,7 +284,7 @@ class GridCodes:
     def __post_init__(self) -> None:
         require_int("bits", self.bits, minimum=1)
         if self.bits > 16:
-            raise ValueError(f"bits must be at most 16 (exact in float32 sums), got {self.bits}")
+            raise ValueError(f"bits must be at most 16, got {self.bits}")
 
     @property
     def name(self) -> str:
@@ -276,6 +297,33 @@ class GridCodes:
     @property
     def coherence_bound(self) -> float | None:
         return None
+
+    def check_dtype(self, code_length: int, dtype: str) -> None:
+        """Refuse a dtype in which the nearest-neighbour logits are not exact.
+
+        Every logit ``⟨u_a, y⟩ − ‖u_a‖²/2`` of a grid construction, and every partial sum of it,
+        is a multiple of 1/2 of size at most ``3k·2^(2p−3)``; all are exact in a binary format
+        with an m-bit significand iff ``3k·2^(2p−2) <= 2^m`` (``proofs/block_recall.md``).
+
+        Examples
+        --------
+        >>> GridCodes(bits=11).check_dtype(2, "float32")   # 3·2·2^20 <= 2^24
+        >>> GridCodes(bits=16).check_dtype(1, "float32")
+        Traceback (most recent call last):
+        ...
+        ValueError: grid codes of 16 bits and length k=1 are not exact in float32: their nearest-neighbour logits need a 31.6-bit significand (3k·2^(2p-2) <= 2^m), float32 has 24; use dtype='float64' or at most 12 bits
+        """  # noqa: E501
+        significand = SIGNIFICAND_BITS[dtype]
+        if exact_grid_logits(self.bits, code_length, significand):
+            return
+        needed = math.log2(3 * code_length) + 2 * (self.bits - 1)
+        fitting = [p for p in range(1, self.bits) if exact_grid_logits(p, code_length, significand)]
+        advice = f" or at most {fitting[-1]} bits" if fitting else ""
+        raise ValueError(
+            f"grid codes of {self.bits} bits and length k={code_length} are not exact in {dtype}: "
+            f"their nearest-neighbour logits need a {needed:.1f}-bit significand "
+            f"(3k·2^(2p-2) <= 2^m), {dtype} has {significand}; use dtype='float64'{advice}"
+        )
 
     def min_code_length(self, n_codes: int) -> int:
         """Smallest k with ``2^(bits·k) >= n_codes`` (at least 1)."""
@@ -292,8 +340,11 @@ class GridCodes:
         """
         _check_length(self, n_codes, code_length)
         radix = 1 << self.bits
-        attribute = np.arange(n_codes, dtype=np.int64)[:, None]
-        digits = (attribute // radix ** np.arange(code_length, dtype=np.int64)) % radix
+        digits = np.zeros((n_codes, code_length), dtype=np.int64)
+        remaining = np.arange(n_codes, dtype=np.int64)
+        for j in range(code_length):  # base-2^bits digits, least significant first
+            digits[:, j] = remaining % radix
+            remaining //= radix
         signed = np.where(digits >= radix // 2, digits - radix, digits)
         codes = signed.astype(np.float64)
         return _frozen_codebook("grid", codes, "nearest_neighbour", False, float(radix // 2))
@@ -307,6 +358,10 @@ class _UnitCodes:
 
     def __post_init__(self) -> None:
         require_probability("max_coherence", self.max_coherence)
+
+    def check_dtype(self, code_length: int, dtype: str) -> None:
+        """Unit codes claim a margin, not exactness: every dtype is accepted (the certificate
+        and the forward pass account for rounding)."""
 
     @property
     def unit_norm(self) -> bool:

@@ -185,6 +185,7 @@ def construct_baseline(
     if facts is not None:
         facts = require_facts("facts", facts, n_subjects, n_relations)
     code_length = family.min_code_length(n_subjects)
+    family.check_dtype(code_length, dtype)
     config = _model_config(n_subjects, n_relations, kind, code_length, dtype)
     key_dim = key_length(n_subjects, kind)
     temporaries = n_subjects * n_relations * (code_length + 4) + n_subjects * (key_dim + 4)

@@ -17,6 +17,7 @@ built it. What differs between kinds lives in two objects the recipe chooses:
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -151,6 +152,7 @@ class Construction:
         max_failures: int = 10,
         progress: ProgressCallback | None = None,
         max_fallback: int | None = None,
+        executor: Executor | None = None,
     ) -> RecallReport:
         """Report what the forward pass recalls, over every query or a seeded sample.
 
@@ -175,6 +177,9 @@ class Construction:
         max_fallback : int, optional
             With ``"certified"``: refuse (``RuntimeError``) rather than run the forward pass on
             more than this many queries the certificate leaves open.
+        executor : concurrent.futures.Executor, optional
+            Run the forward pass's chunks as tasks of this executor (single-hop prompts): a
+            ``ProcessPoolExecutor``, or a dask.distributed ``client.get_executor()``.
 
         Returns
         -------
@@ -191,7 +196,7 @@ class Construction:
             When the certificate leaves more than ``max_fallback`` queries open.
         """
         options = RecallOptions(
-            method, sample, seed, memory_budget, max_failures, progress, max_fallback
+            method, sample, seed, memory_budget, max_failures, progress, max_fallback, executor
         )
         return self.queries.recall(self, options)
 

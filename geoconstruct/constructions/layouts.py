@@ -35,6 +35,8 @@ __all__ = [
     "LAYOUTS",
     "SUPERPOSED_FAILURE_PROBABILITY",
     "BlockLayout",
+    "InPlaceBlockLayout",
+    "InPlaceSuperposedLayout",
     "Layout",
     "SuperposedLayout",
     "resolve_layout",
@@ -90,6 +92,11 @@ class Layout(ABC):
     @abstractmethod
     def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:
         """``B_c`` for every selector key, shape [n_keys, d_s, k], drawn from ``rng``."""
+
+    def selector_reads(self, residual: ResidualMap, read_maps: FloatArray) -> FloatArray:
+        """What selector key c reads from the residual stream, [n_keys, d_model, k]: ``B_c``
+        lifted from the subject subspace (the MLP writes ``B_cᵀ e_s`` into ``output``)."""
+        return residual.lift("subject", read_maps)
 
     @abstractmethod
     def gate_scale(self, codebook: Codebook, n_relations: int) -> float:
@@ -226,7 +233,81 @@ class SuperposedLayout(Layout):
         return f"k = {code_length} (superposed, proofs/superposed_recall.md, proofs/bch_codes.md)"
 
 
-LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (BlockLayout(), SuperposedLayout())}
+class _InPlace(Layout):
+    """The read-out shares the subject subspace: no separate output subspace.
+
+    The selector writes the difference between the selected read-out and what the residual stream
+    already holds at the output coordinates, ``(B_rᵀ − Pᵀ) e_s`` with ``P`` the output
+    coordinates' embedding, so that they hold ``B_rᵀ e_s`` after the MLP
+    (``proofs/in_place_readout.md``). λ doubles: a difference of two read-outs, each bounded by
+    the base layout's λ.
+    """
+
+    def residual_map(self, n_relations: int, code_length: int, d: int) -> ResidualMap:
+        """``| subject (d_s) ⊇ output (k) | relation (R) | unused |``."""
+        subject = self.subject_dim(n_relations, code_length)
+        spans = (
+            ("subject", slice(0, subject)),
+            ("relation", slice(subject, subject + n_relations)),
+            ("output", slice(0, code_length)),
+        )
+        if subject + n_relations > d:
+            raise ValueError(f"the subspaces need {subject + n_relations} dimensions, d is {d}")
+        return ResidualMap(spans, d)
+
+    def dimension(self, n_relations: int, code_length: int) -> int:
+        return self.subject_dim(n_relations, code_length) + n_relations
+
+    def selector_reads(self, residual: ResidualMap, read_maps: FloatArray) -> FloatArray:
+        """``B_c − P``: the selected read-out minus what the output coordinates hold."""
+        held = residual.basis("output").T  # [d_model, k]
+        return residual.lift("subject", read_maps) - held[None, :, :]
+
+    def gate_scale(self, codebook: Codebook, n_relations: int) -> float:
+        return 2.0 * super().gate_scale(codebook, n_relations)  # type: ignore[safe-super]
+
+
+class InPlaceBlockLayout(_InPlace, BlockLayout):
+    """Block slots, read out at slot 0: ``d = R·(k + 1)``.
+
+    Examples
+    --------
+    >>> layout = InPlaceBlockLayout()
+    >>> layout.dimension(4, 2), layout.code_length_at(4, 12), layout.code_length_at(4, 15)
+    (12, 2, 2)
+    """
+
+    name = "block_in_place"
+
+    def code_length_at(self, n_relations: int, d: int) -> int:
+        return d // n_relations - 1
+
+
+class InPlaceSuperposedLayout(_InPlace, SuperposedLayout):
+    """Superposed, read out in the subject subspace itself: ``d = k + R``.
+
+    Examples
+    --------
+    >>> layout = InPlaceSuperposedLayout()
+    >>> layout.dimension(4, 100), layout.code_length_at(4, 104)
+    (104, 100)
+    """
+
+    name = "superposed_in_place"
+
+    def code_length_at(self, n_relations: int, d: int) -> int:
+        return d - n_relations
+
+
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in (
+        BlockLayout(),
+        SuperposedLayout(),
+        InPlaceBlockLayout(),
+        InPlaceSuperposedLayout(),
+    )
+}
 
 
 def resolve_layout(layout: str | Layout) -> Layout:

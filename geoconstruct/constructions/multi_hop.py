@@ -310,6 +310,7 @@ def construct_multi_hop(
             f"H={hops}, L={steps} (g={g}) requires d >= {minimum}, got d={d}"
         )
     code_length = _code_length_at(n_relations, g, d)
+    family.check_dtype(code_length, dtype)
     needed = _construction_bytes(n_entities, n_relations, g, d, code_length, dtype)
     require_within_budget("this construction", needed, memory_budget)
 

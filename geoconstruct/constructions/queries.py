@@ -8,6 +8,8 @@ baselines); :class:`ChainOfThoughtQueries` asks H-hop chains ``(x; r_1 … r_H)`
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,6 +39,7 @@ from geoconstruct.verification.evaluation import (
     predict_with_margins,
     recall_report,
     score_prompts,
+    score_prompts_on,
 )
 
 if TYPE_CHECKING:
@@ -88,6 +91,7 @@ class RecallOptions:
     max_failures: int = 10
     progress: ProgressCallback | None = None
     max_fallback: int | None = None
+    executor: Executor | None = None
 
 
 @dataclass(frozen=True)
@@ -200,7 +204,12 @@ class SingleHopQueries:
         n_checked = total if queries is None else queries.size
         chunk_bytes = plan_chunk_bytes(construction.config, n_checked, memory_budget)
         tokens, answers = self.prompts(construction, queries)
-        scores = score_prompts(
+        run = (
+            score_prompts
+            if options.executor is None
+            else functools.partial(score_prompts_on, options.executor)
+        )
+        scores = run(
             construction.weights,
             construction.config,
             tokens,
@@ -329,6 +338,8 @@ class ChainOfThoughtQueries:
         """Check queries through the loop, every pass against the true entity."""
         if require_choice("method", options.method, RECALL_METHODS) == "certified":
             self.certify(construction, options.memory_budget)
+        if options.executor is not None:
+            raise ValueError("an executor runs the single-hop exact pass; chains run in process")
         max_failures = require_int("max_failures", options.max_failures, minimum=0)
         total = self.total_queries(construction)
         ids = sample_queries(total, options.sample, options.seed)

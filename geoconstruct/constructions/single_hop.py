@@ -186,6 +186,8 @@ def construct_single_hop(
             f"the {layout_object.name} layout with {family.name} codes for N={n_subjects}, "
             f"R={n_relations} requires d >= {minimum}, got d={d}"
         )
+    code_length = layout_object.code_length_at(n_relations, d)
+    family.check_dtype(code_length, dtype)
     needed = construction_bytes(
         n_subjects, n_relations, d, layout=layout_object, codebook=family, dtype=dtype
     )
@@ -195,7 +197,6 @@ def construct_single_hop(
     facts_stream, code_stream, read_stream = np.random.SeedSequence(seed).spawn(3)
     if facts is None:
         facts = random_facts(n_subjects, n_relations, np.random.default_rng(facts_stream))
-    code_length = layout_object.code_length_at(n_relations, d)
     codes = layout_object.build_codebook(
         family, n_subjects, code_length, n_relations, np.random.default_rng(code_stream)
     )
@@ -233,7 +234,7 @@ def assemble(
     gates = residual.basis("relation")  # key r opens on relation r: [R, d_model]
     write_selector(
         W,
-        residual.lift("subject", read_maps),  # [R, d_model, k]
+        layout.selector_reads(residual, read_maps),  # [R, d_model, k]
         gates,
         1.0,
         residual.basis("output"),  # [k, d_model]

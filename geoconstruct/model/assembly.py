@@ -94,8 +94,8 @@ class ResidualMap(Mapping[str, slice]):
 
     @property
     def unused(self) -> slice:
-        """Dimensions no weight reads or writes."""
-        return slice(self.spans[-1][1].stop if self.spans else 0, self.d_model)
+        """Dimensions no weight reads or writes: after the last subspace (some may overlap)."""
+        return slice(max((span.stop for _, span in self.spans), default=0), self.d_model)
 
     def size(self, name: str) -> int:
         span = self[name]

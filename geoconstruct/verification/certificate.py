@@ -212,6 +212,8 @@ class _Structure:
     gate_biases: FloatArray  # [R]
     output_bias: FloatArray  # [k], b_out on the output subspace
     exact: bool  # every product above was computed without rounding
+    attention_map_error: FloatArray  # [d_model, d_model], bounds |computed − exact| of A
+    relation_constants_error: FloatArray  # [R, d_model], the same for c_r
 
 
 def _selector_structure(
@@ -277,6 +279,19 @@ def _selector_structure(
     ):
         return "the selector's output rows are not ±e_j on the output subspace"
 
+    # What float64 may have rounded in A and c_r (zero when the products are exact, below).
+    abs_map = 0.5 * np.einsum("hde,hef->df", np.abs(W_V), np.abs(W_O))
+    map_error = _gamma(config.n_heads * config.d_head, np.float64) * abs_map
+    abs_r1 = np.abs(r1)
+    constants_error = _gamma(
+        2 * config.d_model + config.n_heads * config.d_head + 4, np.float64
+    ) * (
+        abs_r1
+        + abs_r1 @ abs_map
+        + np.abs(W_pos[0]) @ abs_map
+        + np.einsum("he,hef->f", np.abs(b_V), np.abs(W_O))
+        + np.abs(W["blocks.0.attn.b_O"])
+    )
     identity = np.eye(config.d_model)
     selector = np.concatenate([reads, gates[:, :, 0]], axis=1)
     exact = (
@@ -297,6 +312,8 @@ def _selector_structure(
         gate_biases=biases[:, 0, 0],
         output_bias=W["blocks.0.mlp.b_out"][layout.output],
         exact=exact,
+        attention_map_error=np.zeros_like(map_error) if exact else map_error,
+        relation_constants_error=np.zeros_like(constants_error) if exact else constants_error,
     )
 
 
@@ -355,21 +372,24 @@ def _decoding_geometry(
         words = trace_code.codes(layout.n_attributes, k).astype(W_U.dtype).astype(np.float64)
         if not np.array_equal(codes, words):
             return "the codes are not the words of the claimed dual-BCH trace code"
-        code_coherence = trace_code.coherence_bound  # closed form (Weil bound)
+        # closed forms (Weil bound), evaluated in float64 with a square root and a division
+        code_coherence = trace_code.coherence_bound * (1 + _gamma(4, np.float64))
         bias_error = float(np.max(np.abs(attribute_bias), initial=0.0))
-        norm_error = float(np.max(np.abs(norms - 1.0), initial=0.0))
+        norm_error = _measured_norm_error(norms, k)
         if layout.sign_read_maps:
             relation_signs = trace_code.relation_signs(layout.n_relations, k)
-            crosstalk = trace_code.crosstalk_bound
+            crosstalk = trace_code.crosstalk_bound * (1 + _gamma(4, np.float64))
     else:
         if layout.n_attributes**2 * k > COHERENCE_WORK_LIMIT:
             return (
                 f"the coherence of {layout.n_attributes} random codes of length {k} is too costly "
                 f"to verify (M²·k > {COHERENCE_WORK_LIMIT:.0e})"
             )
-        code_coherence = coherence(codes) if layout.n_attributes > 1 else 0.0
+        # measured in float64: the normalised inner products are within γ_{2k+8} of the exact ones
+        measured = coherence(codes) if layout.n_attributes > 1 else 0.0
+        code_coherence = measured + _gamma(2 * k + 8, np.float64) if layout.n_attributes > 1 else 0
         bias_error = float(np.max(np.abs(attribute_bias), initial=0.0))
-        norm_error = float(np.max(np.abs(norms - 1.0), initial=0.0))
+        norm_error = _measured_norm_error(norms, k)
 
     others = np.ones(W_U.shape[1], bool)
     others[attributes] = False
@@ -498,7 +518,9 @@ def _margin_bounds(
             if signs is not None:
                 # Closed-form crosstalk: the ideal read-out has margin >= ρ²(1 - μ - 2(R-1)μ_x).
                 interference = mu + 2 * (n_relations - 1) * decoding.crosstalk
-                ideal = (1 - nu) ** 2 * (1 - interference) - 2 * decoding.bias_error
+                # ρ²(1 − I) over ρ in [1 − ν, 1 + ν]: its smallest value at either end
+                ideal = min((1 - nu) ** 2 * (1 - interference), (1 + nu) ** 2 * (1 - interference))
+                ideal -= 2 * decoding.bias_error
                 deviation = np.sqrt(squared_deviation) * (1 + gamma) + y_error
                 attribute = np.maximum(
                     attribute, ideal - deviation * ((1 + nu) * math.sqrt(2 + 2 * mu))
@@ -524,6 +546,11 @@ def _margin_bounds(
     else:
         scale = float(magnitude @ np.abs(columns).max(axis=1)) + float(np.abs(y_constants).max())
         own_error = _gamma(4 * d_model + 8, np.float64) * (scale + largest_y) * math.sqrt(k)
+        # and what A and c_r carry from their own float64 products into every read and gate
+        selector = np.abs(np.concatenate([reads, structure.gates], axis=1))
+        carried = (magnitude @ structure.attention_map_error) @ selector
+        carried += (structure.relation_constants_error @ selector).max(axis=0)
+        own_error += float(carried.max(initial=0.0)) * math.sqrt(k)
         own_error *= lipschitz
     return margins.reshape(-1), _SubjectRows(magnitude, fraction_bits), float(own_error)
 
@@ -716,6 +743,12 @@ def _sum_of_products_exact(
     if total is not None:
         largest = float(np.max(total, initial=0.0))
     return bool(np.isfinite(largest)) and largest * 2.0**finest < 2.0**52
+
+
+def _measured_norm_error(norms: FloatArray, code_length: int) -> float:
+    """ν: ``max |‖u_a‖ − 1|`` from float64 norms, widened by their own rounding (γ_{k+2})."""
+    measured = float(np.max(np.abs(norms - 1.0), initial=0.0))
+    return measured + _gamma(code_length + 2, np.float64) * (1 + measured)
 
 
 def _gamma(n: int, dtype: Any) -> float:

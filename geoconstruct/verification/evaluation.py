@@ -14,6 +14,7 @@ the buffer into a caller's memory budget, or refuses before anything is allocate
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -31,6 +32,7 @@ __all__ = [
     "Failure",
     "PromptScores",
     "RecallReport",
+    "accuracy_interval",
     "bytes_per_prompt",
     "chunk_size",
     "plan_chunk_bytes",
@@ -38,6 +40,7 @@ __all__ = [
     "predict_with_margins",
     "recall_report",
     "score_prompts",
+    "score_prompts_on",
     "unembedding_rows",
 ]
 
@@ -151,6 +154,75 @@ class RecallReport:
     @property
     def all_correct(self) -> bool:
         return self.n_correct == self.n_queries
+
+    @property
+    def accuracy_interval(self) -> tuple[float, float]:
+        """A 95 % confidence interval for the accuracy over all ``total_queries``.
+
+        Exact for a sample drawn uniformly without replacement (:func:`accuracy_interval`);
+        the accuracy itself, twice, when every query was checked.
+        """
+        return self.interval(0.95)
+
+    def interval(self, confidence: float) -> tuple[float, float]:
+        """:attr:`accuracy_interval` at another confidence level."""
+        if not self.sampled:
+            return self.accuracy, self.accuracy
+        return accuracy_interval(self.n_correct, self.n_queries, self.total_queries, confidence)
+
+
+def accuracy_interval(
+    n_correct: int, n_sampled: int, population: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Exact equal-tailed interval for the share of correct queries in a finite population.
+
+    ``n_sampled`` queries drawn uniformly without replacement from ``population``, of which
+    ``n_correct`` were right: the number of right queries K in the population is bracketed by
+    ``K_low = min{K : P(X >= n_correct | K) > α/2}`` and
+    ``K_high = max{K : P(X <= n_correct | K) > α/2}``, X hypergeometric (the Clopper–Pearson
+    construction for sampling without replacement; ``proofs/sampled_recall.md``). Returns
+    ``(K_low / population, K_high / population)``.
+
+    Examples
+    --------
+    >>> low, high = accuracy_interval(10_000, 10_000, 4 * 2**20)   # every sampled query right
+    >>> round(low, 5), high
+    (0.99963, 1.0)
+    >>> low, high = accuracy_interval(500, 1000, 10**6)
+    >>> round(low, 3), round(high, 3)
+    (0.469, 0.531)
+    """
+    from scipy.stats import hypergeom
+
+    n_sampled = require_int("n_sampled", n_sampled, minimum=1)
+    population = require_int("population", population, minimum=n_sampled)
+    n_correct = require_int("n_correct", n_correct, minimum=0)
+    if n_correct > n_sampled or not 0.0 < confidence < 1.0:
+        raise ValueError("need 0 <= n_correct <= n_sampled and 0 < confidence < 1")
+    tail = (1.0 - confidence) / 2
+    wrong = n_sampled - n_correct
+    # K must leave room for the sample: n_correct <= K <= population - wrong.
+    smallest, largest = n_correct, population - wrong
+
+    def first(predicate: Callable[[int], bool], low: int, high: int) -> int:
+        """The smallest K in [low, high] with predicate(K), predicate monotone (else high + 1)."""
+        while low <= high:
+            middle = (low + high) // 2
+            if predicate(middle):
+                high = middle - 1
+            else:
+                low = middle + 1
+        return low
+
+    def at_least(k: int) -> float:  # P(X >= n_correct | K = k), nondecreasing in k
+        return float(hypergeom.sf(n_correct - 1, population, k, n_sampled))
+
+    def at_most(k: int) -> float:  # P(X <= n_correct | K = k), nonincreasing in k
+        return float(hypergeom.cdf(n_correct, population, k, n_sampled))
+
+    low = smallest if n_correct == 0 else first(lambda k: at_least(k) > tail, smallest, largest)
+    high = largest if wrong == 0 else first(lambda k: at_most(k) <= tail, smallest, largest) - 1
+    return low / population, high / population
 
 
 def chunk_size(config: TransformerConfig, chunk_bytes: int) -> int:
@@ -334,6 +406,61 @@ def score_prompts(
         min_margin=min_margin,
         failed_indices=np.concatenate(failed_indices) if failed_indices else empty,
         failed_predictions=np.concatenate(failed_predictions) if failed_predictions else empty,
+    )
+
+
+def score_prompts_on(
+    executor: Executor,
+    weights: Weights,
+    config: TransformerConfig,
+    tokens: npt.ArrayLike,
+    answers: npt.ArrayLike,
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+    max_failures: int = 10,
+    progress: ProgressCallback | None = None,
+) -> PromptScores:
+    """:func:`score_prompts` with the chunks run as tasks of a ``concurrent.futures.Executor``.
+
+    Each task scores ``chunk_size(config, chunk_bytes)`` prompts; a ``ProcessPoolExecutor`` or a
+    dask.distributed ``client.get_executor()`` works unchanged (the weights travel as a plain
+    dict of arrays). The result is the one :func:`score_prompts` gives for all the prompts.
+    """
+    token_ids, expected = np.asarray(tokens), np.asarray(answers)
+    max_failures = require_int("max_failures", max_failures, minimum=0)
+    plain_weights = dict(weights)
+    step = chunk_size(config, chunk_bytes)
+    starts = list(range(0, token_ids.shape[0], step))
+    futures = [
+        executor.submit(
+            score_prompts,
+            plain_weights,
+            config,
+            token_ids[start : start + step],
+            expected[start : start + step],
+            chunk_bytes=chunk_bytes,
+            max_failures=max_failures,
+        )
+        for start in starts
+    ]
+    parts = []
+    for future in futures:
+        parts.append(future.result())
+        if progress is not None:
+            progress(parts[-1].n_prompts)
+    indices = np.concatenate(
+        [part.failed_indices + start for part, start in zip(parts, starts, strict=True)]
+        or [np.zeros(0, np.int64)]
+    )
+    predictions = np.concatenate(
+        [part.failed_predictions for part in parts] or [np.zeros(0, np.int64)]
+    )
+    return PromptScores(
+        n_prompts=int(token_ids.shape[0]),
+        n_correct=sum(part.n_correct for part in parts),
+        min_margin=min((part.min_margin for part in parts), default=np.inf),
+        failed_indices=indices[:max_failures].astype(np.int64),
+        failed_predictions=predictions[:max_failures].astype(np.int64),
     )
 
 

@@ -1,0 +1,96 @@
+"""Layouts as objects, and the in-place read-out variants (the output shares the subject subspace).
+
+The in-place layouts are the first construction variant added on the one mechanism: they live
+in ``constructions/layouts.py`` alone. Their dimension formulas are computed here from the issue's
+statement (block: R·(k + 1); superposed: k + R), not from the code.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geoconstruct import construct_single_hop, required_dimension
+from geoconstruct.codes.codebooks import resolve_codebook
+from geoconstruct.constructions.layouts import LAYOUTS, resolve_layout
+from geoconstruct.model.transformer import forward
+
+IN_PLACE = [
+    ("block_in_place", "grid"),
+    ("block_in_place", "gaussian"),
+    ("block_in_place", "rademacher"),
+    ("superposed_in_place", "gaussian"),
+    ("superposed_in_place", "rademacher"),
+    ("superposed_in_place", "bch"),
+]
+
+
+def expected_dimension(layout, n_relations, k):
+    return n_relations * (k + 1) if layout == "block_in_place" else k + n_relations
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_subjects=st.integers(2, 300),
+    n_relations=st.integers(1, 5),
+    setting=st.sampled_from(IN_PLACE),
+    seed=st.integers(0, 2**32 - 1),
+    extra=st.integers(0, 3),
+)
+def test_in_place_read_out_recalls_every_fact(n_subjects, n_relations, setting, seed, extra):
+    layout, codebook = setting
+    k = resolve_layout(layout).min_code_length(n_subjects, n_relations, resolve_codebook(codebook))
+    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    assert d == expected_dimension(layout, n_relations, k)
+    construction = construct_single_hop(
+        n_subjects, n_relations, d + extra, layout=layout, codebook=codebook, seed=seed
+    )
+    residual = construction.residual
+    # no separate output subspace: the read-out sits inside the subject subspace
+    assert residual["output"].start >= residual["subject"].start
+    assert residual["output"].stop <= residual["subject"].stop
+    report = construction.recall()
+    assert report.n_correct == report.n_queries, report.failures
+    # the last position's output coordinates hold B_rᵀ e_s after the MLP: check it directly
+    tokens, answers = construction.queries.prompts(construction)
+    logits = forward(construction.weights, construction.config, tokens, last_position_only=True)
+    assert np.array_equal(logits.argmax(axis=1), answers)
+    certified = construction.recall(method="certified")
+    assert certified.n_correct == report.n_correct
+
+
+@pytest.mark.parametrize(("layout", "codebook"), IN_PLACE)
+def test_one_dimension_less_is_refused(layout, codebook):
+    d = required_dimension(500, 3, layout=layout, codebook=codebook)
+    with pytest.raises(ValueError, match=f"requires d >= {d}, got d={d - 1}"):
+        construct_single_hop(500, 3, d - 1, layout=layout, codebook=codebook)
+
+
+def test_in_place_saves_an_output_subspace():
+    for base in ("block", "superposed"):
+        codebook = "grid" if base == "block" else "gaussian"
+        separate = required_dimension(4096, 4, layout=base, codebook=codebook)
+        in_place = required_dimension(4096, 4, layout=f"{base}_in_place", codebook=codebook)
+        k = resolve_layout(base).min_code_length(4096, 4, resolve_codebook(codebook))
+        assert separate - in_place == k  # exactly the output subspace
+
+
+def test_in_place_block_grid_keeps_the_exact_margin():
+    construction = construct_single_hop(
+        4096,
+        4,
+        required_dimension(4096, 4, layout="block_in_place"),
+        layout="block_in_place",
+        seed=2,
+    )
+    report = construction.recall(method="certified")
+    assert report.all_correct and report.n_fallback == 0 and report.min_margin == 0.5
+
+
+def test_every_layout_inverts_its_dimension_formula():
+    for layout in LAYOUTS.values():
+        for n_relations in range(1, 7):
+            for k in range(1, 40):
+                d = layout.dimension(n_relations, k)
+                assert layout.code_length_at(n_relations, d) == k
+                assert layout.code_length_at(n_relations, d - 1) == k - 1 or k == 1
