@@ -822,3 +822,26 @@ def check_hypergeometric_likelihood_ratio(population: int = 9, n_sampled: int = 
             ratios.append(ratio)
         ok &= all(a < b for a, b in itertools.pairwise(ratios))
     return bool(ok)
+
+
+def check_certificate_margins_in_library() -> bool:
+    """The certificate's margin for a clean read-out is the proofs' margin: exactly 1/2 for grid
+    codes (``1/2 − δ`` at δ = 0), and ``1 − μ`` for unit codes of coherence μ, less only the
+    float64 slack (certified_recall.md)."""
+    import numpy as np
+
+    from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
+
+    ok = True
+    for n, relations in ((64, 2), (300, 3)):
+        grid = construct_single_hop(n, relations, required_dimension(n, relations), seed=1)
+        margins = grid.certify().margins
+        ok &= bool(np.all(margins == 0.5))  # exact: no slack is needed or taken
+        d = required_dimension(n, relations, codebook="gaussian")
+        unit = construct_single_hop(n, relations, d, codebook="gaussian", seed=1)
+        certificate = unit.certify()
+        mu = sp.Float(unit.codebook.coherence(), 50)
+        proved = 1 - mu  # the proofs' margin of a clean code
+        smallest = sp.Float(float(certificate.margins.min()), 50)
+        ok &= bool(smallest <= proved) and bool(smallest >= proved - sp.Float(1e-9))
+    return bool(ok)

@@ -60,6 +60,7 @@ ALL_CHECKS = [
     checks.check_in_place_dimension,
     checks.check_in_place_gate_bound,
     checks.check_hypergeometric_likelihood_ratio,
+    checks.check_certificate_margins_in_library,
 ]
 
 
@@ -100,9 +101,11 @@ def _wrong_library():
     from geoconstruct.analysis import bounds
     from geoconstruct.codes import bch, codebooks
     from geoconstruct.constructions import layouts, multi_hop
+    from geoconstruct.verification import certificate
 
     attention_bound = multi_hop._attention_bound
     cap_fraction = bounds.cap_fraction
+    coherence = certificate.coherence
     return [
         (
             checks.check_grid_code_length_in_library,
@@ -160,10 +163,16 @@ def _wrong_library():
             "chain_count",
             lambda n_relations, max_length: n_relations**max_length,  # longest chains only
         ),
+        (
+            checks.check_certificate_margins_in_library,
+            certificate,
+            "coherence",
+            lambda codes: coherence(codes) / 2,  # a coherence measured too small
+        ),
     ]
 
 
-@pytest.mark.parametrize("case", range(9))
+@pytest.mark.parametrize("case", range(10))
 def test_a_wrong_constant_in_the_library_fails_its_check(case, monkeypatch):
     check, target, attribute, replacement = _wrong_library()[case]
     assert check() is True
