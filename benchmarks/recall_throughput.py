@@ -1,6 +1,6 @@
 """Throughput of construction and exact recall, beside a plain BLAS reference in the same run.
 
-For each size: build the construction at ``required_dimension``, run ``recall()`` over all N·R
+For each size: build the construction at ``proven_dimension``, run ``recall()`` over all N·R
 facts, and time the reference — the float64 matrix product ``[N·R, d_model] @ [d_model, d_vocab]``
 (the unembedding of every prompt, the least work any exact argmax over the vocabulary must do),
 run over the same chunks as recall into one reused output buffer.
@@ -26,7 +26,7 @@ from geoconstruct import (
     Construction,
     RecallReport,
     construct_single_hop,
-    required_dimension,
+    proven_dimension,
 )
 from geoconstruct.verification.evaluation import CHUNK_BYTES, chunk_size
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---" * 11 + "|")
     for n_subjects in args.subjects:
         for n_relations in args.relations:
-            d = required_dimension(
+            d = proven_dimension(
                 n_subjects, n_relations, layout=args.layout, codebook=args.codebook
             )
             start = time.perf_counter()

@@ -1,6 +1,6 @@
 """Measure how often the superposed layout recalls every fact at its documented dimension.
 
-For every size (N, R) and every seed, build ``construct_single_hop(N, R, required_dimension(...),
+For every size (N, R) and every seed, build ``construct_single_hop(N, R, proven_dimension(...),
 layout="superposed")`` and run the exact forward-pass recall over all N·R facts. Prints one row per
 size: the dimension, the success rate over the seeds, the smallest and median logit margin, and
 the mean wall time of construction + recall.
@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 
-from geoconstruct import construct_single_hop, required_dimension
+from geoconstruct import construct_single_hop, proven_dimension
 
 
 def _int_list(text: str) -> list[int]:
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for n_subjects in args.subjects:
         for n_relations in args.relations:
-            d = required_dimension(
+            d = proven_dimension(
                 n_subjects, n_relations, layout="superposed", codebook=args.codebook
             )
             margins, successes, seconds = [], 0, []

@@ -6,11 +6,11 @@ Run with ``python examples/quickstart.py``.
 import tempfile
 from pathlib import Path
 
-from geoconstruct import construct_single_hop, required_dimension
+from geoconstruct import construct_single_hop, proven_dimension
 from geoconstruct.io import load, save
 
 # 2,000 subjects, 4 relations: the smallest d for the block layout with 8-bit grid codes.
-d = required_dimension(2_000, 4, layout="block", codebook="grid")
+d = proven_dimension(2_000, 4, layout="block", codebook="grid")
 construction = construct_single_hop(n_subjects=2_000, n_relations=4, d=d, seed=0)
 print(f"d_model = {construction.config.d_model}, d_mlp = {construction.config.d_mlp}")
 

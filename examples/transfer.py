@@ -7,11 +7,11 @@ import dataclasses
 
 import numpy as np
 
-from geoconstruct import construct_single_hop, random_facts, required_dimension
+from geoconstruct import construct_single_hop, proven_dimension, random_facts
 from geoconstruct.analysis.transfer import fit_superposition, reinitialize, reinitialize_weights
 
 n_subjects, n_relations = 3_000, 2
-d = required_dimension(n_subjects, n_relations, layout="superposed", codebook="gaussian")
+d = proven_dimension(n_subjects, n_relations, layout="superposed", codebook="gaussian")
 original = construct_single_hop(
     n_subjects, n_relations, d, layout="superposed", codebook="gaussian", seed=0
 )

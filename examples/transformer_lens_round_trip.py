@@ -13,11 +13,11 @@ from geoconstruct import (
     construct_multi_hop,
     construct_single_hop,
     multi_hop_dimension,
-    required_dimension,
+    proven_dimension,
 )
 from geoconstruct.io import load, save, to_transformer_lens
 
-construction = construct_single_hop(2_000, 4, required_dimension(2_000, 4), seed=0)
+construction = construct_single_hop(2_000, 4, proven_dimension(2_000, 4), seed=0)
 with tempfile.TemporaryDirectory() as folder:
     loaded = load(save(construction, Path(folder) / "facts.npz"))  # validated before it is built
 print(f"loaded: {loaded.config.d_model=}, {loaded.recall().accuracy=}")

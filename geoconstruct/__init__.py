@@ -26,7 +26,11 @@ from geoconstruct.constructions.baselines import construct_baseline
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.layouts import BlockLayout, Layout, SuperposedLayout
 from geoconstruct.constructions.multi_hop import construct_multi_hop, multi_hop_dimension
-from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
+from geoconstruct.constructions.single_hop import (
+    construct_single_hop,
+    proven_dimension,
+    required_dimension,
+)
 from geoconstruct.facts import Facts, random_facts
 from geoconstruct.model.transformer import TransformerConfig, forward
 from geoconstruct.verification.evaluation import ChainFailure, Failure, RecallReport
@@ -54,6 +58,7 @@ __all__ = [
     "construct_single_hop",
     "forward",
     "multi_hop_dimension",
+    "proven_dimension",
     "random_facts",
     "required_dimension",
 ]

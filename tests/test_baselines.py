@@ -13,7 +13,7 @@ from cases import LAYOUT_CODEBOOKS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoconstruct import MemoryBudgetError, construct_single_hop, random_facts, required_dimension
+from geoconstruct import MemoryBudgetError, construct_single_hop, proven_dimension, random_facts
 from geoconstruct.analysis.comparison import baselines_table
 from geoconstruct.analysis.probes import selector_profile, superposition_fit
 from geoconstruct.analysis.tables import render_table
@@ -61,14 +61,14 @@ def test_key_value_units_fire_for_exactly_their_fact():
 
 
 def test_baselines_store_the_same_facts_as_the_geometric_construction():
-    geometric = construct_single_hop(200, 3, required_dimension(200, 3), seed=5)
+    geometric = construct_single_hop(200, 3, proven_dimension(200, 3), seed=5)
     for kind in BASELINE_KINDS:
         assert construct_baseline(200, 3, kind, seed=5).facts == geometric.facts
 
 
 def test_baseline_mlps_grow_with_the_facts_and_the_geometric_one_does_not():
     def geometric_mlp(n, r):
-        return ParameterSplit.of(construct_single_hop(n, r, required_dimension(n, r)).config).mlp
+        return ParameterSplit.of(construct_single_hop(n, r, proven_dimension(n, r)).config).mlp
 
     for kind in BASELINE_KINDS:
         mlp = {(n, r): baseline_parameters(n, r, kind).mlp for n in (256, 4096) for r in (1, 16)}
@@ -112,7 +112,7 @@ def test_the_outer_product_memory_transfers_with_unit_codes():
 @pytest.mark.parametrize(("layout", "codebook"), LAYOUT_CODEBOOKS)
 def test_probes_call_a_geometric_construction_a_selector(layout, codebook):
     n_subjects = 300 if layout == "block" else 3000
-    d = required_dimension(n_subjects, 2, layout=layout, codebook=codebook)
+    d = proven_dimension(n_subjects, 2, layout=layout, codebook=codebook)
     construction = construct_single_hop(
         n_subjects, 2, d, layout=layout, codebook=codebook, seed=4, dtype="float32"
     )
@@ -145,7 +145,7 @@ def test_probes_call_a_baseline_a_key_value_memory(kind, codebook):
 
 
 def test_probe_errors_are_clear():
-    construction = construct_single_hop(50, 2, required_dimension(50, 2))
+    construction = construct_single_hop(50, 2, proven_dimension(50, 2))
     with pytest.raises(ValueError, match="need 104"):
         selector_profile(construction.weights, construction.config, random_facts(51, 2))
     with pytest.raises(MemoryBudgetError, match="this profile would need"):

@@ -10,7 +10,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoconstruct import required_dimension
+from geoconstruct import proven_dimension
 from geoconstruct.analysis.bounds import (
     cap_fraction,
     global_bits,
@@ -68,7 +68,7 @@ def test_block_grid_meets_the_per_subject_bound_at_powers_of_the_radix(m, n_rela
     achieved = subject_dimension(n_subjects, n_relations, codebook=GridCodes(bits=bits))
     assert achieved == per_subject_min_dimension(n_subjects, n_relations, bits)
     # and the construction's d_model is d_s + R + k
-    d = required_dimension(n_subjects, n_relations, codebook=GridCodes(bits=bits))
+    d = proven_dimension(n_subjects, n_relations, codebook=GridCodes(bits=bits))
     assert d == achieved + n_relations + achieved // n_relations
 
 

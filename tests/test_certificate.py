@@ -12,7 +12,7 @@ from cases import LAYOUT_CODEBOOKS, SUPERPOSED_BCH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoconstruct import MemoryBudgetError, construct_single_hop, required_dimension
+from geoconstruct import MemoryBudgetError, construct_single_hop, proven_dimension
 from geoconstruct.verification.certificate import _fraction_bits, certificate_bytes
 
 
@@ -48,7 +48,7 @@ def with_weights(construction, **changes):
 
 
 def build(n_subjects, n_relations, layout, codebook, seed, dtype="float64"):
-    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     return construct_single_hop(
         n_subjects, n_relations, d, layout=layout, codebook=codebook, seed=seed, dtype=dtype
     )
@@ -259,7 +259,7 @@ def test_a_construction_sitting_exactly_on_a_bound_is_not_certified():
     from geoconstruct.constructions import single_hop
 
     base = construct_single_hop(
-        200, 2, required_dimension(200, 2, codebook="gaussian"), codebook="gaussian", seed=3
+        200, 2, proven_dimension(200, 2, codebook="gaussian"), codebook="gaussian", seed=3
     )
     for nudge in (0.0, 1e-17):
         codes = np.array(base.codebook.codes)

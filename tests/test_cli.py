@@ -4,7 +4,7 @@ import pytest
 
 from geoconstruct.analysis.bench import bench_size
 from geoconstruct.cli import main
-from geoconstruct.constructions.single_hop import required_dimension
+from geoconstruct.constructions.single_hop import proven_dimension
 
 
 def run(capsys, *argv):
@@ -16,7 +16,7 @@ def run(capsys, *argv):
 def test_construct_prints_the_report(capsys):
     status, out, _ = run(capsys, "construct", "--subjects", "500", "--relations", "3")
     assert status == 0
-    d = required_dimension(500, 3)
+    d = proven_dimension(500, 3)
     assert f"d_model          {d}" in out
     assert "recall           1,500 / 1,500 facts (accuracy 1.000000)" in out
     assert "fact-dependent" in out and "generic" in out and "min margin" in out
@@ -41,7 +41,7 @@ def test_construct_json_has_every_field(capsys):
     )
     assert status == 0
     summary = json.loads(out)
-    assert summary["d_model"] == required_dimension(
+    assert summary["d_model"] == proven_dimension(
         200, 2, layout="superposed", codebook="rademacher"
     )
     assert summary["n_facts"] == summary["n_correct"] == 400
@@ -73,7 +73,7 @@ def test_construct_with_larger_dim_and_bits(capsys):
 
 def test_dimension_prints_the_minimum(capsys):
     status, out, _ = run(capsys, "dimension", "--subjects", "10000", "--relations", "8")
-    assert status == 0 and out.strip() == str(required_dimension(10_000, 8))
+    assert status == 0 and out.strip() == str(proven_dimension(10_000, 8))
 
 
 @pytest.mark.parametrize(

@@ -121,9 +121,22 @@ def test_resolve_codebook_refuses_unknown_names(spec, error, message):
         (lambda: GaussianCodes(max_coherence=1.0), ValueError, "max_coherence"),
         (lambda: RademacherCodes(max_coherence=0), ValueError, "max_coherence"),
         (lambda: GridCodes().build(300, 1, None), ValueError, "code_length >= 2"),
-        (lambda: GaussianCodes().build(10, 5, None), ValueError, "code_length >= "),
+        (lambda: GaussianCodes().build(10, 0, None), ValueError, "code_length"),
     ],
 )
 def test_bad_codebook_parameters_are_refused(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+def test_random_codes_below_the_coherent_length_are_drawn_once_without_the_guarantee():
+    """Below ``min_code_length`` a random codebook is one seeded draw: unit vectors, no promise."""
+    family = GaussianCodes()
+    short = family.min_code_length(500) - 1
+    assert not family.coherent_at(500, short) and family.coherent_at(500, short + 1)
+    first = family.build(500, short, np.random.default_rng(4))
+    again = family.build(500, short, np.random.default_rng(4))
+    assert first.codes.tobytes() == again.codes.tobytes()  # one draw per seed
+    assert np.allclose(np.linalg.norm(first.codes, axis=1), 1.0)
+    tiny = RademacherCodes().build(500, 3, np.random.default_rng(0))
+    assert tiny.coherence() > 1 - 1e-12  # 500 codes in {±1/√3}^3 repeat: nothing promised

@@ -12,12 +12,12 @@ from geoconstruct import (
     construct_multi_hop,
     construct_single_hop,
     multi_hop_dimension,
-    required_dimension,
+    proven_dimension,
 )
 
 
 def partly_wrong():
-    construction = construct_single_hop(2000, 4, required_dimension(2000, 4), seed=3)
+    construction = construct_single_hop(2000, 4, proven_dimension(2000, 4), seed=3)
     permutations = np.array(construction.facts.permutations)
     permutations[:, :40] = np.roll(permutations[:, :40], 1, axis=1)  # 40 subjects' facts changed
     return dataclasses.replace(construction, facts=Facts(permutations))

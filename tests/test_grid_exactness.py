@@ -8,7 +8,7 @@ significand bits than the dtype has (``3k·2^(2p-2) > 2^m``, proofs/block_recall
 
 import pytest
 
-from geoconstruct import GridCodes, construct_single_hop, required_dimension
+from geoconstruct import GridCodes, construct_single_hop, proven_dimension
 from geoconstruct.codes.codebooks import SIGNIFICAND_BITS, exact_grid_logits
 
 CASES = [(bits, dtype) for bits in range(2, 17) for dtype in ("float32", "float64")]
@@ -29,7 +29,7 @@ def heavy(bits, dtype):
 def test_grid_codes_recall_every_fact_or_are_refused(bits, dtype):
     family = GridCodes(bits=bits)
     n_subjects = 2**bits
-    d = required_dimension(n_subjects, 1, codebook=family)
+    d = proven_dimension(n_subjects, 1, codebook=family)
     exact = exact_grid_logits(bits, 1, SIGNIFICAND_BITS[dtype])
     if not exact:
         with pytest.raises(

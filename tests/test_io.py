@@ -12,14 +12,14 @@ from cases import LAYOUT_CODEBOOKS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoconstruct import construct_single_hop, required_dimension
+from geoconstruct import construct_single_hop, proven_dimension
 from geoconstruct.io import FORMAT_VERSION, ConstructionFileError, load, save
 
 SETTINGS = LAYOUT_CODEBOOKS
 
 
 def build(n_subjects=60, n_relations=2, layout="block", codebook="grid", seed=0, dtype="float64"):
-    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     return construct_single_hop(
         n_subjects, n_relations, d, layout=layout, codebook=codebook, seed=seed, dtype=dtype
     )

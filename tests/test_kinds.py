@@ -16,14 +16,14 @@ from geoconstruct import (
     construct_multi_hop,
     construct_single_hop,
     multi_hop_dimension,
-    required_dimension,
+    proven_dimension,
 )
 from geoconstruct.io import load, save, to_transformer_lens
 
 
 def single_hop(layout, codebook):
     def build():
-        d = required_dimension(120, 3, layout=layout, codebook=codebook)
+        d = proven_dimension(120, 3, layout=layout, codebook=codebook)
         return construct_single_hop(120, 3, d, layout=layout, codebook=codebook, seed=5)
 
     return build
@@ -88,6 +88,7 @@ def test_every_kind_saves_loads_recalls_and_runs_in_transformer_lens(kind, tmp_p
 
     assert (loaded.kind, loaded.config, loaded.seed) == (original.kind, original.config, 5)
     assert loaded.facts == original.facts and loaded.residual == original.residual
+    assert loaded.guarantee == original.guarantee and loaded.guarantee.proved
     assert loaded.weights.keys() == original.weights.keys()
     for name, array in original.weights.items():
         assert loaded.weights[name].dtype == array.dtype

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoconstruct import construct_single_hop, required_dimension
+from geoconstruct import construct_single_hop, proven_dimension, required_dimension
 from geoconstruct.codes.codebooks import resolve_codebook
 from geoconstruct.constructions.layouts import LAYOUTS, resolve_layout
 from geoconstruct.model.transformer import forward
@@ -40,7 +40,7 @@ def expected_dimension(layout, n_relations, k):
 def test_in_place_read_out_recalls_every_fact(n_subjects, n_relations, setting, seed, extra):
     layout, codebook = setting
     k = resolve_layout(layout).min_code_length(n_subjects, n_relations, resolve_codebook(codebook))
-    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     assert d == expected_dimension(layout, n_relations, k)
     construction = construct_single_hop(
         n_subjects, n_relations, d + extra, layout=layout, codebook=codebook, seed=seed
@@ -69,8 +69,8 @@ def test_one_dimension_less_is_refused(layout, codebook):
 def test_in_place_saves_an_output_subspace():
     for base in ("block", "superposed"):
         codebook = "grid" if base == "block" else "gaussian"
-        separate = required_dimension(4096, 4, layout=base, codebook=codebook)
-        in_place = required_dimension(4096, 4, layout=f"{base}_in_place", codebook=codebook)
+        separate = proven_dimension(4096, 4, layout=base, codebook=codebook)
+        in_place = proven_dimension(4096, 4, layout=f"{base}_in_place", codebook=codebook)
         k = resolve_layout(base).min_code_length(4096, 4, resolve_codebook(codebook))
         assert separate - in_place == k  # exactly the output subspace
 
@@ -79,7 +79,7 @@ def test_in_place_block_grid_keeps_the_exact_margin():
     construction = construct_single_hop(
         4096,
         4,
-        required_dimension(4096, 4, layout="block_in_place"),
+        proven_dimension(4096, 4, layout="block_in_place"),
         layout="block_in_place",
         seed=2,
     )

@@ -14,7 +14,7 @@ from geoconstruct.analysis.precision import (
     storage_efficiency,
 )
 from geoconstruct.codes.codebooks import GridCodes
-from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
+from geoconstruct.constructions.single_hop import construct_single_hop, proven_dimension
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
@@ -81,7 +81,7 @@ def test_non_finite_values_are_refused():
 
 def test_quantize_construction_changes_only_the_fact_dependent_block():
     c = construct_single_hop(
-        500, 3, required_dimension(500, 3, codebook="gaussian"), codebook="gaussian", seed=2
+        500, 3, proven_dimension(500, 3, codebook="gaussian"), codebook="gaussian", seed=2
     )
     q = quantize_construction(c, "int8")
     for name, array in c.weights.items():
@@ -115,7 +115,7 @@ def test_grid_storage_efficiency_is_the_rounding_of_log2_n_to_digits(log_n, bits
 )
 def test_grid_codes_meet_the_per_subject_bound_on_quantised_weights(log_n, bits, n_relations):
     n_subjects, grid = 2**log_n, GridCodes(bits=bits)
-    d = required_dimension(n_subjects, n_relations, codebook=grid)
+    d = proven_dimension(n_subjects, n_relations, codebook=grid)
     c = construct_single_hop(n_subjects, n_relations, d, codebook=grid, seed=1, dtype="float32")
     q = quantize_construction(c, f"int{bits}")
     assert q.weights["embed.W_E"].tobytes() == c.weights["embed.W_E"].tobytes()  # lossless
@@ -130,7 +130,7 @@ def test_grid_codes_meet_the_per_subject_bound_on_quantised_weights(log_n, bits,
 
 def test_lossy_quantisation_is_caught_by_the_judge():
     # 8-bit grid codes squeezed into int4 lose digits: recall must report the failures
-    c = construct_single_hop(4096, 2, required_dimension(4096, 2), seed=0)
+    c = construct_single_hop(4096, 2, proven_dimension(4096, 2), seed=0)
     q = quantize_construction(c, "int4")
     certified, exact = q.recall(method="certified"), q.recall()
     assert exact.n_correct < exact.n_facts

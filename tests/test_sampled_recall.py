@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import hypergeom
 
-from geoconstruct import Facts, construct_single_hop, required_dimension
+from geoconstruct import Facts, construct_single_hop, proven_dimension
 from geoconstruct.verification.evaluation import accuracy_interval
 
 
@@ -31,7 +31,7 @@ def test_the_interval_covers_every_true_share_at_its_confidence(population, n_sa
 
 def partly_wrong(n_subjects, n_relations, changed, seed):
     """A construction whose facts were changed for ``changed`` subjects after it was built."""
-    d = required_dimension(n_subjects, n_relations)
+    d = proven_dimension(n_subjects, n_relations)
     construction = construct_single_hop(n_subjects, n_relations, d, seed=seed)
     permutations = np.array(construction.facts.permutations)
     rng = np.random.default_rng(seed)

@@ -15,6 +15,7 @@ from geoconstruct import (
     GridCodes,
     MemoryBudgetError,
     construct_single_hop,
+    proven_dimension,
     random_facts,
     required_dimension,
 )
@@ -27,19 +28,28 @@ seeds = st.integers(0, 2**32 - 1)
 
 
 def assert_recalls_at_minimum_and_refuses_one_less(n_subjects, n_relations, layout, codebook, seed):
-    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    """Every fact at the proven dimension; below the assemble-able one, a refusal."""
+    d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     construction = construct_single_hop(
         n_subjects, n_relations, d, layout=layout, codebook=codebook, seed=seed
     )
+    assert construction.guarantee.proved
     report = construction.recall()
     assert report.n_facts == n_subjects * n_relations
     assert report.n_correct == report.n_facts, report.failures
     assert report.min_margin > 0
     assert report.failures == ()
-    with pytest.raises(ValueError, match=re.escape(f"requires d >= {d}")):
+    smallest = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    assert smallest <= d
+    with pytest.raises(ValueError, match=re.escape(f"requires d >= {smallest}")):
         construct_single_hop(
+            n_subjects, n_relations, smallest - 1, layout=layout, codebook=codebook, seed=seed
+        )
+    if smallest < d:  # random codes: buildable below the proof, with nothing promised
+        below = construct_single_hop(
             n_subjects, n_relations, d - 1, layout=layout, codebook=codebook, seed=seed
         )
+        assert not below.guarantee.proved and below.guarantee.scope == "none"
     return construction, report
 
 
@@ -98,13 +108,13 @@ def test_superposed_dimension_formula():
         crosstalk = math.ceil(8 * (n_relations - 1) * math.log(pairs * n_relations * 100))
         expected = 2 * max(code, crosstalk) + n_relations
         assert (
-            required_dimension(n_subjects, n_relations, layout="superposed", codebook="gaussian")
+            proven_dimension(n_subjects, n_relations, layout="superposed", codebook="gaussian")
             == expected
         )
 
 
 def test_ten_thousand_subjects_eight_relations_all_recalled():
-    d = required_dimension(10_000, 8, layout="block", codebook="grid")
+    d = proven_dimension(10_000, 8, layout="block", codebook="grid")
     construction = construct_single_hop(n_subjects=10_000, n_relations=8, d=d, seed=0)
     report = construction.recall()
     assert (report.n_correct, report.n_facts) == (80_000, 80_000)
@@ -113,7 +123,7 @@ def test_ten_thousand_subjects_eight_relations_all_recalled():
 
 @pytest.mark.parametrize("codebook", CODEBOOKS)
 def test_float32_recalls_everything(codebook):
-    d = required_dimension(300, 3, codebook=codebook)
+    d = proven_dimension(300, 3, codebook=codebook)
     construction = construct_single_hop(300, 3, d, codebook=codebook, seed=2, dtype="float32")
     assert all(array.dtype == np.float32 for array in construction.weights.values())
     assert construction.recall().all_correct
@@ -121,7 +131,7 @@ def test_float32_recalls_everything(codebook):
 
 def test_a_single_subject_works():
     for layout, codebook in [("block", "grid"), ("superposed", "gaussian")]:
-        d = required_dimension(1, 3, layout=layout, codebook=codebook)
+        d = proven_dimension(1, 3, layout=layout, codebook=codebook)
         construction = construct_single_hop(1, 3, d, layout=layout, codebook=codebook)
         assert construction.recall().all_correct
         assert construction.queries.predict(construction, [0, 0, 0], [0, 1, 2]).tolist() == [
@@ -133,7 +143,7 @@ def test_a_single_subject_works():
 
 @pytest.mark.parametrize("layout,codebook", [("block", "grid"), ("superposed", "rademacher")])
 def test_larger_d_is_used_and_still_recalls(layout, codebook):
-    minimum = required_dimension(200, 3, layout=layout, codebook=codebook)
+    minimum = proven_dimension(200, 3, layout=layout, codebook=codebook)
     for d in (minimum + 1, minimum + 7, 2 * minimum):
         construction = construct_single_hop(200, 3, d, layout=layout, codebook=codebook, seed=1)
         assert construction.config.d_model == d
@@ -144,7 +154,7 @@ def test_larger_d_is_used_and_still_recalls(layout, codebook):
 @pytest.mark.parametrize("layout,codebook", [("block", "grid"), ("superposed", "gaussian")])
 def test_weights_have_the_documented_structure(layout, codebook):
     n_subjects, n_relations = 120, 3
-    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     c = construct_single_hop(n_subjects, n_relations, d, layout=layout, codebook=codebook, seed=4)
     validate_weights(c.weights, c.config)
     assert (c.config.n_layers, c.config.n_heads, c.config.n_ctx) == (1, 1, 2)
@@ -170,14 +180,14 @@ def test_weights_have_the_documented_structure(layout, codebook):
 
 
 def test_weights_are_read_only():
-    c = construct_single_hop(50, 2, required_dimension(50, 2))
+    c = construct_single_hop(50, 2, proven_dimension(50, 2))
     with pytest.raises(ValueError, match="read-only"):
         c.weights["embed.W_E"][0, 0] = 1.0
 
 
 def test_attention_copies_the_subject_exactly():
     c = construct_single_hop(
-        60, 3, required_dimension(60, 3, codebook="gaussian"), codebook="gaussian", seed=3
+        60, 3, proven_dimension(60, 3, codebook="gaussian"), codebook="gaussian", seed=3
     )
     tokens, _ = c.queries.prompts(c)
     W = c.weights
@@ -195,7 +205,7 @@ def test_attention_copies_the_subject_exactly():
 def test_mlp_and_readout_do_not_depend_on_the_facts():
     n_subjects, n_relations = 200, 4
     for layout, codebook in [("block", "grid"), ("block", "gaussian"), ("superposed", "gaussian")]:
-        d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+        d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
         builds = [
             construct_single_hop(
                 n_subjects,
@@ -218,7 +228,7 @@ def test_mlp_and_readout_do_not_depend_on_the_facts():
 def test_parameter_count_split():
     counts = {}
     for n_subjects in (300, 600):  # both need k = 2 grid digits of 8 bits
-        c = construct_single_hop(n_subjects, 4, required_dimension(n_subjects, 4))
+        c = construct_single_hop(n_subjects, 4, proven_dimension(n_subjects, 4))
         count = c.parameter_count
         d_s = c.residual["subject"].stop
         assert count.fact_dependent == n_subjects * d_s
@@ -237,7 +247,7 @@ def test_same_seed_gives_bit_identical_weights_and_different_seeds_different_fac
         ("block", "rademacher"),
         ("superposed", "gaussian"),
     ]:
-        d = required_dimension(150, 3, layout=layout, codebook=codebook)
+        d = proven_dimension(150, 3, layout=layout, codebook=codebook)
         first, again, other = (
             construct_single_hop(150, 3, d, layout=layout, codebook=codebook, seed=seed)
             for seed in (11, 11, 12)
@@ -251,7 +261,7 @@ def test_same_seed_gives_bit_identical_weights_and_different_seeds_different_fac
 
 
 def test_prompts_and_predict_agree_with_the_facts():
-    c = construct_single_hop(90, 3, required_dimension(90, 3), seed=5)
+    c = construct_single_hop(90, 3, proven_dimension(90, 3), seed=5)
     tokens, answers = c.queries.prompts(c)
     assert tokens.shape == (270, 2) and answers.shape == (270,)
     subjects, relations = tokens[:, 0], tokens[:, 1] - 90
@@ -265,7 +275,7 @@ def test_prompts_and_predict_agree_with_the_facts():
 
 
 def test_predict_refuses_out_of_range_ids():
-    c = construct_single_hop(20, 2, required_dimension(20, 2))
+    c = construct_single_hop(20, 2, proven_dimension(20, 2))
     with pytest.raises(ValueError, match="subjects must lie in \\[0, 20\\)"):
         c.queries.predict(c, [20], [0])
     with pytest.raises(ValueError, match="relations must lie in \\[0, 2\\)"):
@@ -275,7 +285,7 @@ def test_predict_refuses_out_of_range_ids():
 
 
 def test_recall_reports_broken_weights():
-    c = construct_single_hop(50, 2, required_dimension(50, 2), seed=1)
+    c = construct_single_hop(50, 2, proven_dimension(50, 2), seed=1)
     weights = {name: array.copy() for name, array in c.weights.items()}
     weights["embed.W_E"][[3, 7]] = weights["embed.W_E"][[7, 3]]  # swap two subjects
     broken = dataclasses.replace(c, weights=weights)
@@ -291,7 +301,7 @@ def test_recall_reports_broken_weights():
 
 def test_min_margin_matches_an_independent_computation():
     c = construct_single_hop(
-        80, 3, required_dimension(80, 3, codebook="rademacher"), codebook="rademacher", seed=8
+        80, 3, proven_dimension(80, 3, codebook="rademacher"), codebook="rademacher", seed=8
     )
     tokens, answers = c.queries.prompts(c)
     logits = forward(c.weights, c.config, tokens)[:, -1]
@@ -307,7 +317,7 @@ def test_min_margin_matches_an_independent_computation():
     [(4000, "block", "grid"), (300, "superposed", "gaussian")],
 )
 def test_recall_memory_stays_within_the_budget(n_subjects, layout, codebook):
-    d = required_dimension(n_subjects, 4, layout=layout, codebook=codebook)
+    d = proven_dimension(n_subjects, 4, layout=layout, codebook=codebook)
     c = construct_single_hop(n_subjects, 4, d, layout=layout, codebook=codebook, seed=0)
     tokens, answers = c.queries.prompts(c)
     table = tokens.nbytes + answers.nbytes
@@ -371,19 +381,19 @@ def test_bad_input_raises_a_clear_error_naming_the_argument(kwargs, error, messa
 )
 def test_required_dimension_validates(args, kwargs, error, message):
     with pytest.raises(error, match=message):
-        required_dimension(*args, **kwargs)
+        proven_dimension(*args, **kwargs)
 
 
 def test_grid_bits_trade_code_length_for_precision():
     n_subjects, n_relations = 5000, 2
     for bits in (1, 4, 8, 13):
         k = math.ceil(math.log2(n_subjects) / bits)
-        d = required_dimension(n_subjects, n_relations, codebook=GridCodes(bits=bits))
+        d = proven_dimension(n_subjects, n_relations, codebook=GridCodes(bits=bits))
         assert d == (n_relations + 1) * k + n_relations
     c = construct_single_hop(
         n_subjects,
         n_relations,
-        required_dimension(n_subjects, n_relations, codebook=GridCodes(bits=4)),
+        proven_dimension(n_subjects, n_relations, codebook=GridCodes(bits=4)),
         codebook=GridCodes(bits=4),
         seed=0,
     )
@@ -401,7 +411,7 @@ def test_grid_bits_trade_code_length_for_precision():
 def test_construction_bytes_bounds_the_measured_peak(
     n_subjects, n_relations, layout, codebook, dtype
 ):
-    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     estimate = construction_bytes(
         n_subjects, n_relations, d, layout=layout, codebook=codebook, dtype=dtype
     )
@@ -419,7 +429,7 @@ def test_construction_bytes_bounds_the_measured_peak(
 
 
 def test_a_construction_over_budget_fails_fast_and_allocates_nothing_large():
-    d = required_dimension(10**7, 16, codebook="gaussian")
+    d = proven_dimension(10**7, 16, codebook="gaussian")
     tracemalloc.start()
     start = time.perf_counter()
     try:
@@ -434,7 +444,7 @@ def test_a_construction_over_budget_fails_fast_and_allocates_nothing_large():
     needed = construction_bytes(10**7, 16, d, codebook="gaussian")
     assert f"{needed:,} bytes" in str(error.value)
     # a budget above the estimate is accepted (checked on a small request)
-    small = required_dimension(100, 2)
+    small = proven_dimension(100, 2)
     enough = construction_bytes(100, 2, small)
     construct_single_hop(100, 2, small, memory_budget=enough)
     with pytest.raises(MemoryBudgetError):
@@ -442,7 +452,7 @@ def test_a_construction_over_budget_fails_fast_and_allocates_nothing_large():
 
 
 def test_recall_and_predict_over_budget_refuse_before_allocating():
-    c = construct_single_hop(2000, 4, required_dimension(2000, 4))
+    c = construct_single_hop(2000, 4, proven_dimension(2000, 4))
     table = 2000 * 4 * 3 * 8
     with pytest.raises(MemoryBudgetError, match="recall would need about"):
         c.recall(memory_budget=table)

@@ -9,7 +9,7 @@ from cases import LAYOUT_CODEBOOKS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoconstruct import construct_single_hop, random_facts, required_dimension
+from geoconstruct import construct_single_hop, proven_dimension, random_facts
 from geoconstruct.analysis.transfer import fit_superposition, reinitialize, reinitialize_weights
 from geoconstruct.model.transformer import random_weights
 
@@ -27,7 +27,7 @@ def digest(weights, skip=("embed.W_E",)):
 @pytest.mark.parametrize(("layout", "codebook"), SETTINGS)
 def test_transfer_recalls_twenty_fresh_bijection_sets(layout, codebook):
     n_subjects, n_relations = 300, 3
-    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     original = construct_single_hop(
         n_subjects, n_relations, d, layout=layout, codebook=codebook, seed=5
     )
@@ -57,7 +57,7 @@ def test_transfer_recalls_twenty_fresh_bijection_sets(layout, codebook):
 @pytest.mark.parametrize(("layout", "codebook"), SETTINGS)
 def test_fitted_transfer_from_weights_alone(layout, codebook):
     n_subjects, n_relations = (3000, 2) if layout == "superposed" else (1500, 3)
-    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     original = construct_single_hop(
         n_subjects, n_relations, d, layout=layout, codebook=codebook, seed=2
     )
@@ -81,7 +81,7 @@ def test_reinitialize_with_the_same_facts_gives_back_the_same_weights(
     n_subjects, n_relations, seed
 ):
     c = construct_single_hop(
-        n_subjects, n_relations, required_dimension(n_subjects, n_relations), seed=seed
+        n_subjects, n_relations, proven_dimension(n_subjects, n_relations), seed=seed
     )
     same = reinitialize(c, c.facts)
     for name, array in c.weights.items():
@@ -90,7 +90,7 @@ def test_reinitialize_with_the_same_facts_gives_back_the_same_weights(
 
 def test_superposition_fit_tells_a_construction_from_random_weights():
     c = construct_single_hop(
-        800, 2, required_dimension(800, 2, codebook="gaussian"), codebook="gaussian", seed=0
+        800, 2, proven_dimension(800, 2, codebook="gaussian"), codebook="gaussian", seed=0
     )
     noise = random_weights(c.config, seed=1)
     mixed = {**c.weights, "embed.W_E": noise["embed.W_E"]}
@@ -99,7 +99,7 @@ def test_superposition_fit_tells_a_construction_from_random_weights():
 
 
 def test_bad_transfer_requests_are_refused():
-    c = construct_single_hop(100, 2, required_dimension(100, 2))
+    c = construct_single_hop(100, 2, proven_dimension(100, 2))
     with pytest.raises(ValueError, match="new_facts hold N=100, R=3"):
         reinitialize(c, random_facts(100, 3))
     with pytest.raises(TypeError, match="Facts"):
@@ -107,7 +107,7 @@ def test_bad_transfer_requests_are_refused():
     with pytest.raises(ValueError, match="vocabulary of 202 tokens"):
         fit_superposition(dict(c.weights), random_facts(50, 2))
     wide = construct_single_hop(
-        60, 3, required_dimension(60, 3, codebook="gaussian"), codebook="gaussian"
+        60, 3, proven_dimension(60, 3, codebook="gaussian"), codebook="gaussian"
     )
     with pytest.raises(ValueError, match="needs N >= "):
         fit_superposition(dict(wide.weights), wide.facts)

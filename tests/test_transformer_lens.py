@@ -12,7 +12,7 @@ from geoconstruct import (
     construct_multi_hop,
     construct_single_hop,
     multi_hop_dimension,
-    required_dimension,
+    proven_dimension,
 )
 from geoconstruct.constructions.baselines import construct_baseline
 from geoconstruct.io import to_transformer_lens, transformer_lens_state_dict
@@ -35,7 +35,7 @@ def transformer_lens_logits(model, tokens):
 )
 def test_transformer_lens_recalls_every_single_hop_fact(layout, codebook, dtype):
     n_subjects, n_relations = 400, 3
-    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     construction = construct_single_hop(
         n_subjects, n_relations, d, layout=layout, codebook=codebook, seed=2, dtype=dtype
     )
@@ -89,7 +89,7 @@ def test_baselines_run_in_transformer_lens_too():
 
 
 def test_the_state_dict_has_transformer_lens_names_and_the_weights():
-    construction = construct_single_hop(100, 2, required_dimension(100, 2), seed=0)
+    construction = construct_single_hop(100, 2, proven_dimension(100, 2), seed=0)
     state = transformer_lens_state_dict(construction)
     assert set(state) == set(construction.weights)
     for name, tensor in state.items():

@@ -30,7 +30,7 @@ from geoconstruct.codes.codebooks import CodebookFamily
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.single_hop import (
     construct_single_hop,
-    required_dimension,
+    proven_dimension,
 )
 from geoconstruct.verification.evaluation import (
     CHUNK_BYTES,
@@ -107,7 +107,7 @@ def bench_size(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     seed: int = 0,
 ) -> BenchRow:
-    """Measure one size at ``required_dimension`` (default: block layout, grid codes).
+    """Measure one size at ``proven_dimension`` (default: block layout, grid codes).
 
     Parameters
     ----------
@@ -138,7 +138,7 @@ def bench_size(
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     repeats = require_int("repeats", repeats, minimum=1)
-    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     options: dict[str, Any] = {
         "layout": layout,
         "codebook": codebook,

@@ -43,7 +43,7 @@ from geoconstruct.constructions.single_hop import (
     code_length_for,
     construct_single_hop,
     dimension_for,
-    required_dimension,
+    proven_dimension,
 )
 
 __all__ = [
@@ -167,8 +167,8 @@ def min_dimension(
 ) -> int:
     """The smallest ``d`` whose construction recalls every fact on every seed, at ``precision``.
 
-    Starts at :func:`~geoconstruct.required_dimension` (the construction accepts
-    nothing smaller) and tries longer codes until recall holds on every seed.
+    Starts at :func:`~geoconstruct.proven_dimension` (the smallest d with a proof) and tries
+    longer codes until recall holds on every seed.
 
     Raises
     ------
@@ -230,7 +230,7 @@ def capacity(
     family = table_codebook(codebook, precision)
 
     def accepted(n: int) -> bool:
-        return required_dimension(n, n_relations, layout=layout, codebook=family) <= d
+        return proven_dimension(n, n_relations, layout=layout, codebook=family) <= d
 
     def recalled(n: int) -> bool:
         return recalls_at(
@@ -366,7 +366,7 @@ def dimension_cell(
         seconds=0.0,
     )
     try:
-        bound_d = required_dimension(n_subjects, n_relations, layout=layout, codebook=family)
+        bound_d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=family)
         _, formula = construction_subject_dimension(
             n_subjects, n_relations, layout=layout, codebook=family
         )

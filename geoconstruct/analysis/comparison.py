@@ -38,7 +38,7 @@ from geoconstruct.constructions.baselines import (
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.single_hop import (
     construct_single_hop,
-    required_dimension,
+    proven_dimension,
     single_hop_config,
 )
 from geoconstruct.facts import random_facts
@@ -140,7 +140,7 @@ def _row(
 ) -> BaselineRow:
     start = time.perf_counter()
     if model == "geometric":
-        d = required_dimension(n_subjects, n_relations)
+        d = proven_dimension(n_subjects, n_relations)
         counts = ParameterSplit.of(single_hop_config(n_subjects, n_relations, d))
     else:
         d = baseline_dimension(n_subjects, n_relations, model)

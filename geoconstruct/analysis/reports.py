@@ -38,7 +38,7 @@ from geoconstruct.constructions.multi_hop import (
     construct_multi_hop,
     multi_hop_dimension,
 )
-from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
+from geoconstruct.constructions.single_hop import construct_single_hop, proven_dimension
 from geoconstruct.verification.evaluation import ProgressCallback
 
 __all__ = [
@@ -142,7 +142,7 @@ def single_hop_summary(
     """
     family = resolve_codebook(codebook)
     form = numeric_format(dtype if precision is None else precision)
-    minimum = required_dimension(n_subjects, n_relations, layout=layout, codebook=family)
+    minimum = proven_dimension(n_subjects, n_relations, layout=layout, codebook=family)
     start = time.perf_counter()
     construction = construct_single_hop(
         n_subjects,
@@ -402,7 +402,7 @@ def bounds_summary(n_subjects: int, n_relations: int, bits: int = 8) -> BoundsSu
                 codebook=family.name,
                 d_s=d_s,
                 ratio_to_per_subject=d_s / max(per_subject_d_s, 1),
-                d=required_dimension(n_subjects, n_relations, layout=layout, codebook=family),
+                d=proven_dimension(n_subjects, n_relations, layout=layout, codebook=family),
             )
         )
     return BoundsSummary(

@@ -26,7 +26,7 @@ from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.single_hop import (
     construct_single_hop,
-    required_dimension,
+    proven_dimension,
     superpose,
 )
 from geoconstruct.facts import Facts, random_facts, require_facts
@@ -60,8 +60,8 @@ def reinitialize(construction: Construction, new_facts: Facts) -> Construction:
 
     Examples
     --------
-    >>> from geoconstruct import construct_single_hop, required_dimension, random_facts
-    >>> c = construct_single_hop(500, 3, required_dimension(500, 3), seed=0)
+    >>> from geoconstruct import construct_single_hop, proven_dimension, random_facts
+    >>> c = construct_single_hop(500, 3, proven_dimension(500, 3), seed=0)
     >>> moved = reinitialize(c, random_facts(500, 3, seed=99))
     >>> mlp = "blocks.0.mlp.W_in"
     >>> moved.recall().accuracy, moved.weights[mlp] is c.weights[mlp]
@@ -279,7 +279,7 @@ def transfer_summary(
     (True, True, True)
     """
     family = resolve_codebook(codebook)
-    d = required_dimension(n_subjects, n_relations, layout=layout, codebook=family)
+    d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=family)
     original = construct_single_hop(
         n_subjects, n_relations, d, layout=layout, codebook=family, seed=seed
     )

@@ -67,7 +67,7 @@ from geoconstruct.cli.printing import (
     print_transfer,
 )
 from geoconstruct.codes.codebooks import GridCodes, resolve_codebook
-from geoconstruct.constructions.single_hop import required_dimension
+from geoconstruct.constructions.single_hop import proven_dimension
 
 __all__ = ["main"]
 
@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dimension(args: argparse.Namespace) -> int:
     family = codebook_family(args)
-    print(required_dimension(args.subjects, args.relations, layout=args.layout, codebook=family))
+    print(proven_dimension(args.subjects, args.relations, layout=args.layout, codebook=family))
     return 0
 
 

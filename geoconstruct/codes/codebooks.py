@@ -261,6 +261,14 @@ class CodebookFamily(Protocol):
         """Raise ``ValueError`` if codes of this length cannot be decoded as promised in dtype."""
         ...
 
+    def shortest_code_length(self, n_codes: int) -> int:
+        """Smallest k at which :meth:`build` can produce ``n_codes`` codes at all."""
+        ...
+
+    def coherent_at(self, n_codes: int, code_length: int) -> bool:
+        """Whether codes built at this length carry the family's decoding guarantee."""
+        ...
+
     def build(self, n_codes: int, code_length: int, rng: np.random.Generator) -> Codebook:
         """Build ``n_codes`` codes of length ``code_length`` (>= ``min_code_length``)."""
         ...
@@ -325,6 +333,14 @@ class GridCodes:
             f"(3k·2^(2p-2) <= 2^m), {dtype} has {significand}; use dtype='float64'{advice}"
         )
 
+    def shortest_code_length(self, n_codes: int) -> int:
+        """Distinct integer codes must fit: the structural minimum is :meth:`min_code_length`."""
+        return self.min_code_length(n_codes)
+
+    def coherent_at(self, n_codes: int, code_length: int) -> bool:
+        """Grid codes are distinct at every length they are built at: their margin always holds."""
+        return True
+
     def min_code_length(self, n_codes: int) -> int:
         """Smallest k with ``2^(bits·k) >= n_codes`` (at least 1)."""
         n_codes = require_int("n_codes", n_codes, minimum=1)
@@ -363,6 +379,22 @@ class _UnitCodes:
         """Unit codes claim a margin, not exactness: every dtype is accepted (the certificate
         and the forward pass account for rounding)."""
 
+    def shortest_code_length(self, n_codes: int) -> int:
+        """Random codes can be drawn at any length; below :meth:`min_code_length` without the
+        coherence guarantee (a single draw, no rejection)."""
+        require_int("n_codes", n_codes, minimum=1)
+        return 1
+
+    def coherent_at(self, n_codes: int, code_length: int) -> bool:
+        """Whether a codebook of this length comes with the coherence bound μ."""
+        return code_length >= self.min_code_length(n_codes)  # type: ignore[attr-defined,no-any-return]
+
+    def _draw(self, n_codes: int, code_length: int, draw: _Draw) -> Codebook:
+        name: str = self.name  # type: ignore[attr-defined]
+        if not self.coherent_at(n_codes, code_length):
+            return _frozen_codebook(name, draw(), "inner_product", True, 1.0)
+        return _draw_until_coherent(name, draw, self.max_coherence)
+
     @property
     def unit_norm(self) -> bool:
         return True
@@ -394,6 +426,7 @@ class GaussianCodes(_UnitCodes):
         return _unit_code_length(n_codes, self.max_coherence)
 
     def build(self, n_codes: int, code_length: int, rng: np.random.Generator) -> Codebook:
+        """Draw until the coherence is at most μ, or once where k is too short for that."""
         _check_length(self, n_codes, code_length)
 
         def draw() -> FloatArray:
@@ -401,7 +434,7 @@ class GaussianCodes(_UnitCodes):
             normalised: FloatArray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
             return normalised
 
-        return _draw_until_coherent(self.name, draw, self.max_coherence)
+        return self._draw(n_codes, code_length, draw)
 
 
 @dataclass(frozen=True)
@@ -424,6 +457,7 @@ class RademacherCodes(_UnitCodes):
         return _unit_code_length(n_codes, self.max_coherence)
 
     def build(self, n_codes: int, code_length: int, rng: np.random.Generator) -> Codebook:
+        """Draw until the coherence is at most μ, or once where k is too short for that."""
         _check_length(self, n_codes, code_length)
 
         def draw() -> FloatArray:
@@ -431,7 +465,7 @@ class RademacherCodes(_UnitCodes):
             scaled: FloatArray = signs / math.sqrt(code_length)
             return scaled
 
-        return _draw_until_coherent(self.name, draw, self.max_coherence)
+        return self._draw(n_codes, code_length, draw)
 
 
 @dataclass(frozen=True)
@@ -496,6 +530,14 @@ class BCHCodes(_UnitCodes):
     def min_code_length(self, n_codes: int) -> int:
         return self.design(n_codes).length
 
+    def shortest_code_length(self, n_codes: int) -> int:
+        """A trace code is built whole: the structural minimum is :meth:`min_code_length`."""
+        return self.min_code_length(n_codes)
+
+    def coherent_at(self, n_codes: int, code_length: int) -> bool:
+        """Every trace code this family builds meets its closed-form coherence bound."""
+        return True
+
     def superposed_code_length(self, n_codes: int, n_relations: int) -> int:
         """Smallest code length whose superposition of R relations keeps the bound."""
         return self.design(n_codes, n_relations).length
@@ -551,7 +593,7 @@ def _unit_code_length(n_codes: int, max_coherence: float) -> int:
 def _check_length(family: CodebookFamily, n_codes: int, code_length: int) -> None:
     n_codes = require_int("n_codes", n_codes, minimum=1)
     code_length = require_int("code_length", code_length, minimum=1)
-    shortest = family.min_code_length(n_codes)
+    shortest = family.shortest_code_length(n_codes)
     if code_length < shortest:
         raise ValueError(
             f"{family.name} codes for {n_codes} attributes require code_length >= {shortest}, "

@@ -67,7 +67,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 BASELINE_KINDS = ("key_value", "outer_product")
 

@@ -21,7 +21,6 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
@@ -34,9 +33,8 @@ from geoconstruct.model.vocabulary import Vocabulary
 from geoconstruct.verification.certificate import Certificate
 from geoconstruct.verification.evaluation import ProgressCallback, RecallReport
 
-__all__ = ["Construction", "Metadata", "ParameterCount", "QueryFormat"]
+__all__ = ["Construction", "Guarantee", "Metadata", "ParameterCount", "QueryFormat"]
 
-IntArray = npt.NDArray[np.int64]
 Arrays = dict[str, npt.NDArray[Any]]
 
 
@@ -56,6 +54,35 @@ class QueryFormat(Protocol):
     def recall(self, construction: Construction, options: RecallOptions) -> RecallReport: ...
 
     def certify(self, construction: Construction, memory_budget: int) -> Certificate: ...
+
+
+@dataclass(frozen=True)
+class Guarantee:
+    """What is proved about a construction at its dimension.
+
+    ``scope`` is ``"every_draw"`` (every fact, whatever the seed), ``"with_probability"`` (every
+    fact with probability at least ``1 − failure_probability`` over the draw of the read maps,
+    for facts and codes drawn independently of them), or ``"none"`` (below the proved dimension:
+    recall is measured, not promised). ``statement`` says it in words, with the proof's file.
+
+    Examples
+    --------
+    >>> Guarantee("none", None, "measured only").proved
+    False
+    """
+
+    scope: str
+    failure_probability: float | None
+    statement: str
+
+    @property
+    def proved(self) -> bool:
+        return self.scope != "none"
+
+
+EVERY_DRAW_EXACT = Guarantee(
+    "every_draw", None, "every fact, for every draw (proofs/multi_hop.md, proofs/baselines.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +163,12 @@ class Construction:
             unembedding=sizes["unembed.W_U"] + sizes["unembed.b_U"],
             fact_dependent=self.subject_embeddings.size,
         )
+
+    @property
+    def guarantee(self) -> Guarantee:
+        """What is proved at this dimension (see :class:`Guarantee`)."""
+        guarantee: Guarantee = getattr(self.metadata, "guarantee", EVERY_DRAW_EXACT)
+        return guarantee
 
     @property
     def total_queries(self) -> int:

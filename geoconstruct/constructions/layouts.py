@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from geoconstruct._validation import require_choice
 from geoconstruct.codes.codebooks import BCHCodes, Codebook, CodebookFamily
+from geoconstruct.constructions.construction import Guarantee
 from geoconstruct.model.assembly import ResidualMap
 
 __all__ = [
@@ -80,8 +81,38 @@ class Layout(ABC):
         """The largest code length whose :meth:`dimension` fits in ``d`` (its inverse)."""
 
     def min_code_length(self, n_subjects: int, n_relations: int, family: CodebookFamily) -> int:
-        """The shortest code the construction accepts: by default, the codebook's own minimum."""
+        """The shortest code with a proof: by default, the codebook's own guaranteed minimum."""
         return family.min_code_length(n_subjects)
+
+    def shortest_code_length(
+        self, n_subjects: int, n_relations: int, family: CodebookFamily
+    ) -> int:
+        """The shortest code the construction can be assembled with (no proof below
+        :meth:`min_code_length`: recall is measured)."""
+        return family.shortest_code_length(n_subjects)
+
+    def guarantee(
+        self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
+    ) -> Guarantee:
+        """What is proved for a construction of this layout at code length k."""
+        proven = self.min_code_length(n_subjects, n_relations, family)
+        if code_length >= proven:
+            return self.proved_guarantee(family)
+        drawn = (
+            "codes drawn with their coherence bound"
+            if family.coherent_at(n_subjects, code_length)
+            else "codes drawn once, without rejection (no coherence bound at this length)"
+        )
+        return Guarantee(
+            "none",
+            None,
+            f"nothing proved: k = {code_length} is below the {proven} the {self.name} layout's "
+            f"proof needs; {drawn}; recall is measured",
+        )
+
+    def proved_guarantee(self, family: CodebookFamily) -> Guarantee:
+        """What the proof gives at or above :meth:`min_code_length`."""
+        return Guarantee("every_draw", None, "every fact, for every draw (proofs/block_recall.md)")
 
     def build_codebook(
         self, family: CodebookFamily, n_codes: int, code_length: int, n_relations: int, rng: Rng
@@ -226,6 +257,26 @@ class SuperposedLayout(Layout):
 
     def sign_read_maps(self, codebook: Codebook) -> bool:
         return codebook.trace_code is not None
+
+    def shortest_code_length(
+        self, n_subjects: int, n_relations: int, family: CodebookFamily
+    ) -> int:
+        if isinstance(family, BCHCodes):  # a trace code long enough for R sign maps, built whole
+            return family.superposed_code_length(n_subjects, n_relations)
+        return family.shortest_code_length(n_subjects)
+
+    def proved_guarantee(self, family: CodebookFamily) -> Guarantee:
+        if isinstance(family, BCHCodes) or not family.unit_norm:
+            return Guarantee(
+                "every_draw", None, "every fact, for every set of facts (proofs/bch_codes.md)"
+            )
+        delta = SUPERPOSED_FAILURE_PROBABILITY
+        return Guarantee(
+            "with_probability",
+            delta,
+            f"every fact with probability >= {1 - delta:g} over the draw of the read maps, for "
+            "facts and codes drawn independently of them (proofs/superposed_recall.md)",
+        )
 
     def subject_dim_formula(
         self, n_relations: int, code_length: int, code_symbol: str, code_value: str

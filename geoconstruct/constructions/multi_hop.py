@@ -85,7 +85,6 @@ __all__ = [
     "multi_hop_dimension",
 ]
 
-FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 MULTI_HOP_LAYOUTS = ("block",)

@@ -24,6 +24,7 @@ over stays zero and is recorded as ``unused``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,7 @@ from geoconstruct._validation import (
     require_within_budget,
 )
 from geoconstruct.codes.codebooks import BCHCodes, Codebook, CodebookFamily, resolve_codebook
-from geoconstruct.constructions.construction import Construction
+from geoconstruct.constructions.construction import Construction, Guarantee
 from geoconstruct.constructions.layouts import (
     LAYOUTS,
     SUPERPOSED_FAILURE_PROBABILITY,
@@ -68,6 +69,7 @@ __all__ = [
     "construct_single_hop",
     "construction_bytes",
     "dimension_for",
+    "proven_dimension",
     "required_dimension",
     "single_hop_config",
     "superpose",
@@ -87,22 +89,33 @@ class SingleHopMetadata:
         ``B_r`` for every relation (float64, read-only).
     gate_scale : float
         λ of the selector, a bound valid for every set of facts.
+    guarantee : Guarantee
+        What is proved at this code length.
     """
 
     layout: Layout
     read_maps: FloatArray
     gate_scale: float
+    guarantee: Guarantee
 
     def to_manifest(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
-        return {"layout": self.layout.name, "gate_scale": self.gate_scale}, {
-            "read_maps": self.read_maps
+        fields = {
+            "layout": self.layout.name,
+            "gate_scale": self.gate_scale,
+            "guarantee": dataclasses.asdict(self.guarantee),
         }
+        return fields, {"read_maps": self.read_maps}
 
     @classmethod
     def from_manifest(
         cls, fields: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]
     ) -> SingleHopMetadata:
-        return cls(resolve_layout(fields["layout"]), arrays["read_maps"], fields["gate_scale"])
+        return cls(
+            resolve_layout(fields["layout"]),
+            arrays["read_maps"],
+            fields["gate_scale"],
+            Guarantee(**fields["guarantee"]),
+        )
 
 
 def construct_single_hop(
@@ -179,7 +192,7 @@ def construct_single_hop(
     layout_object, family = _layout_and_family(layout, codebook)
     if facts is not None:
         facts = require_facts("facts", facts, n_subjects, n_relations)
-    shortest = layout_object.min_code_length(n_subjects, n_relations, family)
+    shortest = layout_object.shortest_code_length(n_subjects, n_relations, family)
     minimum = layout_object.dimension(n_relations, shortest)
     if d < minimum:
         raise ValueError(
@@ -203,7 +216,8 @@ def construct_single_hop(
     read_maps = layout_object.read_maps(n_relations, codes, np.random.default_rng(read_stream))
     read_maps.flags.writeable = False
     gate_scale = layout_object.gate_scale(codes, n_relations)
-    metadata = SingleHopMetadata(layout_object, read_maps, gate_scale)
+    guarantee = layout_object.guarantee(n_subjects, n_relations, family, code_length)
+    metadata = SingleHopMetadata(layout_object, read_maps, gate_scale, guarantee)
     return assemble(facts, codes, metadata, d, dtype, seed)
 
 
@@ -337,7 +351,7 @@ def code_length_for(
     layout: str | Layout = "block",
     codebook: str | CodebookFamily = "grid",
 ) -> int:
-    """The smallest code length k the construction accepts for N subjects and R relations.
+    """The smallest code length k with a proof, for N subjects and R relations.
 
     Block: the codebook's minimum for N codes. Superposed: also at least
     ``⌈4(R-1)/(1-μ) · ln(N(N-1)R/δ)⌉`` (see :mod:`~geoconstruct.constructions.layouts`).
@@ -360,10 +374,12 @@ def required_dimension(
     layout: str | Layout = "block",
     codebook: str | CodebookFamily = "grid",
 ) -> int:
-    """The smallest ``d`` (``d_model``) that :func:`construct_single_hop` accepts.
+    """The smallest ``d`` (``d_model``) at which :func:`construct_single_hop` can be assembled.
 
-    ``(R+1)·k + R`` for the block layout, ``2k + R`` for the superposed one, with k from
-    :func:`code_length_for`.
+    Grid and dual-BCH codes have a structural minimum (distinct codes must fit; a trace code is
+    built whole), equal to :func:`proven_dimension`. Random unit codes can be drawn at any length,
+    so their construction can be assembled at code length 1; below :func:`proven_dimension`
+    nothing is proved and recall is measured (``construction.guarantee`` says so).
 
     Raises
     ------
@@ -375,7 +391,33 @@ def required_dimension(
     --------
     >>> required_dimension(10_000, 8)   # grid codes, 8 bits: k = 2
     26
-    >>> required_dimension(1000, 4, layout="superposed", codebook="gaussian")
+    >>> required_dimension(1000, 4, layout="superposed", codebook="gaussian")   # k = 1
+    6
+    """
+    n_subjects = require_int("n_subjects", n_subjects, minimum=1)
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    layout_object, family = _layout_and_family(layout, codebook)
+    code_length = layout_object.shortest_code_length(n_subjects, n_relations, family)
+    return layout_object.dimension(n_relations, code_length)
+
+
+def proven_dimension(
+    n_subjects: int,
+    n_relations: int,
+    *,
+    layout: str | Layout = "block",
+    codebook: str | CodebookFamily = "grid",
+) -> int:
+    """The smallest ``d`` at which recall is proved (``construction.guarantee.proved``).
+
+    ``(R+1)·k + R`` for the block layout, ``2k + R`` for the superposed one (and ``R(k+1)``,
+    ``k + R`` in place), with k from :func:`code_length_for`.
+
+    Examples
+    --------
+    >>> proven_dimension(10_000, 8)
+    26
+    >>> proven_dimension(1000, 4, layout="superposed", codebook="gaussian")
     956
     """
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
