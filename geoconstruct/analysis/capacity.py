@@ -56,6 +56,7 @@ __all__ = [
     "min_dimension",
     "recalls_at",
     "render_table",
+    "run_cells",
     "run_dtype",
     "table_codebook",
 ]
@@ -488,7 +489,7 @@ def dimension_table(
         for codebook in codebooks
         for precision in precisions
     ]
-    return _run_cells(dimension_cell, cells, executor, progress)
+    return run_cells(dimension_cell, cells, executor, progress)
 
 
 def capacity_table(
@@ -522,15 +523,17 @@ def capacity_table(
         for codebook in codebooks
         for precision in precisions
     ]
-    return _run_cells(capacity_cell, cells, executor, progress)
+    return run_cells(capacity_cell, cells, executor, progress)
 
 
-def _run_cells(
+def run_cells(
     cell: Callable[..., Any],
     cells: list[tuple[Any, ...]],
     executor: Executor | None,
     progress: ProgressCallback | None,
 ) -> list[Any]:
+    """Run ``cell(*arguments)`` for every cell as tasks of ``executor`` (a process pool if None),
+    in order, calling ``progress(1)`` as each finishes."""
     owned = executor is None
     pool = ProcessPoolExecutor() if executor is None else executor
     try:

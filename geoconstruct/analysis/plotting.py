@@ -13,8 +13,9 @@ from typing import Any
 
 from geoconstruct.analysis.capacity import DimensionRow
 from geoconstruct.analysis.tradeoff import TradeoffRow
+from geoconstruct.analysis.transition import TransitionRow
 
-__all__ = ["plot_dimension_table", "plot_tradeoff_table"]
+__all__ = ["plot_dimension_table", "plot_tradeoff_table", "plot_transition_table"]
 
 
 def _pyplot() -> Any:
@@ -153,3 +154,50 @@ def plot_tradeoff_table(rows: Sequence[TradeoffRow], path: str | Path) -> Path:
     figure.savefig(out, dpi=120)
     plt.close(figure)
     return out
+
+
+def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Path:
+    """Draw the phase transition: accuracy (mean, and the min–max band over seeds) against
+    ``d / (R·log2 N)``, one line per (N, R), with each line's proved dimension marked.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed, saying which extra installs it.
+    """
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(9.5, 4.8))
+    sizes = sorted({(row.n_subjects, row.n_relations) for row in rows})
+    for index, (n_subjects, n_relations) in enumerate(sizes):
+        line = sorted(
+            (row for row in rows if (row.n_subjects, row.n_relations) == (n_subjects, n_relations)),
+            key=lambda row: row.d,
+        )
+        xs = [row.d_over_r_log2_n for row in line]
+        colour = f"C{index % 10}"
+        axes.plot(
+            xs,
+            [row.accuracy_mean for row in line],
+            "o-",
+            color=colour,
+            label=f"N = {n_subjects:,}, R = {n_relations}",
+        )
+        axes.fill_between(
+            xs,
+            [row.accuracy_min for row in line],
+            [row.accuracy_max for row in line],
+            color=colour,
+            alpha=0.2,
+        )
+        axes.axvline(line[0].proven_d / line[0].r_log2_n, color=colour, linestyle=":", lw=1)
+    axes.set_xscale("log")
+    axes.set_xlabel("d / (R·log2 N)   (dotted: the proved dimension)")
+    axes.set_ylabel("facts recalled (mean; band: min to max over seeds)")
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_title("Random codes, superposed: recall against dimension")
+    axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    figure.tight_layout()
+    target = Path(path)
+    figure.savefig(target, dpi=120)
+    plt.close(figure)
+    return target

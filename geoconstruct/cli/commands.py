@@ -49,7 +49,11 @@ from geoconstruct.analysis.capacity import (
     dimension_table,
 )
 from geoconstruct.analysis.comparison import baselines_table
-from geoconstruct.analysis.plotting import plot_dimension_table, plot_tradeoff_table
+from geoconstruct.analysis.plotting import (
+    plot_dimension_table,
+    plot_tradeoff_table,
+    plot_transition_table,
+)
 from geoconstruct.analysis.precision import numeric_format
 from geoconstruct.analysis.reports import (
     bounds_summary,
@@ -59,6 +63,7 @@ from geoconstruct.analysis.reports import (
 from geoconstruct.analysis.tables import markdown_header, markdown_row, render_table
 from geoconstruct.analysis.tradeoff import TradeoffRow, tradeoff_table
 from geoconstruct.analysis.transfer import transfer_summary
+from geoconstruct.analysis.transition import transition_table
 from geoconstruct.cli.parser import build_parser, codebook_family
 from geoconstruct.cli.printing import (
     print_bounds,
@@ -131,6 +136,10 @@ def _construct(args: argparse.Namespace) -> int:
 
 
 def _table(args: argparse.Namespace) -> int:
+    if args.kind == "transition":
+        return _transition_table(args)
+    args.codebook = args.codebook or ["grid"]
+    args.layout = args.layout or "block"
     for name in args.codebook:
         resolve_codebook(name)  # fail on an unknown name before any work starts
     for name in args.precision:
@@ -169,6 +178,36 @@ def _table(args: argparse.Namespace) -> int:
             raise ValueError("--plot draws the dimension table")
         plot_dimension_table([row for row in rows if isinstance(row, DimensionRow)], args.plot)
     return 0 if all(row.error is None for row in rows) else 1
+
+
+def _transition_table(args: argparse.Namespace) -> int:
+    codebooks = args.codebook or ["gaussian"]
+    if len(codebooks) != 1:
+        raise ValueError("the transition table takes one codebook")
+    resolve_codebook(codebooks[0])
+    start = time.perf_counter()
+    n_cells = len(args.subjects) * len(args.relations) * len(args.dims)
+    with (
+        ProcessPoolExecutor(args.workers) as pool,
+        tqdm(total=n_cells, desc="transition table", unit="cell", leave=False) as bar,
+    ):
+        rows = transition_table(
+            args.subjects,
+            args.relations,
+            args.dims,
+            layout=args.layout or "superposed",
+            codebook=codebooks[0],
+            seeds=args.seeds,
+            sample=args.sample_size,
+            executor=pool,
+            progress=bar.update,
+            memory_budget=args.memory_budget,
+        )
+    elapsed = f"{len(rows)} rows in {time.perf_counter() - start:.1f} s"
+    _print_and_save(rows, args, elapsed)
+    if args.plot:
+        plot_transition_table(rows, args.plot)
+    return 0
 
 
 def _print_and_save(rows: Sequence[Any], args: argparse.Namespace, elapsed: str) -> None:

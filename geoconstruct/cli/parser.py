@@ -109,9 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     table = commands.add_parser(
         "table", help="measured dimension, capacity or depth trade-off beside the bounds"
     )
-    table.add_argument("kind", choices=["dimension", "capacity", "tradeoff", "baselines"])
+    table.add_argument(
+        "kind", choices=["dimension", "capacity", "tradeoff", "baselines", "transition"]
+    )
     table.add_argument("--subjects", type=_int_list, default=[256, 4096], help="N list (dimension)")
-    table.add_argument("--dims", type=_int_list, default=[14, 26], help="d list (capacity)")
+    table.add_argument(
+        "--dims", type=_int_list, default=[14, 26], help="d list (capacity, transition)"
+    )
     table.add_argument("--entities", type=int, default=4096, help="N (tradeoff)")
     table.add_argument("--hops", type=_int_list, default=[1, 2, 3, 4], help="H list (tradeoff)")
     table.add_argument(
@@ -121,9 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="queries checked per row (tradeoff: 10,000; baselines: 2,000)",
     )
     table.add_argument("--relations", type=_int_list, default=[1, 4], help="R list")
-    table.add_argument("--codebook", type=_name_list, default=["grid"], help="codebook list")
+    table.add_argument(
+        "--codebook",
+        type=_name_list,
+        default=None,
+        help="codebook list (default grid; transition: gaussian)",
+    )
     table.add_argument("--precision", type=_name_list, default=["float32"], help="format list")
-    table.add_argument("--layout", choices=tuple(LAYOUTS), default="block")
+    table.add_argument(
+        "--layout",
+        choices=tuple(LAYOUTS),
+        default=None,
+        help="layout (default block; transition: superposed)",
+    )
     table.add_argument("--seeds", type=_int_list, default=[0], help="seed list")
     table.add_argument("--max-subjects", type=int, default=2**20, help="capacity search limit")
     table.add_argument("--format", choices=TABLE_FORMATS, default="md")
