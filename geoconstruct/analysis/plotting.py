@@ -29,6 +29,15 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, figure: Any, path: str | Path) -> Path:
+    """Lay out, write at 120 dpi, and close the figure."""
+    figure.tight_layout()
+    target = Path(path)
+    figure.savefig(target, dpi=120)
+    plt.close(figure)
+    return target
+
+
 def plot_dimension_table(rows: Sequence[DimensionRow], path: str | Path) -> Path:
     """Draw measured ``d_s``, the construction's ``d_s`` and both bounds against N; save to path.
 
@@ -101,11 +110,7 @@ def plot_dimension_table(rows: Sequence[DimensionRow], path: str | Path) -> Path
     axes.set_ylabel("d_s (fact-dependent dimension)")
     axes.set_title("Measured dimension beside the lower bounds")
     axes.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    figure.tight_layout()
-    out = Path(path)
-    figure.savefig(out, dpi=120)
-    plt.close(figure)
-    return out
+    return _save(plt, figure, path)
 
 
 def plot_tradeoff_table(rows: Sequence[TradeoffRow], path: str | Path) -> Path:
@@ -149,11 +154,7 @@ def plot_tradeoff_table(rows: Sequence[TradeoffRow], path: str | Path) -> Path:
     n_entities = rows[0].n_entities if rows else 0
     axes.set_title(f"Capacity-depth trade-off, N={n_entities:,}")
     axes.legend(fontsize=7)
-    figure.tight_layout()
-    out = Path(path)
-    figure.savefig(out, dpi=120)
-    plt.close(figure)
-    return out
+    return _save(plt, figure, path)
 
 
 def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Path:
@@ -196,8 +197,4 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
     axes.set_ylim(-0.02, 1.02)
     axes.set_title("Random codes, superposed: recall against dimension")
     axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
-    figure.tight_layout()
-    target = Path(path)
-    figure.savefig(target, dpi=120)
-    plt.close(figure)
-    return target
+    return _save(plt, figure, path)

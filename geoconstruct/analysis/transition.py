@@ -140,8 +140,8 @@ def transition(
                 accuracy_max=max(accuracies),
                 seeds_all_correct=sum(report.all_correct for report in reports),
                 sampled=sampled,
-                sample_low=min(low for low, _ in intervals) if sampled else None,
-                sample_high=max(high for _, high in intervals) if sampled else None,
+                sample_low=min(lower for lower, _ in intervals) if sampled else None,
+                sample_high=max(upper for _, upper in intervals) if sampled else None,
                 seconds=time.perf_counter() - start,
             )
         )

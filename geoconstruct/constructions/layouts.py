@@ -40,10 +40,12 @@ __all__ = [
     "InPlaceSuperposedLayout",
     "Layout",
     "SuperposedLayout",
+    "block_read_maps",
     "resolve_layout",
 ]
 
 FloatArray = npt.NDArray[np.float64]
+Rng = np.random.Generator
 
 SUPERPOSED_FAILURE_PROBABILITY = 0.01
 """δ in the superposed dimension formula: recall fails with probability at most δ."""
@@ -149,9 +151,6 @@ class Layout(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-Rng = np.random.Generator
 
 
 class BlockLayout(Layout):

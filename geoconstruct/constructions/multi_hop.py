@@ -56,7 +56,7 @@ from geoconstruct._validation import (
 )
 from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
 from geoconstruct.constructions.construction import Construction
-from geoconstruct.constructions.layouts import BlockLayout
+from geoconstruct.constructions.layouts import block_read_maps
 from geoconstruct.constructions.queries import ChainOfThoughtQueries
 from geoconstruct.facts import Facts, random_facts, require_facts
 from geoconstruct.model.assembly import (
@@ -361,7 +361,7 @@ def assemble(
     gates = np.zeros((n_chains, d))
     for slot in range(g):
         gates[np.arange(n_chains), residual[f"slot_{slot + 1}"].start + keys[:, slot]] = 1.0
-    read_maps = BlockLayout().read_maps(n_chains, codebook, np.random.default_rng(0))
+    read_maps = block_read_maps(n_chains, k)  # key c reads k-slot c
     write_selector(
         W,
         residual.lift("subject", read_maps),  # [D_g, d_model, k]

@@ -420,11 +420,8 @@ def proven_dimension(
     >>> proven_dimension(1000, 4, layout="superposed", codebook="gaussian")
     956
     """
-    n_subjects = require_int("n_subjects", n_subjects, minimum=1)
-    n_relations = require_int("n_relations", n_relations, minimum=1)
-    layout_object, family = _layout_and_family(layout, codebook)
-    code_length = layout_object.min_code_length(n_subjects, n_relations, family)
-    return layout_object.dimension(n_relations, code_length)
+    code_length = code_length_for(n_subjects, n_relations, layout=layout, codebook=codebook)
+    return resolve_layout(layout).dimension(n_relations, code_length)
 
 
 def dimension_for(layout: str | Layout, n_relations: int, code_length: int) -> int:
