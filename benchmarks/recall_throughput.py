@@ -1,15 +1,15 @@
 """Throughput of construction and exact recall, beside a plain BLAS reference in the same run.
 
-For each size: build the construction at ``proven_dimension``, run ``recall()`` over all N·R
-facts, and time the reference — the float64 matrix product ``[N·R, d_model] @ [d_model, d_vocab]``
-(the unembedding of every prompt, the least work any exact argmax over the vocabulary must do),
-run over the same chunks as recall into one reused output buffer.
-Prints facts per second, the ratio recall time / reference time, and the process's peak resident
-memory so far.
+For each size: build the construction at ``proven_dimension`` in ``--dtype``, run ``recall()``
+over all N·R facts, and time the reference — the matrix product ``[N·R, d_model] @ [d_model,
+d_vocab]`` in the same dtype (the unembedding of every prompt, the least work any exact argmax over
+the vocabulary must do), run over the same chunks as recall into one reused output buffer.
+Prints facts per second, the forward pass's speed as a share of the reference's (reference time /
+recall time), and the process's peak resident memory so far.
 
 Usage::
 
-    python benchmarks/recall_throughput.py                 # N=10,000, R=8, block, grid
+    python benchmarks/recall_throughput.py        # N=10,000, R=8, the default construction, float32
     python benchmarks/recall_throughput.py --subjects 2000,10000 --relations 4,8 --json out.json
 """
 
@@ -28,6 +28,8 @@ from geoconstruct import (
     construct_single_hop,
     proven_dimension,
 )
+from geoconstruct.constructions.layouts import LAYOUTS
+from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 from geoconstruct.verification.evaluation import CHUNK_BYTES, chunk_size
 
 
@@ -49,9 +51,10 @@ def _timed_reference(construction: Construction, n_prompts: int, repeats: int) -
     config = construction.config
     rng = np.random.default_rng(0)
     chunk = chunk_size(config, CHUNK_BYTES)
-    prompts = rng.standard_normal((n_prompts, config.d_model))
-    unembed = rng.standard_normal((config.d_model, config.d_vocab))
-    buffer = np.empty((chunk, config.d_vocab))
+    dtype = np.dtype(config.dtype)
+    prompts = rng.standard_normal((n_prompts, config.d_model)).astype(dtype)
+    unembed = rng.standard_normal((config.d_model, config.d_vocab)).astype(dtype)
+    buffer = np.empty((chunk, config.d_vocab), dtype=dtype)
     timings = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -66,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=_int_list, default=[10_000])
     parser.add_argument("--relations", type=_int_list, default=[8])
-    parser.add_argument("--layout", default="block", choices=["block", "superposed"])
-    parser.add_argument("--codebook", default="grid", choices=["grid", "gaussian", "rademacher"])
+    parser.add_argument("--layout", default=DEFAULT_LAYOUT, choices=tuple(LAYOUTS))
+    parser.add_argument(
+        "--codebook", default=DEFAULT_CODEBOOK, choices=["grid", "gaussian", "rademacher"]
+    )
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args(argv)
@@ -75,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print(
         "| N | R | d | facts | construct s | recall s | facts/s | BLAS reference s "
-        "| recall / reference | recalled | peak RSS MiB |"
+        "| speed / reference | recalled | peak RSS MiB |"
     )
     print("|---" * 11 + "|")
     for n_subjects in args.subjects:
@@ -85,7 +91,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             start = time.perf_counter()
             construction = construct_single_hop(
-                n_subjects, n_relations, d, layout=args.layout, codebook=args.codebook, seed=0
+                n_subjects,
+                n_relations,
+                d,
+                layout=args.layout,
+                codebook=args.codebook,
+                seed=0,
+                dtype=args.dtype,
             )
             construct_seconds = time.perf_counter() - start
             recall_seconds, report = _timed_recall(construction, args.repeats)
@@ -101,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                 "recall_seconds": recall_seconds,
                 "facts_per_second": report.n_facts / recall_seconds,
                 "reference_seconds": reference_seconds,
-                "ratio_to_reference": recall_seconds / reference_seconds,
+                "dtype": args.dtype,
+                "speed_to_reference": reference_seconds / recall_seconds,
                 "peak_rss_mib": peak_mib,
             }
             rows.append(row)
@@ -109,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {n_subjects} | {n_relations} | {d} | {report.n_facts} | "
                 f"{construct_seconds:.3f} | {recall_seconds:.2f} | "
                 f"{row['facts_per_second']:,.0f} | {reference_seconds:.2f} | "
-                f"{row['ratio_to_reference']:.2f} | {report.n_correct}/{report.n_facts} | "
+                f"{row['speed_to_reference']:.0%} | {report.n_correct}/{report.n_facts} | "
                 f"{peak_mib:.0f} |",
                 flush=True,
             )

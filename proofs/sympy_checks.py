@@ -636,13 +636,13 @@ def check_superposed_length_in_library() -> bool:
     """The superposed layout's k makes ``N(N−1)R·exp(−(1−μ)k/(4(R−1)))`` at most the documented
     δ = 1/100, and is the smallest such k (superposed_recall.md)."""
     from geoconstruct.codes.codebooks import GaussianCodes
-    from geoconstruct.constructions.layouts import SuperposedLayout
+    from geoconstruct.constructions.layouts import SeparateSuperposedLayout
 
     ok = True
     mu = sp.Rational(1, 2)
     for n in (2, 3, 1000, 65_536, 10**6):
         for relations in (2, 3, 4, 8, 16):
-            k = SuperposedLayout().min_code_length(n, relations, GaussianCodes(float(mu)))
+            k = SeparateSuperposedLayout().min_code_length(n, relations, GaussianCodes(float(mu)))
             failure = n * (n - 1) * relations * sp.exp(-(1 - mu) * k / (4 * (relations - 1)))
             before = n * (n - 1) * relations * sp.exp(-(1 - mu) * (k - 1) / (4 * (relations - 1)))
             shortest = GaussianCodes(float(mu)).min_code_length(n)
@@ -657,16 +657,17 @@ def check_gate_scale_in_library() -> bool:
     import numpy as np
 
     from geoconstruct.codes.codebooks import GaussianCodes, GridCodes
-    from geoconstruct.constructions.layouts import BlockLayout, SuperposedLayout
+    from geoconstruct.constructions.layouts import SeparateBlockLayout, SeparateSuperposedLayout
 
     ok = True
     for bits in range(1, 17):
         book = GridCodes(bits=bits).build(min(2**bits, 4096), 1, np.random.default_rng(0))
         largest = sp.Integer(2) ** (bits - 1)  # the code −2^(p−1) has this coordinate
-        ok &= sp.Float(BlockLayout().gate_scale(book, 3)) >= largest
+        ok &= sp.Float(SeparateBlockLayout().gate_scale(book, 3)) >= largest
     unit = GaussianCodes().build(50, 117, np.random.default_rng(0))
     for relations in (1, 2, 5, 16):
-        ok &= sp.Float(SuperposedLayout().gate_scale(unit, relations)) >= relations  # ‖u‖ = 1
+        gate = SeparateSuperposedLayout().gate_scale(unit, relations)
+        ok &= sp.Float(gate) >= relations  # ‖u‖ = 1
     return bool(ok)
 
 
@@ -830,15 +831,21 @@ def check_certificate_margins_in_library() -> bool:
     float64 slack (certified_recall.md)."""
     import numpy as np
 
-    from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
+    from geoconstruct.constructions.single_hop import (
+        construct_single_hop,
+        proven_dimension,
+        required_dimension,
+    )
 
     ok = True
     for n, relations in ((64, 2), (300, 3)):
-        grid = construct_single_hop(n, relations, required_dimension(n, relations), seed=1)
+        # the block layout: a clean read-out, y = u exactly
+        d = required_dimension(n, relations, layout="block", codebook="grid")
+        grid = construct_single_hop(n, relations, d, layout="block", codebook="grid", seed=1)
         margins = grid.certify().margins
         ok &= bool(np.all(margins == 0.5))  # exact: no slack is needed or taken
-        d = required_dimension(n, relations, codebook="gaussian")
-        unit = construct_single_hop(n, relations, d, codebook="gaussian", seed=1)
+        d = proven_dimension(n, relations, layout="block", codebook="gaussian")
+        unit = construct_single_hop(n, relations, d, layout="block", codebook="gaussian", seed=1)
         certificate = unit.certify()
         mu = sp.Float(unit.codebook.coherence(), 50)
         proved = 1 - mu  # the proofs' margin of a clean code

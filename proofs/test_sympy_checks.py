@@ -133,7 +133,7 @@ def _wrong_library():
         ),
         (
             checks.check_gate_scale_in_library,
-            layouts.BlockLayout,
+            layouts.SeparateBlockLayout,
             "gate_scale",
             lambda self, codebook, n_relations: codebook.coordinate_bound / 2,
         ),

@@ -1,4 +1,8 @@
-"""Cases shared by several test modules."""
+"""Cases shared by several test modules, and a forward pass written independently of the library."""
+
+import math
+
+import numpy as np
 
 from geoconstruct.codes.codebooks import BCHCodes
 
@@ -13,5 +17,32 @@ LAYOUT_CODEBOOKS = [
     ("superposed", "gaussian"),
     ("superposed", "rademacher"),
     ("superposed", SUPERPOSED_BCH),
+    ("block_separate", "grid"),
+    ("superposed_separate", "gaussian"),
 ]
-"""Every layout with every codebook it accepts."""
+"""Every layout with every codebook it accepts (the in-place read-out, the default, with each;
+the separate output subspace with one codebook each)."""
+
+
+def independent_argmax(weights, tokens, chunk=1000):
+    """A one-layer transformer in plain numpy, TransformerLens conventions, written anew here."""
+    W = weights
+    out = []
+    for start in range(0, len(tokens), chunk):
+        t = tokens[start : start + chunk]
+        x = W["embed.W_E"][t] + W["pos_embed.W_pos"][: t.shape[1]]  # [n, p, d]
+        q = np.einsum("npd,hde->nhpe", x, W["blocks.0.attn.W_Q"]) + W["blocks.0.attn.b_Q"][:, None]
+        k = np.einsum("npd,hde->nhpe", x, W["blocks.0.attn.W_K"]) + W["blocks.0.attn.b_K"][:, None]
+        v = np.einsum("npd,hde->nhpe", x, W["blocks.0.attn.W_V"]) + W["blocks.0.attn.b_V"][:, None]
+        scores = np.einsum("nhqe,nhke->nhqk", q, k) / math.sqrt(q.shape[-1])
+        positions = np.arange(t.shape[1])
+        scores = np.where(positions[None, :] > positions[:, None], -np.inf, scores)
+        pattern = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        pattern /= pattern.sum(axis=-1, keepdims=True)
+        z = np.einsum("nhqk,nhke->nhqe", pattern, v)
+        x = x + np.einsum("nhqe,hed->nqd", z, W["blocks.0.attn.W_O"]) + W["blocks.0.attn.b_O"]
+        hidden = np.maximum(x @ W["blocks.0.mlp.W_in"] + W["blocks.0.mlp.b_in"], 0)
+        x = x + hidden @ W["blocks.0.mlp.W_out"] + W["blocks.0.mlp.b_out"]
+        logits = x[:, -1] @ W["unembed.W_U"] + W["unembed.b_U"]
+        out.append(logits.argmax(axis=1))
+    return np.concatenate(out)

@@ -67,8 +67,10 @@ def test_baselines_store_the_same_facts_as_the_geometric_construction():
 
 
 def test_baseline_mlps_grow_with_the_facts_and_the_geometric_one_does_not():
-    def geometric_mlp(n, r):
-        return ParameterSplit.of(construct_single_hop(n, r, proven_dimension(n, r)).config).mlp
+    def geometric_mlp(n, r):  # grid codes: k = ⌈log2 N / 8⌉ digits
+        d = proven_dimension(n, r, layout="block", codebook="grid")
+        construction = construct_single_hop(n, r, d, layout="block", codebook="grid")
+        return ParameterSplit.of(construction.config).mlp
 
     for kind in BASELINE_KINDS:
         mlp = {(n, r): baseline_parameters(n, r, kind).mlp for n in (256, 4096) for r in (1, 16)}
@@ -111,7 +113,7 @@ def test_the_outer_product_memory_transfers_with_unit_codes():
 
 @pytest.mark.parametrize(("layout", "codebook"), LAYOUT_CODEBOOKS)
 def test_probes_call_a_geometric_construction_a_selector(layout, codebook):
-    n_subjects = 300 if layout == "block" else 3000
+    n_subjects = 300 if layout.startswith("block") else 3000
     d = proven_dimension(n_subjects, 2, layout=layout, codebook=codebook)
     construction = construct_single_hop(
         n_subjects, 2, d, layout=layout, codebook=codebook, seed=4, dtype="float32"
@@ -124,8 +126,9 @@ def test_probes_call_a_geometric_construction_a_selector(layout, codebook):
     live = np.array([kind == "selector" for kind in profile.kinds])
     assert (profile.opens_for[live].sum(axis=1) == 1).all()
     assert (profile.attribute_r2[live] > 0.99).all()
-    # block: the unit reads the selected attribute only; superposed: others leak in (crosstalk)
-    if layout == "block":
+    # block, separate output: the unit reads the selected attribute only; superposed: others leak
+    # in (crosstalk); in place: the unit reads the selected code minus the one held in place
+    if layout == "block_separate":
         assert (profile.selected_r2[live] > 0.99).all()
     else:
         assert np.nanmean(profile.selected_r2[live]) < 0.9

@@ -67,9 +67,9 @@ def test_block_grid_meets_the_per_subject_bound_at_powers_of_the_radix(m, n_rela
     n_subjects = 2 ** (bits * m)
     achieved = subject_dimension(n_subjects, n_relations, codebook=GridCodes(bits=bits))
     assert achieved == per_subject_min_dimension(n_subjects, n_relations, bits)
-    # and the construction's d_model is d_s + R + k
-    d = proven_dimension(n_subjects, n_relations, codebook=GridCodes(bits=bits))
-    assert d == achieved + n_relations + achieved // n_relations
+    # and the construction's d_model is d_s + R (the block layout, read out in place)
+    d = proven_dimension(n_subjects, n_relations, layout="block", codebook=GridCodes(bits=bits))
+    assert d == achieved + n_relations
 
 
 def test_bound_arguments_are_validated():

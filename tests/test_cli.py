@@ -60,6 +60,10 @@ def test_construct_with_larger_dim_and_bits(capsys):
         "300",
         "--relations",
         "2",
+        "--layout",
+        "block",
+        "--codebook",
+        "grid",
         "--bits",
         "3",
         "--dim",
@@ -79,15 +83,28 @@ def test_dimension_prints_the_minimum(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["construct", "--subjects", "10", "--relations", "4", "--dim", "5"], "requires d >= 9"),
+        (["construct", "--subjects", "10", "--relations", "4", "--dim", "4"], "requires d >= 5"),
         (["construct", "--subjects", "0", "--relations", "4"], "n_subjects must be"),
         (["construct", "--subjects", "10", "--relations", "0"], "n_relations must be"),
         (
-            ["dimension", "--subjects", "10", "--relations", "2", "--layout", "superposed"],
+            ["dimension", "--subjects", "10", "--relations", "2", "--codebook", "grid"],
             "unit-norm",
         ),
-        (["construct", "--subjects", "10", "--relations", "2", "--bits", "0"], "bits"),
-        (["construct", "--subjects", "10", "--relations", "2", "--max-coherence", "0.3"], "unit"),
+        (["construct", "--subjects", "10", "--relations", "2", "--bits", "8"], "--bits applies"),
+        (
+            [
+                *("construct", "--subjects", "10", "--relations", "2"),
+                *("--codebook", "grid", "--layout", "block", "--bits", "0"),
+            ],
+            "bits",
+        ),
+        (
+            [
+                *("construct", "--subjects", "10", "--relations", "2"),
+                *("--codebook", "grid", "--max-coherence", "0.3"),
+            ],
+            "unit",
+        ),
         (
             [
                 *("construct", "--subjects", "10", "--relations", "2"),
@@ -133,7 +150,7 @@ def test_bounds_prints_the_lower_bounds_beside_the_constructions(capsys):
     grid = summary["constructions"][0]
     assert (grid["layout"], grid["codebook"], grid["d_s"]) == ("block", "grid", 8)
     status, out, _ = run(capsys, "bounds", "--subjects", "65536", "--relations", "4")
-    assert status == 0 and "| block | grid | 8 | 1.00 | 14 |" in out
+    assert status == 0 and "| block | grid | 8 | 1.00 | 12 |" in out
 
 
 def test_over_budget_requests_exit_2_with_the_bytes_needed(capsys):
@@ -205,7 +222,8 @@ def test_construct_certified_with_bch_codes(capsys):
 
 
 def test_construct_with_precision_reports_storage_efficiency(capsys):
-    argv = ["construct", "--subjects", "4096", "--relations", "2", "--bits", "4"]
+    argv = ["construct", "--subjects", "4096", "--relations", "2", "--layout", "block"]
+    argv += ["--codebook", "grid", "--bits", "4"]
     argv += ["--precision", "int4", "--method", "certified", "--json"]
     status, out, _ = run(capsys, *argv)
     summary = json.loads(out)

@@ -17,7 +17,8 @@ from geoconstruct import (
 
 
 def partly_wrong():
-    construction = construct_single_hop(2000, 4, proven_dimension(2000, 4), seed=3)
+    grid = {"layout": "block", "codebook": "grid"}  # the exact regime: a small d, a quick pass
+    construction = construct_single_hop(2000, 4, proven_dimension(2000, 4, **grid), seed=3, **grid)
     permutations = np.array(construction.facts.permutations)
     permutations[:, :40] = np.roll(permutations[:, :40], 1, axis=1)  # 40 subjects' facts changed
     return dataclasses.replace(construction, facts=Facts(permutations))

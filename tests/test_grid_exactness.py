@@ -29,16 +29,18 @@ def heavy(bits, dtype):
 def test_grid_codes_recall_every_fact_or_are_refused(bits, dtype):
     family = GridCodes(bits=bits)
     n_subjects = 2**bits
-    d = proven_dimension(n_subjects, 1, codebook=family)
+    d = proven_dimension(n_subjects, 1, layout="block", codebook=family)
     exact = exact_grid_logits(bits, 1, SIGNIFICAND_BITS[dtype])
     if not exact:
         with pytest.raises(
             ValueError, match=rf"not exact in {dtype}.*use dtype='float64'"
         ) as error:
-            construct_single_hop(n_subjects, 1, d, codebook=family, dtype=dtype)
+            construct_single_hop(n_subjects, 1, d, layout="block", codebook=family, dtype=dtype)
         assert "\n" not in str(error.value)
         return
-    construction = construct_single_hop(n_subjects, 1, d, codebook=family, dtype=dtype, seed=bits)
+    construction = construct_single_hop(
+        n_subjects, 1, d, layout="block", codebook=family, dtype=dtype, seed=bits
+    )
     assert construction.codebook.code_length == 1
     report = construction.recall()  # the forward pass on every prompt
     assert report.n_correct == report.n_queries == n_subjects, report.failures
@@ -58,7 +60,9 @@ def test_the_inexact_float32_construction_would_have_failed():
 
     from geoconstruct.model.transformer import TransformerConfig, forward
 
-    built = construct_single_hop(65536, 1, 3, codebook=GridCodes(bits=16), dtype="float64")
+    built = construct_single_hop(
+        65536, 1, 2, layout="block", codebook=GridCodes(bits=16), dtype="float64"
+    )
     config = TransformerConfig(**(built.config.as_dict() | {"dtype": "float32"}))
     weights = {name: array.astype(np.float32) for name, array in built.weights.items()}
     queries = np.arange(30_000, 31_000)  # codes of size about 2^15: logits near 2^31

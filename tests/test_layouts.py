@@ -1,8 +1,10 @@
-"""Layouts as objects, and the in-place read-out variants (the output shares the subject subspace).
+"""Layouts as objects, and the in-place read-out (the output shares the subject subspace).
 
-The in-place layouts are the first construction variant added on the one mechanism: they live
-in ``constructions/layouts.py`` alone. Their dimension formulas are computed here from the issue's
-statement (block: R·(k + 1); superposed: k + R), not from the code.
+The in-place layouts were the first construction variant added on the one mechanism: they live
+in ``constructions/layouts.py`` alone, and are now the default ``block`` and ``superposed``; the
+separate output subspace remains as ``block_separate`` and ``superposed_separate``. Their
+dimension formulas are computed here from the issue's statement (block: R·(k + 1); superposed:
+k + R), not from the code.
 """
 
 import numpy as np
@@ -16,17 +18,17 @@ from geoconstruct.constructions.layouts import LAYOUTS, resolve_layout
 from geoconstruct.model.transformer import forward
 
 IN_PLACE = [
-    ("block_in_place", "grid"),
-    ("block_in_place", "gaussian"),
-    ("block_in_place", "rademacher"),
-    ("superposed_in_place", "gaussian"),
-    ("superposed_in_place", "rademacher"),
-    ("superposed_in_place", "bch"),
+    ("block", "grid"),
+    ("block", "gaussian"),
+    ("block", "rademacher"),
+    ("superposed", "gaussian"),
+    ("superposed", "rademacher"),
+    ("superposed", "bch"),
 ]
 
 
 def expected_dimension(layout, n_relations, k):
-    return n_relations * (k + 1) if layout == "block_in_place" else k + n_relations
+    return n_relations * (k + 1) if layout == "block" else k + n_relations
 
 
 @settings(max_examples=25, deadline=None)
@@ -69,8 +71,8 @@ def test_one_dimension_less_is_refused(layout, codebook):
 def test_in_place_saves_an_output_subspace():
     for base in ("block", "superposed"):
         codebook = "grid" if base == "block" else "gaussian"
-        separate = proven_dimension(4096, 4, layout=base, codebook=codebook)
-        in_place = proven_dimension(4096, 4, layout=f"{base}_in_place", codebook=codebook)
+        separate = proven_dimension(4096, 4, layout=f"{base}_separate", codebook=codebook)
+        in_place = proven_dimension(4096, 4, layout=base, codebook=codebook)
         k = resolve_layout(base).min_code_length(4096, 4, resolve_codebook(codebook))
         assert separate - in_place == k  # exactly the output subspace
 
@@ -79,8 +81,9 @@ def test_in_place_block_grid_keeps_the_exact_margin():
     construction = construct_single_hop(
         4096,
         4,
-        proven_dimension(4096, 4, layout="block_in_place"),
-        layout="block_in_place",
+        proven_dimension(4096, 4, layout="block", codebook="grid"),
+        layout="block",
+        codebook="grid",
         seed=2,
     )
     report = construction.recall(method="certified")

@@ -115,8 +115,10 @@ def test_grid_storage_efficiency_is_the_rounding_of_log2_n_to_digits(log_n, bits
 )
 def test_grid_codes_meet_the_per_subject_bound_on_quantised_weights(log_n, bits, n_relations):
     n_subjects, grid = 2**log_n, GridCodes(bits=bits)
-    d = proven_dimension(n_subjects, n_relations, codebook=grid)
-    c = construct_single_hop(n_subjects, n_relations, d, codebook=grid, seed=1, dtype="float32")
+    d = proven_dimension(n_subjects, n_relations, layout="block", codebook=grid)
+    c = construct_single_hop(
+        n_subjects, n_relations, d, layout="block", codebook=grid, seed=1, dtype="float32"
+    )
     q = quantize_construction(c, f"int{bits}")
     assert q.weights["embed.W_E"].tobytes() == c.weights["embed.W_E"].tobytes()  # lossless
     report = q.recall(method="certified")
@@ -130,7 +132,8 @@ def test_grid_codes_meet_the_per_subject_bound_on_quantised_weights(log_n, bits,
 
 def test_lossy_quantisation_is_caught_by_the_judge():
     # 8-bit grid codes squeezed into int4 lose digits: recall must report the failures
-    c = construct_single_hop(4096, 2, proven_dimension(4096, 2), seed=0)
+    grid = {"layout": "block", "codebook": "grid"}
+    c = construct_single_hop(4096, 2, proven_dimension(4096, 2, **grid), seed=0, **grid)
     q = quantize_construction(c, "int4")
     certified, exact = q.recall(method="certified"), q.recall()
     assert exact.n_correct < exact.n_facts

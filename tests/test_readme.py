@@ -14,7 +14,7 @@ def test_python_blocks_run(tmp_path, monkeypatch):
     for block in blocks:
         exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["report"].n_correct == 80_000
-    assert namespace["d"] == 26
+    assert namespace["d"] == 24
     assert namespace["hop_report"].n_correct == 27_000
     assert namespace["d_one_pass"] == 100
 

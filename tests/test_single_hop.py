@@ -101,21 +101,27 @@ def test_superposed_layout_succeeds_on_twenty_seeds(n_subjects, n_relations):
 
 
 def test_superposed_dimension_formula():
-    # k = max(8 ln(2N(N-1)), ⌈4(R-1)/(1-μ) ln(N(N-1)R/δ)⌉) with μ = 1/2, δ = 1/100; d = 2k + R
+    # k = max(8 ln(2N(N-1)), ⌈4(R-1)/(1-μ) ln(N(N-1)R/δ)⌉) with μ = 1/2, δ = 1/100;
+    # d = k + R read out in place (the default), 2k + R with a separate output subspace
     for n_subjects, n_relations in [(100, 2), (1000, 4), (4000, 8), (50, 1)]:
         pairs = n_subjects * (n_subjects - 1)
         code = math.ceil(2 * math.log(2 * pairs) / 0.25)
         crosstalk = math.ceil(8 * (n_relations - 1) * math.log(pairs * n_relations * 100))
-        expected = 2 * max(code, crosstalk) + n_relations
+        k = max(code, crosstalk)
+        assert proven_dimension(n_subjects, n_relations) == k + n_relations
         assert (
-            proven_dimension(n_subjects, n_relations, layout="superposed", codebook="gaussian")
-            == expected
+            proven_dimension(
+                n_subjects, n_relations, layout="superposed_separate", codebook="gaussian"
+            )
+            == 2 * k + n_relations
         )
 
 
 def test_ten_thousand_subjects_eight_relations_all_recalled():
     d = proven_dimension(10_000, 8, layout="block", codebook="grid")
-    construction = construct_single_hop(n_subjects=10_000, n_relations=8, d=d, seed=0)
+    construction = construct_single_hop(
+        n_subjects=10_000, n_relations=8, d=d, layout="block", codebook="grid", seed=0
+    )
     report = construction.recall()
     assert (report.n_correct, report.n_facts) == (80_000, 80_000)
     assert report.accuracy == 1.0
@@ -123,8 +129,10 @@ def test_ten_thousand_subjects_eight_relations_all_recalled():
 
 @pytest.mark.parametrize("codebook", CODEBOOKS)
 def test_float32_recalls_everything(codebook):
-    d = proven_dimension(300, 3, codebook=codebook)
-    construction = construct_single_hop(300, 3, d, codebook=codebook, seed=2, dtype="float32")
+    d = proven_dimension(300, 3, layout="block", codebook=codebook)
+    construction = construct_single_hop(
+        300, 3, d, layout="block", codebook=codebook, seed=2, dtype="float32"
+    )
     assert all(array.dtype == np.float32 for array in construction.weights.values())
     assert construction.recall().all_correct
 
@@ -151,7 +159,15 @@ def test_larger_d_is_used_and_still_recalls(layout, codebook):
         assert construction.recall().all_correct
 
 
-@pytest.mark.parametrize("layout,codebook", [("block", "grid"), ("superposed", "gaussian")])
+@pytest.mark.parametrize(
+    "layout,codebook",
+    [
+        ("block", "grid"),
+        ("superposed", "gaussian"),
+        ("block_separate", "grid"),
+        ("superposed_separate", "gaussian"),
+    ],
+)
 def test_weights_have_the_documented_structure(layout, codebook):
     n_subjects, n_relations = 120, 3
     d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
@@ -174,7 +190,10 @@ def test_weights_have_the_documented_structure(layout, codebook):
     spans = c.residual.as_dict()
     assert spans["subject"][0] == 0 and spans["unused"][1] == d
     assert spans["subject"][1] == spans["relation"][0]
-    assert spans["relation"][1] == spans["output"][0]
+    if layout.endswith("_separate"):
+        assert spans["relation"][1] == spans["output"][0]
+    else:  # read out in place: the output coordinates are the first k of the subject subspace
+        assert spans["output"] == [0, k] and spans["relation"][1] == spans["unused"][0]
     for name in ("blocks.0.attn.W_Q", "blocks.0.attn.W_K", "pos_embed.W_pos"):
         assert not c.weights[name].any()
 
@@ -228,7 +247,8 @@ def test_mlp_and_readout_do_not_depend_on_the_facts():
 def test_parameter_count_split():
     counts = {}
     for n_subjects in (300, 600):  # both need k = 2 grid digits of 8 bits
-        c = construct_single_hop(n_subjects, 4, proven_dimension(n_subjects, 4))
+        grid = {"layout": "block", "codebook": "grid"}
+        c = construct_single_hop(n_subjects, 4, proven_dimension(n_subjects, 4, **grid), **grid)
         count = c.parameter_count
         d_s = c.residual["subject"].stop
         assert count.fact_dependent == n_subjects * d_s
@@ -351,7 +371,7 @@ def test_recall_memory_stays_within_the_budget(n_subjects, layout, codebook):
         ({"d": "30"}, TypeError, "d must be an integer"),
         ({"d": 0}, ValueError, "d must be an integer >= 1"),
         ({"d": None}, TypeError, "d must be an integer"),
-        ({"layout": "diagonal"}, ValueError, "layout must be one of 'block', 'superposed'"),
+        ({"layout": "diagonal"}, ValueError, "layout must be one of 'superposed', 'block'"),
         ({"codebook": "hadamard"}, ValueError, "codebook must be one of 'grid'"),
         ({"layout": "superposed", "codebook": "grid", "d": 10**4}, ValueError, "unit-norm"),
         ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
@@ -359,7 +379,7 @@ def test_recall_memory_stays_within_the_budget(n_subjects, layout, codebook):
         ({"dtype": "float16"}, ValueError, "dtype must be one of"),
         ({"facts": [[0, 1]]}, TypeError, "facts must be a Facts object"),
         ({"facts": random_facts(10, 3)}, ValueError, "facts hold N=10, R=3"),
-        ({"d": 13}, ValueError, "requires d >= 14, got d=13"),
+        ({"d": 4}, ValueError, "requires d >= 5, got d=4"),  # gaussian, superposed: k + R
     ],
 )
 def test_bad_input_raises_a_clear_error_naming_the_argument(kwargs, error, message):
@@ -376,7 +396,7 @@ def test_bad_input_raises_a_clear_error_naming_the_argument(kwargs, error, messa
         ((10.0, 4), {}, TypeError, "n_subjects"),
         ((10, 4), {"layout": "grid"}, ValueError, "layout"),
         ((10, 4), {"codebook": "hadamard"}, ValueError, "codebook"),
-        ((10, 4), {"layout": "superposed"}, ValueError, "unit-norm"),
+        ((10, 4), {"codebook": "grid"}, ValueError, "unit-norm"),
     ],
 )
 def test_required_dimension_validates(args, kwargs, error, message):
@@ -388,12 +408,13 @@ def test_grid_bits_trade_code_length_for_precision():
     n_subjects, n_relations = 5000, 2
     for bits in (1, 4, 8, 13):
         k = math.ceil(math.log2(n_subjects) / bits)
-        d = proven_dimension(n_subjects, n_relations, codebook=GridCodes(bits=bits))
-        assert d == (n_relations + 1) * k + n_relations
+        d = proven_dimension(n_subjects, n_relations, layout="block", codebook=GridCodes(bits=bits))
+        assert d == n_relations * (k + 1)
     c = construct_single_hop(
         n_subjects,
         n_relations,
-        proven_dimension(n_subjects, n_relations, codebook=GridCodes(bits=4)),
+        proven_dimension(n_subjects, n_relations, layout="block", codebook=GridCodes(bits=4)),
+        layout="block",
         codebook=GridCodes(bits=4),
         seed=0,
     )

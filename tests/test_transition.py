@@ -6,6 +6,7 @@ import math
 import pytest
 
 from geoconstruct import proven_dimension, required_dimension
+from geoconstruct.analysis.dimension_search import measure_min_dimension
 from geoconstruct.analysis.transition import transition, transition_table
 from geoconstruct.cli import main
 
@@ -38,7 +39,8 @@ def test_a_d_below_what_can_be_assembled_is_refused():
 
 
 def test_the_table_skips_cells_below_the_assembled_minimum():
-    rows = transition_table([64, 128], [1, 3], [3, 5, 60], seeds=(0,))
+    rows = transition_table([64, 128], [1, 3], [3, 5, 60], seeds=(0,), measure_min_d=False)
+    assert all(row.min_d is None for row in rows)
     assert {(row.n_subjects, row.n_relations, row.d) for row in rows} == {
         (n, r, d)
         for n in (64, 128)
@@ -56,7 +58,21 @@ def test_the_command_prints_the_rows_the_issue_asks_for(capsys):
     for row in rows:
         for key in ("n_subjects", "n_relations", "d", "accuracy_mean", "accuracy_min"):
             assert key in row
+        assert row["min_d"] == measure_min_dimension(64, 2, seeds=(0, 1)).d
     assert rows[-1]["accuracy_min"] == 1.0
+
+
+def test_every_row_carries_its_measured_minimum_dimension():
+    rows = transition_table([128, 256], [2], ratios=(1, 4), seeds=(0, 1))
+    for n in (128, 256):
+        found = measure_min_dimension(n, 2, seeds=(0, 1))
+        line = [row for row in rows if row.n_subjects == n]
+        assert [row.d for row in line] == [round(2 * math.log2(n)), round(8 * math.log2(n))]
+        for row in line:
+            assert row.min_d == found.d
+            assert row.min_d_over_r_log2_n == pytest.approx(found.d / (2 * math.log2(n)))
+            # below min d some seed misses a fact; from it on, with these seeds, none does
+            assert (row.seeds_all_correct == 2) or row.d < found.d
 
 
 def test_the_plot_is_drawn(tmp_path):

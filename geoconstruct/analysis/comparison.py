@@ -47,6 +47,9 @@ from geoconstruct.model.transformer import ParameterSplit
 __all__ = ["MODELS", "BaselineRow", "baselines_table"]
 
 MODELS = ("geometric", *BASELINE_KINDS)
+
+GEOMETRIC_LAYOUT, GEOMETRIC_CODEBOOK = "block", "grid"
+"""The geometric construction the baselines are compared with: the exact regime."""
 TRANSFER_SEED_OFFSET = 10_000
 """The fresh facts of a transfer check are drawn from ``seed + TRANSFER_SEED_OFFSET``."""
 
@@ -140,8 +143,9 @@ def _row(
 ) -> BaselineRow:
     start = time.perf_counter()
     if model == "geometric":
-        d = proven_dimension(n_subjects, n_relations)
-        counts = ParameterSplit.of(single_hop_config(n_subjects, n_relations, d))
+        geometric = {"layout": GEOMETRIC_LAYOUT, "codebook": GEOMETRIC_CODEBOOK}
+        d = proven_dimension(n_subjects, n_relations, **geometric)
+        counts = ParameterSplit.of(single_hop_config(n_subjects, n_relations, d, **geometric))
     else:
         d = baseline_dimension(n_subjects, n_relations, model)
         counts = baseline_parameters(n_subjects, n_relations, model)
@@ -194,7 +198,14 @@ def _build(
 ) -> Construction:
     if model == "geometric":
         return construct_single_hop(
-            n_subjects, n_relations, d, seed=seed, dtype="float32", memory_budget=memory_budget
+            n_subjects,
+            n_relations,
+            d,
+            seed=seed,
+            dtype="float32",
+            memory_budget=memory_budget,
+            layout=GEOMETRIC_LAYOUT,
+            codebook=GEOMETRIC_CODEBOOK,
         )
     return construct_baseline(
         n_subjects, n_relations, model, seed=seed, dtype="float32", memory_budget=memory_budget

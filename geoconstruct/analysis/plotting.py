@@ -7,6 +7,7 @@ is imported only when a figure is drawn, so the rest of the library never needs 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -158,8 +159,11 @@ def plot_tradeoff_table(rows: Sequence[TradeoffRow], path: str | Path) -> Path:
 
 
 def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Path:
-    """Draw the phase transition: accuracy (mean, and the min–max band over seeds) against
-    ``d / (R·log2 N)``, one line per (N, R), with each line's proved dimension marked.
+    """Draw the phase transition and the measured dimension; save to ``path``.
+
+    Left: accuracy (mean, and the min–max band over seeds) against ``d / (R·log2 N)``, one line
+    per (N, R), each line's proved dimension dotted. Right: the measured minimum d against
+    ``log2 N``, one line per R, beside ``R·log2 N`` (dashed) and the proved d (dotted).
 
     Raises
     ------
@@ -167,7 +171,7 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
         If matplotlib is not installed, saying which extra installs it.
     """
     plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(9.5, 4.8))
+    figure, (accuracy_axes, dimension_axes) = plt.subplots(1, 2, figsize=(14, 5))
     sizes = sorted({(row.n_subjects, row.n_relations) for row in rows})
     for index, (n_subjects, n_relations) in enumerate(sizes):
         line = sorted(
@@ -176,25 +180,65 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
         )
         xs = [row.d_over_r_log2_n for row in line]
         colour = f"C{index % 10}"
-        axes.plot(
+        accuracy_axes.plot(
             xs,
             [row.accuracy_mean for row in line],
             "o-",
             color=colour,
             label=f"N = {n_subjects:,}, R = {n_relations}",
         )
-        axes.fill_between(
+        accuracy_axes.fill_between(
             xs,
             [row.accuracy_min for row in line],
             [row.accuracy_max for row in line],
             color=colour,
             alpha=0.2,
         )
-        axes.axvline(line[0].proven_d / line[0].r_log2_n, color=colour, linestyle=":", lw=1)
-    axes.set_xscale("log")
-    axes.set_xlabel("d / (R·log2 N)   (dotted: the proved dimension)")
-    axes.set_ylabel("facts recalled (mean; band: min to max over seeds)")
-    axes.set_ylim(-0.02, 1.02)
-    axes.set_title("Random codes, superposed: recall against dimension")
-    axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+        accuracy_axes.axvline(
+            line[0].proven_d / line[0].r_log2_n, color=colour, linestyle=":", lw=1
+        )
+    accuracy_axes.set_xscale("log")
+    accuracy_axes.set_xlabel("d / (R·log2 N)   (dotted: the proved dimension)")
+    accuracy_axes.set_ylabel("facts recalled (mean; band: min to max over seeds)")
+    accuracy_axes.set_ylim(-0.02, 1.02)
+    accuracy_axes.set_title("Recall against dimension")
+    accuracy_axes.legend(fontsize="x-small", ncol=2)
+    for index, n_relations in enumerate(sorted({row.n_relations for row in rows})):
+        by_size = {
+            row.n_subjects: row
+            for row in rows
+            if row.n_relations == n_relations and row.min_d is not None
+        }
+        if not by_size:
+            continue
+        line = [by_size[n] for n in sorted(by_size)]
+        log2_n = [math.log2(row.n_subjects) for row in line]
+        colour = f"C{index % 10}"
+        dimension_axes.plot(
+            log2_n,
+            [row.min_d for row in line],
+            "o-",
+            color=colour,
+            label=f"measured, R = {n_relations}",
+        )
+        dimension_axes.plot(
+            log2_n,
+            [row.r_log2_n for row in line],
+            "--",
+            color=colour,
+            label=f"R·log2 N, R = {n_relations}",
+        )
+        dimension_axes.plot(
+            log2_n,
+            [row.proven_d for row in line],
+            ":",
+            color=colour,
+            label=f"proved, R = {n_relations}",
+        )
+    dimension_axes.set_yscale("log", base=2)
+    dimension_axes.set_xlabel("log2 N")
+    dimension_axes.set_ylabel("smallest d recalling every fact on every seed")
+    dimension_axes.set_title("Measured dimension against log2 N")
+    dimension_axes.legend(fontsize="x-small", ncol=3)
+    figure.suptitle("Random gaussian codes, superposed: the phase transition")
     return _save(plt, figure, path)

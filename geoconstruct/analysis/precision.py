@@ -164,7 +164,8 @@ def quantize_construction(construction: Construction, fmt: str | NumericFormat) 
     Examples
     --------
     >>> from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
-    >>> c = construct_single_hop(4096, 2, required_dimension(4096, 2), seed=0)
+    >>> grid = {"layout": "block", "codebook": "grid"}
+    >>> c = construct_single_hop(4096, 2, required_dimension(4096, 2, **grid), seed=0, **grid)
     >>> q = quantize_construction(c, "int8")    # 8-bit grid codes: lossless
     >>> q.recall(method="certified").n_correct, storage_efficiency(q, "int8").per_subject
     (8192, 0.75)
@@ -227,8 +228,8 @@ def storage_efficiency(construction: Construction, fmt: str | NumericFormat) -> 
     >>> from geoconstruct.codes.codebooks import GridCodes
     >>> from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
     >>> grid = GridCodes(bits=4)
-    >>> c = construct_single_hop(2**12, 3, required_dimension(2**12, 3, codebook=grid),
-    ...                          codebook=grid)
+    >>> d = required_dimension(2**12, 3, layout="block", codebook=grid)
+    >>> c = construct_single_hop(2**12, 3, d, layout="block", codebook=grid)
     >>> storage_efficiency(c, "int4").per_subject   # log2 N = 12 = 3 digits of 4 bits
     1.0
     """

@@ -70,7 +70,8 @@ def superposition_fit(weights: Weights, facts: Facts) -> SuperpositionProbe:
     Examples
     --------
     >>> from geoconstruct import construct_single_hop, required_dimension
-    >>> c = construct_single_hop(500, 3, required_dimension(500, 3), seed=0)
+    >>> grid = {"layout": "block", "codebook": "grid"}
+    >>> c = construct_single_hop(500, 3, required_dimension(500, 3, **grid), seed=0, **grid)
     >>> probe = superposition_fit(c.weights, c.facts)
     >>> round(probe.r2, 6), probe.code_length
     (1.0, 2)
@@ -174,7 +175,8 @@ def selector_profile(
     Examples
     --------
     >>> from geoconstruct import construct_single_hop, required_dimension
-    >>> c = construct_single_hop(500, 3, required_dimension(500, 3), seed=0)
+    >>> grid = {"layout": "block_separate", "codebook": "grid"}
+    >>> c = construct_single_hop(500, 3, required_dimension(500, 3, **grid), seed=0, **grid)
     >>> profile = selector_profile(c.weights, c.config, c.facts)
     >>> profile.verdict, profile.count("selector"), profile.count("dead"), c.config.d_mlp
     ('selector', 9, 3, 12)

@@ -38,7 +38,12 @@ from geoconstruct.constructions.multi_hop import (
     construct_multi_hop,
     multi_hop_dimension,
 )
-from geoconstruct.constructions.single_hop import construct_single_hop, proven_dimension
+from geoconstruct.constructions.single_hop import (
+    DEFAULT_CODEBOOK,
+    DEFAULT_LAYOUT,
+    construct_single_hop,
+    proven_dimension,
+)
 from geoconstruct.verification.evaluation import ProgressCallback
 
 __all__ = [
@@ -123,8 +128,8 @@ def single_hop_summary(
     n_relations: int,
     d: int | None = None,
     *,
-    layout: str = "block",
-    codebook: str | CodebookFamily = "grid",
+    layout: str = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     seed: int = 0,
     dtype: str = "float64",
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
@@ -136,9 +141,9 @@ def single_hop_summary(
 
     Examples
     --------
-    >>> summary = single_hop_summary(300, 2)
+    >>> summary = single_hop_summary(300, 2, layout="block", codebook="grid")
     >>> summary.d_model, summary.recalled, round(summary.storage_efficiency_per_subject, 4)
-    (8, '600/600', 0.0643)
+    (6, '600/600', 0.0643)
     """
     family = resolve_codebook(codebook)
     form = numeric_format(dtype if precision is None else precision)

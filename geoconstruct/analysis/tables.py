@@ -31,10 +31,10 @@ def render_table(rows: Sequence[Any], fmt: str = "md") -> str:
     Examples
     --------
     >>> from geoconstruct.analysis.capacity import CapacityRow
-    >>> row = CapacityRow(14, 4, "block", "grid", "int8", 8, 65536, 2**28, 0.1)
+    >>> row = CapacityRow(12, 4, "block", "grid", "int8", 8, (0,), 32.0, capacity=65536)
     >>> print(render_table([row], "csv").strip())
-    d,R,codebook,precision,capacity N,per-subject bound N,seconds
-    14,4,grid,int8,"65,536","268,435,456",0.10
+    d,R,layout,codebook,precision,seeds,capacity N,log2 capacity,per-subject bound log2 N,seconds
+    12,4,block,grid,int8,1,"65,536",16.00,32.0,0.0
     """
     fmt = require_choice("format", fmt, TABLE_FORMATS)
     if fmt == "json":

@@ -17,7 +17,7 @@ import numpy as np
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.analysis.bounds import per_pass_bits_random, per_pass_min_dimension
-from geoconstruct.analysis.capacity import run_dtype, table_codebook
+from geoconstruct.analysis.dimension_search import run_dtype, table_codebook
 from geoconstruct.analysis.precision import numeric_format, quantize
 from geoconstruct.analysis.tables import Columns
 from geoconstruct.codes.codebooks import CodebookFamily, GridCodes

@@ -49,6 +49,7 @@ from geoconstruct.analysis.capacity import (
     dimension_table,
 )
 from geoconstruct.analysis.comparison import baselines_table
+from geoconstruct.analysis.dimension_search import DEFAULT_SEEDS
 from geoconstruct.analysis.plotting import (
     plot_dimension_table,
     plot_tradeoff_table,
@@ -72,7 +73,7 @@ from geoconstruct.cli.printing import (
     print_transfer,
 )
 from geoconstruct.codes.codebooks import GridCodes, resolve_codebook
-from geoconstruct.constructions.single_hop import proven_dimension
+from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYOUT, proven_dimension
 
 __all__ = ["main"]
 
@@ -138,8 +139,11 @@ def _construct(args: argparse.Namespace) -> int:
 def _table(args: argparse.Namespace) -> int:
     if args.kind == "transition":
         return _transition_table(args)
-    args.codebook = args.codebook or ["grid"]
-    args.layout = args.layout or "block"
+    exact_regime = args.kind in ("tradeoff", "baselines")  # multi-hop: grid codes, block layout
+    args.codebook = args.codebook or ["grid" if exact_regime else DEFAULT_CODEBOOK]
+    args.layout = args.layout or ("block" if exact_regime else DEFAULT_LAYOUT)
+    args.seeds = args.seeds or ([0] if exact_regime else list(DEFAULT_SEEDS))
+    args.dims = args.dims or [64, 128, 256]
     for name in args.codebook:
         resolve_codebook(name)  # fail on an unknown name before any work starts
     for name in args.precision:
@@ -181,7 +185,7 @@ def _table(args: argparse.Namespace) -> int:
 
 
 def _transition_table(args: argparse.Namespace) -> int:
-    codebooks = args.codebook or ["gaussian"]
+    codebooks = args.codebook or [DEFAULT_CODEBOOK]
     if len(codebooks) != 1:
         raise ValueError("the transition table takes one codebook")
     resolve_codebook(codebooks[0])
@@ -195,9 +199,10 @@ def _transition_table(args: argparse.Namespace) -> int:
             args.subjects,
             args.relations,
             args.dims,
-            layout=args.layout or "superposed",
+            ratios=args.ratios,
+            layout=args.layout or DEFAULT_LAYOUT,
             codebook=codebooks[0],
-            seeds=args.seeds,
+            seeds=args.seeds or list(DEFAULT_SEEDS),
             sample=args.sample_size,
             executor=pool,
             progress=bar.update,
@@ -324,7 +329,7 @@ def _bench(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     with tqdm(total=args.subjects * args.relations, desc="recall", unit="fact", leave=False) as bar:
         summary = single_hop_summary(
-            args.subjects, args.relations, codebook=GridCodes(), progress=bar.update
+            args.subjects, args.relations, layout="block", codebook=GridCodes(), progress=bar.update
         )
     print_single_hop(summary, sys.stdout)
     print(

@@ -8,6 +8,7 @@ from geoconstruct import __version__
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
 from geoconstruct.analysis.bench import EXACT_WORK_LIMIT
 from geoconstruct.analysis.tables import TABLE_FORMATS
+from geoconstruct.analysis.transition import DEFAULT_RATIOS
 from geoconstruct.codes.codebooks import (
     CODEBOOK_NAMES,
     BCHCodes,
@@ -20,6 +21,7 @@ from geoconstruct.codes.codebooks import (
 from geoconstruct.constructions.layouts import LAYOUTS
 from geoconstruct.constructions.multi_hop import MAX_EXHAUSTIVE_QUERIES
 from geoconstruct.constructions.queries import RECALL_METHODS
+from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 from geoconstruct.model.transformer import DTYPES
 
 __all__ = ["build_parser", "codebook_family"]
@@ -114,7 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     table.add_argument("--subjects", type=_int_list, default=[256, 4096], help="N list (dimension)")
     table.add_argument(
-        "--dims", type=_int_list, default=[14, 26], help="d list (capacity, transition)"
+        "--dims",
+        type=_int_list,
+        default=None,
+        help="d list (capacity: 64,128,256; transition: --ratios times R·log2 N)",
+    )
+    table.add_argument(
+        "--ratios",
+        type=_float_list,
+        default=list(DEFAULT_RATIOS),
+        help="transition: d / (R·log2 N) to measure at, when no --dims",
     )
     table.add_argument("--entities", type=int, default=4096, help="N (tradeoff)")
     table.add_argument("--hops", type=_int_list, default=[1, 2, 3, 4], help="H list (tradeoff)")
@@ -129,16 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--codebook",
         type=_name_list,
         default=None,
-        help="codebook list (default grid; transition: gaussian)",
+        help="codebook list (default gaussian; tradeoff, baselines: grid)",
     )
     table.add_argument("--precision", type=_name_list, default=["float32"], help="format list")
     table.add_argument(
         "--layout",
         choices=tuple(LAYOUTS),
         default=None,
-        help="layout (default block; transition: superposed)",
+        help="layout (default superposed, grid codes in block; tradeoff, baselines: block)",
     )
-    table.add_argument("--seeds", type=_int_list, default=[0], help="seed list")
+    table.add_argument(
+        "--seeds", type=_int_list, default=None, help="seed list (default 0-4; tradeoff: 0)"
+    )
     table.add_argument("--max-subjects", type=int, default=2**20, help="capacity search limit")
     table.add_argument("--format", choices=TABLE_FORMATS, default="md")
     table.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
@@ -154,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         "transfer", help="new facts through the same MLP: re-initialise subject embeddings only"
     )
     _add_size_arguments(transfer)
+    transfer.set_defaults(layout="block", codebook="grid")
     transfer.add_argument("--seed", type=int, default=0)
     transfer.add_argument("--new-seed", type=int, default=1, help="seed of the new facts")
 
@@ -191,6 +205,19 @@ def _bytes(text: str) -> int:
     return int(value)
 
 
+def _float_list(text: str) -> list[float]:
+    """``"1,2.5"`` -> ``[1.0, 2.5]``, every value positive."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of numbers: {text!r}"
+        ) from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"not a list of positive numbers: {text!r}")
+    return values
+
+
 def _int_list(text: str) -> list[int]:
     """``"1000,10000"`` -> ``[1000, 10000]``."""
     try:
@@ -215,10 +242,14 @@ def _name_list(text: str) -> list[str]:
 def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subjects", type=int, required=True, help="N, the number of subjects")
     parser.add_argument("--relations", type=int, required=True, help="R, the number of relations")
-    parser.add_argument("--layout", choices=tuple(LAYOUTS), default="block")
-    parser.add_argument("--codebook", choices=CODEBOOK_NAMES, default="grid")
     parser.add_argument(
-        "--bits", type=int, default=8, help="bits per coordinate of grid codes (default 8)"
+        "--layout", choices=tuple(LAYOUTS), default=DEFAULT_LAYOUT, help="(default superposed)"
+    )
+    parser.add_argument(
+        "--codebook", choices=CODEBOOK_NAMES, default=DEFAULT_CODEBOOK, help="(default gaussian)"
+    )
+    parser.add_argument(
+        "--bits", type=int, default=None, help="bits per coordinate of grid codes (default 8)"
     )
     parser.add_argument(
         "--max-coherence",
@@ -234,7 +265,9 @@ def codebook_family(args: argparse.Namespace) -> CodebookFamily:
     if args.codebook == "grid":
         if args.max_coherence is not None:
             raise ValueError("--max-coherence applies to unit codes, not to grid codes")
-        return GridCodes(bits=args.bits)
+        return GridCodes() if args.bits is None else GridCodes(bits=args.bits)
+    if args.bits is not None:
+        raise ValueError(f"--bits applies to grid codes, not to {args.codebook} codes")
     family = resolve_codebook(args.codebook)
     if args.max_coherence is None:
         return family

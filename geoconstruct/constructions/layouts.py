@@ -6,16 +6,21 @@ read maps ``B_r``, which codebooks it accepts, the shortest code it needs, and t
 selector and the unembedding are written with. Nothing outside this module branches on a layout's
 name; :func:`resolve_layout` turns a name into its object.
 
-``block``
-    ``B_r`` puts relation r's code in its own k-dimensional slot: ``d_s = R·k``, no crosstalk,
-    ``y = u_{π_r(s)}`` exactly. ``d = (R+1)·k + R``.
-``superposed``
+``superposed`` (the default)
     ``B_r`` is a random ``k×k`` orthogonal matrix (for dual-BCH codes: the trace code's ±1 sign
     diagonals) and all relations share ``d_s = k`` dimensions; the read-out carries crosstalk from
-    the other relations. Unit codes only. ``d = 2k + R`` with
-    ``k >= ⌈4(R-1)/(1-μ) · ln(N(N-1)R/δ)⌉``, ``μ`` the codebook's coherence bound and ``δ = 1/100``:
-    every fact is recalled with probability at least ``1 - δ`` over the draw of the ``B_r``, for
-    facts and codes drawn independently of them (``proofs/superposed_recall.md``).
+    the other relations. Unit codes only. The read-out is written in place, into the subject
+    subspace itself: ``d = k + R``. With ``k >= ⌈4(R-1)/(1-μ) · ln(N(N-1)R/δ)⌉``, ``μ`` the
+    codebook's coherence bound and ``δ = 1/100``, every fact is recalled with probability at least
+    ``1 - δ`` over the draw of the ``B_r``, for facts and codes drawn independently of them
+    (``proofs/superposed_recall.md``, ``proofs/in_place_readout.md``).
+``block``
+    ``B_r`` puts relation r's code in its own k-dimensional slot: ``d_s = R·k``, no crosstalk,
+    ``y = u_{π_r(s)}`` exactly, read out in place at slot 0: ``d = R·(k + 1)``. With grid codes,
+    the exact-regime construction.
+``superposed_separate``, ``block_separate``
+    The same read maps with a separate k-dimensional output subspace: ``d = 2k + R`` and
+    ``d = (R+1)·k + R``.
 """
 
 from __future__ import annotations
@@ -36,9 +41,9 @@ __all__ = [
     "LAYOUTS",
     "SUPERPOSED_FAILURE_PROBABILITY",
     "BlockLayout",
-    "InPlaceBlockLayout",
-    "InPlaceSuperposedLayout",
     "Layout",
+    "SeparateBlockLayout",
+    "SeparateSuperposedLayout",
     "SuperposedLayout",
     "block_read_maps",
     "resolve_layout",
@@ -153,17 +158,17 @@ class Layout(ABC):
         return f"{type(self).__name__}()"
 
 
-class BlockLayout(Layout):
+class SeparateBlockLayout(Layout):
     """Relation r's code in its own k-slot: ``d_s = R·k``, ``d = (R+1)·k + R``.
 
     Examples
     --------
-    >>> block = BlockLayout()
+    >>> block = SeparateBlockLayout()
     >>> block.dimension(8, 2), block.code_length_at(8, 26), block.code_length_at(8, 34)
     (26, 2, 2)
     """
 
-    name = "block"
+    name = "block_separate"
 
     def subject_dim(self, n_relations: int, code_length: int) -> int:
         return n_relations * code_length
@@ -188,17 +193,17 @@ class BlockLayout(Layout):
         return f"R·{code_symbol} = {n_relations}·{code_value}"
 
 
-class SuperposedLayout(Layout):
+class SeparateSuperposedLayout(Layout):
     """All relations share ``d_s = k`` dimensions through orthogonal ``B_r``: ``d = 2k + R``.
 
     Examples
     --------
-    >>> superposed = SuperposedLayout()
+    >>> superposed = SeparateSuperposedLayout()
     >>> superposed.dimension(4, 100), superposed.code_length_at(4, 205)
     (204, 100)
     """
 
-    name = "superposed"
+    name = "superposed_separate"
 
     def check_codebook(self, family: CodebookFamily) -> None:
         if not family.unit_norm:
@@ -317,33 +322,33 @@ class _InPlace(Layout):
         return 2.0 * super().gate_scale(codebook, n_relations)  # type: ignore[safe-super]
 
 
-class InPlaceBlockLayout(_InPlace, BlockLayout):
+class BlockLayout(_InPlace, SeparateBlockLayout):
     """Block slots, read out at slot 0: ``d = R·(k + 1)``.
 
     Examples
     --------
-    >>> layout = InPlaceBlockLayout()
+    >>> layout = BlockLayout()
     >>> layout.dimension(4, 2), layout.code_length_at(4, 12), layout.code_length_at(4, 15)
     (12, 2, 2)
     """
 
-    name = "block_in_place"
+    name = "block"
 
     def code_length_at(self, n_relations: int, d: int) -> int:
         return d // n_relations - 1
 
 
-class InPlaceSuperposedLayout(_InPlace, SuperposedLayout):
+class SuperposedLayout(_InPlace, SeparateSuperposedLayout):
     """Superposed, read out in the subject subspace itself: ``d = k + R``.
 
     Examples
     --------
-    >>> layout = InPlaceSuperposedLayout()
+    >>> layout = SuperposedLayout()
     >>> layout.dimension(4, 100), layout.code_length_at(4, 104)
     (104, 100)
     """
 
-    name = "superposed_in_place"
+    name = "superposed"
 
     def code_length_at(self, n_relations: int, d: int) -> int:
         return d - n_relations
@@ -352,12 +357,13 @@ class InPlaceSuperposedLayout(_InPlace, SuperposedLayout):
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (
-        BlockLayout(),
         SuperposedLayout(),
-        InPlaceBlockLayout(),
-        InPlaceSuperposedLayout(),
+        BlockLayout(),
+        SeparateSuperposedLayout(),
+        SeparateBlockLayout(),
     )
 }
+"""Every layout by name; the first, ``superposed``, is the default."""
 
 
 def resolve_layout(layout: str | Layout) -> Layout:

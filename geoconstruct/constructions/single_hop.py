@@ -59,6 +59,8 @@ from geoconstruct.model.transformer import DTYPES, TransformerConfig, zero_weigh
 from geoconstruct.model.vocabulary import Vocabulary
 
 __all__ = [
+    "DEFAULT_CODEBOOK",
+    "DEFAULT_LAYOUT",
     "LAYOUTS",
     "RECALL_METHODS",
     "SUPERPOSED_FAILURE_PROBABILITY",
@@ -76,6 +78,11 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+
+DEFAULT_LAYOUT = "superposed"
+"""The paper's construction: every relation superposed in one k-dimensional subspace."""
+DEFAULT_CODEBOOK = "gaussian"
+"""The paper's codes: independent Gaussian directions, normalised."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,8 +130,8 @@ def construct_single_hop(
     n_relations: int,
     d: int,
     *,
-    layout: str | Layout = "block",
-    codebook: str | CodebookFamily = "grid",
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     seed: int = 0,
     dtype: str = "float64",
     facts: Facts | None = None,
@@ -140,11 +147,12 @@ def construct_single_hop(
         R >= 1 relations.
     d : int
         ``d_model``; at least :func:`required_dimension`.
-    layout : {"block", "superposed"}
-        How relations share the subject subspace.
-    codebook : {"grid", "gaussian", "rademacher"} or a codebook family
+    layout : {"superposed", "block", "superposed_separate", "block_separate"} or a Layout
+        How relations share the subject subspace (see
+        :mod:`~geoconstruct.constructions.layouts`); the default is the paper's.
+    codebook : {"gaussian", "rademacher", "bch", "grid"} or a codebook family
         Attribute codes; ``GridCodes(bits=p)`` etc. for non-default parameters. The superposed
-        layout needs unit codes (gaussian or rademacher).
+        layouts need unit codes (gaussian, rademacher or bch).
     seed : int
         Seeds the facts, the codebook and the read maps (independent streams), so the same seed
         gives bit-identical weights.
@@ -174,15 +182,24 @@ def construct_single_hop(
 
     Examples
     --------
-    >>> c = construct_single_hop(1000, 4, d=required_dimension(1000, 4), seed=0)
-    >>> c.config.d_model, c.config.d_mlp, c.config.d_vocab
-    (14, 16, 2004)
+    The paper's construction (gaussian codes, superposed) at the dimension with a proof, below it
+    where recall is measured, and grid codes in the block layout (the exact regime):
+
+    >>> c = construct_single_hop(1000, 4, d=proven_dimension(1000, 4), seed=0)
+    >>> c.config.d_model, c.config.d_mlp, c.config.d_vocab, c.guarantee.scope
+    (480, 3808, 2004, 'with_probability')
     >>> c.recall().accuracy
     1.0
-    >>> construct_single_hop(1000, 4, d=13)
+    >>> below = construct_single_hop(1000, 4, d=200, seed=0)
+    >>> below.guarantee.scope, below.recall().accuracy
+    ('none', 1.0)
+    >>> grid = construct_single_hop(1000, 4, d=12, layout="block", codebook="grid")
+    >>> grid.config.d_model, grid.recall(method="certified").accuracy
+    (12, 1.0)
+    >>> construct_single_hop(1000, 4, d=11, layout="block", codebook="grid")
     Traceback (most recent call last):
     ...
-    ValueError: the block layout with grid codes for N=1000, R=4 requires d >= 14, got d=13
+    ValueError: the block layout with grid codes for N=1000, R=4 requires d >= 12, got d=11
     """
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
@@ -306,8 +323,8 @@ def construction_bytes(
     n_relations: int,
     d: int,
     *,
-    layout: str | Layout = "block",
-    codebook: str | CodebookFamily = "grid",
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     dtype: str = "float64",
 ) -> int:
     """An upper bound on the peak bytes :func:`construct_single_hop` allocates.
@@ -318,7 +335,7 @@ def construction_bytes(
 
     Examples
     --------
-    >>> construction_bytes(10_000, 8, 26) < 50 * 2**20
+    >>> construction_bytes(10_000, 8, 24, layout="block", codebook="grid") < 50 * 2**20
     True
     """
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
@@ -348,8 +365,8 @@ def code_length_for(
     n_subjects: int,
     n_relations: int,
     *,
-    layout: str | Layout = "block",
-    codebook: str | CodebookFamily = "grid",
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
 ) -> int:
     """The smallest code length k with a proof, for N subjects and R relations.
 
@@ -358,8 +375,8 @@ def code_length_for(
 
     Examples
     --------
-    >>> code_length_for(10_000, 8), code_length_for(10_000, 8, codebook="gaussian")
-    (2, 153)
+    >>> code_length_for(10_000, 8, layout="block", codebook="grid"), code_length_for(10_000, 8)
+    (2, 1406)
     """
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
@@ -371,8 +388,8 @@ def required_dimension(
     n_subjects: int,
     n_relations: int,
     *,
-    layout: str | Layout = "block",
-    codebook: str | CodebookFamily = "grid",
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
 ) -> int:
     """The smallest ``d`` (``d_model``) at which :func:`construct_single_hop` can be assembled.
 
@@ -389,10 +406,10 @@ def required_dimension(
 
     Examples
     --------
-    >>> required_dimension(10_000, 8)   # grid codes, 8 bits: k = 2
-    26
-    >>> required_dimension(1000, 4, layout="superposed", codebook="gaussian")   # k = 1
-    6
+    >>> required_dimension(10_000, 8, layout="block", codebook="grid")   # 8-bit digits: k = 2
+    24
+    >>> required_dimension(1000, 4)   # gaussian codes, superposed: k = 1
+    5
     """
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
@@ -405,32 +422,32 @@ def proven_dimension(
     n_subjects: int,
     n_relations: int,
     *,
-    layout: str | Layout = "block",
-    codebook: str | CodebookFamily = "grid",
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
 ) -> int:
     """The smallest ``d`` at which recall is proved (``construction.guarantee.proved``).
 
-    ``(R+1)·k + R`` for the block layout, ``2k + R`` for the superposed one (and ``R(k+1)``,
-    ``k + R`` in place), with k from :func:`code_length_for`.
+    ``k + R`` for the superposed layout and ``R(k + 1)`` for the block one (``2k + R`` and
+    ``(R+1)·k + R`` with a separate output subspace), with k from :func:`code_length_for`.
 
     Examples
     --------
-    >>> proven_dimension(10_000, 8)
-    26
-    >>> proven_dimension(1000, 4, layout="superposed", codebook="gaussian")
-    956
+    >>> proven_dimension(10_000, 8, layout="block", codebook="grid")
+    24
+    >>> proven_dimension(1000, 4), proven_dimension(1000, 4, layout="superposed_separate")
+    (480, 956)
     """
     code_length = code_length_for(n_subjects, n_relations, layout=layout, codebook=codebook)
     return resolve_layout(layout).dimension(n_relations, code_length)
 
 
 def dimension_for(layout: str | Layout, n_relations: int, code_length: int) -> int:
-    """``d_model`` for code length k: ``(R+1)k + R`` (block) or ``2k + R`` (superposed).
+    """``d_model`` for code length k: ``R(k + 1)`` (block) or ``k + R`` (superposed).
 
     Examples
     --------
     >>> dimension_for("block", 8, 2), dimension_for("superposed", 4, 100)
-    (26, 204)
+    (24, 104)
     """
     return resolve_layout(layout).dimension(n_relations, code_length)
 
@@ -440,9 +457,9 @@ def code_length_at(layout: str | Layout, n_relations: int, d: int) -> int:
 
     Examples
     --------
-    >>> code_length_at("block", 8, 26), code_length_at("block", 8, 34)
+    >>> code_length_at("block", 8, 24), code_length_at("block", 8, 31)
     (2, 2)
-    >>> code_length_at("superposed", 4, 205)
+    >>> code_length_at("superposed", 4, 104)
     100
     """
     return resolve_layout(layout).code_length_at(n_relations, d)
@@ -453,15 +470,15 @@ def single_hop_config(
     n_relations: int,
     d: int,
     *,
-    layout: str | Layout = "block",
-    codebook: str | CodebookFamily = "grid",
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     dtype: str = "float64",
 ) -> TransformerConfig:
     """The config :func:`construct_single_hop` builds at ``d`` (nothing is built).
 
     Examples
     --------
-    >>> single_hop_config(10_000, 8, 26).d_mlp   # 2·R·k selector units, k = 2
+    >>> single_hop_config(10_000, 8, 24, layout="block", codebook="grid").d_mlp   # 2·R·k, k = 2
     32
     """
     layout_object, _ = _layout_and_family(layout, codebook)  # validates both

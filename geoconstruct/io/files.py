@@ -51,8 +51,10 @@ from geoconstruct.model.vocabulary import Vocabulary
 __all__ = ["FORMAT_VERSION", "ConstructionFileError", "load", "save"]
 
 FORMAT = "geoconstruct"
-FORMAT_VERSION = 2
-"""Version of the archive layout; :func:`load` reads exactly this version."""
+FORMAT_VERSION = 3
+"""Version of the archive layout; :func:`load` reads exactly this version. Version 3: the layouts
+``block`` and ``superposed`` read out in place (version 2's are ``block_separate`` and
+``superposed_separate``)."""
 
 MANIFEST = "metadata.json"
 SAFETENSORS_SUFFIX = ".safetensors"

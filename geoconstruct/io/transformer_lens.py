@@ -66,8 +66,8 @@ def to_transformer_lens(construction: Construction) -> Any:
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from geoconstruct import construct_single_hop, required_dimension
-    >>> c = construct_single_hop(200, 2, required_dimension(200, 2), seed=0)
+    >>> from geoconstruct import construct_single_hop, proven_dimension
+    >>> c = construct_single_hop(200, 2, proven_dimension(200, 2), seed=0)
     >>> model = to_transformer_lens(c)
     >>> tokens, answers = c.queries.prompts(c)
     >>> with torch.no_grad():

@@ -169,7 +169,7 @@ def certify_single_hop(
     Examples
     --------
     >>> from geoconstruct.constructions.single_hop import construct_single_hop
-    >>> c = construct_single_hop(500, 3, 11, seed=0)
+    >>> c = construct_single_hop(500, 3, 9, layout="block", codebook="grid", seed=0)
     >>> layout = c.queries.prompt_layout(c)
     >>> certificate = certify_single_hop(c.weights, c.config, layout, c.facts, c.codebook)
     >>> certificate.n_certified, certificate.rounding_error, certificate.reason

@@ -1,0 +1,42 @@
+"""Run the cells of a sweep as tasks of any :class:`concurrent.futures.Executor`, in order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any
+
+from geoconstruct.verification.evaluation import ProgressCallback
+
+__all__ = ["ProgressCallback", "run_cells"]
+
+
+def run_cells(
+    cell: Callable[..., Any],
+    cells: list[tuple[Any, ...]],
+    executor: Executor | None,
+    progress: ProgressCallback | None,
+) -> list[Any]:
+    """Run ``cell(*arguments)`` for every cell as tasks of ``executor`` (a process pool if None),
+    in order, calling ``progress(1)`` as each finishes.
+
+    Examples
+    --------
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> with ThreadPoolExecutor(2) as pool:
+    ...     run_cells(pow, [(2, 3), (3, 2)], pool, None)
+    [8, 9]
+    """
+    owned = executor is None
+    pool = ProcessPoolExecutor() if executor is None else executor
+    try:
+        futures = [pool.submit(cell, *arguments) for arguments in cells]
+        results = []
+        for future in futures:
+            results.append(future.result())
+            if progress is not None:
+                progress(1)
+        return results
+    finally:
+        if owned:
+            pool.shutdown()
