@@ -31,6 +31,7 @@ from geoconstruct.analysis.bounds import (
 from geoconstruct.analysis.dimension_search import (
     DEFAULT_SEEDS,
     MinDimension,
+    Search,
     capacity,
     measure_min_dimension,
     table_codebook,
@@ -169,50 +170,33 @@ class CapacityRow:
         return math.log2(self.capacity) if self.capacity else None
 
 
-def dimension_cell(
-    n_subjects: int,
-    n_relations: int,
-    layout: str,
-    codebook: str,
-    precision: str,
-    seeds: tuple[int, ...],
-    memory_budget: int,
-) -> DimensionRow:
+def dimension_cell(n_subjects: int, n_relations: int, search: Search) -> DimensionRow:
     """Compute one row of :func:`dimension_table` (a module-level function: it is pickled)."""
     start = time.perf_counter()
-    bits = numeric_format(precision).bits
+    form = numeric_format(search.precision)
     row = DimensionRow(
         n_subjects=n_subjects,
         n_relations=n_relations,
-        layout=layout,
-        codebook=codebook,
-        precision=numeric_format(precision).name,
-        bits=bits,
-        seeds=seeds,
+        layout=resolve_layout(search.layout).name,
+        codebook=search.family.name,
+        precision=form.name,
+        bits=form.bits,
+        seeds=tuple(search.seeds),
         r_log2_n=n_relations * math.log2(n_subjects),
-        per_subject_bound_d=per_subject_min_dimension(n_subjects, n_relations, bits),
-        global_bound_d=global_min_dimension(n_subjects, n_relations, bits),
+        per_subject_bound_d=per_subject_min_dimension(n_subjects, n_relations, form.bits),
+        global_bound_d=global_min_dimension(n_subjects, n_relations, form.bits),
     )
     try:
-        found = measure_min_dimension(
-            n_subjects,
-            n_relations,
-            layout=layout,
-            codebook=codebook,
-            precision=precision,
-            seeds=seeds,
-            memory_budget=memory_budget,
-        )
-        row = _with_measurement(row, found, memory_budget)
+        found = measure_min_dimension(n_subjects, n_relations, **search.options())
+        row = _with_measurement(row, found, search)
     except (MemoryError, RuntimeError, ValueError) as error:
         row = replace(row, error=f"{type(error).__name__}: {error}")
     return replace(row, seconds=time.perf_counter() - start)
 
 
-def _with_measurement(row: DimensionRow, found: MinDimension, memory_budget: int) -> DimensionRow:
+def _with_measurement(row: DimensionRow, found: MinDimension, search: Search) -> DimensionRow:
     """Fill a row's measured columns from ``found``: d_s, the ratios, the packing bound."""
     d_s = resolve_layout(row.layout).subject_dim(row.n_relations, found.code_length)
-    sampled = found.checks[0].n_queries if found.sampled else None
     row = replace(
         row,
         min_d=found.d,
@@ -222,11 +206,10 @@ def _with_measurement(row: DimensionRow, found: MinDimension, memory_budget: int
         min_d_over_r_log2_n=found.d / row.r_log2_n if row.r_log2_n else None,
         # N·R·log2 N / (N·d_s·p), as precision.storage_efficiency computes it
         storage_efficiency=per_subject_bits(row.n_subjects, row.n_relations) / (d_s * row.bits),
-        sampled_queries=sampled,
+        sampled_queries=found.checks[0].n_queries if found.sampled else None,
         accuracy_low=found.accuracy_low,
     )
-    family = table_codebook(row.codebook, row.precision)
-    if not family.unit_norm or row.n_subjects < 2:
+    if not search.family.unit_norm or row.n_subjects < 2:
         return row
     if row.n_subjects**2 * found.code_length > GRAM_WORK_LIMIT:
         return row
@@ -234,10 +217,10 @@ def _with_measurement(row: DimensionRow, found: MinDimension, memory_budget: int
         row.n_subjects,
         row.n_relations,
         found.d,
-        layout=row.layout,
-        codebook=family,
+        layout=search.layout,
+        codebook=search.family,
         seed=found.seeds[0],
-        memory_budget=memory_budget,
+        memory_budget=search.memory_budget,
     )
     measured = coherence(np.asarray(construction.codebook.codes))
     return replace(
@@ -247,43 +230,24 @@ def _with_measurement(row: DimensionRow, found: MinDimension, memory_budget: int
     )
 
 
-def capacity_cell(
-    d: int,
-    n_relations: int,
-    layout: str,
-    codebook: str,
-    precision: str,
-    seeds: tuple[int, ...],
-    max_subjects: int,
-    memory_budget: int,
-) -> CapacityRow:
+def capacity_cell(d: int, n_relations: int, max_subjects: int, search: Search) -> CapacityRow:
     """Compute one row of :func:`capacity_table`."""
     start = time.perf_counter()
-    form = numeric_format(precision)
-    subject_dim = resolve_layout(layout).subject_dim(
-        n_relations, max(1, resolve_layout(layout).code_length_at(n_relations, d))
-    )
+    form = numeric_format(search.precision)
+    layout = resolve_layout(search.layout)
+    subject_dim = layout.subject_dim(n_relations, max(1, layout.code_length_at(n_relations, d)))
     row = CapacityRow(
         d=d,
         n_relations=n_relations,
-        layout=layout,
-        codebook=codebook,
+        layout=layout.name,
+        codebook=search.family.name,
         precision=form.name,
         bits=form.bits,
-        seeds=seeds,
+        seeds=tuple(search.seeds),
         per_subject_bound_log2_n=subject_dim * form.bits / n_relations,
     )
     try:
-        value = capacity(
-            d,
-            n_relations,
-            layout=layout,
-            codebook=codebook,
-            precision=precision,
-            seeds=seeds,
-            max_subjects=max_subjects,
-            memory_budget=memory_budget,
-        )
+        value = capacity(d, n_relations, max_subjects=max_subjects, **search.options())
         row = replace(row, capacity=value)
     except (MemoryError, RuntimeError, ValueError) as error:
         row = replace(row, error=f"{type(error).__name__}: {error}")
@@ -327,21 +291,8 @@ def dimension_table(
     list of DimensionRow, in the order of the arguments (N outermost). A cell that cannot be
     computed (over the memory budget, say) has ``min_d=None`` and the reason in ``error``.
     """
-    cells = [
-        (
-            n,
-            r,
-            _layout_for(layout, codebook),
-            codebook,
-            numeric_format(precision).name,
-            tuple(seeds),
-            memory_budget,
-        )
-        for n in subjects
-        for r in relations
-        for codebook in codebooks
-        for precision in precisions
-    ]
+    searches = _searches(codebooks, precisions, layout, seeds, memory_budget)
+    cells = [(n, r, search) for n in subjects for r in relations for search in searches]
     return run_cells(dimension_cell, cells, executor, progress)
 
 
@@ -359,23 +310,32 @@ def capacity_table(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> list[CapacityRow]:
     """The largest N each dimension holds, beside the per-subject bound (one row per cell)."""
+    searches = _searches(codebooks, precisions, layout, seeds, memory_budget)
     cells = [
-        (
-            d,
-            r,
-            _layout_for(layout, codebook),
-            codebook,
-            numeric_format(precision).name,
-            tuple(seeds),
-            max_subjects,
-            memory_budget,
+        (d, r, max_subjects, search) for d in dimensions for r in relations for search in searches
+    ]
+    return run_cells(capacity_cell, cells, executor, progress)
+
+
+def _searches(
+    codebooks: Iterable[str],
+    precisions: Iterable[str],
+    layout: str,
+    seeds: Sequence[int],
+    memory_budget: int,
+) -> list[Search]:
+    """One :class:`Search` per (codebook, precision), in that order."""
+    return [
+        Search(
+            layout=_layout_for(layout, codebook),
+            codebook=codebook,
+            precision=numeric_format(precision).name,
+            seeds=tuple(seeds),
+            memory_budget=memory_budget,
         )
-        for d in dimensions
-        for r in relations
         for codebook in codebooks
         for precision in precisions
     ]
-    return run_cells(capacity_cell, cells, executor, progress)
 
 
 def _layout_for(layout: str, codebook: str) -> str:

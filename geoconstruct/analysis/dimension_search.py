@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.analysis.precision import numeric_format, quantize_construction
@@ -45,8 +46,9 @@ __all__ = [
     "SAMPLE_SIZE",
     "MinDimension",
     "RecallCheck",
+    "Search",
+    "SearchOptions",
     "capacity",
-    "check_recall",
     "measure_min_dimension",
     "min_dimension",
     "recalls_at",
@@ -135,64 +137,100 @@ class RecallCheck:
         return self.n_queries < self.total_queries
 
 
-def check_recall(
-    n_subjects: int,
-    n_relations: int,
-    code_length: int,
-    *,
-    layout: str | Layout = DEFAULT_LAYOUT,
-    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
-    precision: str = "float32",
-    seed: int = 0,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
-) -> RecallCheck:
-    """Build at ``code_length`` on ``seed``, quantise to ``precision``, and check recall.
+class SearchOptions(TypedDict, total=False):
+    """The keyword options of the measurements: the fields of :class:`Search`."""
 
-    Raises
-    ------
-    ValueError
-        When ``code_length`` cannot be assembled (``requires d >= ...``).
-    RuntimeError
-        When the certificate leaves open more than :data:`FALLBACK_LOGITS` logits.
+    layout: str | Layout
+    codebook: str | CodebookFamily
+    precision: str
+    seeds: Sequence[int]
+    memory_budget: int
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a measurement builds and how it judges recall.
+
+    Attributes
+    ----------
+    layout, codebook : str or object
+        As for :func:`~geoconstruct.construct_single_hop` (default: the paper's construction).
+    precision : str
+        The numeric format of the fact-dependent parameters (see
+        :func:`~geoconstruct.analysis.precision.numeric_format`); grid codes take their digit
+        width from an integer format.
+    seeds : sequence of int
+        Every seed must pass (default five).
+    memory_budget : int
+        Bytes per construction and per recall.
     """
-    layout_object = resolve_layout(layout)
-    family = table_codebook(codebook, precision)
-    d = layout_object.dimension(n_relations, code_length)
-    construction = construct_single_hop(
-        n_subjects,
-        n_relations,
-        d,
-        layout=layout_object,
-        codebook=family,
-        seed=seed,
-        dtype=run_dtype(family, code_length, precision),
-        memory_budget=memory_budget,
-    )
-    quantized = quantize_construction(construction, precision)
-    total = quantized.total_queries
-    pilot = quantized.recall(sample=min(PILOT_SIZE, total), seed=seed, memory_budget=memory_budget)
-    if (pilot.all_correct and not pilot.sampled) or not pilot.all_correct:
-        report = pilot
-    elif not family.unit_norm:  # grid codes: the certificate proves (nearly) every query
-        report = quantized.recall(
-            method="certified",
-            memory_budget=memory_budget,
-            max_fallback=FALLBACK_LOGITS // quantized.config.d_vocab,
+
+    layout: str | Layout = DEFAULT_LAYOUT
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK
+    precision: str = "float32"
+    seeds: Sequence[int] = DEFAULT_SEEDS
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
+
+    @property
+    def family(self) -> CodebookFamily:
+        return table_codebook(self.codebook, self.precision)
+
+    def options(self) -> SearchOptions:
+        """The fields, as keyword options for :func:`measure_min_dimension` and the rest."""
+        return SearchOptions(
+            layout=self.layout,
+            codebook=self.codebook,
+            precision=self.precision,
+            seeds=self.seeds,
+            memory_budget=self.memory_budget,
         )
-    elif _exact_work(quantized) <= EXACT_WORK_LIMIT:  # random codes: the certificate rarely
-        report = quantized.recall(memory_budget=memory_budget)  # proves below the proof
-    else:
-        report = quantized.recall(
-            sample=min(SAMPLE_SIZE, total), seed=seed, memory_budget=memory_budget
+
+    def check(self, n_subjects: int, n_relations: int, code_length: int, seed: int) -> RecallCheck:
+        """Build at ``code_length`` on ``seed``, quantise to the format, and check recall.
+
+        Raises
+        ------
+        ValueError
+            When ``code_length`` cannot be assembled (``requires d >= ...``).
+        RuntimeError
+            When the certificate leaves open more than :data:`FALLBACK_LOGITS` logits.
+        """
+        family, budget = self.family, self.memory_budget
+        construction = construct_single_hop(
+            n_subjects,
+            n_relations,
+            resolve_layout(self.layout).dimension(n_relations, code_length),
+            layout=self.layout,
+            codebook=family,
+            seed=seed,
+            dtype=run_dtype(family, code_length, self.precision),
+            memory_budget=budget,
         )
-    return RecallCheck(
-        code_length=code_length,
-        seed=seed,
-        passed=report.all_correct,
-        n_queries=report.n_queries,
-        total_queries=total,
-        accuracy_interval=report.accuracy_interval,
-    )
+        quantized = quantize_construction(construction, self.precision)
+        total = quantized.total_queries
+        pilot = quantized.recall(sample=min(PILOT_SIZE, total), seed=seed, memory_budget=budget)
+        if (pilot.all_correct and not pilot.sampled) or not pilot.all_correct:
+            report = pilot
+        elif not family.unit_norm:  # grid codes: the certificate proves (nearly) every query
+            report = quantized.recall(
+                method="certified",
+                memory_budget=budget,
+                max_fallback=FALLBACK_LOGITS // quantized.config.d_vocab,
+            )
+        elif _exact_work(quantized) <= EXACT_WORK_LIMIT:  # random codes: the certificate
+            report = quantized.recall(memory_budget=budget)  # rarely proves below the proof
+        else:
+            report = quantized.recall(
+                sample=min(SAMPLE_SIZE, total), seed=seed, memory_budget=budget
+            )
+        return RecallCheck(
+            code_length=code_length,
+            seed=seed,
+            passed=report.all_correct,
+            n_queries=report.n_queries,
+            total_queries=total,
+            accuracy_interval=report.accuracy_interval,
+        )
 
 
 def _exact_work(construction: Construction) -> int:
@@ -237,29 +275,15 @@ class MinDimension:
 
 
 def measure_min_dimension(
-    n_subjects: int,
-    n_relations: int,
-    *,
-    layout: str | Layout = DEFAULT_LAYOUT,
-    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
-    precision: str = "float32",
-    seeds: Sequence[int] = DEFAULT_SEEDS,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    n_subjects: int, n_relations: int, **options: Unpack[SearchOptions]
 ) -> MinDimension:
-    """The smallest ``d`` whose construction recalls every fact on every seed, at ``precision``.
+    """The smallest ``d`` whose construction recalls every fact on every seed, in a format.
 
     Parameters
     ----------
     n_subjects, n_relations : int
-    layout, codebook : str or object
-        As for :func:`~geoconstruct.construct_single_hop`.
-    precision : str
-        The numeric format of the fact-dependent parameters (see
-        :func:`~geoconstruct.analysis.precision.numeric_format`).
-    seeds : sequence of int
-        Every seed must pass (default five).
-    memory_budget : int
-        Per construction and recall.
+    **options
+        ``layout``, ``codebook``, ``precision``, ``seeds``, ``memory_budget``: see :class:`Search`.
 
     Returns
     -------
@@ -279,34 +303,22 @@ def measure_min_dimension(
     """
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
-    seeds = tuple(require_int("seed", seed, minimum=0) for seed in seeds)
+    search = Search(**options)
+    seeds = tuple(require_int("seed", seed, minimum=0) for seed in search.seeds)
     if not seeds:
         raise ValueError("seeds must not be empty")
-    layout_object = resolve_layout(layout)
-    family = table_codebook(codebook, precision)
-    layout_object.check_codebook(family)
-    shortest = layout_object.shortest_code_length(n_subjects, n_relations, family)
-    proven = layout_object.min_code_length(n_subjects, n_relations, family)
-    last = max(proven, shortest) + MAX_CODE_STEPS - 1
-
+    layout = resolve_layout(search.layout)
+    layout.check_codebook(search.family)
+    shortest = layout.shortest_code_length(n_subjects, n_relations, search.family)
+    proven = max(layout.min_code_length(n_subjects, n_relations, search.family), shortest)
+    last = proven + MAX_CODE_STEPS - 1
     order = list(seeds)  # the seed that failed last is checked first
 
     def passes(code_length: int) -> tuple[RecallCheck, ...]:
         """The checks at ``code_length`` up to the first failing seed (that one last)."""
         checks = []
         for seed in list(order):
-            checks.append(
-                check_recall(
-                    n_subjects,
-                    n_relations,
-                    code_length,
-                    layout=layout_object,
-                    codebook=family,
-                    precision=precision,
-                    seed=seed,
-                    memory_budget=memory_budget,
-                )
-            )
+            checks.append(search.check(n_subjects, n_relations, code_length, seed))
             if not checks[-1].passed:
                 order.remove(seed)
                 order.insert(0, seed)
@@ -318,7 +330,7 @@ def measure_min_dimension(
         if code_length >= last:
             raise RuntimeError(
                 f"no construction with code length {shortest}..{last} recalls every fact at "
-                f"precision {precision} on seeds {list(seeds)}"
+                f"precision {search.precision} on seeds {list(seeds)}"
             )
         return min(2 * code_length, proven) if code_length < proven else code_length + 1
 
@@ -338,25 +350,16 @@ def measure_min_dimension(
             failed, low = checks[-1], middle
     below = failed if failed is not None and failed.code_length == code_length - 1 else None
     return MinDimension(
-        d=layout_object.dimension(n_relations, code_length),
+        d=layout.dimension(n_relations, code_length),
         code_length=code_length,
-        proven_d=layout_object.dimension(n_relations, max(proven, shortest)),
+        proven_d=layout.dimension(n_relations, proven),
         seeds=seeds,
         checks=tuple(sorted(passing, key=lambda check: seeds.index(check.seed))),
         failed_below=below,
     )
 
 
-def min_dimension(
-    n_subjects: int,
-    n_relations: int,
-    *,
-    layout: str | Layout = DEFAULT_LAYOUT,
-    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
-    precision: str = "float32",
-    seeds: Sequence[int] = DEFAULT_SEEDS,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
-) -> int:
+def min_dimension(n_subjects: int, n_relations: int, **options: Unpack[SearchOptions]) -> int:
     """``measure_min_dimension(...).d``: the smallest ``d`` that recalls every fact on every seed.
 
     Examples
@@ -365,65 +368,30 @@ def min_dimension(
     >>> min_dimension(4096, 4, precision="int8", **grid), min_dimension(4096, 4, precision="int4", **grid)
     (12, 16)
     """  # noqa: E501
-    return measure_min_dimension(
-        n_subjects,
-        n_relations,
-        layout=layout,
-        codebook=codebook,
-        precision=precision,
-        seeds=seeds,
-        memory_budget=memory_budget,
-    ).d
+    return measure_min_dimension(n_subjects, n_relations, **options).d
 
 
-def recalls_at(
-    n_subjects: int,
-    n_relations: int,
-    d: int,
-    *,
-    layout: str | Layout = DEFAULT_LAYOUT,
-    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
-    precision: str = "float32",
-    seeds: Sequence[int] = DEFAULT_SEEDS,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
-) -> bool:
+def recalls_at(n_subjects: int, n_relations: int, d: int, **options: Unpack[SearchOptions]) -> bool:
     """Whether the construction at ``d`` passes a check on every seed (False where ``d`` is below
-    what it can be assembled at)."""
-    layout_object = resolve_layout(layout)
-    family = table_codebook(codebook, precision)
-    code_length = layout_object.code_length_at(n_relations, d)
-    if code_length < layout_object.shortest_code_length(n_subjects, n_relations, family):
+    what it can be assembled at); ``options`` as for :class:`Search`."""
+    search = Search(**options)
+    layout = resolve_layout(search.layout)
+    code_length = layout.code_length_at(n_relations, d)
+    if code_length < layout.shortest_code_length(n_subjects, n_relations, search.family):
         return False
     return all(
-        check_recall(
-            n_subjects,
-            n_relations,
-            code_length,
-            layout=layout_object,
-            codebook=family,
-            precision=precision,
-            seed=seed,
-            memory_budget=memory_budget,
-        ).passed
-        for seed in seeds
+        search.check(n_subjects, n_relations, code_length, seed).passed for seed in search.seeds
     )
 
 
 def capacity(
-    d: int,
-    n_relations: int,
-    *,
-    layout: str | Layout = DEFAULT_LAYOUT,
-    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
-    precision: str = "float32",
-    seeds: Sequence[int] = DEFAULT_SEEDS,
-    max_subjects: int = 2**20,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    d: int, n_relations: int, *, max_subjects: int = 2**20, **options: Unpack[SearchOptions]
 ) -> int:
     """The largest ``N <= max_subjects`` whose construction at ``d`` passes on every seed (0: none).
 
     N doubles from 1 until a check fails, then bisects between the last passing and the first
-    failing N, so no construction much larger than the capacity is built.
+    failing N, so no construction much larger than the capacity is built; ``options`` as for
+    :class:`Search`.
 
     Examples
     --------
@@ -433,21 +401,7 @@ def capacity(
     """
     d = require_int("d", d, minimum=1)
     max_subjects = require_int("max_subjects", max_subjects, minimum=1)
-    family = table_codebook(codebook, precision)
-
-    def recalled(n_subjects: int) -> bool:
-        return recalls_at(
-            n_subjects,
-            n_relations,
-            d,
-            layout=layout,
-            codebook=family,
-            precision=precision,
-            seeds=seeds,
-            memory_budget=memory_budget,
-        )
-
-    return largest_true(recalled, max_subjects)
+    return largest_true(lambda n: recalls_at(n, n_relations, d, **options), max_subjects)
 
 
 def largest_true(predicate: Callable[[int], bool], upper: int) -> int:

@@ -213,28 +213,18 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
             continue
         line = [by_size[n] for n in sorted(by_size)]
         log2_n = [math.log2(row.n_subjects) for row in line]
-        colour = f"C{index % 10}"
-        dimension_axes.plot(
-            log2_n,
-            [row.min_d for row in line],
-            "o-",
-            color=colour,
-            label=f"measured, R = {n_relations}",
-        )
-        dimension_axes.plot(
-            log2_n,
-            [row.r_log2_n for row in line],
-            "--",
-            color=colour,
-            label=f"R·log2 N, R = {n_relations}",
-        )
-        dimension_axes.plot(
-            log2_n,
-            [row.proven_d for row in line],
-            ":",
-            color=colour,
-            label=f"proved, R = {n_relations}",
-        )
+        for name, style, what in (
+            ("min_d", "o-", "measured"),
+            ("r_log2_n", "--", "R·log2 N"),
+            ("proven_d", ":", "proved"),
+        ):
+            dimension_axes.plot(
+                log2_n,
+                [getattr(row, name) for row in line],
+                style,
+                color=f"C{index % 10}",
+                label=f"{what}, R = {n_relations}",
+            )
     dimension_axes.set_yscale("log", base=2)
     dimension_axes.set_xlabel("log2 N")
     dimension_axes.set_ylabel("smallest d recalling every fact on every seed")

@@ -69,7 +69,7 @@ class SingleHopSummary:
     seed: int
     dtype: str
     d_model: int
-    required_d: int
+    proven_d: int
     subject_dim: int
     code_length: int
     residual_layout: dict[str, list[int]]
@@ -137,7 +137,7 @@ def single_hop_summary(
     precision: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> SingleHopSummary:
-    """Build at ``d`` (default: the smallest that works), quantise to ``precision``, recall.
+    """Build at ``d`` (default: the smallest with a proof), quantise to ``precision``, recall.
 
     Examples
     --------
@@ -177,7 +177,7 @@ def single_hop_summary(
         seed=seed,
         dtype=dtype,
         d_model=construction.config.d_model,
-        required_d=minimum,
+        proven_d=minimum,
         subject_dim=construction.residual.size("subject"),
         code_length=construction.codebook.code_length,
         residual_layout=construction.residual.as_dict(),

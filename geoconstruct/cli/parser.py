@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_size_arguments(construct)
     construct.add_argument(
-        "--dim", type=int, default=None, help="d_model (default: the smallest that works)"
+        "--dim", type=int, default=None, help="d_model (default: the smallest with a proof)"
     )
     construct.add_argument("--seed", type=int, default=0)
     construct.add_argument("--dtype", choices=DTYPES, default="float64")

@@ -22,7 +22,7 @@ def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
         f"single hop: N={summary.n_subjects} subjects, R={summary.n_relations} relations, "
         f"layout={summary.layout}, codebook={summary.codebook}, seed={summary.seed}, "
         f"{summary.dtype}",
-        f"d_model          {summary.d_model}  (smallest that works: {summary.required_d}; "
+        f"d_model          {summary.d_model}  (smallest with a proof: {summary.proven_d}; "
         f"subject {widths['subject']}, relation {widths['relation']}, "
         f"output {widths['output']}, unused {widths['unused']})",
         f"d_mlp            {summary.d_mlp}",
