@@ -1,5 +1,7 @@
 """Shared test settings.
 
+The suite runs in one process per core (pytest-xdist, ``-n auto``), each with one BLAS thread.
+
 Hypothesis runs without deadlines (a construction's cost grows with its size). On CI
 (``CI=true``) examples are derandomised so the suite's run time is the same on every run; locally
 each run draws fresh examples.
@@ -8,6 +10,12 @@ each run draws fresh examples.
 import os
 
 from hypothesis import HealthCheck, settings
+from threadpoolctl import threadpool_limits
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One BLAS thread per test process: two processes each spinning two BLAS threads on two
+    # cores run several times slower than one process alone.
+    BLAS_LIMIT = threadpool_limits(limits=1)
 
 settings.register_profile(
     "ci",

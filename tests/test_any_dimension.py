@@ -52,8 +52,13 @@ def test_every_d_from_the_required_one_upward_builds_and_says_what_is_proved():
         assert construction.config.d_model == d and construction.codebook.family == "gaussian"
         guarantee = construction.guarantee
         assert guarantee.scope == "none" and not guarantee.proved
-        drawn_once = "without rejection" in guarantee.statement
-        assert drawn_once == (d < coherent_from), (d, guarantee.statement)
+        # below the proof no bound is used, so none is paid for: one draw, no O(N²k) check
+        assert "without rejection" in guarantee.statement, (d, guarantee.statement)
+    block = {"layout": "block", "codebook": "gaussian"}  # the block proof uses the coherence
+    for d in (r * (coherent_from - r), r * (coherent_from - r + 1)):
+        statement = construct_single_hop(n, r, d, **block).guarantee.statement
+        k = d // r - 1
+        assert ("without rejection" in statement) == (k < coherent_from - r), (d, statement)
     at_proof = construct_single_hop(n, r, proven).guarantee
     assert at_proof.scope == "with_probability" and at_proof.failure_probability == 0.01
 

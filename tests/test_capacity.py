@@ -105,10 +105,14 @@ def test_capacity_is_zero_when_nothing_fits():
 
 
 def test_a_lossy_format_needs_longer_codes_for_unit_codes():
-    # superposed embeddings rounded to int4 lose some of their margin, to int2 all of it
+    # superposed embeddings rounded to int4 lose some of their margin
     coarse = min_dimension(200, 2, precision="int4", seeds=(0,))
     fine = min_dimension(200, 2, precision="float32", seeds=(0,))
     assert coarse > fine
+
+
+@pytest.mark.slow
+def test_a_format_too_coarse_for_every_code_length_is_refused():
     with pytest.raises(RuntimeError, match=r"no construction with code length 1\.\.191 recalls"):
         min_dimension(200, 2, precision="int2", seeds=(0,))
 
@@ -154,8 +158,9 @@ def test_rows_past_the_work_limit_are_sampled_with_their_interval(monkeypatch):
     import geoconstruct.analysis.dimension_search as search
 
     monkeypatch.setattr(search, "EXACT_WORK_LIMIT", 0)
-    monkeypatch.setattr(search, "SAMPLE_SIZE", 300)
-    (row,) = dimension_table([400], [2], seeds=(0,), executor=ThreadPoolExecutor(1))
+    (row,) = dimension_table(
+        [400], [2], seeds=(0,), sample_size=300, executor=ThreadPoolExecutor(1)
+    )
     assert row.sampled_queries == 300 and row.min_d is not None
     assert 0.97 < row.accuracy_low < 1.0  # 300 of 300 sampled: the interval's lower end
 

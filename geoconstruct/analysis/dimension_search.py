@@ -145,6 +145,8 @@ class SearchOptions(TypedDict, total=False):
     precision: str
     seeds: Sequence[int]
     memory_budget: int
+    sample_size: int
+    tolerance: float
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,11 @@ class Search:
         Every seed must pass (default five).
     memory_budget : int
         Bytes per construction and per recall.
+    sample_size : int
+        Queries a sampled check draws, past :data:`EXACT_WORK_LIMIT`.
+    tolerance : float
+        The bisection stops when its bracket is at most ``tolerance`` times the code length
+        (0: at one code length, so the one below fails).
     """
 
     layout: str | Layout = DEFAULT_LAYOUT
@@ -170,6 +177,8 @@ class Search:
     precision: str = "float32"
     seeds: Sequence[int] = DEFAULT_SEEDS
     memory_budget: int = DEFAULT_MEMORY_BUDGET
+    sample_size: int = SAMPLE_SIZE
+    tolerance: float = 0.0
 
     @property
     def family(self) -> CodebookFamily:
@@ -183,6 +192,8 @@ class Search:
             precision=self.precision,
             seeds=self.seeds,
             memory_budget=self.memory_budget,
+            sample_size=self.sample_size,
+            tolerance=self.tolerance,
         )
 
     def check(self, n_subjects: int, n_relations: int, code_length: int, seed: int) -> RecallCheck:
@@ -221,7 +232,7 @@ class Search:
             report = quantized.recall(memory_budget=budget)  # rarely proves below the proof
         else:
             report = quantized.recall(
-                sample=min(SAMPLE_SIZE, total), seed=seed, memory_budget=budget
+                sample=min(self.sample_size, total), seed=seed, memory_budget=budget
             )
         return RecallCheck(
             code_length=code_length,
@@ -283,7 +294,8 @@ def measure_min_dimension(
     ----------
     n_subjects, n_relations : int
     **options
-        ``layout``, ``codebook``, ``precision``, ``seeds``, ``memory_budget``: see :class:`Search`.
+        ``layout``, ``codebook``, ``precision``, ``seeds``, ``memory_budget``, ``sample_size``,
+        ``tolerance``: see :class:`Search`.
 
     Returns
     -------
@@ -342,7 +354,7 @@ def measure_min_dimension(
         code_length = longer(code_length)
     # Bisect between the last failing and the first passing code length.
     low = failed.code_length if failed is not None else shortest - 1
-    while code_length - low > 1:
+    while code_length - low > max(1, search.tolerance * code_length):
         middle = (low + code_length) // 2
         if (checks := passes(middle))[-1].passed:
             code_length, passing = middle, checks

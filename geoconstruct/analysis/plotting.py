@@ -16,7 +16,17 @@ from geoconstruct.analysis.capacity import DimensionRow
 from geoconstruct.analysis.tradeoff import TradeoffRow
 from geoconstruct.analysis.transition import TransitionRow
 
-__all__ = ["plot_dimension_table", "plot_tradeoff_table", "plot_transition_table"]
+__all__ = [
+    "plot_dimension_table",
+    "plot_tradeoff_table",
+    "plot_transition_table",
+    "require_matplotlib",
+]
+
+
+def require_matplotlib() -> None:
+    """Raise ``ImportError`` naming the extra to install, unless matplotlib can be imported."""
+    _pyplot()
 
 
 def _pyplot() -> Any:

@@ -31,7 +31,13 @@ from geoconstruct.analysis.precision import (
     storage_efficiency,
 )
 from geoconstruct.analysis.tables import Columns
-from geoconstruct.codes.codebooks import BCHCodes, CodebookFamily, GridCodes, resolve_codebook
+from geoconstruct.codes.codebooks import (
+    MAX_GRID_BITS,
+    BCHCodes,
+    CodebookFamily,
+    GridCodes,
+    resolve_codebook,
+)
 from geoconstruct.constructions.multi_hop import (
     MAX_EXHAUSTIVE_QUERIES,
     chain_count,
@@ -391,6 +397,9 @@ BOUNDS_SETTINGS: tuple[tuple[str, CodebookFamily], ...] = (
 def bounds_summary(n_subjects: int, n_relations: int, bits: int = 8) -> BoundsSummary:
     """The lower bounds beside grid codes at ``bits`` and the unit-code constructions.
 
+    Any ``bits >= 1`` bounds; grid digits are at most 16 bits wide, so from 17 bits on the grid
+    row uses 16-bit digits.
+
     Examples
     --------
     >>> summary = bounds_summary(65536, 4, bits=8)
@@ -399,7 +408,8 @@ def bounds_summary(n_subjects: int, n_relations: int, bits: int = 8) -> BoundsSu
     """
     per_subject_d_s = per_subject_min_dimension(n_subjects, n_relations, bits)
     rows = []
-    for layout, family in (("block", GridCodes(bits=bits)), *BOUNDS_SETTINGS):
+    grid = GridCodes(bits=min(bits, MAX_GRID_BITS))
+    for layout, family in (("block", grid), *BOUNDS_SETTINGS):
         d_s = subject_dimension(n_subjects, n_relations, layout=layout, codebook=family)
         rows.append(
             BoundsRow(

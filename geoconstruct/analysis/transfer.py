@@ -25,6 +25,8 @@ import numpy.typing as npt
 from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.single_hop import (
+    DEFAULT_CODEBOOK,
+    DEFAULT_LAYOUT,
     construct_single_hop,
     proven_dimension,
     superpose,
@@ -149,6 +151,8 @@ def fit_superposition(
         )
     codes, code_basis = unembedding_codes(W_U, vocabulary, rank_tolerance=rank_tolerance)
     code_length = codes.shape[1]
+    if code_length == 0:
+        raise ValueError("the unembedding's attribute columns span nothing: no codes to fit")
     if n_subjects < n_relations * code_length:
         raise ValueError(
             f"fitting R={n_relations} read maps of {code_length}-dimensional codes needs "
@@ -243,7 +247,9 @@ class TransferSummary:
 
     ``stale``: the old embeddings judged against the new facts; ``moved``: embeddings rewritten
     with the known read maps; ``fitted``: with read maps fitted from the weights alone
-    (``fitted_r2``). ``unchanged``: every array but ``W_E`` is bit for bit the original's.
+    (``fitted_r2``), or None with the reason in ``fit_skipped`` when the weights do not determine
+    them (fewer subjects than unknowns). ``unchanged``: every array but ``W_E`` is bit for bit the
+    original's.
     """
 
     n_subjects: int
@@ -255,18 +261,24 @@ class TransferSummary:
     original: RecallReport
     stale: RecallReport
     moved: RecallReport
-    fitted: RecallReport
-    fitted_r2: float
+    fitted: RecallReport | None
+    fitted_r2: float | None
+    fit_skipped: str | None
     n_kept_arrays: int
     unchanged: bool
+
+    @property
+    def all_correct(self) -> bool:
+        """The new facts recalled through the kept weights, by every transfer that ran."""
+        return self.moved.all_correct and (self.fitted is None or self.fitted.all_correct)
 
 
 def transfer_summary(
     n_subjects: int,
     n_relations: int,
     *,
-    layout: str = "block",
-    codebook: str | CodebookFamily = "grid",
+    layout: str = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     seed: int = 0,
     new_seed: int = 1,
 ) -> TransferSummary:
@@ -274,9 +286,14 @@ def transfer_summary(
 
     Examples
     --------
-    >>> summary = transfer_summary(300, 2)
+    >>> summary = transfer_summary(300, 2, layout="block", codebook="grid")
     >>> summary.moved.all_correct, summary.fitted.all_correct, summary.unchanged
     (True, True, True)
+    >>> summary = transfer_summary(200, 2)   # superposed: R·k > N, the fit is not identifiable
+    >>> summary.moved.all_correct, summary.fitted
+    (True, None)
+    >>> print(summary.fit_skipped)
+    fitting R=2 read maps of 128-dimensional codes needs N >= 256 subjects, got N=200
     """
     family = resolve_codebook(codebook)
     d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=family)
@@ -286,15 +303,23 @@ def transfer_summary(
     new_facts = random_facts(n_subjects, n_relations, new_seed)
     stale = dataclasses.replace(original, facts=new_facts)  # old embeddings, new facts
     moved = reinitialize(original, new_facts)
-    fit = fit_superposition(original.weights, original.facts)
-    fitted_weights = reinitialize_weights(original.weights, fit, new_facts)
-    fitted = dataclasses.replace(
-        original, weights=MappingProxyType(fitted_weights), facts=new_facts
-    )
     kept = [name for name in original.weights if name != "embed.W_E"]
+    rewritten = [moved.weights]
+    fitted, fitted_r2, fit_skipped = None, None, None
+    try:
+        fit = fit_superposition(original.weights, original.facts)
+    except ValueError as error:  # not identifiable from these weights: say why
+        fit_skipped = str(error)
+    else:
+        fitted_weights = reinitialize_weights(original.weights, fit, new_facts)
+        rewritten.append(fitted_weights)
+        fitted_r2 = fit.r2
+        fitted = dataclasses.replace(
+            original, weights=MappingProxyType(fitted_weights), facts=new_facts
+        ).recall()
     unchanged = all(
-        _digest(moved.weights[name]) == _digest(original.weights[name])
-        and _digest(fitted_weights[name]) == _digest(original.weights[name])
+        _digest(weights[name]) == _digest(original.weights[name])
+        for weights in rewritten
         for name in kept
     )
     return TransferSummary(
@@ -307,8 +332,9 @@ def transfer_summary(
         original=original.recall(),
         stale=stale.recall(),
         moved=moved.recall(),
-        fitted=fitted.recall(),
-        fitted_r2=fit.r2,
+        fitted=fitted,
+        fitted_r2=fitted_r2,
+        fit_skipped=fit_skipped,
         n_kept_arrays=len(kept),
         unchanged=unchanged,
     )

@@ -51,6 +51,12 @@ DEFAULT_RATIOS = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
 TRANSITION_SAMPLE = 2_000
 """Queries a seed checks at one d where every query would exceed the work limit."""
 
+MIN_D_SAMPLE = 4_000
+"""Queries a sampled check of the minimum-dimension search draws (every one must be answered)."""
+
+MIN_D_TOLERANCE = 0.02
+"""The transition table's minimum d is bisected to within 2 % of its code length."""
+
 
 @dataclass(frozen=True)
 class TransitionRow:
@@ -229,7 +235,9 @@ def transition_table(
 ) -> list[TransitionRow]:
     """:func:`transition` for every (N, R), at every d in ``dims`` that the construction accepts
     (by default at :func:`transition_dims` of ``ratios``), one task per cell (a process pool by
-    default), with each (N, R)'s measured minimum dimension in its rows.
+    default), with each (N, R)'s measured minimum dimension in its rows: the smallest d found to
+    recall every fact on every seed, bisected to within :data:`MIN_D_TOLERANCE` of its code length
+    (exactly minimal in :func:`~geoconstruct.analysis.capacity.dimension_table`).
     """
     sizes = [(n, r) for n in subjects for r in relations]
     given = None if dims is None else list(dims)
@@ -274,6 +282,8 @@ def _min_d_cell(
         codebook=codebook,
         seeds=seeds,
         memory_budget=memory_budget,
+        sample_size=MIN_D_SAMPLE,
+        tolerance=MIN_D_TOLERANCE,
     ).d
 
 

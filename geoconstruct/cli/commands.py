@@ -33,15 +33,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from geoconstruct._validation import require_int
 from geoconstruct.analysis.bench import BenchRow, bench_size
 from geoconstruct.analysis.capacity import (
     DimensionRow,
@@ -54,6 +55,7 @@ from geoconstruct.analysis.plotting import (
     plot_dimension_table,
     plot_tradeoff_table,
     plot_transition_table,
+    require_matplotlib,
 )
 from geoconstruct.analysis.precision import numeric_format
 from geoconstruct.analysis.reports import (
@@ -61,6 +63,7 @@ from geoconstruct.analysis.reports import (
     multi_hop_summary,
     single_hop_summary,
 )
+from geoconstruct.analysis.sweeps import process_pool
 from geoconstruct.analysis.tables import markdown_header, markdown_row, render_table
 from geoconstruct.analysis.tradeoff import TradeoffRow, tradeoff_table
 from geoconstruct.analysis.transfer import transfer_summary
@@ -72,7 +75,7 @@ from geoconstruct.cli.printing import (
     print_single_hop,
     print_transfer,
 )
-from geoconstruct.codes.codebooks import GridCodes, resolve_codebook
+from geoconstruct.codes.codebooks import resolve_codebook
 from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYOUT, proven_dimension
 
 __all__ = ["main"]
@@ -88,14 +91,38 @@ DEMO_SETTINGS = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; return the exit status (2, with one line on stderr, on any error)."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        print(
+            f"geoconstruct {args.command}: error: unrecognized arguments: {' '.join(unknown)}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         status: int = HANDLERS[args.command](args)
-    except (TypeError, ValueError, MemoryError) as error:
-        print(f"geoconstruct {args.command}: error: {error}", file=sys.stderr)
+    except (TypeError, ValueError, MemoryError, RuntimeError, ImportError, OSError) as error:
+        message = " ".join(str(error).split())  # one line
+        print(f"geoconstruct {args.command}: error: {message}", file=sys.stderr)
         return 2
     return status
+
+
+def _progress(args: argparse.Namespace, **options: Any) -> tqdm[Any]:
+    """A progress bar on stderr, off with ``--quiet`` or when stderr is not a terminal."""
+    return tqdm(disable=True if getattr(args, "quiet", False) else None, leave=False, **options)
+
+
+def _writable(path: str | None) -> None:
+    """Refuse, before any work, an output path whose directory does not exist or is not writable."""
+    if path is None:
+        return
+    directory = Path(path).resolve().parent
+    if not directory.is_dir():
+        raise ValueError(f"cannot write {path}: no directory {directory}")
+    if not os.access(directory, os.W_OK):
+        raise ValueError(f"cannot write {path}: directory {directory} is not writable")
 
 
 def _dimension(args: argparse.Namespace) -> int:
@@ -112,13 +139,7 @@ def _bounds(args: argparse.Namespace) -> int:
 
 def _construct(args: argparse.Namespace) -> int:
     family = codebook_family(args)
-    with tqdm(
-        total=args.subjects * args.relations,
-        desc="recall",
-        unit="fact",
-        disable=args.json or None,
-        leave=False,
-    ) as bar:
+    with _progress(args, total=args.subjects * args.relations, desc="recall", unit="fact") as bar:
         summary = single_hop_summary(
             args.subjects,
             args.relations,
@@ -137,6 +158,17 @@ def _construct(args: argparse.Namespace) -> int:
 
 
 def _table(args: argparse.Namespace) -> int:
+    for path in (args.plot, args.save):
+        _writable(path)
+    if args.plot:
+        require_matplotlib()
+    for name, values in (("subjects", args.subjects), ("relations", args.relations)):
+        for value in values:
+            require_int(name, value, minimum=1)
+    for value in args.dims or []:
+        require_int("d", value, minimum=1)
+    for value in args.hops:
+        require_int("hops", value, minimum=1)
     if args.kind == "transition":
         return _transition_table(args)
     exact_regime = args.kind in ("tradeoff", "baselines")  # multi-hop: grid codes, block layout
@@ -156,8 +188,8 @@ def _table(args: argparse.Namespace) -> int:
     n_cells *= len(args.subjects if args.kind == "dimension" else args.dims)
     start = time.perf_counter()
     with (
-        ProcessPoolExecutor(args.workers) as pool,
-        tqdm(total=n_cells, desc=f"{args.kind} table", unit="cell", leave=False) as bar,
+        process_pool(args.workers) as pool,
+        _progress(args, total=n_cells, desc=f"{args.kind} table", unit="cell") as bar,
     ):
         common: dict[str, Any] = {
             "codebooks": args.codebook,
@@ -190,10 +222,11 @@ def _transition_table(args: argparse.Namespace) -> int:
         raise ValueError("the transition table takes one codebook")
     resolve_codebook(codebooks[0])
     start = time.perf_counter()
-    n_cells = len(args.subjects) * len(args.relations) * len(args.dims)
+    sizes = len(args.subjects) * len(args.relations)
+    n_cells = sizes * (1 + len(args.dims or args.ratios))  # a minimum-d search and the d's
     with (
-        ProcessPoolExecutor(args.workers) as pool,
-        tqdm(total=n_cells, desc="transition table", unit="cell", leave=False) as bar,
+        process_pool(args.workers) as pool,
+        _progress(args, total=n_cells, desc="transition table", unit="cell") as bar,
     ):
         rows = transition_table(
             args.subjects,
@@ -236,7 +269,7 @@ def _tradeoff_table(args: argparse.Namespace) -> int:
     ]
     n_rows = len(settings) * sum(args.hops)
     rows: list[TradeoffRow] = []
-    with tqdm(total=n_rows, desc="tradeoff table", unit="row", leave=False) as bar:
+    with _progress(args, total=n_rows, desc="tradeoff table", unit="row") as bar:
         for relations, codebook, precision in settings:
             rows += tradeoff_table(
                 args.entities,
@@ -259,7 +292,7 @@ def _tradeoff_table(args: argparse.Namespace) -> int:
 def _baselines_table(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     n_rows = len(args.subjects) * len(args.relations) * 3
-    with tqdm(total=n_rows, desc="baselines table", unit="row", leave=False) as bar:
+    with _progress(args, total=n_rows, desc="baselines table", unit="row") as bar:
         rows = baselines_table(
             args.subjects,
             args.relations,
@@ -283,8 +316,7 @@ def _transfer(args: argparse.Namespace) -> int:
         new_seed=args.new_seed,
     )
     print_transfer(summary, sys.stdout)
-    moved_and_fitted = summary.moved.all_correct and summary.fitted.all_correct
-    return 0 if summary.unchanged and moved_and_fitted else 1
+    return 0 if summary.unchanged and summary.all_correct else 1
 
 
 def _multihop(args: argparse.Namespace) -> int:
@@ -306,6 +338,10 @@ def _multihop(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    for name, values in (("subjects", args.subjects), ("relations", args.relations)):
+        for value in values:
+            require_int(name, value, minimum=1)
+    require_int("repeats", args.repeats, minimum=1)
     rows = []
     if not args.json:
         print("\n".join(markdown_header(BenchRow)))
@@ -327,10 +363,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    with tqdm(total=args.subjects * args.relations, desc="recall", unit="fact", leave=False) as bar:
-        summary = single_hop_summary(
-            args.subjects, args.relations, layout="block", codebook=GridCodes(), progress=bar.update
-        )
+    with _progress(args, total=args.subjects * args.relations, desc="recall", unit="fact") as bar:
+        summary = single_hop_summary(args.subjects, args.relations, progress=bar.update)
     print_single_hop(summary, sys.stdout)
     print(
         f"\nSmallest d and exact recall, R = {DEMO_RELATIONS}, seed 0 "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 from geoconstruct import __version__
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
@@ -26,17 +28,36 @@ from geoconstruct.model.transformer import DTYPES
 
 __all__ = ["build_parser", "codebook_family"]
 
+Number = TypeVar("Number", int, float)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit status 2)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="geoconstruct",
         description="Closed-form transformer weights that memorise facts geometrically.",
     )
     parser.add_argument("--version", action="version", version=f"geoconstruct {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    quiet = _Parser(add_help=False)
+    quiet.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars (they are off when stderr is no terminal)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     construct = commands.add_parser(
-        "construct", help="build a single-hop construction and check every fact"
+        "construct", parents=[quiet], help="build a single-hop construction and check every fact"
     )
     _add_size_arguments(construct)
     construct.add_argument(
@@ -65,11 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     construct.add_argument("--json", action="store_true", help="print one JSON object")
 
-    dimension = commands.add_parser("dimension", help="print the smallest d that works")
+    dimension = commands.add_parser(
+        "dimension", parents=[quiet], help="print the smallest d that works"
+    )
     _add_size_arguments(dimension)
 
     bounds = commands.add_parser(
-        "bounds", help="lower bounds beside the dimension each construction uses"
+        "bounds", parents=[quiet], help="lower bounds beside the dimension each construction uses"
     )
     bounds.add_argument("--subjects", type=int, required=True, help="N, the number of subjects")
     bounds.add_argument("--relations", type=int, required=True, help="R, the number of relations")
@@ -77,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     bounds.add_argument("--json", action="store_true", help="print one JSON object")
 
     multihop = commands.add_parser(
-        "multihop", help="build a multi-hop construction and check every query by chain of thought"
+        "multihop",
+        parents=[quiet],
+        help="build a multi-hop construction and check every query by chain of thought",
     )
     multihop.add_argument("--entities", type=int, required=True, help="N, the number of entities")
     multihop.add_argument("--relations", type=int, required=True, help="R, the number of relations")
@@ -109,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     multihop.set_defaults(layout="block")
 
     table = commands.add_parser(
-        "table", help="measured dimension, capacity or depth trade-off beside the bounds"
+        "table",
+        parents=[quiet],
+        help="measured dimension, capacity or depth trade-off beside the bounds",
     )
     table.add_argument(
         "kind", choices=["dimension", "capacity", "tradeoff", "baselines", "transition"]
@@ -164,15 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     transfer = commands.add_parser(
-        "transfer", help="new facts through the same MLP: re-initialise subject embeddings only"
+        "transfer",
+        parents=[quiet],
+        help="new facts through the same MLP: re-initialise subject embeddings only",
     )
     _add_size_arguments(transfer)
-    transfer.set_defaults(layout="block", codebook="grid")
-    transfer.add_argument("--seed", type=int, default=0)
+    transfer.add_argument("--seed", type=int, default=0, help="seed of the facts and the codes")
     transfer.add_argument("--new-seed", type=int, default=1, help="seed of the new facts")
 
     bench = commands.add_parser(
-        "bench", help="time construction, certified and exact recall beside references"
+        "bench",
+        parents=[quiet],
+        help="time construction, certified and exact recall beside references",
     )
     bench.add_argument("--subjects", type=_int_list, default=[1000, 10_000], help="N list")
     bench.add_argument("--relations", type=_int_list, default=[4, 16], help="R list")
@@ -185,9 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", action="store_true", help="print a JSON list of rows")
 
-    demo = commands.add_parser("demo", help="the README's main job")
-    demo.add_argument("--subjects", type=int, default=10_000)
-    demo.add_argument("--relations", type=int, default=8)
+    demo = commands.add_parser("demo", parents=[quiet], help="the README's main job")
+    demo.add_argument("--subjects", type=int, default=10_000, help="N of the headline construction")
+    demo.add_argument("--relations", type=int, default=4, help="R of the headline construction")
     return parser
 
 
@@ -207,25 +237,23 @@ def _bytes(text: str) -> int:
 
 def _float_list(text: str) -> list[float]:
     """``"1,2.5"`` -> ``[1.0, 2.5]``, every value positive."""
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a comma-separated list of numbers: {text!r}"
-        ) from None
-    if not values or min(values) <= 0:
+    values = _number_list(text, float, "numbers")
+    if min(values) <= 0:
         raise argparse.ArgumentTypeError(f"not a list of positive numbers: {text!r}")
     return values
 
 
 def _int_list(text: str) -> list[int]:
     """``"1000,10000"`` -> ``[1000, 10000]``."""
+    return _number_list(text, int, "integers")
+
+
+def _number_list(text: str, kind: Callable[[str], Number], name: str) -> list[Number]:
     try:
-        values = [int(part) for part in text.split(",") if part.strip()]
+        values = [kind(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a comma-separated list of integers: {text!r}"
-        ) from None
+        message = f"not a comma-separated list of {name}: {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
     if not values:
         raise argparse.ArgumentTypeError(f"empty list: {text!r}")
     return values

@@ -127,8 +127,12 @@ def print_transfer(summary: TransferSummary, out: TextIO) -> None:
         "(the old embeddings still answer the old facts)",
         f"new facts recalled     {count('moved')}  "
         "after rewriting the subject embeddings with the known B_r",
-        f"fitted from weights    R² = {summary.fitted_r2:.6f}; new facts recalled "
-        f"{count('fitted')}",
+        (
+            f"fitted from weights    R² = {summary.fitted_r2:.6f}; new facts recalled "
+            f"{count('fitted')}"
+            if summary.fitted is not None
+            else f"fitted from weights    skipped: {summary.fit_skipped}"
+        ),
         ("unchanged bit for bit: attention, MLP, unembedding" if summary.unchanged else "CHANGED: ")
         + f" ({summary.n_kept_arrays} arrays, SHA-256 compared)",
     ]

@@ -35,6 +35,7 @@ from geoconstruct.codes import bch
 
 __all__ = [
     "CODEBOOK_NAMES",
+    "MAX_GRID_BITS",
     "SIGNIFICAND_BITS",
     "BCHCodes",
     "Codebook",
@@ -274,6 +275,10 @@ class CodebookFamily(Protocol):
         ...
 
 
+MAX_GRID_BITS = 16
+"""The widest grid digit: codes are two's-complement integers of at most this many bits."""
+
+
 @dataclass(frozen=True)
 class GridCodes:
     """Distinct signed ``bits``-bit integer vectors, decoded by nearest neighbour.
@@ -291,8 +296,8 @@ class GridCodes:
 
     def __post_init__(self) -> None:
         require_int("bits", self.bits, minimum=1)
-        if self.bits > 16:
-            raise ValueError(f"bits must be at most 16, got {self.bits}")
+        if self.bits > MAX_GRID_BITS:
+            raise ValueError(f"bits must be at most {MAX_GRID_BITS}, got {self.bits}")
 
     @property
     def name(self) -> str:
@@ -389,9 +394,11 @@ class _UnitCodes:
         """Whether a codebook of this length comes with the coherence bound μ."""
         return code_length >= self.min_code_length(n_codes)  # type: ignore[attr-defined,no-any-return]
 
-    def _draw(self, n_codes: int, code_length: int, draw: _Draw) -> Codebook:
+    def _draw(self, n_codes: int, code_length: int, draw: _Draw, coherent: bool | None) -> Codebook:
         name: str = self.name  # type: ignore[attr-defined]
-        if not self.coherent_at(n_codes, code_length):
+        if coherent is None:
+            coherent = self.coherent_at(n_codes, code_length)
+        if not coherent:
             return _frozen_codebook(name, draw(), "inner_product", True, 1.0)
         return _draw_until_coherent(name, draw, self.max_coherence)
 
@@ -405,7 +412,33 @@ class _UnitCodes:
 
 
 @dataclass(frozen=True)
-class GaussianCodes(_UnitCodes):
+class _RandomUnitCodes(_UnitCodes):
+    """Unit codes drawn at random: until coherent where that is asked for, else once."""
+
+    def min_code_length(self, n_codes: int) -> int:
+        return _unit_code_length(n_codes, self.max_coherence)
+
+    def build(
+        self,
+        n_codes: int,
+        code_length: int,
+        rng: np.random.Generator,
+        *,
+        coherent: bool | None = None,
+    ) -> Codebook:
+        """Draw until the coherence is at most μ, or once where k is too short for that (or
+        ``coherent=False``: where no proof uses the bound, its O(N²k) check is not paid)."""
+        _check_length(self, n_codes, code_length)  # type: ignore[arg-type]  # subclasses name it
+        return self._draw(
+            n_codes, code_length, lambda: self._sample(n_codes, code_length, rng), coherent
+        )
+
+    def _sample(self, n_codes: int, code_length: int, rng: np.random.Generator) -> FloatArray:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class GaussianCodes(_RandomUnitCodes):
     """Normalised Gaussian vectors with coherence at most ``max_coherence``.
 
     Examples
@@ -422,23 +455,14 @@ class GaussianCodes(_UnitCodes):
     def name(self) -> str:
         return "gaussian"
 
-    def min_code_length(self, n_codes: int) -> int:
-        return _unit_code_length(n_codes, self.max_coherence)
-
-    def build(self, n_codes: int, code_length: int, rng: np.random.Generator) -> Codebook:
-        """Draw until the coherence is at most μ, or once where k is too short for that."""
-        _check_length(self, n_codes, code_length)
-
-        def draw() -> FloatArray:
-            vectors = rng.standard_normal((n_codes, code_length))
-            normalised: FloatArray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-            return normalised
-
-        return self._draw(n_codes, code_length, draw)
+    def _sample(self, n_codes: int, code_length: int, rng: np.random.Generator) -> FloatArray:
+        vectors = rng.standard_normal((n_codes, code_length))
+        normalised: FloatArray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return normalised
 
 
 @dataclass(frozen=True)
-class RademacherCodes(_UnitCodes):
+class RademacherCodes(_RandomUnitCodes):
     """Random ``±1/√k`` vectors with coherence at most ``max_coherence``.
 
     Examples
@@ -453,19 +477,10 @@ class RademacherCodes(_UnitCodes):
     def name(self) -> str:
         return "rademacher"
 
-    def min_code_length(self, n_codes: int) -> int:
-        return _unit_code_length(n_codes, self.max_coherence)
-
-    def build(self, n_codes: int, code_length: int, rng: np.random.Generator) -> Codebook:
-        """Draw until the coherence is at most μ, or once where k is too short for that."""
-        _check_length(self, n_codes, code_length)
-
-        def draw() -> FloatArray:
-            signs = rng.integers(0, 2, size=(n_codes, code_length)).astype(np.float64) * 2 - 1
-            scaled: FloatArray = signs / math.sqrt(code_length)
-            return scaled
-
-        return self._draw(n_codes, code_length, draw)
+    def _sample(self, n_codes: int, code_length: int, rng: np.random.Generator) -> FloatArray:
+        signs = rng.integers(0, 2, size=(n_codes, code_length)).astype(np.float64) * 2 - 1
+        scaled: FloatArray = signs / math.sqrt(code_length)
+        return scaled
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,13 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import require_choice
-from geoconstruct.codes.codebooks import BCHCodes, Codebook, CodebookFamily
+from geoconstruct.codes.codebooks import (
+    BCHCodes,
+    Codebook,
+    CodebookFamily,
+    GaussianCodes,
+    RademacherCodes,
+)
 from geoconstruct.constructions.construction import Guarantee
 from geoconstruct.model.assembly import ResidualMap
 
@@ -107,7 +113,7 @@ class Layout(ABC):
             return self.proved_guarantee(family)
         drawn = (
             "codes drawn with their coherence bound"
-            if family.coherent_at(n_subjects, code_length)
+            if family.coherent_at(n_subjects, code_length) and self.rejects_below_proof
             else "codes drawn once, without rejection (no coherence bound at this length)"
         )
         return Guarantee(
@@ -116,6 +122,9 @@ class Layout(ABC):
             f"nothing proved: k = {code_length} is below the {proven} the {self.name} layout's "
             f"proof needs; {drawn}; recall is measured",
         )
+
+    rejects_below_proof: ClassVar[bool] = True
+    """Whether random codes below the proof's length are still drawn until coherent."""
 
     def proved_guarantee(self, family: CodebookFamily) -> Guarantee:
         """What the proof gives at or above :meth:`min_code_length`."""
@@ -204,6 +213,7 @@ class SeparateSuperposedLayout(Layout):
     """
 
     name = "superposed_separate"
+    rejects_below_proof = False
 
     def check_codebook(self, family: CodebookFamily) -> None:
         if not family.unit_norm:
@@ -243,6 +253,10 @@ class SeparateSuperposedLayout(Layout):
     ) -> Codebook:
         if isinstance(family, BCHCodes):  # a trace code long enough for R superposed relations
             return family.build(n_codes, code_length, rng, n_relations=n_relations)
+        if isinstance(family, GaussianCodes | RademacherCodes):
+            # the coherence bound serves the proof only: below its length, one draw
+            proved = code_length >= self.min_code_length(n_codes, n_relations, family)
+            return family.build(n_codes, code_length, rng, coherent=None if proved else False)
         return family.build(n_codes, code_length, rng)
 
     def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:

@@ -1,0 +1,82 @@
+"""Every command-line failure is one line on stderr and exit status 2: no traceback, nothing
+printed before it, whatever the subcommand and whatever is wrong (a value, a size the
+construction refuses, an output path, a missing optional extra)."""
+
+import sys
+
+import pytest
+
+from geoconstruct.cli import main
+
+SIZE = ["--subjects", "100", "--relations", "2"]
+MISSING = "/nonexistent-geoconstruct-dir/out"
+
+BAD_INVOCATIONS = [
+    # construct: bad values, refused sizes, contradictory options
+    (["construct", "--subjects", "0", "--relations", "2"], "n_subjects must be"),
+    (["construct", "--subjects", "10", "--relations", "0"], "n_relations must be"),
+    (["construct", "--subjects", "ten", "--relations", "2"], "invalid int value"),
+    (["construct", *SIZE, "--dim", "2"], "requires d >= 3"),
+    (["construct", *SIZE, "--codebook", "grid"], "unit-norm"),
+    (["construct", *SIZE, "--bits", "8"], "--bits applies to grid codes"),
+    (["construct", *SIZE, "--codebook", "bch", "--max-coherence", "1.5"], "max_coherence"),
+    (["construct", *SIZE, "--precision", "int99"], "format must be one of"),
+    (["construct", *SIZE, "--layout", "diagonal"], "invalid choice"),
+    (["construct", *SIZE, "--memory-budget", "1K"], "bytes"),
+    (["construct", *SIZE, "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["construct", "--relations", "2"], "the following arguments are required: --subjects"),
+    # the other subcommands
+    (["dimension", "--subjects", "0", "--relations", "2"], "n_subjects must be"),
+    (["bounds", "--subjects", "0", "--relations", "2"], "n_subjects"),
+    (["bounds", "--subjects", "100", "--relations", "2", "--bits", "0"], "bits"),
+    (["multihop", "--entities", "100", "--relations", "2", "--hops", "0", "--steps", "1"], "hops"),
+    (["multihop", "--entities", "100", "--relations", "2", "--hops", "2", "--steps", "3"], "steps"),
+    (["transfer", "--subjects", "0", "--relations", "2"], "n_subjects must be"),
+    (["bench", "--subjects", "0"], "subjects must be"),
+    (["bench", "--subjects", "100", "--repeats", "0"], "repeats must be"),
+    (["demo", "--subjects", "0"], "n_subjects must be"),
+    # tables: bad values and bad output paths, before any work
+    (["table", "dimension", "--subjects", "0", "--relations", "2"], "subjects must be"),
+    (["table", "dimension", "--codebook", "hadamard"], "codebook must be one of"),
+    (["table", "dimension", "--precision", "float7"], "format must be one of"),
+    (["table", "capacity", "--dims", "0"], "d must be"),
+    (["table", "tradeoff", "--hops", "0"], "hops must be"),
+    (["table", "transition", "--ratios", "0"], "positive numbers"),
+    (["table", "transition", "--codebook", "grid,gaussian"], "one codebook"),
+    (["table", "dimension", "--subjects", "64", "--plot", f"{MISSING}/x.png"], "cannot write"),
+    (["table", "dimension", "--subjects", "64", "--save", f"{MISSING}/x"], "cannot write"),
+    (["table", "frobnicate"], "invalid choice"),
+    (["frobnicate"], "invalid choice"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"), BAD_INVOCATIONS, ids=[" ".join(argv)[:60] for argv, _ in BAD_INVOCATIONS]
+)
+def test_a_bad_invocation_is_one_line_and_exit_2(capsys, argv, message):
+    try:
+        status = main(argv)
+    except SystemExit as exit_info:  # argparse's own refusals
+        status = exit_info.code
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert out == ""  # nothing printed before the error
+    assert err.count("\n") == 1 and err.startswith("geoconstruct"), err
+    assert message in err and "Traceback" not in err
+
+
+def test_there_are_at_least_25_bad_invocations_covering_every_subcommand():
+    assert len(BAD_INVOCATIONS) >= 25
+    subcommands = {argv[0] for argv, _ in BAD_INVOCATIONS}
+    assert {"construct", "dimension", "bounds", "multihop", "table", "transfer", "bench"} <= (
+        subcommands
+    )
+
+
+def test_a_missing_extra_is_named(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the plot extra were absent
+    argv = ["table", "dimension", "--subjects", "64", "--plot", str(tmp_path / "x.png")]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "pip install 'geoconstruct[plot]'" in err

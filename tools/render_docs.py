@@ -1,0 +1,187 @@
+"""Fill the generated blocks of the README and of docs/ with the output of their commands.
+
+Each block sits between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` in the file
+:data:`BLOCK_FILES` names, and is replaced by a fenced copy of its command's output, with the
+command stated above it:
+
+    demo                geoconstruct demo                                  README.md
+    transition-summary  docs/results/transition.json, a row per (N, R)     README.md
+    bounds              geoconstruct bounds --subjects 65536 ...           docs/guide.md
+    precision           geoconstruct construct --subjects 1048576 ...      docs/guide.md
+    transition          docs/results/transition_table.md                   results/transition.md
+    precision-table     docs/results/precision_table.md                    results/precision.md
+    superposed          benchmarks/results/superposed_success.md           results/superposed.md
+    scale               benchmarks/results/scale.md                        results/performance.md
+    dimension           benchmarks/results/dimension_table.md              results/dimension.md
+    multihop            geoconstruct multihop --entities 4096 ...          results/multi_hop.md
+    tradeoff            benchmarks/results/tradeoff_table.md               results/multi_hop.md
+    transfer            geoconstruct transfer --subjects 2000 ...          results/transfer.md
+    baselines           benchmarks/results/baselines_table.md              results/baselines.md
+
+Usage: ``python tools/render_docs.py [block ...]`` (default: every block). ``--check`` exits 1
+if a deterministic block (bounds, transfer, transition-summary) differs from what its command
+prints now.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+GUIDE = ROOT / "docs" / "guide.md"
+RESULTS = ROOT / "docs" / "results"
+TRANSITION_JSON = RESULTS / "transition_table.json"
+PRECISION_RESULTS = RESULTS / "precision_table.md"
+PRECISION_COMMAND = (
+    "geoconstruct table dimension --subjects 1024,16384 --relations 4 "
+    "--precision float32,float16,bfloat16,int8 --save docs/results/precision_table"
+)
+TRANSITION_COMMAND = (
+    "geoconstruct table transition --subjects 256,1024,4096,16384 --relations 2,4,8 "
+    "--seeds 0,1,2,3,4 --plot docs/results/transition.png --save docs/results/transition_table"
+)
+SUPERPOSED_RESULTS = ROOT / "benchmarks" / "results" / "superposed_success.md"
+SCALE_RESULTS = ROOT / "benchmarks" / "results" / "scale.md"
+DIMENSION_RESULTS = ROOT / "benchmarks" / "results" / "dimension_table.md"
+DIMENSION_COMMAND = (
+    "geoconstruct table dimension --subjects 256,4096,65536 --relations 1,4 "
+    "--codebook gaussian,grid --precision float32,int8 "
+    "--plot docs/results/dimension_table.png --save benchmarks/results/dimension_table"
+)
+TRADEOFF_RESULTS = ROOT / "benchmarks" / "results" / "tradeoff_table.md"
+TRADEOFF_COMMAND = (
+    "geoconstruct table tradeoff --entities 4096 --relations 4 --hops 1,2,3,4 "
+    "--codebook grid --precision int8 "
+    "--plot docs/results/tradeoff_table.png --save benchmarks/results/tradeoff_table"
+)
+BASELINES_RESULTS = ROOT / "benchmarks" / "results" / "baselines_table.md"
+BASELINES_COMMAND = (
+    "geoconstruct table baselines --subjects 256,1024,4096,16384,65536 --relations 1,4,16 "
+    "--save benchmarks/results/baselines_table"
+)
+
+COMMANDS = {
+    "demo": ["geoconstruct", "demo"],
+    "bounds": ["geoconstruct", "bounds", "--subjects", "65536", "--relations", "4", "--bits", "8"],
+    "precision": [
+        *("geoconstruct", "construct", "--subjects", "1048576", "--relations", "4"),
+        *("--layout", "block", "--codebook", "grid", "--bits", "4", "--precision", "int4"),
+        *("--method", "certified", "--dtype", "float32"),
+    ],
+    "transfer": ["geoconstruct", "transfer", "--subjects", "2000", "--relations", "4"],
+    "multihop": [
+        *("geoconstruct", "multihop", "--entities", "4096", "--relations", "4"),
+        *("--hops", "3", "--steps", "1"),
+    ],
+}
+DETERMINISTIC = ("bounds", "transfer", "transition-summary")
+BLOCK_FILES = {
+    "demo": README,
+    "transition-summary": README,
+    "bounds": GUIDE,
+    "precision": GUIDE,
+    "transition": RESULTS / "transition.md",
+    "precision-table": RESULTS / "precision.md",
+    "superposed": RESULTS / "superposed.md",
+    "scale": RESULTS / "performance.md",
+    "dimension": RESULTS / "dimension.md",
+    "multihop": RESULTS / "multi_hop.md",
+    "tradeoff": RESULTS / "multi_hop.md",
+    "transfer": RESULTS / "transfer.md",
+    "baselines": RESULTS / "baselines.md",
+}
+TABLES = ("superposed", "scale", "dimension", "tradeoff", "baselines", "transition")
+TABLES += ("precision-table",)
+
+
+def transition_summary() -> str:
+    """One row per (N, R) of the transition table: the measured and the proved smallest d."""
+    import json
+
+    rows = json.loads(TRANSITION_JSON.read_text())
+    seen: dict[tuple[int, int], dict[str, float]] = {}
+    for row in rows:
+        seen.setdefault((row["n_subjects"], row["n_relations"]), row)
+    lines = [
+        "| N | R | R·log2 N | measured min d | / R·log2 N | proved d | / R·log2 N |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (n, r), row in sorted(seen.items()):
+        ratio = row["r_log2_n"]
+        lines.append(
+            f"| {n:,} | {r} | {ratio:.0f} | {row['min_d']} | {row['min_d'] / ratio:.2f} | "
+            f"{row['proven_d']} | {row['proven_d'] / ratio:.2f} |"
+        )
+    seeds = ", ".join(str(seed) for seed in rows[0]["seeds"])
+    return "\n".join(lines) + f"\n\nSeeds {seeds}; from `{TRANSITION_COMMAND}`."
+
+
+def command_output(name: str) -> str:
+    if name == "transition-summary":
+        return transition_summary()
+    if name == "transition":
+        text = (RESULTS / "transition_table.md").read_text().strip()
+        return f"`$ {TRANSITION_COMMAND}`\n\n" + text
+    if name == "precision-table":
+        return f"`$ {PRECISION_COMMAND}`\n\n" + PRECISION_RESULTS.read_text().strip()
+    if name == "superposed":
+        return SUPERPOSED_RESULTS.read_text().strip()
+    if name == "scale":
+        return SCALE_RESULTS.read_text().strip()
+    if name == "dimension":
+        return f"`$ {DIMENSION_COMMAND}`\n\n" + DIMENSION_RESULTS.read_text().strip()
+    if name == "baselines":
+        return f"`$ {BASELINES_COMMAND}`\n\n" + BASELINES_RESULTS.read_text().strip()
+    if name == "tradeoff":
+        return f"`$ {TRADEOFF_COMMAND}`\n\n" + TRADEOFF_RESULTS.read_text().strip()
+    argv = [sys.executable, "-m", "geoconstruct", *COMMANDS[name][1:]]
+    result = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT)
+    return result.stdout.rstrip()
+
+
+def render_block(name: str, output: str) -> str:
+    if name in (*TABLES, "transition-summary"):
+        return output + "\n"  # already a Markdown table
+    return f"`$ {' '.join(COMMANDS[name])}`\n\n```\n{output}\n```\n"
+
+
+def block_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.DOTALL)
+
+
+def current_block(text: str, name: str) -> str:
+    match = block_pattern(name).search(text)
+    if match is None:
+        raise SystemExit(f"{BLOCK_FILES[name]} has no block {name!r}")
+    return text[match.end(1) : match.start(2)]
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    names = [arg for arg in argv if not arg.startswith("--")] or list(BLOCK_FILES)
+    if check:
+        stale = [
+            name
+            for name in DETERMINISTIC
+            if current_block(BLOCK_FILES[name].read_text(), name)
+            != render_block(name, command_output(name))
+        ]
+        if stale:
+            print(f"generated blocks out of date: {', '.join(stale)}", file=sys.stderr)
+            return 1
+        return 0
+    for name in names:
+        path = BLOCK_FILES[name]
+        rendered = render_block(name, command_output(name))
+        text = path.read_text()
+        text = block_pattern(name).sub(lambda m, r=rendered: m.group(1) + r + m.group(2), text)
+        path.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
