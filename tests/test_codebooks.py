@@ -140,3 +140,16 @@ def test_random_codes_below_the_coherent_length_are_drawn_once_without_the_guara
     assert np.allclose(np.linalg.norm(first.codes, axis=1), 1.0)
     tiny = RademacherCodes().build(500, 3, np.random.default_rng(0))
     assert tiny.coherence() > 1 - 1e-12  # 500 codes in {±1/√3}^3 repeat: nothing promised
+
+
+def test_long_grid_codes_build_and_recall_without_a_warning():
+    """256**k overflows int64 from k = 8: nothing may compute it (no RuntimeWarning)."""
+    import warnings
+
+    from geoconstruct import construct_single_hop
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        construction = construct_single_hop(1000, 4, 64, layout="block", codebook="grid")
+        assert construction.codebook.code_length == 15
+        assert construction.recall(method="certified").all_correct
