@@ -128,6 +128,7 @@ def test_argparse_rejects_non_integers(capsys):
     assert "invalid int value: 'ten'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_demo_runs_small(capsys):
     status, out, _ = run(capsys, "demo", "--subjects", "300", "--relations", "2")
     assert status == 0
@@ -200,6 +201,7 @@ def test_bench_table_and_exact_limit(capsys):
     assert cells[13] == "—"  # exact recall skipped: over the limit
 
 
+@pytest.mark.slow
 def test_bench_exact_path_keeps_pace_with_the_matrix_product():
     # a ratio, not a timing: exact recall does the unembedding product plus O(1) passes over
     # cache-resident logits (measured 0.44-0.76 on 2 cores); a 3x slack

@@ -13,7 +13,17 @@ def test_there_are_examples():
     assert EXAMPLES
 
 
-@pytest.mark.parametrize("script", EXAMPLES, ids=lambda path: path.name)
+HEAVY = {"transformer_lens_round_trip.py"}  # torch and TransformerLens: the slow tier
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(path, marks=[pytest.mark.slow] if path.name in HEAVY else [])
+        for path in EXAMPLES
+    ],
+    ids=lambda path: path.name,
+)
 def test_example_runs(script):
     result = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False

@@ -31,6 +31,7 @@ def expected_dimension(layout, n_relations, k):
     return n_relations * (k + 1) if layout == "block" else k + n_relations
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(
     n_subjects=st.integers(2, 300),

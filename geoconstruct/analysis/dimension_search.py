@@ -23,8 +23,8 @@ with a float format they keep the family's default (8-bit digits).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TypedDict, Unpack
+from dataclasses import dataclass, fields
+from typing import TypedDict, Unpack, cast
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.analysis.precision import numeric_format, quantize_construction
@@ -186,14 +186,8 @@ class Search:
 
     def options(self) -> SearchOptions:
         """The fields, as keyword options for :func:`measure_min_dimension` and the rest."""
-        return SearchOptions(
-            layout=self.layout,
-            codebook=self.codebook,
-            precision=self.precision,
-            seeds=self.seeds,
-            memory_budget=self.memory_budget,
-            sample_size=self.sample_size,
-            tolerance=self.tolerance,
+        return cast(
+            SearchOptions, {field.name: getattr(self, field.name) for field in fields(self)}
         )
 
     def check(self, n_subjects: int, n_relations: int, code_length: int, seed: int) -> RecallCheck:
