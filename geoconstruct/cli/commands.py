@@ -367,7 +367,7 @@ def _demo(args: argparse.Namespace) -> int:
         summary = single_hop_summary(args.subjects, args.relations, progress=bar.update)
     print_single_hop(summary, sys.stdout)
     print(
-        f"\nSmallest d and exact recall, R = {DEMO_RELATIONS}, seed 0 "
+        f"\nAt the d with a proof, exact recall, R = {DEMO_RELATIONS}, seed 0 "
         "(every fact checked by the forward pass):\n"
     )
     print("\n".join(markdown_header(type(summary))))

@@ -17,6 +17,8 @@ __all__ = ["print_bounds", "print_multi_hop", "print_single_hop", "print_transfe
 
 def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
     widths = {name: stop - start for name, (start, stop) in summary.residual_layout.items()}
+    output, subject = summary.residual_layout["output"], summary.residual_layout["subject"]
+    in_place = " in the subject subspace" if output[0] < subject[1] else ""
     certified = summary.method == "certified"
     lines = [
         f"single hop: N={summary.n_subjects} subjects, R={summary.n_relations} relations, "
@@ -24,7 +26,7 @@ def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
         f"{summary.dtype}",
         f"d_model          {summary.d_model}  (smallest with a proof: {summary.proven_d}; "
         f"subject {widths['subject']}, relation {widths['relation']}, "
-        f"output {widths['output']}, unused {widths['unused']})",
+        f"output {widths['output']}{in_place}, unused {widths['unused']})",
         f"d_mlp            {summary.d_mlp}",
         f"d_vocab          {summary.d_vocab}",
         f"parameters       {summary.params_total:,} total",
