@@ -45,6 +45,7 @@ BAD_INVOCATIONS = [
     (["table", "transition", "--codebook", "grid,gaussian"], "one codebook"),
     (["table", "dimension", "--subjects", "64", "--plot", f"{MISSING}/x.png"], "cannot write"),
     (["table", "dimension", "--subjects", "64", "--save", f"{MISSING}/x"], "cannot write"),
+    (["table", "capacity", "--dims", "64", "--plot", f"{MISSING[:1]}tmp/x.png"], "--plot draws"),
     (["table", "frobnicate"], "invalid choice"),
     (["frobnicate"], "invalid choice"),
 ]

@@ -49,6 +49,7 @@ __all__ = [
     "Search",
     "SearchOptions",
     "capacity",
+    "exact_work",
     "measure_min_dimension",
     "min_dimension",
     "recalls_at",
@@ -222,7 +223,7 @@ class Search:
                 memory_budget=budget,
                 max_fallback=FALLBACK_LOGITS // quantized.config.d_vocab,
             )
-        elif _exact_work(quantized) <= EXACT_WORK_LIMIT:  # random codes: the certificate
+        elif exact_work(quantized) <= EXACT_WORK_LIMIT:  # random codes: the certificate
             report = quantized.recall(memory_budget=budget)  # rarely proves below the proof
         else:
             report = quantized.recall(
@@ -238,7 +239,8 @@ class Search:
         )
 
 
-def _exact_work(construction: Construction) -> int:
+def exact_work(construction: Construction) -> int:
+    """Multiply-adds of the unembedding over every query: ``queries · d_vocab · d_model``."""
     config = construction.config
     return construction.total_queries * config.d_vocab * config.d_model
 

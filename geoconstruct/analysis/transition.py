@@ -23,6 +23,8 @@ from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.analysis.dimension_search import (
     DEFAULT_SEEDS,
     EXACT_WORK_LIMIT,
+    Search,
+    exact_work,
     measure_min_dimension,
 )
 from geoconstruct.analysis.sweeps import run_cells
@@ -167,8 +169,8 @@ def transition(
                 dtype="float32",
                 memory_budget=memory_budget,
             )
-            work = construction.total_queries * construction.config.d_vocab * d
-            size = sample if sample is not None or work <= EXACT_WORK_LIMIT else TRANSITION_SAMPLE
+            exact = exact_work(construction) <= EXACT_WORK_LIMIT
+            size = sample if sample is not None or exact else TRANSITION_SAMPLE
             reports.append(construction.recall(sample=size, seed=seed, memory_budget=memory_budget))
         accuracies = [report.accuracy for report in reports]
         sampled = any(report.sampled for report in reports)
@@ -251,9 +253,16 @@ def transition_table(
         )
         if d >= required_dimension(n, r, layout=layout, codebook=codebook)
     ]
-    searches = [(n, r, layout, codebook, tuple(seeds), memory_budget) for n, r in sizes]
-    searches = searches if measure_min_d else []
-    tasks: list[tuple[Any, ...]] = [(_min_d_cell, *search) for search in searches]
+    search = Search(
+        layout=layout,
+        codebook=codebook,
+        seeds=tuple(seeds),
+        memory_budget=memory_budget,
+        sample_size=MIN_D_SAMPLE,
+        tolerance=MIN_D_TOLERANCE,
+    )
+    searches = [(n, r, search) for n, r in sizes] if measure_min_d else []
+    tasks: list[tuple[Any, ...]] = [(_min_d_cell, *cell) for cell in searches]
     tasks += [(_transition_cell, *cell) for cell in cells]
     results = run_cells(_call, tasks, executor, progress)
     min_ds = dict(zip(sizes, results[: len(searches)], strict=False))
@@ -266,25 +275,9 @@ def _call(function: Callable[..., Any], *arguments: Any) -> Any:
     return function(*arguments)
 
 
-def _min_d_cell(
-    n_subjects: int,
-    n_relations: int,
-    layout: str,
-    codebook: str,
-    seeds: tuple[int, ...],
-    memory_budget: int,
-) -> int:
+def _min_d_cell(n_subjects: int, n_relations: int, search: Search) -> int:
     """The measured minimum dimension of one (N, R)."""
-    return measure_min_dimension(
-        n_subjects,
-        n_relations,
-        layout=layout,
-        codebook=codebook,
-        seeds=seeds,
-        memory_budget=memory_budget,
-        sample_size=MIN_D_SAMPLE,
-        tolerance=MIN_D_TOLERANCE,
-    ).d
+    return measure_min_dimension(n_subjects, n_relations, **search.options()).d
 
 
 def _transition_cell(

@@ -45,7 +45,6 @@ from tqdm import tqdm
 from geoconstruct._validation import require_int
 from geoconstruct.analysis.bench import BenchRow, bench_size
 from geoconstruct.analysis.capacity import (
-    DimensionRow,
     capacity_table,
     dimension_table,
 )
@@ -111,7 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _progress(args: argparse.Namespace, **options: Any) -> tqdm[Any]:
     """A progress bar on stderr, off with ``--quiet`` or when stderr is not a terminal."""
-    return tqdm(disable=True if getattr(args, "quiet", False) else None, leave=False, **options)
+    return tqdm(disable=True if args.quiet else None, leave=False, **options)
+
+
+def _require_positive(**lists: Sequence[int]) -> None:
+    """Refuse, before any work, a list holding a value that is not a positive integer."""
+    for name, values in lists.items():
+        for value in values:
+            require_int(name, value, minimum=1)
 
 
 def _writable(path: str | None) -> None:
@@ -161,14 +167,11 @@ def _table(args: argparse.Namespace) -> int:
     for path in (args.plot, args.save):
         _writable(path)
     if args.plot:
+        if args.kind not in PLOTTERS:
+            raise ValueError(f"--plot draws the {', '.join(PLOTTERS)} tables, not {args.kind}")
         require_matplotlib()
-    for name, values in (("subjects", args.subjects), ("relations", args.relations)):
-        for value in values:
-            require_int(name, value, minimum=1)
-    for value in args.dims or []:
-        require_int("d", value, minimum=1)
-    for value in args.hops:
-        require_int("hops", value, minimum=1)
+    _require_positive(subjects=args.subjects, relations=args.relations, hops=args.hops)
+    _require_positive(d=args.dims or [])
     if args.kind == "transition":
         return _transition_table(args)
     exact_regime = args.kind in ("tradeoff", "baselines")  # multi-hop: grid codes, block layout
@@ -207,12 +210,7 @@ def _table(args: argparse.Namespace) -> int:
             rows = capacity_table(
                 args.dims, args.relations, max_subjects=args.max_subjects, **common
             )
-    elapsed = f"{n_cells} cells in {time.perf_counter() - start:.1f} s"
-    _print_and_save(rows, args, elapsed)
-    if args.plot:
-        if args.kind != "dimension":
-            raise ValueError("--plot draws the dimension table")
-        plot_dimension_table([row for row in rows if isinstance(row, DimensionRow)], args.plot)
+    _finish(rows, args, start)
     return 0 if all(row.error is None for row in rows) else 1
 
 
@@ -241,15 +239,14 @@ def _transition_table(args: argparse.Namespace) -> int:
             progress=bar.update,
             memory_budget=args.memory_budget,
         )
-    elapsed = f"{len(rows)} rows in {time.perf_counter() - start:.1f} s"
-    _print_and_save(rows, args, elapsed)
-    if args.plot:
-        plot_transition_table(rows, args.plot)
+    _finish(rows, args, start)
     return 0
 
 
-def _print_and_save(rows: Sequence[Any], args: argparse.Namespace, elapsed: str) -> None:
-    """Print the table in ``--format``; with ``--save PREFIX`` write every format to files."""
+def _finish(rows: Sequence[Any], args: argparse.Namespace, start: float) -> None:
+    """Print the table in ``--format`` (with the time it took); with ``--save PREFIX`` write
+    every format to files; with ``--plot`` draw it."""
+    elapsed = f"{len(rows)} rows in {time.perf_counter() - start:.1f} s"
     print(render_table(rows, args.format), end="")
     if args.format == "md":
         print(f"\n{elapsed}")
@@ -257,6 +254,8 @@ def _print_and_save(rows: Sequence[Any], args: argparse.Namespace, elapsed: str)
         for fmt, suffix in (("md", "md"), ("csv", "csv"), ("json", "json"), ("latex", "tex")):
             text = render_table(rows, fmt) + (f"\n{elapsed}\n" if fmt == "md" else "")
             Path(f"{args.save}.{suffix}").write_text(text)
+    if args.plot:
+        PLOTTERS[args.kind](rows, args.plot)
 
 
 def _tradeoff_table(args: argparse.Namespace) -> int:
@@ -282,10 +281,7 @@ def _tradeoff_table(args: argparse.Namespace) -> int:
                 memory_budget=args.memory_budget,
                 progress=bar.update,
             )
-    elapsed = f"{len(rows)} rows in {time.perf_counter() - start:.1f} s"
-    _print_and_save(rows, args, elapsed)
-    if args.plot:
-        plot_tradeoff_table(rows, args.plot)
+    _finish(rows, args, start)
     return 0 if all(row.recall_accuracy == 1.0 for row in rows) else 1
 
 
@@ -301,8 +297,7 @@ def _baselines_table(args: argparse.Namespace) -> int:
             memory_budget=args.memory_budget,
             progress=bar.update,
         )
-    elapsed = f"{len(rows)} rows in {time.perf_counter() - start:.1f} s"
-    _print_and_save(rows, args, elapsed)
+    _finish(rows, args, start)
     return 0 if all(row.error is not None or row.recall == 1.0 for row in rows) else 1
 
 
@@ -338,10 +333,7 @@ def _multihop(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    for name, values in (("subjects", args.subjects), ("relations", args.relations)):
-        for value in values:
-            require_int(name, value, minimum=1)
-    require_int("repeats", args.repeats, minimum=1)
+    _require_positive(subjects=args.subjects, relations=args.relations, repeats=[args.repeats])
     rows = []
     if not args.json:
         print("\n".join(markdown_header(BenchRow)))
@@ -389,6 +381,13 @@ def _emit(summary: Any, as_json: bool, printer: Callable[[Any, TextIO], None]) -
     else:
         printer(summary, sys.stdout)
 
+
+PLOTTERS: dict[str, Callable[[Any, str], Any]] = {
+    "dimension": plot_dimension_table,
+    "tradeoff": plot_tradeoff_table,
+    "transition": plot_transition_table,
+}
+"""The table kinds ``--plot`` draws, and how."""
 
 HANDLERS = {
     "construct": _construct,

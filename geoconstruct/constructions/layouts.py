@@ -111,20 +111,13 @@ class Layout(ABC):
         proven = self.min_code_length(n_subjects, n_relations, family)
         if code_length >= proven:
             return self.proved_guarantee(family)
-        drawn = (
-            "codes drawn with their coherence bound"
-            if family.coherent_at(n_subjects, code_length) and self.rejects_below_proof
-            else "codes drawn once, without rejection (no coherence bound at this length)"
-        )
         return Guarantee(
             "none",
             None,
             f"nothing proved: k = {code_length} is below the {proven} the {self.name} layout's "
-            f"proof needs; {drawn}; recall is measured",
+            "proof needs; codes drawn once, without rejection (no coherence bound is used at "
+            "this length); recall is measured",
         )
-
-    rejects_below_proof: ClassVar[bool] = True
-    """Whether random codes below the proof's length are still drawn until coherent."""
 
     def proved_guarantee(self, family: CodebookFamily) -> Guarantee:
         """What the proof gives at or above :meth:`min_code_length`."""
@@ -133,7 +126,11 @@ class Layout(ABC):
     def build_codebook(
         self, family: CodebookFamily, n_codes: int, code_length: int, n_relations: int, rng: Rng
     ) -> Codebook:
-        """The attribute codes, drawn from ``rng``."""
+        """The attribute codes, drawn from ``rng``. Random codes are drawn until coherent only
+        where the proof uses the bound (from :meth:`min_code_length` on); below it, once."""
+        if isinstance(family, GaussianCodes | RademacherCodes):
+            proved = code_length >= self.min_code_length(n_codes, n_relations, family)
+            return family.build(n_codes, code_length, rng, coherent=proved)
         return family.build(n_codes, code_length, rng)
 
     @abstractmethod
@@ -213,7 +210,6 @@ class SeparateSuperposedLayout(Layout):
     """
 
     name = "superposed_separate"
-    rejects_below_proof = False
 
     def check_codebook(self, family: CodebookFamily) -> None:
         if not family.unit_norm:
@@ -253,11 +249,7 @@ class SeparateSuperposedLayout(Layout):
     ) -> Codebook:
         if isinstance(family, BCHCodes):  # a trace code long enough for R superposed relations
             return family.build(n_codes, code_length, rng, n_relations=n_relations)
-        if isinstance(family, GaussianCodes | RademacherCodes):
-            # the coherence bound serves the proof only: below its length, one draw
-            proved = code_length >= self.min_code_length(n_codes, n_relations, family)
-            return family.build(n_codes, code_length, rng, coherent=None if proved else False)
-        return family.build(n_codes, code_length, rng)
+        return super().build_codebook(family, n_codes, code_length, n_relations, rng)
 
     def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:
         """Haar-random orthogonal ``B_r``, or a trace code's ±1 relation signs on the diagonal."""
