@@ -66,11 +66,9 @@ __all__ = [
     "SUPERPOSED_FAILURE_PROBABILITY",
     "SingleHopMetadata",
     "assemble",
-    "code_length_at",
     "code_length_for",
     "construct_single_hop",
     "construction_bytes",
-    "dimension_for",
     "proven_dimension",
     "required_dimension",
     "single_hop_config",
@@ -439,30 +437,6 @@ def proven_dimension(
     """
     code_length = code_length_for(n_subjects, n_relations, layout=layout, codebook=codebook)
     return resolve_layout(layout).dimension(n_relations, code_length)
-
-
-def dimension_for(layout: str | Layout, n_relations: int, code_length: int) -> int:
-    """``d_model`` for code length k: ``R(k + 1)`` (block) or ``k + R`` (superposed).
-
-    Examples
-    --------
-    >>> dimension_for("block", 8, 2), dimension_for("superposed", 4, 100)
-    (24, 104)
-    """
-    return resolve_layout(layout).dimension(n_relations, code_length)
-
-
-def code_length_at(layout: str | Layout, n_relations: int, d: int) -> int:
-    """The largest code length k whose dimension fits in d (the inverse of :func:`dimension_for`).
-
-    Examples
-    --------
-    >>> code_length_at("block", 8, 24), code_length_at("block", 8, 31)
-    (2, 2)
-    >>> code_length_at("superposed", 4, 104)
-    100
-    """
-    return resolve_layout(layout).code_length_at(n_relations, d)
 
 
 def single_hop_config(
