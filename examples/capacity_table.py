@@ -40,4 +40,9 @@ if len(sys.argv) > 1:
     figure_path = Path(sys.argv[1])
 else:
     figure_path = Path(tempfile.mkdtemp()) / "dimension_table.png"
-print(f"figure written to {plot_dimension_table(rows, figure_path)}")
+try:
+    written = plot_dimension_table(rows, figure_path)
+except ImportError as missing:  # the plot extra is not installed: say how to install it
+    print(f"no figure: {missing}")
+else:
+    print(f"figure written to {written}")

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from geoconstruct.analysis.bench import bench_size
-from geoconstruct.cli import main
+from geoconstruct.cli import commands, main
 from geoconstruct.constructions.single_hop import proven_dimension
 
 
@@ -21,6 +21,29 @@ def test_construct_prints_the_report(capsys):
     assert "recall           1,500 / 1,500 facts (accuracy 1.000000)" in out
     assert "fact-dependent" in out and "generic" in out and "min margin" in out
     assert "wall time" in out
+
+
+def test_construct_announces_a_long_exact_pass_before_it_runs(capsys, monkeypatch):
+    monkeypatch.setattr(commands, "LONG_PASS_SECONDS", 0.0)  # every pass counts as long
+    size = ["construct", "--subjects", "3000", "--relations", "2", "--layout", "block"]
+    status, out, err = run(capsys, *size, "--codebook", "grid")
+    assert status == 0 and "recall           6,000 / 6,000" in out
+    assert "the exact pass over every fact will take about" in err
+    assert "--method certified" in err and "--sample-size" in err
+    _, _, quiet_err = run(capsys, *size, "--codebook", "grid", "--quiet")
+    assert "will take" not in quiet_err
+    _, _, sampled_err = run(capsys, *size, "--codebook", "grid", "--sample-size", "100")
+    assert "will take" not in sampled_err  # a sample is not announced
+
+
+def test_construct_checks_a_seeded_sample(capsys):
+    argv = ["construct", "--subjects", "2000", "--relations", "2", "--sample-size", "300"]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    assert "recall           300 / 300 facts (a seeded sample of 4,000; accuracy 1.000000" in out
+    assert "the forward pass on every prompt of the sample" in out
+    _, again, _ = run(capsys, *argv)
+    assert again.split("wall time")[0] == out.split("wall time")[0]  # the same sample
 
 
 def test_construct_json_has_every_field(capsys):

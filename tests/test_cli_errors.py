@@ -2,11 +2,13 @@
 printed before it, whatever the subcommand and whatever is wrong (a value, a size the
 construction refuses, an output path, a missing optional extra)."""
 
+import argparse
 import sys
 
 import pytest
 
 from geoconstruct.cli import main
+from geoconstruct.cli.parser import build_parser
 
 SIZE = ["--subjects", "100", "--relations", "2"]
 MISSING = "/nonexistent-geoconstruct-dir/out"
@@ -17,6 +19,7 @@ BAD_INVOCATIONS = [
     (["construct", "--subjects", "10", "--relations", "0"], "n_relations must be"),
     (["construct", "--subjects", "ten", "--relations", "2"], "invalid int value"),
     (["construct", *SIZE, "--dim", "2"], "requires d >= 3"),
+    (["construct", *SIZE, "--sample-size", "0"], "sample must be"),
     (["construct", *SIZE, "--codebook", "grid"], "unit-norm"),
     (["construct", *SIZE, "--bits", "8"], "--bits applies to grid codes"),
     (["construct", *SIZE, "--codebook", "bch", "--max-coherence", "1.5"], "max_coherence"),
@@ -39,13 +42,16 @@ BAD_INVOCATIONS = [
     (["table", "dimension", "--subjects", "0", "--relations", "2"], "subjects must be"),
     (["table", "dimension", "--codebook", "hadamard"], "codebook must be one of"),
     (["table", "dimension", "--precision", "float7"], "format must be one of"),
-    (["table", "capacity", "--dims", "0"], "d must be"),
+    (["table", "capacity", "--dims", "0"], "dims must be"),
     (["table", "tradeoff", "--hops", "0"], "hops must be"),
     (["table", "transition", "--ratios", "0"], "positive numbers"),
     (["table", "transition", "--codebook", "grid,gaussian"], "one codebook"),
     (["table", "dimension", "--subjects", "64", "--plot", f"{MISSING}/x.png"], "cannot write"),
     (["table", "dimension", "--subjects", "64", "--save", f"{MISSING}/x"], "cannot write"),
-    (["table", "capacity", "--dims", "64", "--plot", f"{MISSING[:1]}tmp/x.png"], "--plot draws"),
+    (
+        ["table", "capacity", "--dims", "64", "--plot", "/tmp/x.png"],
+        "unrecognized arguments: --plot",
+    ),
     (["table", "frobnicate"], "invalid choice"),
     (["frobnicate"], "invalid choice"),
 ]
@@ -81,3 +87,40 @@ def test_a_missing_extra_is_named(capsys, monkeypatch, tmp_path):
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1
     assert "pip install 'geoconstruct[plot]'" in err
+
+
+def _parsers(parser, path=("geoconstruct",)):
+    """Every parser of the command line, with its path: the top level, subcommands, table kinds."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def test_every_option_says_what_it_is():
+    undocumented = [
+        (" ".join(path), action.option_strings)
+        for path, parser in _parsers(build_parser())
+        for action in parser._actions
+        if action.option_strings and not action.help
+    ]
+    assert undocumented == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "own", "foreign"),
+    [
+        ("dimension", "--subjects", "--dims"),
+        ("capacity", "--max-subjects", "--subjects"),
+        ("tradeoff", "--hops", "--layout"),
+        ("baselines", "--sample-size", "--plot"),
+        ("transition", "--ratios", "--precision"),
+    ],
+)
+def test_each_table_kind_has_its_own_help(capsys, kind, own, foreign):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["table", kind, "--help"])
+    out, _ = capsys.readouterr()
+    assert exit_info.value.code == 0
+    assert f"geoconstruct table {kind}" in out and own in out and foreign not in out

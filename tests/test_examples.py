@@ -1,5 +1,6 @@
 """Every script in examples/ runs to completion (a smoke test)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,10 @@ EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
 def test_there_are_examples():
     assert EXAMPLES
 
+
+# One BLAS thread in each script, as in the test processes: two scripts, each with a thread per
+# core, on two cores run several times slower than one after the other.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 HEAVY = {"transformer_lens_round_trip.py"}  # torch and TransformerLens: the slow tier
 
@@ -26,7 +31,31 @@ HEAVY = {"transformer_lens_round_trip.py"}  # torch and TransformerLens: the slo
 )
 def test_example_runs(script):
     result = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=ENV,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+
+
+@pytest.mark.slow
+def test_capacity_example_without_matplotlib_says_what_to_install():
+    script = next(path for path in EXAMPLES if path.name == "capacity_table.py")
+    blocked = (
+        "import runpy, sys; sys.modules['matplotlib'] = None; "  # as if the extra were absent
+        f"runpy.run_path({str(script)!r}, run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", blocked],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no figure:" in result.stdout and "pip install 'geoconstruct[plot]'" in result.stdout

@@ -34,6 +34,7 @@ from geoconstruct._validation import (
 from geoconstruct.analysis.transfer import fit_superposition, unembedding_codes
 from geoconstruct.constructions.queries import sample_queries
 from geoconstruct.facts import Facts
+from geoconstruct.model.linear_maps import linear_maps
 from geoconstruct.model.transformer import TransformerConfig, Weights, attention
 from geoconstruct.model.vocabulary import Vocabulary
 
@@ -282,6 +283,7 @@ def _pre_activations(
     W = {name: np.asarray(array, dtype=np.float64) for name, array in weights.items()}
     resid = W["embed.W_E"][tokens] + W["pos_embed.W_pos"][: tokens.shape[1]]
     last = slice(tokens.shape[1] - 1, None)
-    resid_mid = resid[:, last] + attention(W, "blocks.0", config, resid, last)
-    pre: FloatArray = resid_mid[:, 0] @ W["blocks.0.mlp.W_in"] + W["blocks.0.mlp.b_in"]
+    maps = linear_maps(W, config)
+    resid_mid = resid[:, last] + attention(maps, "blocks.0", config, resid, last)
+    pre: FloatArray = maps["blocks.0.mlp.W_in"](resid_mid[:, 0]).astype(np.float64, copy=False)
     return pre

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -38,6 +39,7 @@ from geoconstruct.codes.codebooks import (
     GridCodes,
     resolve_codebook,
 )
+from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.multi_hop import (
     MAX_EXHAUSTIVE_QUERIES,
     chain_count,
@@ -53,11 +55,13 @@ from geoconstruct.constructions.single_hop import (
 from geoconstruct.verification.evaluation import ProgressCallback
 
 __all__ = [
+    "PILOT_QUERIES",
     "BoundsRow",
     "BoundsSummary",
     "MultiHopSummary",
     "SingleHopSummary",
     "bounds_summary",
+    "estimated_recall_seconds",
     "multi_hop_summary",
     "single_hop_summary",
 ]
@@ -89,6 +93,9 @@ class SingleHopSummary:
     n_facts: int
     n_correct: int
     accuracy: float
+    sampled: bool
+    accuracy_low: float
+    accuracy_high: float
     min_margin: float
     method: str
     n_fallback: int
@@ -141,9 +148,15 @@ def single_hop_summary(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     method: str = "exact",
     precision: str | None = None,
+    sample: int | None = None,
     progress: ProgressCallback | None = None,
+    on_estimate: Callable[[float], None] | None = None,
 ) -> SingleHopSummary:
     """Build at ``d`` (default: the smallest with a proof), quantise to ``precision``, recall.
+
+    Recall checks every fact, or a seeded sample of ``sample`` of them. Before an exact pass
+    over every fact (more than ``10 * PILOT_QUERIES`` of them), ``on_estimate`` is called with
+    its :func:`estimated_recall_seconds`.
 
     Examples
     --------
@@ -169,9 +182,15 @@ def single_hop_summary(
         construction = quantize_construction(construction, form)
     efficiency = storage_efficiency(construction, form)
     built = time.perf_counter()
-    report = construction.recall(method=method, progress=progress, memory_budget=memory_budget)
+    full_pass = method == "exact" and sample is None
+    if on_estimate is not None and full_pass and construction.total_queries > 10 * PILOT_QUERIES:
+        on_estimate(estimated_recall_seconds(construction, memory_budget=memory_budget))
+    report = construction.recall(
+        method=method, sample=sample, seed=seed, progress=progress, memory_budget=memory_budget
+    )
     finished = time.perf_counter()
     count = construction.parameter_count
+    low, high = report.accuracy_interval
     return SingleHopSummary(
         n_subjects=n_subjects,
         n_relations=n_relations,
@@ -197,6 +216,9 @@ def single_hop_summary(
         n_facts=report.n_facts,
         n_correct=report.n_correct,
         accuracy=report.accuracy,
+        sampled=report.sampled,
+        accuracy_low=low,
+        accuracy_high=high,
         min_margin=report.min_margin,
         method=report.method,
         n_fallback=report.n_fallback,
@@ -258,6 +280,30 @@ class MultiHopSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+PILOT_QUERIES = 500
+"""Queries a pilot run times to estimate an exact pass."""
+
+
+def estimated_recall_seconds(
+    construction: Construction, *, memory_budget: int = DEFAULT_MEMORY_BUDGET
+) -> float:
+    """The seconds an exact pass over every query should take, from a timed pilot.
+
+    The pilot runs the forward pass on a seeded sample of :data:`PILOT_QUERIES` queries; the
+    estimate scales its time to ``construction.total_queries``.
+
+    Examples
+    --------
+    >>> construction = construct_single_hop(2000, 4, 40, layout="block", codebook="grid")
+    >>> 0 < estimated_recall_seconds(construction) < 60
+    True
+    """
+    pilot = min(PILOT_QUERIES, construction.total_queries)
+    start = time.perf_counter()
+    construction.recall(sample=pilot, memory_budget=memory_budget)
+    return (time.perf_counter() - start) * construction.total_queries / pilot
 
 
 def multi_hop_summary(

@@ -49,7 +49,6 @@ from geoconstruct.analysis.capacity import (
     dimension_table,
 )
 from geoconstruct.analysis.comparison import baselines_table
-from geoconstruct.analysis.dimension_search import DEFAULT_SEEDS
 from geoconstruct.analysis.plotting import (
     plot_dimension_table,
     plot_tradeoff_table,
@@ -75,7 +74,7 @@ from geoconstruct.cli.printing import (
     print_transfer,
 )
 from geoconstruct.codes.codebooks import resolve_codebook
-from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYOUT, proven_dimension
+from geoconstruct.constructions.single_hop import proven_dimension
 
 __all__ = ["main"]
 
@@ -157,32 +156,42 @@ def _construct(args: argparse.Namespace) -> int:
             memory_budget=args.memory_budget,
             method=args.method,
             precision=args.precision,
+            sample=args.sample_size,
             progress=bar.update,
+            on_estimate=None if args.quiet else _announce_long_pass,
         )
     _emit(summary, args.json, print_single_hop)
     return 0 if summary.all_correct else 1
 
 
+LONG_PASS_SECONDS = 60.0
+"""An exact pass estimated to take longer than this is announced before it starts."""
+
+
+def _announce_long_pass(seconds: float) -> None:
+    if seconds > LONG_PASS_SECONDS:
+        print(
+            f"geoconstruct: the exact pass over every fact will take about {seconds / 60:.0f} "
+            "min; --method certified proves most facts without it, --sample-size N checks a "
+            "seeded sample",
+            file=sys.stderr,
+        )
+
+
 def _table(args: argparse.Namespace) -> int:
-    for path in (args.plot, args.save):
+    plot = getattr(args, "plot", None)
+    for path in (plot, args.save):
         _writable(path)
-    if args.plot:
-        if args.kind not in PLOTTERS:
-            raise ValueError(f"--plot draws the {', '.join(PLOTTERS)} tables, not {args.kind}")
+    if plot:
         require_matplotlib()
-    _require_positive(subjects=args.subjects, relations=args.relations, hops=args.hops)
-    _require_positive(d=args.dims or [])
+    for name in ("subjects", "relations", "hops", "dims"):
+        _require_positive(**{name: getattr(args, name, None) or []})
+    for name in getattr(args, "codebook", []):
+        resolve_codebook(name)  # fail on an unknown name before any work starts
+    for name in getattr(args, "precision", []):
+        numeric_format(name)
     if args.kind == "transition":
         return _transition_table(args)
-    exact_regime = args.kind in ("tradeoff", "baselines")  # multi-hop: grid codes, block layout
-    args.codebook = args.codebook or ["grid" if exact_regime else DEFAULT_CODEBOOK]
-    args.layout = args.layout or ("block" if exact_regime else DEFAULT_LAYOUT)
-    args.seeds = args.seeds or ([0] if exact_regime else list(DEFAULT_SEEDS))
-    args.dims = args.dims or [64, 128, 256]
-    for name in args.codebook:
-        resolve_codebook(name)  # fail on an unknown name before any work starts
-    for name in args.precision:
-        numeric_format(name)
     if args.kind == "tradeoff":
         return _tradeoff_table(args)
     if args.kind == "baselines":
@@ -215,10 +224,9 @@ def _table(args: argparse.Namespace) -> int:
 
 
 def _transition_table(args: argparse.Namespace) -> int:
-    codebooks = args.codebook or [DEFAULT_CODEBOOK]
+    codebooks = args.codebook
     if len(codebooks) != 1:
         raise ValueError("the transition table takes one codebook")
-    resolve_codebook(codebooks[0])
     start = time.perf_counter()
     sizes = len(args.subjects) * len(args.relations)
     n_cells = sizes * (1 + len(args.dims or args.ratios))  # a minimum-d search and the d's
@@ -231,9 +239,9 @@ def _transition_table(args: argparse.Namespace) -> int:
             args.relations,
             args.dims,
             ratios=args.ratios,
-            layout=args.layout or DEFAULT_LAYOUT,
+            layout=args.layout,
             codebook=codebooks[0],
-            seeds=args.seeds or list(DEFAULT_SEEDS),
+            seeds=args.seeds,
             sample=args.sample_size,
             executor=pool,
             progress=bar.update,
@@ -254,7 +262,7 @@ def _finish(rows: Sequence[Any], args: argparse.Namespace, start: float) -> None
         for fmt, suffix in (("md", "md"), ("csv", "csv"), ("json", "json"), ("latex", "tex")):
             text = render_table(rows, fmt) + (f"\n{elapsed}\n" if fmt == "md" else "")
             Path(f"{args.save}.{suffix}").write_text(text)
-    if args.plot:
+    if getattr(args, "plot", None):
         PLOTTERS[args.kind](rows, args.plot)
 
 
@@ -277,7 +285,7 @@ def _tradeoff_table(args: argparse.Namespace) -> int:
                 codebook=codebook,
                 precision=precision,
                 seed=args.seeds[0],
-                sample_size=args.sample_size or 10_000,
+                sample_size=args.sample_size,
                 memory_budget=args.memory_budget,
                 progress=bar.update,
             )
@@ -293,7 +301,7 @@ def _baselines_table(args: argparse.Namespace) -> int:
             args.subjects,
             args.relations,
             seed=args.seeds[0],
-            max_checked=args.sample_size or 2_000,
+            max_checked=args.sample_size,
             memory_budget=args.memory_budget,
             progress=bar.update,
         )

@@ -26,16 +26,29 @@ from geoconstruct.constructions.queries import RECALL_METHODS
 from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 from geoconstruct.model.transformer import DTYPES
 
-__all__ = ["build_parser", "codebook_family"]
+__all__ = ["PLOTTED_TABLES", "TABLE_KINDS", "build_parser", "codebook_family"]
 
 Number = TypeVar("Number", int, float)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default after its help, unless the help already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if "default" in help_text or action.default in (None, False, argparse.SUPPRESS):
+            return help_text
+        shown = action.default
+        if isinstance(shown, list):
+            shown = ",".join(str(value) for value in shown)
+        return f"{help_text} (default: {shown})".replace("%", "%%")
 
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr (exit status 2)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
@@ -63,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     construct.add_argument(
         "--dim", type=int, default=None, help="d_model (default: the smallest with a proof)"
     )
-    construct.add_argument("--seed", type=int, default=0)
-    construct.add_argument("--dtype", choices=DTYPES, default="float64")
+    construct.add_argument("--seed", type=int, default=0, help="seed of the facts and the codes")
+    construct.add_argument("--dtype", choices=DTYPES, default="float64", help="weights' dtype")
     construct.add_argument(
         "--memory-budget",
         type=_bytes,
@@ -77,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="exact",
         help="exact: the forward pass on every prompt; certified: a proof per fact, the forward "
         "pass only where the proof is inconclusive (default exact)",
+    )
+    construct.add_argument(
+        "--sample-size",
+        type=int,
+        default=None,
+        help="check a seeded sample of this many facts (default: every fact)",
     )
     construct.add_argument(
         "--precision",
@@ -113,13 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     multihop.add_argument(
         "--dim", type=int, default=None, help="d_model (default: the smallest that works)"
     )
-    multihop.add_argument("--codebook", choices=CODEBOOK_NAMES, default="grid")
+    multihop.add_argument("--codebook", choices=CODEBOOK_NAMES, default="grid", help="codes")
     multihop.add_argument(
         "--bits", type=int, default=8, help="bits per coordinate of grid codes (default 8)"
     )
     multihop.add_argument("--max-coherence", type=float, default=None, help="unit codes' μ")
-    multihop.add_argument("--seed", type=int, default=0)
-    multihop.add_argument("--dtype", choices=DTYPES, default="float64")
+    multihop.add_argument("--seed", type=int, default=0, help="seed of the facts and the codes")
+    multihop.add_argument("--dtype", choices=DTYPES, default="float64", help="weights' dtype")
     multihop.add_argument(
         "--max-queries",
         type=int,
@@ -133,62 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     multihop.add_argument("--json", action="store_true", help="print one JSON object")
     multihop.set_defaults(layout="block")
 
-    table = commands.add_parser(
-        "table",
-        parents=[quiet],
-        help="measured dimension, capacity or depth trade-off beside the bounds",
-    )
-    table.add_argument(
-        "kind", choices=["dimension", "capacity", "tradeoff", "baselines", "transition"]
-    )
-    table.add_argument("--subjects", type=_int_list, default=[256, 4096], help="N list (dimension)")
-    table.add_argument(
-        "--dims",
-        type=_int_list,
-        default=None,
-        help="d list (capacity: 64,128,256; transition: --ratios times R·log2 N)",
-    )
-    table.add_argument(
-        "--ratios",
-        type=_float_list,
-        default=list(DEFAULT_RATIOS),
-        help="transition: d / (R·log2 N) to measure at, when no --dims",
-    )
-    table.add_argument("--entities", type=int, default=4096, help="N (tradeoff)")
-    table.add_argument("--hops", type=_int_list, default=[1, 2, 3, 4], help="H list (tradeoff)")
-    table.add_argument(
-        "--sample-size",
-        type=int,
-        default=None,
-        help="queries checked per row (tradeoff: 10,000; baselines: 2,000)",
-    )
-    table.add_argument("--relations", type=_int_list, default=[1, 4], help="R list")
-    table.add_argument(
-        "--codebook",
-        type=_name_list,
-        default=None,
-        help="codebook list (default gaussian; tradeoff, baselines: grid)",
-    )
-    table.add_argument("--precision", type=_name_list, default=["float32"], help="format list")
-    table.add_argument(
-        "--layout",
-        choices=tuple(LAYOUTS),
-        default=None,
-        help="layout (default superposed, grid codes in block; tradeoff, baselines: block)",
-    )
-    table.add_argument(
-        "--seeds", type=_int_list, default=None, help="seed list (default 0-4; tradeoff: 0)"
-    )
-    table.add_argument("--max-subjects", type=int, default=2**20, help="capacity search limit")
-    table.add_argument("--format", choices=TABLE_FORMATS, default="md")
-    table.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
-    table.add_argument(
-        "--memory-budget", type=_bytes, default=DEFAULT_MEMORY_BUDGET, help="per cell (8G)"
-    )
-    table.add_argument("--plot", default=None, help="also draw the table to this .png")
-    table.add_argument(
-        "--save", default=None, help="also write PREFIX.md, .csv, .json and .tex (one run)"
-    )
+    _add_table_parsers(commands, quiet)
 
     transfer = commands.add_parser(
         "transfer",
@@ -265,6 +229,105 @@ def _name_list(text: str) -> list[str]:
     if not names:
         raise argparse.ArgumentTypeError(f"empty list: {text!r}")
     return names
+
+
+TABLE_KINDS = ("dimension", "capacity", "tradeoff", "baselines", "transition")
+PLOTTED_TABLES = ("dimension", "tradeoff", "transition")
+
+
+def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
+    """``table KIND``: one parser a kind, each with its own options and defaults."""
+    table = commands.add_parser(
+        "table",
+        help="measured dimension, capacity, trade-off, baselines or transition beside the bounds",
+        description="One table of measurements beside the bounds; "
+        "`geoconstruct table KIND --help` lists the options of each kind.",
+    )
+    kinds = table.add_subparsers(dest="kind", required=True, parser_class=_Parser)
+    helps = {
+        "dimension": "the smallest d that recalls every fact, beside the lower bounds",
+        "capacity": "the largest N that each d holds, beside the per-subject bound",
+        "tradeoff": "multi-hop: the capacity-depth trade-off against the per-pass bound",
+        "baselines": "the construction beside key-value and outer-product memories",
+        "transition": "recall against d over seeds: the phase transition",
+    }
+    for kind in TABLE_KINDS:
+        parser = kinds.add_parser(kind, parents=[quiet], help=helps[kind], description=helps[kind])
+        exact_regime = kind in ("tradeoff", "baselines")  # grid codes in the block layout
+        if kind in ("dimension", "baselines", "transition"):
+            parser.add_argument("--subjects", type=_int_list, default=[256, 4096], help="N list")
+        if kind == "capacity":
+            parser.add_argument("--dims", type=_int_list, default=[64, 128, 256], help="d list")
+            parser.add_argument(
+                "--max-subjects", type=int, default=2**20, help="largest N searched"
+            )
+        if kind == "tradeoff":
+            parser.add_argument("--entities", type=int, default=4096, help="N")
+            parser.add_argument("--hops", type=_int_list, default=[1, 2, 3, 4], help="H list")
+        if kind == "transition":
+            parser.add_argument(
+                "--dims", type=_int_list, default=None, help="d list (default: from --ratios)"
+            )
+            parser.add_argument(
+                "--ratios",
+                type=_float_list,
+                default=list(DEFAULT_RATIOS),
+                help="d / (R·log2 N) to measure at, when no --dims",
+            )
+        parser.add_argument("--relations", type=_int_list, default=[1, 4], help="R list")
+        if kind != "baselines":
+            parser.add_argument(
+                "--codebook",
+                type=_name_list,
+                default=["grid" if exact_regime else DEFAULT_CODEBOOK],
+                help="codebook list" + (" (one codebook)" if kind == "transition" else ""),
+            )
+        if kind in ("dimension", "capacity", "tradeoff"):
+            parser.add_argument(
+                "--precision",
+                type=_name_list,
+                default=["float32"],
+                help="number format list (float64, float32, float16, bfloat16, int8, ...)",
+            )
+        if kind in ("dimension", "capacity", "transition"):
+            parser.add_argument(
+                "--layout",
+                choices=tuple(LAYOUTS),
+                default=DEFAULT_LAYOUT,
+                help="residual layout (grid codes always use block)",
+            )
+        parser.add_argument(
+            "--seeds",
+            type=_int_list,
+            default=[0] if exact_regime else [0, 1, 2, 3, 4],
+            help="seed list" + (" (the first is used)" if exact_regime else ""),
+        )
+        if kind in ("tradeoff", "baselines", "transition"):
+            parser.add_argument(
+                "--sample-size",
+                type=int,
+                default={"tradeoff": 10_000, "baselines": 2_000, "transition": None}[kind],
+                help="queries checked per row when they are more"
+                + (" (default: every query up to the work limit)" if kind == "transition" else ""),
+            )
+        if kind in ("dimension", "capacity", "transition"):
+            parser.add_argument(
+                "--workers", type=int, default=None, help="processes (default: one per core)"
+            )
+        parser.add_argument(
+            "--memory-budget",
+            type=_bytes,
+            default=DEFAULT_MEMORY_BUDGET,
+            help="bytes per cell (default 8G)",
+        )
+        parser.add_argument("--format", choices=TABLE_FORMATS, default="md", help="output format")
+        if kind in PLOTTED_TABLES:
+            parser.add_argument(
+                "--plot", default=None, help="also draw the table to this .png (needs .[plot])"
+            )
+        parser.add_argument(
+            "--save", default=None, help="also write PREFIX.md, .csv, .json and .tex (one run)"
+        )
 
 
 def _add_size_arguments(parser: argparse.ArgumentParser) -> None:

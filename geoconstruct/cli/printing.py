@@ -36,7 +36,12 @@ def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
         f"{summary.storage_efficiency_per_subject:.3f} of the per-subject bound, "
         f"{summary.storage_efficiency_global:.3f} of the global bound",
         f"recall           {summary.n_correct:,} / {summary.n_queries:,} facts "
-        f"(accuracy {summary.accuracy:.6f})",
+        + (
+            f"(a seeded sample of {summary.n_facts:,}; accuracy {summary.accuracy:.6f}, "
+            f"95 % interval [{summary.accuracy_low:.4f}, {summary.accuracy_high:.4f}])"
+            if summary.sampled
+            else f"(accuracy {summary.accuracy:.6f})"
+        ),
         f"min margin       {summary.min_margin:.6g}"
         + (" (a certified lower bound)" if certified else ""),
         f"method           {summary.method}"
@@ -44,6 +49,7 @@ def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
             f", {summary.n_fallback:,} queries left to the forward pass"
             if certified
             else ", the forward pass on every prompt"
+            + (" of the sample" if summary.sampled else "")
         ),
         f"wall time        construct {summary.construct_seconds:.2f} s, "
         f"recall {summary.recall_seconds:.2f} s",

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import require_choice, require_int
+from geoconstruct.model.linear_maps import LinearMap, linear_maps
 
 __all__ = [
     "DTYPES",
@@ -212,8 +213,11 @@ def forward(
     >>> bool(np.allclose(last, full[:, -1]))
     True
     """
-    resid = residual_stream(weights, config, tokens, last_position_only=last_position_only)
-    logits = linear(resid, weights["unembed.W_U"], weights["unembed.b_U"])  # [batch, pos, d_vocab]
+    maps = linear_maps(weights, config)
+    resid = residual_stream(
+        weights, config, tokens, last_position_only=last_position_only, maps=maps
+    )
+    logits = maps["unembed.W_U"](resid)  # [batch, pos, d_vocab]
     return logits[:, -1] if last_position_only else logits
 
 
@@ -223,15 +227,19 @@ def residual_stream(
     tokens: npt.ArrayLike,
     *,
     last_position_only: bool = False,
+    maps: Mapping[str, LinearMap] | None = None,
 ) -> FloatArray:
     """The residual stream after the last layer, before the unembedding: [batch, pos, d_model].
 
     With ``last_position_only`` the final layer runs at the last position only and the result
-    is [batch, 1, d_model]. :func:`forward` is this followed by ``@ W_U + b_U``.
+    is [batch, 1, d_model]. :func:`forward` is this followed by ``@ W_U + b_U``. ``maps`` are the
+    model's :func:`~geoconstruct.model.linear_maps.linear_maps` (built here when not given): a
+    caller that runs many batches builds them once.
     """
     token_ids = _check_tokens(tokens, config)
     n_positions = token_ids.shape[1]
     W = weights
+    maps = linear_maps(weights, config) if maps is None else maps
 
     resid = W["embed.W_E"][token_ids] + W["pos_embed.W_pos"][:n_positions]  # [batch, pos, d_model]
     for layer in range(config.n_layers):
@@ -240,26 +248,28 @@ def residual_stream(
         # only the kept query positions need attention, MLP and unembedding.
         final_layer = layer == config.n_layers - 1
         keep = slice(n_positions - 1, None) if last_position_only and final_layer else slice(None)
-        resid = resid[:, keep] + attention(W, block, config, resid, keep)
-        resid = resid + mlp(W, block, resid)
+        resid = resid[:, keep] + attention(maps, block, config, resid, keep)
+        resid = resid + mlp(maps, block, resid)
     return resid
 
 
 def attention(
-    W: Weights, block: str, config: TransformerConfig, resid: FloatArray, queries: slice
+    maps: Mapping[str, LinearMap],
+    block: str,
+    config: TransformerConfig,
+    resid: FloatArray,
+    queries: slice,
 ) -> FloatArray:
     """Causal multi-head attention of ``block``, for the query positions ``queries``.
 
     ``resid`` is [batch, pos, d_model]; the result is [batch, len(queries), d_model].
     """
-    n_prompts, n_positions, d_model = resid.shape
+    n_prompts, n_positions, _ = resid.shape
     n_heads, d_head = config.n_heads, config.d_head
 
     def project(x: FloatArray, name: str) -> FloatArray:
-        # x [batch, p, d_model] @ W [head, d_model, d_head] -> [batch, head, p, d_head]
-        W_x = W[f"{block}.attn.W_{name}"].transpose(1, 0, 2).reshape(d_model, n_heads * d_head)
-        b_x = W[f"{block}.attn.b_{name}"].reshape(n_heads * d_head)
-        out = linear(x, W_x, b_x).reshape(x.shape[0], x.shape[1], n_heads, d_head)
+        # x [batch, p, d_model] @ W [d_model, head·d_head] -> [batch, head, p, d_head]
+        out = maps[f"{block}.attn.W_{name}"](x).reshape(x.shape[0], x.shape[1], n_heads, d_head)
         return out.transpose(0, 2, 1, 3)
 
     q = project(resid[:, queries], "Q")  # [batch, head, q_pos, d_head]
@@ -273,25 +283,13 @@ def attention(
     pattern = np.exp(scores)
     pattern /= pattern.sum(axis=-1, keepdims=True)  # softmax over keys
     z = (pattern @ v).transpose(0, 2, 1, 3)  # [batch, q_pos, head, d_head]
-    W_O = W[f"{block}.attn.W_O"].reshape(n_heads * d_head, d_model)
-    return linear(z.reshape(n_prompts, -1, n_heads * d_head), W_O, W[f"{block}.attn.b_O"])
+    return maps[f"{block}.attn.W_O"](z.reshape(n_prompts, -1, n_heads * d_head))
 
 
-def mlp(W: Weights, block: str, resid: FloatArray) -> FloatArray:
+def mlp(maps: Mapping[str, LinearMap], block: str, resid: FloatArray) -> FloatArray:
     """The ReLU MLP of ``block``: [batch, pos, d_model] -> [batch, pos, d_model]."""
-    hidden = np.maximum(linear(resid, W[f"{block}.mlp.W_in"], W[f"{block}.mlp.b_in"]), 0)
-    return linear(hidden, W[f"{block}.mlp.W_out"], W[f"{block}.mlp.b_out"])  # hidden [.., d_mlp]
-
-
-def linear(x: FloatArray, weight: FloatArray, bias: FloatArray) -> FloatArray:
-    """``x @ weight + bias`` over the last axis, as one BLAS matrix product.
-
-    ``x`` is [..., d_in]; numpy would run a 3-d ``x @ weight`` as one small product per batch row.
-    """
-    flat = x.reshape(-1, x.shape[-1]) @ weight
-    flat += bias
-    out: FloatArray = flat.reshape(*x.shape[:-1], weight.shape[-1])
-    return out
+    hidden = np.maximum(maps[f"{block}.mlp.W_in"](resid), 0)  # [batch, pos, d_mlp]
+    return maps[f"{block}.mlp.W_out"](hidden)
 
 
 def _check_tokens(tokens: npt.ArrayLike, config: TransformerConfig) -> npt.NDArray[np.intp]:

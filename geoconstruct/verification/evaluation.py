@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import require_int, require_within_budget
+from geoconstruct.model.linear_maps import linear_maps
 from geoconstruct.model.transformer import TransformerConfig, Weights, residual_stream
 from geoconstruct.model.vocabulary import Vocabulary
 
@@ -256,10 +257,8 @@ def predict_tokens(
     """The argmax token at the last position of every prompt, computed in chunks."""
     token_ids = np.asarray(tokens)
     predicted = np.zeros(token_ids.shape[0], np.int64)
-    for start, resid in _final_residuals(weights, config, token_ids, chunk_bytes):
-        for first, logits in _logit_blocks(weights, config, resid):
-            stop = start + first + logits.shape[0]
-            predicted[start + first : stop] = np.argmax(logits, axis=1)
+    for first, logits in _logit_blocks(weights, config, token_ids, chunk_bytes):
+        predicted[first : first + logits.shape[0]] = np.argmax(logits, axis=1)
     return predicted
 
 
@@ -280,44 +279,33 @@ def predict_with_margins(
     expected = np.asarray(answers)
     predicted = np.zeros(token_ids.shape[0], np.int64)
     margins = np.zeros(token_ids.shape[0], np.float64)
-    for start, resid in _final_residuals(weights, config, token_ids, chunk_bytes):
-        for first, logits in _logit_blocks(weights, config, resid):
-            rows = slice(start + first, start + first + logits.shape[0])
-            predicted[rows] = np.argmax(logits, axis=1)
-            index = np.arange(logits.shape[0])
-            true_logit = logits[index, expected[rows]]  # a copy
-            logits[index, expected[rows]] = -np.inf
-            margins[rows] = true_logit - logits.max(axis=1)
+    for first, logits in _logit_blocks(weights, config, token_ids, chunk_bytes):
+        rows = slice(first, first + logits.shape[0])
+        predicted[rows] = np.argmax(logits, axis=1)
+        index = np.arange(logits.shape[0])
+        true_logit = logits[index, expected[rows]]  # a copy
+        logits[index, expected[rows]] = -np.inf
+        margins[rows] = true_logit - logits.max(axis=1)
     return predicted, margins
 
 
-def _final_residuals(
+def _logit_blocks(
     weights: Weights, config: TransformerConfig, tokens: npt.NDArray[Any], chunk_bytes: int
 ) -> Iterator[tuple[int, FloatArray]]:
-    """Yield ``(start, resid[start:stop, d_model])``, the last position's final residual."""
-    chunk = chunk_size(config, chunk_bytes)
-    for start in range(0, tokens.shape[0], chunk):
-        stop = min(start + chunk, tokens.shape[0])
-        resid = residual_stream(weights, config, tokens[start:stop], last_position_only=True)
-        yield start, resid[:, -1]
+    """Yield ``(first, logits)``: the last position's logits of prompts ``first, first + 1, ...``.
 
-
-def _logit_blocks(
-    weights: Weights, config: TransformerConfig, resid: FloatArray
-) -> Iterator[tuple[int, FloatArray]]:
-    """Yield ``(first, logits)`` for blocks of rows of ``resid``; ``logits`` is a reused buffer.
-
-    ``logits = resid[first:first+rows] @ W_U + b_U`` exactly as :func:`forward` computes it.
+    The prompts run through :func:`residual_stream` a chunk at a time, and the unembedding a block
+    of rows at a time into a reused buffer, as :func:`forward` computes them.
     """
-    W_U, b_U = weights["unembed.W_U"], weights["unembed.b_U"]
-    rows = unembedding_rows(config)
-    buffer = np.empty((min(rows, resid.shape[0]), config.d_vocab), dtype=W_U.dtype)
-    for first in range(0, resid.shape[0], rows):
-        block = resid[first : first + rows]
-        logits = buffer[: block.shape[0]]
-        np.matmul(block, W_U, out=logits)
-        logits += b_U
-        yield first, logits
+    maps = linear_maps(weights, config)  # built once for every chunk
+    chunk, rows = chunk_size(config, chunk_bytes), unembedding_rows(config)
+    buffer = np.empty((min(rows, tokens.shape[0]), config.d_vocab), np.dtype(config.dtype))
+    for start in range(0, tokens.shape[0], chunk):
+        prompts = tokens[start : start + chunk]
+        resid = residual_stream(weights, config, prompts, last_position_only=True, maps=maps)
+        for first in range(0, prompts.shape[0], rows):
+            block = resid[first : first + rows, -1]  # [rows, d_model]
+            yield start + first, maps["unembed.W_U"](block, out=buffer[: block.shape[0]])
 
 
 @dataclass(frozen=True, eq=False)
@@ -376,29 +364,27 @@ def score_prompts(
     failed_indices: list[npt.NDArray[np.int64]] = []
     failed_predictions: list[npt.NDArray[np.int64]] = []
     n_failed_kept = 0
-    for start, resid in _final_residuals(weights, config, token_ids, chunk_bytes):
-        for first, logits in _logit_blocks(weights, config, resid):
-            offset = start + first
-            rows = np.arange(logits.shape[0])
-            target = expected[offset : offset + logits.shape[0]]
-            true_logit = logits[rows, target]  # a copy
-            logits[rows, target] = -np.inf
-            margins = true_logit - logits.max(axis=1)
-            correct = margins > 0
-            # Ties and losses: argmax decides (it takes the first of equal maxima).
-            undecided = np.flatnonzero(~correct)
-            logits[undecided, target[undecided]] = true_logit[undecided]
-            predicted = np.argmax(logits[undecided], axis=1)
-            correct[undecided] = predicted == target[undecided]
-            n_correct += int(correct.sum())
-            min_margin = min(min_margin, float(margins.min()))
-            if n_failed_kept < max_failures:
-                wrong = np.flatnonzero(~correct[undecided])[: max_failures - n_failed_kept]
-                failed_indices.append((undecided[wrong] + offset).astype(np.int64))
-                failed_predictions.append(predicted[wrong].astype(np.int64))
-                n_failed_kept += wrong.size
+    for offset, logits in _logit_blocks(weights, config, token_ids, chunk_bytes):
+        rows = np.arange(logits.shape[0])
+        target = expected[offset : offset + logits.shape[0]]
+        true_logit = logits[rows, target]  # a copy
+        logits[rows, target] = -np.inf
+        margins = true_logit - logits.max(axis=1)
+        correct = margins > 0
+        # Ties and losses: argmax decides (it takes the first of equal maxima).
+        undecided = np.flatnonzero(~correct)
+        logits[undecided, target[undecided]] = true_logit[undecided]
+        predicted = np.argmax(logits[undecided], axis=1)
+        correct[undecided] = predicted == target[undecided]
+        n_correct += int(correct.sum())
+        min_margin = min(min_margin, float(margins.min()))
+        if n_failed_kept < max_failures:
+            wrong = np.flatnonzero(~correct[undecided])[: max_failures - n_failed_kept]
+            failed_indices.append((undecided[wrong] + offset).astype(np.int64))
+            failed_predictions.append(predicted[wrong].astype(np.int64))
+            n_failed_kept += wrong.size
         if progress is not None:
-            progress(resid.shape[0])
+            progress(logits.shape[0])
     empty = np.zeros(0, np.int64)
     return PromptScores(
         n_prompts=int(token_ids.shape[0]),
