@@ -348,7 +348,12 @@ def _bench(args: argparse.Namespace) -> int:
     for n_subjects in args.subjects:
         for n_relations in args.relations:
             row = bench_size(
-                n_subjects, n_relations, repeats=args.repeats, exact_work_limit=args.exact_limit
+                n_subjects,
+                n_relations,
+                layout=args.layout,
+                codebook=args.codebook,
+                repeats=args.repeats,
+                exact_work_limit=args.exact_limit,
             )
             rows.append(row)
             if not args.json:

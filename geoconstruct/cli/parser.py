@@ -170,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--subjects", type=_int_list, default=[1000, 10_000], help="N list")
     bench.add_argument("--relations", type=_int_list, default=[4, 16], help="R list")
+    bench.add_argument("--layout", choices=tuple(LAYOUTS), default="block", help="residual layout")
+    bench.add_argument(
+        "--codebook", choices=CODEBOOK_NAMES, default="grid", help="codes (the exact regime)"
+    )
     bench.add_argument("--repeats", type=int, default=1, help="best of this many runs")
     bench.add_argument(
         "--exact-limit",

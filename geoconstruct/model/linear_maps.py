@@ -85,13 +85,20 @@ class LinearMap:
         flat = x.reshape(-1, x.shape[-1])
         if out is None:
             out = np.empty((flat.shape[0], self.bias.shape[0]), np.result_type(flat, self.bias))
-        out[...] = self.bias
-        if self.block.shape[0] and self.block.shape[1]:
-            inputs = flat[:, self.rows]
-            if isinstance(self.block, sparse.csr_array):
-                out[:, self.cols] += (self.block.T @ inputs.T).T
-            else:
-                out[:, self.cols] += inputs @ self.block
+        if not (self.block.shape[0] and self.block.shape[1]):
+            out[...] = self.bias
+        elif isinstance(self.block, sparse.csr_array):
+            out[...] = self.bias
+            out[:, self.cols] += (self.block.T @ flat[:, self.rows].T).T
+        elif isinstance(self.cols, slice):  # the product straight into its columns
+            target = out[:, self.cols]
+            np.matmul(flat[:, self.rows], self.block, out=target)
+            target += self.bias[self.cols]
+            out[:, : self.cols.start] = self.bias[: self.cols.start]
+            out[:, self.cols.stop :] = self.bias[self.cols.stop :]
+        else:
+            out[...] = self.bias
+            out[:, self.cols] += flat[:, self.rows] @ self.block
         return out.reshape(*x.shape[:-1], self.bias.shape[0])
 
 
