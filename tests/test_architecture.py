@@ -19,6 +19,7 @@ LAYERS = [
     {"verification"},
     {"constructions"},
     {"analysis"},
+    {"training"},
     {"io"},
     {"cli"},
 ]

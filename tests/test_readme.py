@@ -4,6 +4,8 @@ two commands, and the generated blocks are current."""
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
 DOC_PAGES = ["docs/guide.md", "docs/results/multi_hop.md", "docs/results/transfer.md"]
@@ -63,3 +65,51 @@ def test_generated_blocks_are_up_to_date():
         [sys.executable, str(tool), "--check"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_api_reference_renders_every_public_module():
+    package = ROOT / "geoconstruct"
+    modules = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in package.rglob("*.py")
+        if path.name != "__main__.py"
+        and not any(part.startswith("_") for part in path.relative_to(package).parts[:-1])
+        and not (path.name.startswith("_") and path.name != "__init__.py")
+    } - {"geoconstruct"}
+    rendered = set(re.findall(r"^::: (\S+)$", (ROOT / "docs" / "api.md").read_text(), re.M))
+    assert modules == rendered
+
+
+SMALLER = {"--subjects": 300, "--entities": 256, "--relations": 2, "--hops": 2}
+"""Each README command runs here with its sizes capped at these (the options and the code path
+stay as written; the full sizes are the results pages' measurements)."""
+
+
+def readme_commands():
+    commands = re.findall(r"`(?:\$ )?geoconstruct ([^`]*)`", README)
+    assert len(commands) >= 9
+    return sorted(set(commands))
+
+
+def _smaller(argv, tmp_path):
+    out = list(argv)
+    for index, word in enumerate(out[:-1]):
+        if word in SMALLER:
+            values = sorted({min(int(value), SMALLER[word]) for value in out[index + 1].split(",")})
+            out[index + 1] = ",".join(str(value) for value in values)
+        if word in ("--plot", "--save"):
+            out[index + 1] = str(tmp_path / Path(out[index + 1]).name)
+    return out + (["--quiet"] if argv[0] in ("construct", "table", "demo", "transfer") else [])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", readme_commands())
+def test_every_readme_command_runs(command, tmp_path, capsys):
+    from geoconstruct.cli import main
+
+    argv = _smaller(command.split(), tmp_path)
+    if argv[0] == "demo":  # its sizes are fixed: run it at the capped ones
+        argv += ["--subjects", "300", "--relations", "2"]
+    assert main(argv) == 0, argv
+    out, _ = capsys.readouterr()
+    assert out.strip(), argv

@@ -71,10 +71,13 @@ from geoconstruct.cli.printing import (
     print_bounds,
     print_multi_hop,
     print_single_hop,
+    print_trained,
     print_transfer,
 )
 from geoconstruct.codes.codebooks import resolve_codebook
 from geoconstruct.constructions.single_hop import proven_dimension
+from geoconstruct.training.comparison import trained_row
+from geoconstruct.training.trainer import require_torch
 
 __all__ = ["main"]
 
@@ -402,6 +405,26 @@ PLOTTERS: dict[str, Callable[[Any, str], Any]] = {
 }
 """The table kinds ``--plot`` draws, and how."""
 
+
+def _train(args: argparse.Namespace) -> int:
+    require_torch()  # the optional extra: say how to install it, before any work
+    with _progress(args, total=args.steps, desc="training", unit="step") as bar:
+        row = trained_row(
+            args.subjects,
+            args.relations,
+            args.dim,
+            d_mlp=args.mlp_width,
+            steps=args.steps,
+            learning_rate=args.learning_rate,
+            weight_decay=args.weight_decay,
+            seed=args.seed,
+            freeze_embeddings=args.freeze_embeddings,
+            progress=bar.update,
+        )
+    _emit(row, args.json, print_trained)
+    return 0
+
+
 HANDLERS = {
     "construct": _construct,
     "dimension": _dimension,
@@ -409,6 +432,7 @@ HANDLERS = {
     "multihop": _multihop,
     "table": _table,
     "transfer": _transfer,
+    "train": _train,
     "bench": _bench,
     "demo": _demo,
 }

@@ -154,6 +154,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_table_parsers(commands, quiet)
 
+    train = commands.add_parser(
+        "train",
+        parents=[quiet],
+        help="train the same architecture with AdamW (needs .[train]) and read it with the probes",
+    )
+    train.add_argument("--subjects", type=int, required=True, help="N, the number of subjects")
+    train.add_argument("--relations", type=int, required=True, help="R, the number of relations")
+    train.add_argument("--dim", type=int, required=True, help="d_model")
+    train.add_argument("--mlp-width", type=int, default=None, help="d_mlp (default 4·d)")
+    train.add_argument("--steps", type=int, default=600, help="full-batch AdamW steps")
+    train.add_argument("--learning-rate", type=float, default=3e-3, help="AdamW's step size")
+    train.add_argument("--weight-decay", type=float, default=1.0, help="AdamW's weight decay")
+    train.add_argument("--seed", type=int, default=0, help="seed of the facts and the init")
+    train.add_argument(
+        "--freeze-embeddings",
+        action="store_true",
+        help="keep W_E at its random initialisation (the frozen-embedding control)",
+    )
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+
     transfer = commands.add_parser(
         "transfer",
         parents=[quiet],

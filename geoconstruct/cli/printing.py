@@ -11,8 +11,15 @@ from geoconstruct.analysis.reports import (
 )
 from geoconstruct.analysis.tables import render_table
 from geoconstruct.analysis.transfer import TransferSummary
+from geoconstruct.training.comparison import ComparisonRow
 
-__all__ = ["print_bounds", "print_multi_hop", "print_single_hop", "print_transfer"]
+__all__ = [
+    "print_bounds",
+    "print_multi_hop",
+    "print_single_hop",
+    "print_trained",
+    "print_transfer",
+]
 
 
 def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
@@ -119,6 +126,24 @@ def print_bounds(summary: BoundsSummary, out: TextIO) -> None:
         "block rows use coherence <= 1/2, the superposed bch row 0.875)",
     ]
     print("\n".join(lines), file=out)
+
+
+def print_trained(row: ComparisonRow, out: TextIO) -> None:
+    """A trained model read by the probes."""
+    lines = [
+        f"{row.model}: N={row.n_subjects} subjects, R={row.n_relations} relations, "
+        f"d_model={row.d_model}, d_mlp={row.d_mlp}, seed={row.seed}",
+        f"final loss         {row.final_loss:.3g}",
+        f"recall             {row.accuracy:.4f} of {row.n_subjects * row.n_relations:,} facts",
+        f"superposition R²   {row.superposition_r2:.3f} (adjusted {row.adjusted_r2:.3f})",
+        f"MLP verdict        {row.selector_verdict}",
+        f"intervention       moved {row.intervention_moved:.3f}, others kept "
+        f"{row.intervention_kept:.3f}, both {row.intervention_success:.3f}",
+        f"transfer           {row.transfer:.4f} on fresh facts (seeds "
+        f"{', '.join(map(str, row.transfer_seeds))})",
+        f"wall time          {row.seconds:.1f} s",
+    ]
+    out.write("\n".join(lines) + "\n")
 
 
 def print_transfer(summary: TransferSummary, out: TextIO) -> None:
