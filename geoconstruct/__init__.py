@@ -34,6 +34,7 @@ from geoconstruct._validation import MemoryBudgetError
 from geoconstruct.codes.codebooks import Codebook, GaussianCodes, GridCodes, RademacherCodes
 from geoconstruct.constructions.baselines import construct_baseline
 from geoconstruct.constructions.construction import Construction
+from geoconstruct.constructions.disjoint import construct_disjoint, disjoint_dimension
 from geoconstruct.constructions.layouts import (
     BlockLayout,
     Layout,
@@ -72,8 +73,10 @@ __all__ = [
     "TransformerConfig",
     "__version__",
     "construct_baseline",
+    "construct_disjoint",
     "construct_multi_hop",
     "construct_single_hop",
+    "disjoint_dimension",
     "forward",
     "multi_hop_dimension",
     "proven_dimension",

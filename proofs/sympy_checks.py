@@ -588,6 +588,43 @@ def _at_least(value: float, threshold: sp.Expr) -> bool:
     return bool(sp.Float(value, 50) >= sp.N(threshold, 50))
 
 
+# ---------------------------------------------------------------------- disjoint_attributes.md
+
+
+def check_disjoint_relation_bonus(bonus_offset: sp.Expr = ONE) -> bool:
+    """With ``C = B + offset`` and ``0 <= V_r, V_{r'} <= B/2``: ``V_r + C − V_{r'} >= 1``.
+
+    Write ``V_r = x``, ``V_{r'} = B/2 − y`` with x, y >= 0: the gap minus 1 is
+    ``x + y + B/2 + offset − 1``, non-negative for every B >= 0 exactly when offset >= 1.
+    """
+    x, y, big = sp.symbols("x y B", nonnegative=True)
+    gap_minus_one = sp.expand(x + (big + bonus_offset) - (big / 2 - y) - 1)
+    worst = gap_minus_one.subs({x: 0, y: 0, big: 0})  # the expression grows in x, y and B
+    grows = all(sp.diff(gap_minus_one, v).is_nonnegative for v in (x, y, big))
+    return bool(grows) and bool(worst >= 0)
+
+
+def check_disjoint_dimension() -> bool:
+    """R slots of k and R relation coordinates: ``R·k + R = R·(k + 1)``, the in-place block d."""
+    n_relations, k = sp.symbols("R k", positive=True, integer=True)
+    return sp.expand(n_relations * k + n_relations - n_relations * (k + 1)) == 0
+
+
+def check_disjoint_bonus_in_library() -> bool:
+    """The library's bonus is ``⌈B⌉ + 1`` with ``B = norm_bound² >= max‖u‖²`` (to rounding)."""
+    from geoconstruct import construct_disjoint, disjoint_dimension
+
+    for codebook in ("grid", "gaussian", "bch"):
+        for n_subjects, n_relations in [(50, 2), (300, 3)]:
+            d = disjoint_dimension(n_subjects, n_relations, codebook=codebook)
+            built = construct_disjoint(n_subjects, n_relations, d, codebook=codebook)
+            bound = built.codebook.norm_bound**2
+            largest = float((built.codebook.codes**2).sum(axis=1).max())
+            if not (built.metadata.relation_bonus >= bound + 1 and bound >= largest - 1e-12):
+                return False
+    return True
+
+
 def check_grid_code_length_in_library() -> bool:
     """``GridCodes(p).min_code_length(N)`` is the smallest k with ``2^(p·k) >= N``."""
     from geoconstruct.codes.codebooks import GridCodes

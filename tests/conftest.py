@@ -14,8 +14,10 @@ from threadpoolctl import threadpool_limits
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One BLAS thread per test process: two processes each spinning two BLAS threads on two
-    # cores run several times slower than one process alone.
+    # cores run several times slower than one process alone. torch, imported later by the
+    # training tests, reads its thread count from the environment.
     BLAS_LIMIT = threadpool_limits(limits=1)
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 settings.register_profile(
     "ci",

@@ -327,3 +327,18 @@ def test_multihop_report_lists_failures(capsys):
     assert "failed: entity 3, chain (0, 1): expected 7, predicted 9 (first wrong at pass 1)" in (
         out.getvalue()
     )
+
+
+def test_train_reads_the_trained_model_with_every_probe(capsys):
+    size = ["train", "--subjects", "40", "--relations", "2", "--dim", "8", "--steps", "200"]
+    status, out, _ = run(capsys, *size, "--json")
+    assert status == 0
+    row = json.loads(out)
+    assert row["model"] == "trained" and row["d_model"] == 8 and row["d_mlp"] == 32
+    for key in ("accuracy", "superposition_r2", "selector_verdict", "intervention_success"):
+        assert key in row
+    assert 0 <= row["transfer"] <= 1 and row["transfer_seeds"] == [1, 2, 3]
+    status, out, _ = run(capsys, *size, "--freeze-embeddings")
+    assert status == 0
+    assert out.startswith("trained, frozen embeddings: N=40 subjects, R=2 relations, d_model=8")
+    assert "superposition R²" in out and "intervention" in out and "transfer" in out

@@ -53,6 +53,10 @@ BAD_INVOCATIONS = [
         "unrecognized arguments: --plot",
     ),
     (["table", "frobnicate"], "invalid choice"),
+    # train: bad sizes and options
+    (["train", "--subjects", "1", "--relations", "2", "--dim", "8"], "n_subjects must be"),
+    (["train", "--subjects", "20", "--relations", "2", "--dim", "8", "--steps", "0"], "steps must"),
+    (["train", "--subjects", "20", "--relations", "2"], "required: --dim"),
     (["frobnicate"], "invalid choice"),
 ]
 
@@ -75,9 +79,16 @@ def test_a_bad_invocation_is_one_line_and_exit_2(capsys, argv, message):
 def test_there_are_at_least_25_bad_invocations_covering_every_subcommand():
     assert len(BAD_INVOCATIONS) >= 25
     subcommands = {argv[0] for argv, _ in BAD_INVOCATIONS}
-    assert {"construct", "dimension", "bounds", "multihop", "table", "transfer", "bench"} <= (
-        subcommands
-    )
+    assert {
+        "construct",
+        "dimension",
+        "bounds",
+        "multihop",
+        "table",
+        "transfer",
+        "train",
+        "bench",
+    } <= subcommands
 
 
 def test_a_missing_extra_is_named(capsys, monkeypatch, tmp_path):

@@ -18,7 +18,18 @@ def test_there_are_examples():
 # core, on two cores run several times slower than one after the other.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
-HEAVY = {"transformer_lens_round_trip.py"}  # torch and TransformerLens: the slow tier
+HEAVY = {"transformer_lens_round_trip.py"}
+
+
+def run_python(*arguments):
+    return subprocess.run(
+        [sys.executable, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=ENV,
+    )  # torch and TransformerLens: the slow tier
 
 
 @pytest.mark.parametrize(
@@ -30,14 +41,7 @@ HEAVY = {"transformer_lens_round_trip.py"}  # torch and TransformerLens: the slo
     ids=lambda path: path.name,
 )
 def test_example_runs(script):
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=ENV,
-    )
+    result = run_python(str(script))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
 
@@ -49,13 +53,6 @@ def test_capacity_example_without_matplotlib_says_what_to_install():
         "import runpy, sys; sys.modules['matplotlib'] = None; "  # as if the extra were absent
         f"runpy.run_path({str(script)!r}, run_name='__main__')"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", blocked],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=ENV,
-    )
+    result = run_python("-c", blocked)
     assert result.returncode == 0, result.stderr
     assert "no figure:" in result.stdout and "pip install 'geoconstruct[plot]'" in result.stdout

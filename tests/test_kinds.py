@@ -13,8 +13,10 @@ import torch
 from geoconstruct import (
     Construction,
     construct_baseline,
+    construct_disjoint,
     construct_multi_hop,
     construct_single_hop,
+    disjoint_dimension,
     multi_hop_dimension,
     proven_dimension,
 )
@@ -51,6 +53,10 @@ KINDS = {
     "single_hop-superposed-bch": single_hop("superposed", "bch"),
     "multi_hop-one_pass": multi_hop(3, 1),
     "multi_hop-chain_of_thought": multi_hop(3, 3),
+    "disjoint-grid": lambda: construct_disjoint(100, 3, disjoint_dimension(100, 3), seed=5),
+    "disjoint-gaussian": lambda: construct_disjoint(
+        100, 3, disjoint_dimension(100, 3, codebook="gaussian"), codebook="gaussian", seed=5
+    ),
     "key_value": baseline("key_value"),
     "outer_product": baseline("outer_product"),
 }

@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
 DOC_PAGES = ["docs/guide.md", "docs/results/multi_hop.md", "docs/results/transfer.md"]
-DOC_PAGES += ["docs/results/baselines.md"]
+DOC_PAGES += ["docs/results/baselines.md", "docs/results/disjoint.md"]
 
 
 def run_blocks(pages, namespace):
@@ -41,6 +41,7 @@ def test_docs_python_blocks_run(tmp_path, monkeypatch):
     assert namespace["d"] == 24
     assert namespace["hop_report"].n_correct == 27_000
     assert namespace["d_one_pass"] == 100
+    assert namespace["d_disjoint"] == 12 and namespace["disjoint_report"].accuracy == 1.0
 
 
 def test_readme_is_the_front_door():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geoconstruct.codes.codebooks import Codebook
-from geoconstruct.constructions import baselines, multi_hop, single_hop
+from geoconstruct.constructions import baselines, disjoint, multi_hop, single_hop
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.facts import Facts
 
@@ -32,6 +32,7 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     "single_hop": Recipe(single_hop.SingleHopMetadata.from_manifest, single_hop.assemble),
     "multi_hop": Recipe(multi_hop.MultiHopMetadata.from_manifest, multi_hop.assemble),
+    "disjoint": Recipe(disjoint.DisjointMetadata.from_manifest, disjoint.assemble),
     **{
         kind: Recipe(
             baselines.BaselineMetadata.from_manifest, functools.partial(baselines.assemble, kind)

@@ -12,6 +12,7 @@ rewritten from the fit for fresh bijections; attention, MLP and unembedding kept
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,12 +21,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from geoconstruct.analysis.interventions import intervention_probe
-from geoconstruct.analysis.probes import selector_profile, superposition_fit
+from geoconstruct.analysis.interventions import InterventionReport, intervention_probe
+from geoconstruct.analysis.probes import SuperpositionProbe, selector_profile, superposition_fit
 from geoconstruct.analysis.tables import Columns
 from geoconstruct.analysis.transfer import fit_superposition, reinitialize, reinitialize_weights
 from geoconstruct.constructions.single_hop import construct_single_hop, proven_dimension
-from geoconstruct.facts import random_facts
+from geoconstruct.facts import Facts, random_facts
+from geoconstruct.model.transformer import TransformerConfig
 from geoconstruct.training.trainer import (
     DEFAULT_LEARNING_RATE,
     DEFAULT_STEPS,
@@ -127,24 +129,14 @@ def trained_row(
             .recall()
             .accuracy
         )
-    return ComparisonRow(
-        n_subjects=n_subjects,
-        n_relations=n_relations,
-        model="trained, frozen embeddings" if freeze_embeddings else "trained",
-        d_model=config.d_model,
-        d_mlp=config.d_mlp,
-        seed=seed,
-        accuracy=model.recall().accuracy,
-        superposition_r2=probe.r2,
-        adjusted_r2=probe.adjusted_r2,
-        selector_verdict=selector_profile(weights, config, facts).verdict,
-        intervention_moved=intervention.moved,
-        intervention_kept=intervention.kept,
-        intervention_success=intervention.success,
-        transfer=float(np.mean(transfers)),
-        transfer_seeds=tuple(seed + offset for offset in transfer_seeds),
-        final_loss=model.losses[-1],
-        seconds=time.perf_counter() - start,
+    return _row(
+        "trained, frozen embeddings" if freeze_embeddings else "trained",
+        model.recall().accuracy,
+        probe,
+        selector_profile(weights, config, facts).verdict,
+        intervention,
+        transfers,
+        (config, facts, seed, transfer_seeds, model.losses[-1], start),
     )
 
 
@@ -174,32 +166,52 @@ def construction_row(
         seed=seed,
     )
     try:
-        probe = superposition_fit(weights, facts)
-        r2, adjusted = probe.r2, probe.adjusted_r2
+        probe: SuperpositionProbe | None = superposition_fit(weights, facts)
     except ValueError:  # R·k > N: the fit cannot identify B_r
-        r2 = adjusted = float("nan")
+        probe = None
     transfers = [
         reinitialize(construction, random_facts(n_subjects, n_relations, seed + offset))
         .recall()
         .accuracy
         for offset in transfer_seeds
     ]
+    return _row(
+        "construction",
+        construction.recall().accuracy,
+        probe,
+        selector_profile(weights, config, facts).verdict,
+        intervention,
+        transfers,
+        (config, facts, seed, transfer_seeds, None, start),
+    )
+
+
+def _row(
+    model: str,
+    accuracy: float,
+    probe: SuperpositionProbe | None,
+    verdict: str,
+    intervention: InterventionReport,
+    transfers: Sequence[float],
+    context: tuple[TransformerConfig, Facts, int, Sequence[int], float | None, float],
+) -> ComparisonRow:
+    config, facts, seed, transfer_seeds, final_loss, start = context
     return ComparisonRow(
-        n_subjects=n_subjects,
-        n_relations=n_relations,
-        model="construction",
+        n_subjects=facts.n_subjects,
+        n_relations=facts.n_relations,
+        model=model,
         d_model=config.d_model,
         d_mlp=config.d_mlp,
         seed=seed,
-        accuracy=construction.recall().accuracy,
-        superposition_r2=r2,
-        adjusted_r2=adjusted,
-        selector_verdict=selector_profile(weights, config, facts).verdict,
+        accuracy=accuracy,
+        superposition_r2=math.nan if probe is None else probe.r2,
+        adjusted_r2=math.nan if probe is None else probe.adjusted_r2,
+        selector_verdict=verdict,
         intervention_moved=intervention.moved,
         intervention_kept=intervention.kept,
         intervention_success=intervention.success,
         transfer=float(np.mean(transfers)),
         transfer_seeds=tuple(seed + offset for offset in transfer_seeds),
-        final_loss=None,
+        final_loss=final_loss,
         seconds=time.perf_counter() - start,
     )
