@@ -135,3 +135,10 @@ def test_each_table_kind_has_its_own_help(capsys, kind, own, foreign):
     out, _ = capsys.readouterr()
     assert exit_info.value.code == 0
     assert f"geoconstruct table {kind}" in out and own in out and foreign not in out
+
+
+def test_help_shows_a_default_of_zero(capsys):
+    with pytest.raises(SystemExit):
+        main(["construct", "--help"])
+    out, _ = capsys.readouterr()
+    assert "seed of the facts and the codes (default: 0)" in " ".join(out.split())

@@ -9,6 +9,7 @@ from typing import Any, NoReturn, TypeVar
 from geoconstruct import __version__
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
 from geoconstruct.analysis.bench import EXACT_WORK_LIMIT
+from geoconstruct.analysis.dimension_search import DEFAULT_SEEDS
 from geoconstruct.analysis.tables import TABLE_FORMATS
 from geoconstruct.analysis.transition import DEFAULT_RATIOS
 from geoconstruct.codes.codebooks import (
@@ -25,6 +26,11 @@ from geoconstruct.constructions.multi_hop import MAX_EXHAUSTIVE_QUERIES
 from geoconstruct.constructions.queries import RECALL_METHODS
 from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 from geoconstruct.model.transformer import DTYPES
+from geoconstruct.training.trainer import (
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_STEPS,
+    DEFAULT_WEIGHT_DECAY,
+)
 
 __all__ = ["PLOTTED_TABLES", "TABLE_KINDS", "build_parser", "codebook_family"]
 
@@ -36,7 +42,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         help_text = action.help or ""
-        if "default" in help_text or action.default in (None, False, argparse.SUPPRESS):
+        hidden = action.default is None or action.default is False  # (0 is shown)
+        if "default" in help_text or hidden or action.default == argparse.SUPPRESS:
             return help_text
         shown = action.default
         if isinstance(shown, list):
@@ -163,9 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--relations", type=int, required=True, help="R, the number of relations")
     train.add_argument("--dim", type=int, required=True, help="d_model")
     train.add_argument("--mlp-width", type=int, default=None, help="d_mlp (default 4·d)")
-    train.add_argument("--steps", type=int, default=600, help="full-batch AdamW steps")
-    train.add_argument("--learning-rate", type=float, default=3e-3, help="AdamW's step size")
-    train.add_argument("--weight-decay", type=float, default=1.0, help="AdamW's weight decay")
+    train.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="full-batch AdamW steps")
+    train.add_argument(
+        "--learning-rate", type=float, default=DEFAULT_LEARNING_RATE, help="AdamW's step size"
+    )
+    train.add_argument(
+        "--weight-decay", type=float, default=DEFAULT_WEIGHT_DECAY, help="AdamW's weight decay"
+    )
     train.add_argument("--seed", type=int, default=0, help="seed of the facts and the init")
     train.add_argument(
         "--freeze-embeddings",
@@ -323,7 +334,7 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--seeds",
             type=_int_list,
-            default=[0] if exact_regime else [0, 1, 2, 3, 4],
+            default=[0] if exact_regime else list(DEFAULT_SEEDS),
             help="seed list" + (" (the first is used)" if exact_regime else ""),
         )
         if kind in ("tradeoff", "baselines", "transition"):
