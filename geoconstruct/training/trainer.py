@@ -136,7 +136,9 @@ def train_single_hop(
     weight_decay : float
         Decoupled weight decay (AdamW; 0 is plain Adam).
     seed : int
-        Seeds the facts (unless given), the initialisation and nothing else.
+        Seeds the facts (unless given) and the initialisation; the same seed gives bit-identical
+        weights with the same torch build and thread count (full-batch training has no other
+        randomness).
     facts : Facts, optional
         The facts to learn (default ``random_facts(N, R, seed)``).
     freeze_embeddings : bool
