@@ -43,8 +43,8 @@ DEFAULT_STEPS = 600
 DEFAULT_LEARNING_RATE = 3e-3
 DEFAULT_WEIGHT_DECAY = 1.0
 """Decoupled weight decay (AdamW). Measured at N = 256, R = 2, d = 32: with it, the fitted
-superposition explains R² = 0.79 of the trained embeddings (0.52 with frozen ones); without it,
-0.52 (0.47), at the same recall of every fact."""
+superposition explains R² = 0.81 of the trained embeddings (0.52 with frozen ones); without it,
+0.54 (0.50), at the same recall of every fact."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,7 +140,7 @@ def train_single_hop(
         weights with the same torch build and thread count (full-batch training has no other
         randomness).
     facts : Facts, optional
-        The facts to learn (default ``random_facts(N, R, seed)``).
+        The facts to learn (default: those ``construct_single_hop(N, R, d, seed=seed)`` stores).
     freeze_embeddings : bool
         Keep ``W_E`` at its random initialisation (the frozen-embedding control).
     progress : callable, optional
@@ -169,7 +169,9 @@ def train_single_hop(
     if not weight_decay >= 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
     seed = require_int("seed", seed, minimum=0)
-    facts = random_facts(n_subjects, n_relations, seed) if facts is None else facts
+    if facts is None:  # the facts construct_single_hop stores for this seed
+        facts_stream = np.random.SeedSequence(seed).spawn(3)[0]
+        facts = random_facts(n_subjects, n_relations, np.random.default_rng(facts_stream))
     require_facts("facts", facts, n_subjects, n_relations)
     vocabulary = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)
     config = TransformerConfig(
