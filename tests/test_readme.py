@@ -51,7 +51,7 @@ def test_readme_is_the_front_door():
 
 def test_quick_start_commands_match_ci():
     quick_start = README.split("## Quick start")[1].split("\n## ")[0]
-    commands = re.findall(r"```sh\n(.*?)\n```", quick_start, flags=re.DOTALL)
+    commands = re.findall(r"```bash\n(.*?)\n```", quick_start, flags=re.DOTALL)
     assert len(commands) == 2
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
     assert commands[1] in ci

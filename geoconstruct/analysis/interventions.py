@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import require_int
+from geoconstruct.constructions.queries import prompt_tokens, query_pairs
 from geoconstruct.facts import Facts
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.model.vocabulary import Vocabulary
@@ -113,9 +114,7 @@ def intervention_probe(
 
     # every prompt [s, r'] of the edited model: query r'·N + s
     vocabulary = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)
-    all_subjects = np.tile(subjects, n_relations)
-    all_relations = np.repeat(np.arange(n_relations), n_subjects)
-    tokens = np.stack([all_subjects, all_relations + vocabulary.relation_offset], axis=1)
+    tokens = prompt_tokens(vocabulary, *query_pairs(n_subjects, n_relations))
     predicted = vocabulary.attribute_of(predict_tokens(edited_weights, config, tokens))
     answers = predicted.reshape(n_relations, n_subjects)  # [R, N]
 

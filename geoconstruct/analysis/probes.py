@@ -31,7 +31,11 @@ from geoconstruct._validation import (
     require_probability,
     require_within_budget,
 )
-from geoconstruct.analysis.transfer import fit_superposition, unembedding_codes
+from geoconstruct.analysis.transfer import (
+    SuperpositionFit,
+    fit_superposition,
+    unembedding_codes,
+)
 from geoconstruct.constructions.queries import sample_queries
 from geoconstruct.facts import Facts
 from geoconstruct.model.linear_maps import linear_maps
@@ -44,6 +48,7 @@ __all__ = [
     "SuperpositionProbe",
     "selector_profile",
     "superposition_fit",
+    "superposition_probe",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -77,8 +82,13 @@ def superposition_fit(weights: Weights, facts: Facts) -> SuperpositionProbe:
     >>> round(probe.r2, 6), probe.code_length
     (1.0, 2)
     """
-    fit = fit_superposition(weights, facts)
-    n_subjects, regressors = facts.n_subjects, facts.n_relations * fit.codes.shape[1]
+    return superposition_probe(fit_superposition(weights, facts), facts.n_subjects)
+
+
+def superposition_probe(fit: SuperpositionFit, n_subjects: int) -> SuperpositionProbe:
+    """The R² of a fit already made to ``n_subjects`` embeddings, adjusted for its ``R·k``
+    regressors."""
+    regressors = fit.read_maps.shape[0] * fit.codes.shape[1]
     adjusted = math.nan
     if n_subjects > regressors + 1:
         adjusted = 1.0 - (1.0 - fit.r2) * (n_subjects - 1) / (n_subjects - regressors - 1)

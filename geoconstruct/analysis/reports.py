@@ -297,7 +297,7 @@ def estimated_recall_seconds(
     Examples
     --------
     >>> construction = construct_single_hop(2000, 4, 40, layout="block", codebook="grid")
-    >>> 0 < estimated_recall_seconds(construction) < 60
+    >>> estimated_recall_seconds(construction) > 0
     True
     """
     pilot = min(PILOT_QUERIES, construction.total_queries)

@@ -182,10 +182,9 @@ def _announce_long_pass(seconds: float) -> None:
 
 
 def _table(args: argparse.Namespace) -> int:
-    plot = getattr(args, "plot", None)
-    for path in (plot, args.save):
+    for path in (args.plot, args.save):
         _writable(path)
-    if plot:
+    if args.plot:
         require_matplotlib()
     for name in ("subjects", "relations", "hops", "dims"):
         _require_positive(**{name: getattr(args, name, None) or []})
@@ -265,7 +264,7 @@ def _finish(rows: Sequence[Any], args: argparse.Namespace, start: float) -> None
         for fmt, suffix in (("md", "md"), ("csv", "csv"), ("json", "json"), ("latex", "tex")):
             text = render_table(rows, fmt) + (f"\n{elapsed}\n" if fmt == "md" else "")
             Path(f"{args.save}.{suffix}").write_text(text)
-    if getattr(args, "plot", None):
+    if args.plot:
         PLOTTERS[args.kind](rows, args.plot)
 
 

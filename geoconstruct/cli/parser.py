@@ -120,8 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     bounds = commands.add_parser(
         "bounds", parents=[quiet], help="lower bounds beside the dimension each construction uses"
     )
-    bounds.add_argument("--subjects", type=int, required=True, help="N, the number of subjects")
-    bounds.add_argument("--relations", type=int, required=True, help="R, the number of relations")
+    _add_sizes(bounds)
     bounds.add_argument("--bits", type=int, default=8, help="p, bits per parameter (default 8)")
     bounds.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -166,8 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[quiet],
         help="train the same architecture with AdamW (needs .[train]) and read it with the probes",
     )
-    train.add_argument("--subjects", type=int, required=True, help="N, the number of subjects")
-    train.add_argument("--relations", type=int, required=True, help="R, the number of relations")
+    _add_sizes(train)
     train.add_argument("--dim", type=int, required=True, help="d_model")
     train.add_argument("--mlp-width", type=int, default=None, help="d_mlp (default 4·d)")
     train.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="full-batch AdamW steps")
@@ -360,14 +358,21 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
             parser.add_argument(
                 "--plot", default=None, help="also draw the table to this .png (needs .[plot])"
             )
+        else:
+            parser.set_defaults(plot=None)
         parser.add_argument(
             "--save", default=None, help="also write PREFIX.md, .csv, .json and .tex (one run)"
         )
 
 
-def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_sizes(parser: argparse.ArgumentParser) -> None:
+    """The required ``--subjects N --relations R``."""
     parser.add_argument("--subjects", type=int, required=True, help="N, the number of subjects")
     parser.add_argument("--relations", type=int, required=True, help="R, the number of relations")
+
+
+def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_sizes(parser)
     parser.add_argument(
         "--layout", choices=tuple(LAYOUTS), default=DEFAULT_LAYOUT, help="(default superposed)"
     )

@@ -23,6 +23,7 @@ from geoconstruct._validation import (
     require_int,
     require_within_budget,
 )
+from geoconstruct.model.vocabulary import Vocabulary
 from geoconstruct.verification.certificate import (
     Certificate,
     PromptLayout,
@@ -50,6 +51,8 @@ __all__ = [
     "ChainOfThoughtQueries",
     "RecallOptions",
     "SingleHopQueries",
+    "prompt_tokens",
+    "query_pairs",
     "sample_queries",
 ]
 
@@ -78,6 +81,30 @@ def sample_queries(total: int, sample: int | None, seed: int) -> IntArray | None
         return None
     ids: IntArray = np.random.default_rng(seed).choice(total, size=sample, replace=False)
     return ids.astype(np.int64)
+
+
+def query_pairs(
+    n_subjects: int, n_relations: int, queries: IntArray | None = None
+) -> tuple[IntArray, IntArray]:
+    """Subject and relation of single-hop queries ``q = r·N + s`` (default: all, in order).
+
+    Examples
+    --------
+    >>> [pair.tolist() for pair in query_pairs(2, 2)]
+    [[0, 1, 0, 1], [0, 0, 1, 1]]
+    """
+    if queries is None:
+        subjects = np.tile(np.arange(n_subjects, dtype=np.int64), n_relations)
+        return subjects, np.repeat(np.arange(n_relations, dtype=np.int64), n_subjects)
+    return queries % n_subjects, queries // n_subjects
+
+
+def prompt_tokens(
+    vocabulary: Vocabulary, subjects: npt.ArrayLike, relations: npt.ArrayLike
+) -> IntArray:
+    """The prompts ``[s, N + r]``: [n, 2] token ids."""
+    relation_tokens = np.asarray(relations) + vocabulary.relation_offset
+    return np.stack([np.asarray(subjects), relation_tokens], axis=1).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -112,12 +139,8 @@ class SingleHopQueries:
         self, construction: Construction, queries: IntArray | None = None
     ) -> tuple[IntArray, IntArray]:
         """Tokens ``[n, 2]`` and answer tokens ``[n]`` of ``queries`` (default: all, in order)."""
-        n_subjects, n_relations = construction.facts.n_subjects, construction.facts.n_relations
-        if queries is None:
-            subjects = np.tile(np.arange(n_subjects), n_relations)
-            relations = np.repeat(np.arange(n_relations), n_subjects)
-        else:
-            subjects, relations = queries % n_subjects, queries // n_subjects
+        facts = construction.facts
+        subjects, relations = query_pairs(facts.n_subjects, facts.n_relations, queries)
         return self.tokens(construction, subjects, relations), self.answers(
             construction, subjects, relations
         )
@@ -125,8 +148,7 @@ class SingleHopQueries:
     def tokens(
         self, construction: Construction, subjects: npt.ArrayLike, relations: npt.ArrayLike
     ) -> IntArray:
-        relation_tokens = np.asarray(relations) + construction.vocabulary.relation_offset
-        return np.stack([np.asarray(subjects), relation_tokens], axis=1).astype(np.int64)
+        return prompt_tokens(construction.vocabulary, subjects, relations)
 
     def answers(
         self, construction: Construction, subjects: npt.ArrayLike, relations: npt.ArrayLike

@@ -20,14 +20,20 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
-from geoconstruct.analysis.interventions import InterventionReport, intervention_probe
-from geoconstruct.analysis.probes import SuperpositionProbe, selector_profile, superposition_fit
+from geoconstruct.analysis.interventions import intervention_probe
+from geoconstruct.analysis.probes import (
+    SuperpositionProbe,
+    selector_profile,
+    superposition_fit,
+    superposition_probe,
+)
 from geoconstruct.analysis.tables import Columns
 from geoconstruct.analysis.transfer import fit_superposition, reinitialize, reinitialize_weights
 from geoconstruct.constructions.single_hop import construct_single_hop, proven_dimension
 from geoconstruct.facts import Facts, random_facts
-from geoconstruct.model.transformer import TransformerConfig
+from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.training.trainer import (
     DEFAULT_LEARNING_RATE,
     DEFAULT_STEPS,
@@ -36,6 +42,8 @@ from geoconstruct.training.trainer import (
 )
 
 __all__ = ["TRANSFER_SEEDS", "ComparisonRow", "construction_row", "trained_row"]
+
+FloatArray = npt.NDArray[np.float64]
 
 TRANSFER_SEEDS = (1, 2, 3)
 """Seeds of the fresh bijections a transfer is measured on (offset by the model's seed)."""
@@ -116,10 +124,8 @@ def trained_row(
         freeze_embeddings=freeze_embeddings,
         progress=progress,
     )
-    weights, config, facts = model.weights, model.config, model.facts
+    weights, facts = model.weights, model.facts
     fit = fit_superposition(weights, facts)
-    probe = superposition_fit(weights, facts)
-    intervention = intervention_probe(weights, config, facts, fit.codes, fit.read_maps, seed=seed)
     transfers = []
     for offset in transfer_seeds:
         new_facts = random_facts(n_subjects, n_relations, seed + offset)
@@ -129,14 +135,21 @@ def trained_row(
             .recall()
             .accuracy
         )
-    return _row(
+    return _read(
         "trained, frozen embeddings" if freeze_embeddings else "trained",
-        model.recall().accuracy,
-        probe,
-        selector_profile(weights, config, facts).verdict,
-        intervention,
-        transfers,
-        (config, facts, seed, transfer_seeds, model.losses[-1], start),
+        weights,
+        model.config,
+        facts,
+        codes=fit.codes,
+        read_maps=fit.read_maps,
+        subject_columns=slice(None),
+        probe=superposition_probe(fit, n_subjects),
+        accuracy=model.recall().accuracy,
+        transfers=transfers,
+        transfer_seeds=transfer_seeds,
+        final_loss=model.losses[-1],
+        seed=seed,
+        start=start,
     )
 
 
@@ -155,16 +168,7 @@ def construction_row(
     start = time.perf_counter()
     d = proven_dimension(n_subjects, n_relations)
     construction = construct_single_hop(n_subjects, n_relations, d, seed=seed)
-    weights, config, facts = construction.weights, construction.config, construction.facts
-    intervention = intervention_probe(
-        weights,
-        config,
-        facts,
-        construction.codebook.codes,
-        construction.metadata.read_maps,
-        subject_columns=construction.residual["subject"],
-        seed=seed,
-    )
+    weights, facts = construction.weights, construction.facts
     try:
         probe: SuperpositionProbe | None = superposition_fit(weights, facts)
     except ValueError:  # R·k > N: the fit cannot identify B_r
@@ -175,27 +179,46 @@ def construction_row(
         .accuracy
         for offset in transfer_seeds
     ]
-    return _row(
+    return _read(
         "construction",
-        construction.recall().accuracy,
-        probe,
-        selector_profile(weights, config, facts).verdict,
-        intervention,
-        transfers,
-        (config, facts, seed, transfer_seeds, None, start),
+        weights,
+        construction.config,
+        facts,
+        codes=construction.codebook.codes,
+        read_maps=construction.metadata.read_maps,
+        subject_columns=construction.residual["subject"],
+        probe=probe,
+        accuracy=construction.recall().accuracy,
+        transfers=transfers,
+        transfer_seeds=transfer_seeds,
+        final_loss=None,
+        seed=seed,
+        start=start,
     )
 
 
-def _row(
+def _read(
     model: str,
-    accuracy: float,
+    weights: Weights,
+    config: TransformerConfig,
+    facts: Facts,
+    *,
+    codes: FloatArray,
+    read_maps: FloatArray,
+    subject_columns: slice,
     probe: SuperpositionProbe | None,
-    verdict: str,
-    intervention: InterventionReport,
+    accuracy: float,
     transfers: Sequence[float],
-    context: tuple[TransformerConfig, Facts, int, Sequence[int], float | None, float],
+    transfer_seeds: Sequence[int],
+    final_loss: float | None,
+    seed: int,
+    start: float,
 ) -> ComparisonRow:
-    config, facts, seed, transfer_seeds, final_loss, start = context
+    """The row of one model: the intervention (through ``read_maps`` and ``codes``) and the
+    selector profile run here, beside what the caller measured."""
+    intervention = intervention_probe(
+        weights, config, facts, codes, read_maps, subject_columns=subject_columns, seed=seed
+    )
     return ComparisonRow(
         n_subjects=facts.n_subjects,
         n_relations=facts.n_relations,
@@ -206,7 +229,7 @@ def _row(
         accuracy=accuracy,
         superposition_r2=math.nan if probe is None else probe.r2,
         adjusted_r2=math.nan if probe is None else probe.adjusted_r2,
-        selector_verdict=verdict,
+        selector_verdict=selector_profile(weights, config, facts).verdict,
         intervention_moved=intervention.moved,
         intervention_kept=intervention.kept,
         intervention_success=intervention.success,

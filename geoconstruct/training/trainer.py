@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import require_int
+from geoconstruct.constructions.queries import prompt_tokens, query_pairs
 from geoconstruct.facts import Facts, random_facts, require_facts
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.model.vocabulary import Vocabulary
@@ -96,11 +97,9 @@ def single_hop_prompts(
     facts: Facts, vocabulary: Vocabulary
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Every prompt ``[s, N + r]`` ([N·R, 2], query ``r·N + s``) and its attribute token."""
-    subjects = np.tile(np.arange(facts.n_subjects), facts.n_relations)
-    relations = np.repeat(np.arange(facts.n_relations), facts.n_subjects)
-    tokens = np.stack([subjects, relations + vocabulary.relation_offset], axis=1)
+    subjects, relations = query_pairs(facts.n_subjects, facts.n_relations)
     answers = facts.answer(subjects, relations) + vocabulary.attribute_offset
-    return tokens.astype(np.int64), np.asarray(answers, dtype=np.int64)
+    return prompt_tokens(vocabulary, subjects, relations), np.asarray(answers, dtype=np.int64)
 
 
 def train_single_hop(
@@ -236,17 +235,10 @@ def _forward(torch: Any, W: Mapping[str, Any], config: TransformerConfig, tokens
     """The last position's logits [batch, d_vocab]: the numpy pass of ``model.transformer``."""
     n_positions = tokens.shape[1]
     resid = W["embed.W_E"][tokens] + W["pos_embed.W_pos"][:n_positions]  # [batch, pos, d_model]
-    q = (
-        torch.einsum("bpd,hde->bhpe", resid, W["blocks.0.attn.W_Q"])
-        + W["blocks.0.attn.b_Q"][None, :, None]
-    )
-    k = (
-        torch.einsum("bpd,hde->bhpe", resid, W["blocks.0.attn.W_K"])
-        + W["blocks.0.attn.b_K"][None, :, None]
-    )
-    v = (
-        torch.einsum("bpd,hde->bhpe", resid, W["blocks.0.attn.W_V"])
-        + W["blocks.0.attn.b_V"][None, :, None]
+    q, k, v = (  # each [batch, head, pos, d_head]
+        torch.einsum("bpd,hde->bhpe", resid, W[f"blocks.0.attn.W_{name}"])
+        + W[f"blocks.0.attn.b_{name}"][None, :, None]
+        for name in "QKV"
     )
     scores = q @ k.transpose(-1, -2) / math.sqrt(config.d_head)  # [batch, head, pos, pos]
     future = torch.triu(torch.ones(n_positions, n_positions, dtype=torch.bool), diagonal=1)
