@@ -221,6 +221,14 @@ def check_superposed_length(constant: sp.Rational = FOUR) -> bool:
     return bool(sp.simplify(sp.expand_log(threshold - library, force=True)) == 0)
 
 
+def check_unchecked_coherence_exponent(max_coherence: sp.Expr = HALF) -> bool:
+    """At ``k = 4(R−1)/(1−μ)·L`` the coherence tail's exponent ``kμ²/2`` is ``(R−1)·L`` for the
+    library's μ (superposed_recall.md, the corollary)."""
+    R1, L = sp.symbols("R1 L", positive=True)
+    k = 4 * R1 / (1 - max_coherence) * L
+    return bool(sp.simplify(k * max_coherence**2 / 2 - R1 * L) == 0)
+
+
 # ---------------------------------------------------------------------------- lower_bounds.md
 
 
@@ -685,6 +693,35 @@ def check_superposed_length_in_library() -> bool:
             shortest = GaussianCodes(float(mu)).min_code_length(n)
             ok &= sp.N(failure, 50) <= DOCUMENTED_DELTA
             ok &= k == shortest or sp.N(before, 50) > DOCUMENTED_DELTA
+    return bool(ok)
+
+
+def check_unchecked_coherence_in_library() -> bool:
+    """Where the superposed layout skips the coherence check, the probability it adds is
+    ``N(N−1)·e^{−kμ²/2}`` at most ``δ/R``, and the guarantee reports ``δ`` plus exactly that
+    (superposed_recall.md, the corollary)."""
+    from geoconstruct.codes.codebooks import GaussianCodes
+    from geoconstruct.constructions.layouts import (
+        SUPERPOSED_FAILURE_PROBABILITY,
+        SuperposedLayout,
+        unchecked_coherence_failure,
+    )
+
+    ok = True
+    mu = sp.Rational(1, 2)
+    family, layout = GaussianCodes(float(mu)), SuperposedLayout()
+    for n in (2, 3, 1000, 65_536, 2**20):
+        for relations in (2, 3, 4, 16):
+            k = layout.min_code_length(n, relations, family)
+            tail = n * (n - 1) * sp.exp(-k * mu**2 / 2)
+            library = unchecked_coherence_failure(n, k, float(mu))
+            ok &= sp.N(tail, 50) <= DOCUMENTED_DELTA / relations
+            ok &= abs(sp.N(tail, 50) - library) <= sp.N(tail, 50) * sp.Float("1e-9")
+            checked = layout.checks_coherence(n, relations, family, k)
+            reported = layout.proved_guarantee(n, relations, family, k).failure_probability
+            expected = SUPERPOSED_FAILURE_PROBABILITY + (0.0 if checked else library)
+            ok &= reported == expected
+            ok &= checked == (n * n * k <= 2**36)
     return bool(ok)
 
 

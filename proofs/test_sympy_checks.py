@@ -25,6 +25,7 @@ ALL_CHECKS = [
     checks.check_chernoff_optimum,
     checks.check_superposed_exponent,
     checks.check_superposed_length,
+    checks.check_unchecked_coherence_exponent,
     checks.check_global_bound,
     checks.check_per_subject_bound,
     checks.check_grid_meets_per_subject_bound,
@@ -54,6 +55,7 @@ ALL_CHECKS = [
     checks.check_grid_exactness_in_library,
     checks.check_unit_code_length_in_library,
     checks.check_superposed_length_in_library,
+    checks.check_unchecked_coherence_in_library,
     checks.check_gate_scale_in_library,
     checks.check_score_gap_in_library,
     checks.check_bch_coherence_in_library,
@@ -87,6 +89,7 @@ def test_check_holds(check):
         (checks.check_unit_code_length, sp.Rational(1, 3)),
         (checks.check_superposed_exponent, sp.Integer(8)),
         (checks.check_superposed_length, sp.Integer(2)),
+        (checks.check_unchecked_coherence_exponent, sp.Rational(1, 3)),
         (checks.check_hard_attention_leakage, sp.Symbol("g", positive=True) - 1),
         (checks.check_leaky_gate, sp.Integer(1)),
         (checks.check_score_gap, sp.Integer(2)),
@@ -136,6 +139,12 @@ def _wrong_library():
             0.5,  # would promise far less than the documented 0.99
         ),
         (
+            checks.check_unchecked_coherence_in_library,
+            layouts,
+            "unchecked_coherence_failure",
+            lambda n, k, mu: n * (n - 1) * math.exp(-k * mu**2 / 2) / 2,  # half the tail
+        ),
+        (
             checks.check_gate_scale_in_library,
             layouts.SeparateBlockLayout,
             "gate_scale",
@@ -176,7 +185,7 @@ def _wrong_library():
     ]
 
 
-@pytest.mark.parametrize("case", range(10))
+@pytest.mark.parametrize("case", range(len(_wrong_library())))
 def test_a_wrong_constant_in_the_library_fails_its_check(case, monkeypatch):
     check, target, attribute, replacement = _wrong_library()[case]
     assert check() is True

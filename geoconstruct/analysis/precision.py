@@ -134,7 +134,8 @@ def quantize(values: npt.ArrayLike, fmt: str | NumericFormat) -> Quantized:
             original.size == 0 or (original.min() >= -top - 1 and original.max() <= top)
         )
         largest = float(np.abs(original).max(initial=0.0))
-        scale = 1.0 if fits or largest == 0.0 else largest / top
+        tiny = float(np.finfo(np.float64).smallest_subnormal)  # largest / top may underflow
+        scale = 1.0 if fits or largest == 0.0 else max(largest / top, tiny)
         represented = np.clip(np.rint(original / scale), -top - 1, top) * scale
     elif form.name == "bfloat16":
         represented = _round_to_bfloat16(original)

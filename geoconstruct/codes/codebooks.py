@@ -456,9 +456,9 @@ class GaussianCodes(_RandomUnitCodes):
         return "gaussian"
 
     def _sample(self, n_codes: int, code_length: int, rng: np.random.Generator) -> FloatArray:
-        vectors = rng.standard_normal((n_codes, code_length))
-        normalised: FloatArray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        return normalised
+        vectors: FloatArray = rng.standard_normal((n_codes, code_length))
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # in place: one [N, k] array
+        return vectors
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ class Guarantee:
 
     ``scope`` is ``"every_draw"`` (every fact, whatever the seed), ``"with_probability"`` (every
     fact with probability at least ``1 − failure_probability`` over the draw of the read maps,
-    for facts and codes drawn independently of them), or ``"none"`` (below the proved dimension:
+    and of the codes where their coherence is not checked, for facts drawn independently of
+    them), or ``"none"`` (below the proved dimension:
     recall is measured, not promised). ``statement`` says it in words, with the proof's file.
 
     Examples

@@ -13,7 +13,9 @@ name; :func:`resolve_layout` turns a name into its object.
     subspace itself: ``d = k + R``. With ``k >= ⌈4(R-1)/(1-μ) · ln(N(N-1)R/δ)⌉``, ``μ`` the
     codebook's coherence bound and ``δ = 1/100``, every fact is recalled with probability at least
     ``1 - δ`` over the draw of the ``B_r``, for facts and codes drawn independently of them
-    (``proofs/superposed_recall.md``, ``proofs/in_place_readout.md``).
+    (``proofs/superposed_recall.md``, ``proofs/in_place_readout.md``). Where checking the codes'
+    coherence would cost more than :data:`COHERENCE_CHECK_WORK` multiply-adds, they are drawn
+    once and the chance that it exceeds μ joins δ.
 ``block``
     ``B_r`` puts relation r's code in its own k-dimensional slot: ``d_s = R·k``, no crosstalk,
     ``y = u_{π_r(s)}`` exactly, read out in place at slot 0: ``d = R·(k + 1)``. With grid codes,
@@ -44,6 +46,7 @@ from geoconstruct.constructions.construction import Guarantee
 from geoconstruct.model.assembly import ResidualMap
 
 __all__ = [
+    "COHERENCE_CHECK_WORK",
     "LAYOUTS",
     "SUPERPOSED_FAILURE_PROBABILITY",
     "BlockLayout",
@@ -53,6 +56,7 @@ __all__ = [
     "SuperposedLayout",
     "block_read_maps",
     "resolve_layout",
+    "unchecked_coherence_failure",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -60,6 +64,11 @@ Rng = np.random.Generator
 
 SUPERPOSED_FAILURE_PROBABILITY = 0.01
 """δ in the superposed dimension formula: recall fails with probability at most δ."""
+
+COHERENCE_CHECK_WORK = 2**36
+"""The most multiply-adds (``N²·k``) the superposed layout spends on checking a random codebook's
+coherence. Above it the codes are drawn once, unchecked, and the probability that their coherence
+exceeds μ, at most ``N(N-1)·e^(-kμ²/2)``, is added to δ (``proofs/superposed_recall.md``)."""
 
 
 class Layout(ABC):
@@ -110,7 +119,7 @@ class Layout(ABC):
         """What is proved for a construction of this layout at code length k."""
         proven = self.min_code_length(n_subjects, n_relations, family)
         if code_length >= proven:
-            return self.proved_guarantee(family)
+            return self.proved_guarantee(n_subjects, n_relations, family, code_length)
         return Guarantee(
             "none",
             None,
@@ -119,7 +128,9 @@ class Layout(ABC):
             "this length); recall is measured",
         )
 
-    def proved_guarantee(self, family: CodebookFamily) -> Guarantee:
+    def proved_guarantee(
+        self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
+    ) -> Guarantee:
         """What the proof gives at or above :meth:`min_code_length`."""
         return Guarantee("every_draw", None, "every fact, for every draw (proofs/block_recall.md)")
 
@@ -127,11 +138,19 @@ class Layout(ABC):
         self, family: CodebookFamily, n_codes: int, code_length: int, n_relations: int, rng: Rng
     ) -> Codebook:
         """The attribute codes, drawn from ``rng``. Random codes are drawn until coherent only
-        where the proof uses the bound (from :meth:`min_code_length` on); below it, once."""
+        where the proof checks the bound (see :meth:`checks_coherence`); elsewhere, once."""
         if isinstance(family, GaussianCodes | RademacherCodes):
-            proved = code_length >= self.min_code_length(n_codes, n_relations, family)
-            return family.build(n_codes, code_length, rng, coherent=proved)
+            checked = self.checks_coherence(n_codes, n_relations, family, code_length)
+            return family.build(n_codes, code_length, rng, coherent=checked)
         return family.build(n_codes, code_length, rng)
+
+    def checks_coherence(
+        self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
+    ) -> bool:
+        """Whether the codes are random and drawn until their coherence is at most μ: wherever
+        a proof uses the bound, from :meth:`min_code_length` on."""
+        random = isinstance(family, GaussianCodes | RademacherCodes)
+        return random and code_length >= self.min_code_length(n_subjects, n_relations, family)
 
     @abstractmethod
     def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:
@@ -275,17 +294,38 @@ class SeparateSuperposedLayout(Layout):
             return family.superposed_code_length(n_subjects, n_relations)
         return family.shortest_code_length(n_subjects)
 
-    def proved_guarantee(self, family: CodebookFamily) -> Guarantee:
+    def checks_coherence(
+        self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
+    ) -> bool:
+        """Also only while the check costs at most :data:`COHERENCE_CHECK_WORK` (``N²·k``) where
+        the crosstalk proof can absorb an unchecked draw (R >= 2)."""
+        proved = super().checks_coherence(n_subjects, n_relations, family, code_length)
+        affordable = n_subjects * n_subjects * code_length <= COHERENCE_CHECK_WORK
+        return proved and (affordable or n_relations == 1)
+
+    def proved_guarantee(
+        self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
+    ) -> Guarantee:
         if isinstance(family, BCHCodes) or not family.unit_norm:
             return Guarantee(
                 "every_draw", None, "every fact, for every set of facts (proofs/bch_codes.md)"
             )
         delta = SUPERPOSED_FAILURE_PROBABILITY
+        if self.checks_coherence(n_subjects, n_relations, family, code_length):
+            return Guarantee(
+                "with_probability",
+                delta,
+                f"every fact with probability >= {1 - delta:g} over the draw of the read maps, "
+                "for facts and codes drawn independently of them (proofs/superposed_recall.md)",
+            )
+        max_coherence = family.coherence_bound or 0.0  # unit codes have one (min_code_length)
+        delta += unchecked_coherence_failure(n_subjects, code_length, max_coherence)
         return Guarantee(
             "with_probability",
             delta,
-            f"every fact with probability >= {1 - delta:g} over the draw of the read maps, for "
-            "facts and codes drawn independently of them (proofs/superposed_recall.md)",
+            f"every fact with probability >= 1 - {delta:.6g} over the draw of the codes and the "
+            "read maps (codes drawn once, their coherence unchecked), for facts drawn "
+            "independently of them (proofs/superposed_recall.md)",
         )
 
     def subject_dim_formula(
@@ -383,6 +423,19 @@ def resolve_layout(layout: str | Layout) -> Layout:
     if isinstance(layout, Layout):
         return layout
     return LAYOUTS[require_choice("layout", layout, tuple(LAYOUTS))]
+
+
+def unchecked_coherence_failure(n_subjects: int, code_length: int, max_coherence: float) -> float:
+    """``N(N−1)·e^{−kμ²/2}``: a bound on the probability that N random unit codes of length k
+    have coherence above μ (``proofs/unit_codes.md``), capped at 1.
+
+    Examples
+    --------
+    >>> unchecked_coherence_failure(2**20, 810, 0.5) < 1e-30
+    True
+    """
+    pairs = n_subjects * (n_subjects - 1)
+    return min(1.0, pairs * math.exp(-code_length * max_coherence**2 / 2))
 
 
 def block_read_maps(n_keys: int, code_length: int) -> FloatArray:

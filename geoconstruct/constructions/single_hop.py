@@ -37,7 +37,13 @@ from geoconstruct._validation import (
     require_int,
     require_within_budget,
 )
-from geoconstruct.codes.codebooks import BCHCodes, Codebook, CodebookFamily, resolve_codebook
+from geoconstruct.codes.codebooks import (
+    BCHCodes,
+    Codebook,
+    CodebookFamily,
+    RademacherCodes,
+    resolve_codebook,
+)
 from geoconstruct.constructions.construction import Construction, Guarantee
 from geoconstruct.constructions.layouts import (
     LAYOUTS,
@@ -81,6 +87,9 @@ DEFAULT_LAYOUT = "superposed"
 """The paper's construction: every relation superposed in one k-dimensional subspace."""
 DEFAULT_CODEBOOK = "gaussian"
 """The paper's codes: independent Gaussian directions, normalised."""
+
+SUBJECT_CHUNK = 65_536
+"""Subjects whose embeddings are computed at once (a [chunk, d_s] float64 temporary)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,9 +260,11 @@ def assemble(
     relation_tokens = vocab.relation_offset + np.arange(n_relations)
     attribute_tokens = vocab.attribute_offset + np.arange(n_subjects)
 
-    # Embedding: e_s = Σ_r B_r u_{π_r(s)}; relation r is one-hot.
-    embeddings = superpose(facts, codebook.codes, read_maps)  # [N, d_s]
-    write_embedding(W, subject_tokens, residual["subject"], embeddings)
+    # Embedding: e_s = Σ_r B_r u_{π_r(s)}, SUBJECT_CHUNK subjects at a time; relation r is one-hot.
+    for start in range(0, n_subjects, SUBJECT_CHUNK):
+        rows = slice(start, start + SUBJECT_CHUNK)
+        embeddings = superpose(facts, codebook.codes, read_maps, rows)  # [chunk, d_s]
+        write_embedding(W, subject_tokens[rows], residual["subject"], embeddings)
     write_one_hot_embedding(W, relation_tokens, residual["relation"])
 
     # Attention: uniform over [s, r], copying the subject subspace to the last position.
@@ -290,8 +301,10 @@ def assemble(
     )
 
 
-def superpose(facts: Facts, codes: npt.ArrayLike, read_maps: npt.ArrayLike) -> FloatArray:
-    """Subject embeddings ``e_s = Σ_r B_r u_{π_r(s)}``, shape [N, d_s].
+def superpose(
+    facts: Facts, codes: npt.ArrayLike, read_maps: npt.ArrayLike, subjects: slice = slice(None)
+) -> FloatArray:
+    """Subject embeddings ``e_s = Σ_r B_r u_{π_r(s)}``, shape [N, d_s] (or the ``subjects`` rows).
 
     Parameters
     ----------
@@ -300,6 +313,8 @@ def superpose(facts: Facts, codes: npt.ArrayLike, read_maps: npt.ArrayLike) -> F
         ``u_a`` for every attribute.
     read_maps : array_like, shape [R, d_s, k]
         ``B_r`` for every relation.
+    subjects : slice, optional
+        Only these subjects' embeddings (all by default).
 
     Examples
     --------
@@ -310,8 +325,9 @@ def superpose(facts: Facts, codes: npt.ArrayLike, read_maps: npt.ArrayLike) -> F
     """
     code_table = np.asarray(codes, dtype=np.float64)
     maps = np.asarray(read_maps, dtype=np.float64)
-    embeddings = np.zeros((facts.n_subjects, maps.shape[1]))
-    for relation, permutation in enumerate(facts.permutations):
+    permutations = facts.permutations[:, subjects]  # [R, n_rows]
+    embeddings = np.zeros((permutations.shape[1], maps.shape[1]))
+    for relation, permutation in enumerate(permutations):
         embeddings += code_table[permutation] @ maps[relation].T
     return embeddings
 
@@ -327,9 +343,12 @@ def construction_bytes(
 ) -> int:
     """An upper bound on the peak bytes :func:`construct_single_hop` allocates.
 
-    Counts the weights (in ``dtype``), the selector's float64 temporaries (``4·d·d_mlp`` floats
-    and the lifted read maps), the facts, codes, read maps and embeddings, and for random
-    codebooks the coherence check (a 4096-row block of the Gram matrix).
+    Counts the weights in full (in ``dtype``; zero pages never written, such as the attribute
+    rows of ``W_E``, are counted though the operating system backs them only when touched), the
+    selector's float64 temporaries (``4·d·d_mlp`` floats and the lifted read maps), the facts,
+    codes and read maps, the embeddings of :data:`SUBJECT_CHUNK` subjects at a time, the random
+    draw's temporaries, and the coherence check (a 4096-row block of the Gram matrix) where the
+    layout checks it.
 
     Examples
     --------
@@ -344,18 +363,22 @@ def construction_bytes(
     config = single_hop_config(n_subjects, n_relations, d, layout=layout_object, codebook=family)
     d_mlp, subject_dim = config.d_mlp, config.d_head
     code_length = d_mlp // (2 * n_relations)
+    chunk = min(n_subjects, SUBJECT_CHUNK)
     floats = (
         config.n_params() * np.dtype(dtype).itemsize / 8  # the weights, allocated in dtype
         + 4 * d * d_mlp  # selector temporaries
         + n_relations * d * code_length  # lifted read maps
         + 2 * n_relations * subject_dim * code_length  # read maps (and QR work)
-        + 3 * n_subjects * max(subject_dim, code_length)  # codes, gathered codes, embeddings
+        + n_subjects * code_length  # the codes
+        + 3 * chunk * max(subject_dim, code_length)  # a chunk's gathered codes, product, sum
         + n_relations * n_subjects  # facts
     )
     if isinstance(family, BCHCodes):  # message bits times the generator, rounded, reduced
         floats += 3 * n_subjects * code_length
-    elif family.unit_norm:  # random draws and their coherence check
-        floats += 3 * n_subjects * code_length + 2 * min(n_subjects, 4096) * n_subjects
+    elif isinstance(family, RademacherCodes):  # the sign draw and its scaled copy
+        floats += 2 * n_subjects * code_length
+    if layout_object.checks_coherence(n_subjects, n_relations, family, code_length):
+        floats += 2 * min(n_subjects, 4096) * n_subjects  # a block of the Gram matrix
     return int(floats * 8)
 
 

@@ -14,7 +14,7 @@ residual_stream` takes them so that a pass over many chunks of prompts builds th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +100,53 @@ class LinearMap:
             out[...] = self.bias
             out[:, self.cols] += flat[:, self.rows] @ self.block
         return out.reshape(*x.shape[:-1], self.bias.shape[0])
+
+    @property
+    def tileable(self) -> bool:
+        """Whether :meth:`column_tiles` computes each tile alone: a dense block on a contiguous
+        range of output columns (else it yields the whole product as one tile)."""
+        return isinstance(self.block, np.ndarray) and isinstance(self.cols, slice)
+
+    def column_tiles(
+        self, x: FloatArray, width: int, buffer: FloatArray
+    ) -> Iterator[tuple[int, FloatArray]]:
+        """``x @ weight + bias`` for ``x`` [n, d_in], ``width`` output columns at a time.
+
+        Yields ``(first column, tile)`` with ``tile`` [n, <= width] a view of ``buffer``
+        [>= n, >= width], overwritten by the next tile. A tile outside the weight's nonzero
+        columns is the bias alone, the same for every row: it is yielded as one row, [1, width],
+        for the caller to broadcast. A map that is not :attr:`tileable` yields the whole product
+        as one tile (``buffer`` must then hold ``d_out`` columns).
+
+        Examples
+        --------
+        >>> weight = np.zeros((2, 5)); weight[:, 1:4] = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+        >>> linear = LinearMap.of(weight, np.arange(5.0))
+        >>> x = np.array([[1.0, 1.0]])
+        >>> x = np.array([[1.0, 1.0], [0.0, 1.0]])
+        >>> [(first, tile.tolist()) for first, tile in linear.column_tiles(x, 2, np.empty((2, 2)))]
+        [(0, [[0.0, 6.0], [0.0, 5.0]]), (2, [[9.0, 12.0], [7.0, 9.0]]), (4, [[4.0]])]
+        """
+        d_out, n, block, cols = self.bias.shape[0], x.shape[0], self.block, self.cols
+        if not (isinstance(block, np.ndarray) and isinstance(cols, slice)):  # not tileable
+            yield 0, self(x, out=buffer[:n, :d_out])
+            return
+        inputs = x[:, self.rows]
+        for start in range(0, d_out, width):
+            stop = min(start + width, d_out)
+            out = buffer[:n, : stop - start]
+            low, high = max(start, cols.start), min(stop, cols.stop)
+            if not (low < high and block.shape[0]):  # the bias alone: one row
+                out = buffer[:1, : stop - start]
+                out[...] = self.bias[start:stop]
+                yield start, out
+                continue
+            target = out[:, low - start : high - start]
+            np.matmul(inputs, block[:, low - cols.start : high - cols.start], out=target)
+            target += self.bias[low:high]
+            out[:, : low - start] = self.bias[start:low]
+            out[:, high - start :] = self.bias[high:stop]
+            yield start, out
 
 
 def linear_maps(

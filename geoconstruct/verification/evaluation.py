@@ -5,10 +5,12 @@ the argmax over the **whole vocabulary** is the expected token and the logit mar
 logit minus the best other logit). It computes what :func:`~geoconstruct.model.transformer.forward`
 computes, in an order that runs at the speed of the unembedding's matrix product: the residual
 stream of a chunk of prompts (:data:`CHUNK_BYTES` of working memory, :func:`bytes_per_prompt`
-a prompt), then its logits a few rows at a time into one reused, cache-sized buffer
-(:func:`unembedding_rows`), where the bias, the expected logit and the best other logit are read
-while the block is still in cache. :func:`plan_chunk_bytes` fits the prompt table, a chunk and
-the buffer into a caller's memory budget, or refuses before anything is allocated.
+a prompt), then its logits for :func:`unembedding_rows` prompts at a time, a tile of
+vocabulary columns at a time, into one reused, cache-sized buffer (:data:`UNEMBEDDING_BLOCK_BYTES`).
+Each tile is reduced while it is in cache to the running argmax (the first of equal maxima, as
+``np.argmax`` takes it over the whole row), the expected logit and the best other logit, so no
+whole row of ``d_vocab`` logits is ever held. :func:`plan_chunk_bytes` fits the prompt table, a
+chunk and the buffer into a caller's memory budget, or refuses before anything is allocated.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from geoconstruct.model.vocabulary import Vocabulary
 __all__ = [
     "CHUNK_BYTES",
     "UNEMBEDDING_BLOCK_BYTES",
+    "UNEMBEDDING_ROWS",
     "ChainFailure",
     "Failure",
     "PromptScores",
@@ -43,13 +46,17 @@ __all__ = [
     "score_prompts",
     "score_prompts_on",
     "unembedding_rows",
+    "unembedding_tile",
 ]
 
 CHUNK_BYTES = 256 * 2**20
 """Working memory of one chunk of residual streams (256 MiB) when the budget allows it."""
 
 UNEMBEDDING_BLOCK_BYTES = 16 * 2**20
-"""Target size of the logits buffer: a few rows of ``d_vocab`` logits that stay in cache."""
+"""Target size of the logits buffer: :data:`UNEMBEDDING_ROWS` prompts by a tile of columns."""
+
+UNEMBEDDING_ROWS = 1024
+"""Prompts unembedded at once: enough rows for the matrix product to run near the BLAS peak."""
 
 ProgressCallback = Callable[[int], None]
 FloatArray = npt.NDArray[np.floating[Any]]
@@ -70,16 +77,27 @@ def bytes_per_prompt(config: TransformerConfig) -> int:
     return itemsize * (config.n_layers * per_layer + 2 * config.n_ctx + 4)
 
 
-def unembedding_rows(config: TransformerConfig) -> int:
-    """Prompts whose logits fill the reused buffer of about ``UNEMBEDDING_BLOCK_BYTES``."""
-    row_bytes = config.d_vocab * np.dtype(config.dtype).itemsize
-    return max(1, UNEMBEDDING_BLOCK_BYTES // row_bytes)
+def unembedding_rows(config: TransformerConfig, *, tileable: bool = True) -> int:
+    """Prompts unembedded at once: :data:`UNEMBEDDING_ROWS`, or, where the unembedding cannot be
+    computed a tile of columns at a time, the rows of ``d_vocab`` logits that fill
+    :data:`UNEMBEDDING_BLOCK_BYTES`."""
+    if tileable:
+        return UNEMBEDDING_ROWS
+    return max(1, UNEMBEDDING_BLOCK_BYTES // (config.d_vocab * np.dtype(config.dtype).itemsize))
+
+
+def unembedding_tile(config: TransformerConfig) -> int:
+    """Vocabulary columns per tile: :data:`UNEMBEDDING_ROWS` of them fill the logits buffer."""
+    itemsize = np.dtype(config.dtype).itemsize
+    return min(config.d_vocab, max(1, UNEMBEDDING_BLOCK_BYTES // (UNEMBEDDING_ROWS * itemsize)))
 
 
 def _unembedding_bytes(config: TransformerConfig) -> int:
-    """The logits buffer and the per-row temporaries of one block."""
-    rows = unembedding_rows(config)
-    return rows * (config.d_vocab + 8) * np.dtype(config.dtype).itemsize
+    """The logits buffer and the per-row summaries of one block, tiled or not (the larger)."""
+    itemsize = np.dtype(config.dtype).itemsize
+    tiled = UNEMBEDDING_ROWS * (unembedding_tile(config) * itemsize + 64)
+    whole = unembedding_rows(config, tileable=False) * (config.d_vocab * itemsize + 64)
+    return max(tiled, whole)
 
 
 class Failure(NamedTuple):
@@ -257,8 +275,8 @@ def predict_tokens(
     """The argmax token at the last position of every prompt, computed in chunks."""
     token_ids = np.asarray(tokens)
     predicted = np.zeros(token_ids.shape[0], np.int64)
-    for first, logits in _logit_blocks(weights, config, token_ids, chunk_bytes):
-        predicted[first : first + logits.shape[0]] = np.argmax(logits, axis=1)
+    for first, block in _logit_summaries(weights, config, token_ids, None, chunk_bytes):
+        predicted[first : first + block.predicted.shape[0]] = block.predicted
     return predicted
 
 
@@ -279,33 +297,80 @@ def predict_with_margins(
     expected = np.asarray(answers)
     predicted = np.zeros(token_ids.shape[0], np.int64)
     margins = np.zeros(token_ids.shape[0], np.float64)
-    for first, logits in _logit_blocks(weights, config, token_ids, chunk_bytes):
-        rows = slice(first, first + logits.shape[0])
-        predicted[rows] = np.argmax(logits, axis=1)
-        index = np.arange(logits.shape[0])
-        true_logit = logits[index, expected[rows]]  # a copy
-        logits[index, expected[rows]] = -np.inf
-        margins[rows] = true_logit - logits.max(axis=1)
+    for first, block in _logit_summaries(weights, config, token_ids, expected, chunk_bytes):
+        rows = slice(first, first + block.predicted.shape[0])
+        predicted[rows] = block.predicted
+        margins[rows] = block.answer_logit - block.best_other
     return predicted, margins
 
 
-def _logit_blocks(
-    weights: Weights, config: TransformerConfig, tokens: npt.NDArray[Any], chunk_bytes: int
-) -> Iterator[tuple[int, FloatArray]]:
-    """Yield ``(first, logits)``: the last position's logits of prompts ``first, first + 1, ...``.
+class _LogitSummary(NamedTuple):
+    """What scoring reads from a block of prompts' last-position logits."""
 
-    The prompts run through :func:`residual_stream` a chunk at a time, and the unembedding a block
-    of rows at a time into a reused buffer, as :func:`forward` computes them.
-    """
+    predicted: npt.NDArray[np.int64]  # [n] the argmax token (the first of equal maxima)
+    answer_logit: FloatArray  # [n] the expected token's logit (NaN when not asked for)
+    best_other: FloatArray  # [n] the best logit of every other token
+
+
+def _logit_summaries(
+    weights: Weights,
+    config: TransformerConfig,
+    tokens: npt.NDArray[Any],
+    answers: npt.NDArray[Any] | None,
+    chunk_bytes: int,
+) -> Iterator[tuple[int, _LogitSummary]]:
+    """Yield ``(first, summary)`` for prompts ``first, first + 1, ...``: the last position's logits,
+    as :func:`forward` computes them, reduced a tile at a time (see the module docstring)."""
     maps = linear_maps(weights, config)  # built once for every chunk
-    chunk, rows = chunk_size(config, chunk_bytes), unembedding_rows(config)
-    buffer = np.empty((min(rows, tokens.shape[0]), config.d_vocab), np.dtype(config.dtype))
+    unembed = maps["unembed.W_U"]
+    chunk = chunk_size(config, chunk_bytes)
+    rows = min(chunk, unembedding_rows(config, tileable=unembed.tileable))
+    chunk -= chunk % rows  # whole blocks of rows: no short block at the end of every chunk
+    width = unembedding_tile(config) if unembed.tileable else config.d_vocab
+    buffer = np.empty((min(rows, tokens.shape[0]), width), np.dtype(config.dtype))
     for start in range(0, tokens.shape[0], chunk):
         prompts = tokens[start : start + chunk]
         resid = residual_stream(weights, config, prompts, last_position_only=True, maps=maps)
         for first in range(0, prompts.shape[0], rows):
             block = resid[first : first + rows, -1]  # [rows, d_model]
-            yield start + first, maps["unembed.W_U"](block, out=buffer[: block.shape[0]])
+            at = start + first
+            target = None if answers is None else answers[at : at + block.shape[0]]
+            tiles = unembed.column_tiles(block, width, buffer)
+            yield at, _reduce_tiles(tiles, block.shape[0], target)
+
+
+def _reduce_tiles(
+    tiles: Iterator[tuple[int, FloatArray]], n: int, target: npt.NDArray[Any] | None
+) -> _LogitSummary:
+    """Fold column tiles of ``n`` rows of logits into their :class:`_LogitSummary`."""
+    predicted = np.zeros(n, np.int64)
+    best = np.full(n, -np.inf)
+    answer_logit = np.full(n, np.nan)
+    best_other = np.full(n, -np.inf)
+    for first, logits in tiles:
+        tile_argmax = np.argmax(logits, axis=1)  # NaN wins, as in np.argmax over the whole row
+        tile_best = logits[np.arange(logits.shape[0]), tile_argmax]  # [n], or [1]: one for all
+        better = (tile_best > best) | (np.isnan(tile_best) & ~np.isnan(best))  # earlier ties stay
+        predicted[better] = first + np.broadcast_to(tile_argmax, (n,))[better]
+        best[better] = np.broadcast_to(tile_best, (n,))[better]
+        if target is None:
+            continue
+        inside = np.flatnonzero((target >= first) & (target < first + logits.shape[1]))
+        columns = target[inside] - first
+        if logits.shape[0] == n:
+            answer_logit[inside] = logits[inside, columns]
+            logits[inside, columns] = -np.inf
+            best_other = np.maximum(best_other, logits.max(axis=1))
+            continue
+        # One row for every prompt: its maximum, but without the answer where it lies in it.
+        elsewhere = np.ones(n, bool)
+        elsewhere[inside] = False
+        best_other[elsewhere] = np.maximum(best_other[elsewhere], logits.max())
+        own = np.repeat(logits, inside.size, axis=0)  # [answers here, width]
+        answer_logit[inside] = own[np.arange(inside.size), columns]
+        own[np.arange(inside.size), columns] = -np.inf
+        best_other[inside] = np.maximum(best_other[inside], own.max(axis=1))
+    return _LogitSummary(predicted, answer_logit, best_other)
 
 
 @dataclass(frozen=True, eq=False)
@@ -364,27 +429,20 @@ def score_prompts(
     failed_indices: list[npt.NDArray[np.int64]] = []
     failed_predictions: list[npt.NDArray[np.int64]] = []
     n_failed_kept = 0
-    for offset, logits in _logit_blocks(weights, config, token_ids, chunk_bytes):
-        rows = np.arange(logits.shape[0])
-        target = expected[offset : offset + logits.shape[0]]
-        true_logit = logits[rows, target]  # a copy
-        logits[rows, target] = -np.inf
-        margins = true_logit - logits.max(axis=1)
-        correct = margins > 0
-        # Ties and losses: argmax decides (it takes the first of equal maxima).
-        undecided = np.flatnonzero(~correct)
-        logits[undecided, target[undecided]] = true_logit[undecided]
-        predicted = np.argmax(logits[undecided], axis=1)
-        correct[undecided] = predicted == target[undecided]
+    for offset, block in _logit_summaries(weights, config, token_ids, expected, chunk_bytes):
+        n_rows = block.predicted.shape[0]
+        target = expected[offset : offset + n_rows]
+        margins = block.answer_logit - block.best_other
+        correct = block.predicted == target  # the argmax decides ties: the first of equal maxima
         n_correct += int(correct.sum())
         min_margin = min(min_margin, float(margins.min()))
         if n_failed_kept < max_failures:
-            wrong = np.flatnonzero(~correct[undecided])[: max_failures - n_failed_kept]
-            failed_indices.append((undecided[wrong] + offset).astype(np.int64))
-            failed_predictions.append(predicted[wrong].astype(np.int64))
+            wrong = np.flatnonzero(~correct)[: max_failures - n_failed_kept]
+            failed_indices.append((wrong + offset).astype(np.int64))
+            failed_predictions.append(block.predicted[wrong].astype(np.int64))
             n_failed_kept += wrong.size
         if progress is not None:
-            progress(logits.shape[0])
+            progress(n_rows)
     empty = np.zeros(0, np.int64)
     return PromptScores(
         n_prompts=int(token_ids.shape[0]),
