@@ -80,6 +80,7 @@ class SingleHopSummary:
     dtype: str
     d_model: int
     proven_d: int
+    guarantee: str
     subject_dim: int
     code_length: int
     residual_layout: dict[str, list[int]]
@@ -203,6 +204,7 @@ def single_hop_summary(
         dtype=dtype,
         d_model=construction.config.d_model,
         proven_d=minimum,
+        guarantee=construction.guarantee.statement,
         subject_dim=construction.residual.size("subject"),
         code_length=construction.codebook.code_length,
         residual_layout=construction.residual.as_dict(),

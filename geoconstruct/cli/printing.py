@@ -34,6 +34,7 @@ def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
         f"d_model          {summary.d_model}  (smallest with a proof: {summary.proven_d}; "
         f"subject {widths['subject']}, relation {widths['relation']}, "
         f"output {widths['output']}{in_place}, unused {widths['unused']})",
+        f"guarantee        {summary.guarantee}",
         f"d_mlp            {summary.d_mlp}",
         f"d_vocab          {summary.d_vocab}",
         f"parameters       {summary.params_total:,} total",

@@ -8,7 +8,6 @@ baselines); :class:`ChainOfThoughtQueries` asks H-hop chains ``(x; r_1 … r_H)`
 
 from __future__ import annotations
 
-import functools
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -40,7 +39,6 @@ from geoconstruct.verification.evaluation import (
     predict_with_margins,
     recall_report,
     score_prompts,
-    score_prompts_on,
 )
 
 if TYPE_CHECKING:
@@ -226,12 +224,7 @@ class SingleHopQueries:
         n_checked = total if queries is None else queries.size
         chunk_bytes = plan_chunk_bytes(construction.config, n_checked, memory_budget)
         tokens, answers = self.prompts(construction, queries)
-        run = (
-            score_prompts
-            if options.executor is None
-            else functools.partial(score_prompts_on, options.executor)
-        )
-        scores = run(
+        scores = score_prompts(
             construction.weights,
             construction.config,
             tokens,
@@ -239,6 +232,7 @@ class SingleHopQueries:
             chunk_bytes=chunk_bytes,
             max_failures=options.max_failures,
             progress=options.progress,
+            executor=options.executor,
         )
         sampled = method == "exact" and queries is not None
         return recall_report(

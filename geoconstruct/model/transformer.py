@@ -288,7 +288,8 @@ def attention(
 
 def mlp(maps: Mapping[str, LinearMap], block: str, resid: FloatArray) -> FloatArray:
     """The ReLU MLP of ``block``: [batch, pos, d_model] -> [batch, pos, d_model]."""
-    hidden = np.maximum(maps[f"{block}.mlp.W_in"](resid), 0)  # [batch, pos, d_mlp]
+    hidden = maps[f"{block}.mlp.W_in"](resid)  # [batch, pos, d_mlp], a new array
+    np.maximum(hidden, 0, out=hidden)  # ReLU, in place
     return maps[f"{block}.mlp.W_out"](hidden)
 
 

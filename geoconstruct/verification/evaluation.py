@@ -15,6 +15,7 @@ chunk and the buffer into a caller's memory budget, or refuses before anything i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -44,7 +45,6 @@ __all__ = [
     "predict_with_margins",
     "recall_report",
     "score_prompts",
-    "score_prompts_on",
     "unembedding_rows",
     "unembedding_tile",
 ]
@@ -393,6 +393,7 @@ def score_prompts(
     chunk_bytes: int = CHUNK_BYTES,
     max_failures: int = 10,
     progress: ProgressCallback | None = None,
+    executor: Executor | None = None,
 ) -> PromptScores:
     """Run every prompt through the forward pass, in chunks, and score the last position.
 
@@ -411,6 +412,10 @@ def score_prompts(
         How many failures to keep.
     progress : callable, optional
         Called with the number of prompts finished after each chunk.
+    executor : concurrent.futures.Executor, optional
+        Run the chunks as its tasks: a ``ProcessPoolExecutor`` or a dask.distributed
+        ``client.get_executor()`` works unchanged (the weights travel as a plain dict of arrays).
+        The result is the one the chunks give in this process.
 
     Returns
     -------
@@ -423,6 +428,12 @@ def score_prompts(
             f"tokens [n, pos] and answers [n] disagree: {token_ids.shape} and {expected.shape}"
         )
     max_failures = require_int("max_failures", max_failures, minimum=0)
+    if executor is not None:
+        task = functools.partial(
+            score_prompts, dict(weights), config, chunk_bytes=chunk_bytes, max_failures=max_failures
+        )
+        step = chunk_size(config, chunk_bytes)
+        return _score_on(executor, task, step, max_failures, token_ids, expected, progress)
 
     n_correct = 0
     min_margin = np.inf
@@ -453,38 +464,20 @@ def score_prompts(
     )
 
 
-def score_prompts_on(
+def _score_on(
     executor: Executor,
-    weights: Weights,
-    config: TransformerConfig,
-    tokens: npt.ArrayLike,
-    answers: npt.ArrayLike,
-    *,
-    chunk_bytes: int = CHUNK_BYTES,
-    max_failures: int = 10,
-    progress: ProgressCallback | None = None,
+    task: Callable[[npt.NDArray[Any], npt.NDArray[Any]], PromptScores],
+    step: int,
+    max_failures: int,
+    token_ids: npt.NDArray[Any],
+    expected: npt.NDArray[Any],
+    progress: ProgressCallback | None,
 ) -> PromptScores:
-    """:func:`score_prompts` with the chunks run as tasks of a ``concurrent.futures.Executor``.
-
-    Each task scores ``chunk_size(config, chunk_bytes)`` prompts; a ``ProcessPoolExecutor`` or a
-    dask.distributed ``client.get_executor()`` works unchanged (the weights travel as a plain
-    dict of arrays). The result is the one :func:`score_prompts` gives for all the prompts.
-    """
-    token_ids, expected = np.asarray(tokens), np.asarray(answers)
-    max_failures = require_int("max_failures", max_failures, minimum=0)
-    plain_weights = dict(weights)
-    step = chunk_size(config, chunk_bytes)
+    """``task`` (:func:`score_prompts` of the model) on ``step`` prompts at a time, as tasks of
+    ``executor``, merged into the scores of all the prompts (the first ``max_failures``)."""
     starts = list(range(0, token_ids.shape[0], step))
     futures = [
-        executor.submit(
-            score_prompts,
-            plain_weights,
-            config,
-            token_ids[start : start + step],
-            expected[start : start + step],
-            chunk_bytes=chunk_bytes,
-            max_failures=max_failures,
-        )
+        executor.submit(task, token_ids[start : start + step], expected[start : start + step])
         for start in starts
     ]
     parts = []
