@@ -1,6 +1,8 @@
-"""The tiled unembedding and the unchecked-coherence regime that make N = 2^20 measurable."""
+"""What makes N = 2^20 buildable and measurable: the tiled unembedding, the unchecked-coherence
+regime, and the embeddings superposed a chunk of subjects at a time."""
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -9,7 +11,8 @@ from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop, proven_dimension
 from geoconstruct.codes import codebooks
-from geoconstruct.constructions import layouts
+from geoconstruct.constructions import layouts, single_hop
+from geoconstruct.constructions.single_hop import construction_bytes, superpose
 from geoconstruct.model.linear_maps import LinearMap
 from geoconstruct.verification.evaluation import _reduce_tiles
 
@@ -42,10 +45,12 @@ def test_tiles_reduce_to_what_the_whole_row_gives(case):
     others = logits.copy()
     others[rows, target] = -np.inf
 
-    tiles = linear.column_tiles(x, width, np.empty((x.shape[0], max(width, weight.shape[1]))))
-    summary = _reduce_tiles(tiles, x.shape[0], target)
+    buffer = np.empty((x.shape[0], max(width, weight.shape[1])))
+    summary = _reduce_tiles(linear.column_tiles(x, width, buffer), x.shape[0], target)
+    unasked = _reduce_tiles(linear.column_tiles(x, width, buffer), x.shape[0], None)
 
     assert summary.predicted.tolist() == np.argmax(logits, axis=1).tolist()  # first of ties
+    assert unasked.predicted.tolist() == np.argmax(logits, axis=1).tolist()
     assert summary.answer_logit.tolist() == logits[rows, target].tolist()
     assert summary.best_other.tolist() == others.max(axis=1).tolist()
 
@@ -86,3 +91,32 @@ def test_below_the_work_limit_the_codes_are_checked(monkeypatch):
     monkeypatch.setattr(codebooks, "coherence", _refuse_to_check)
     with pytest.raises(AssertionError, match="the coherence was checked"):
         construct_single_hop(300, 3, proven_dimension(300, 3), seed=4)
+
+
+def test_embeddings_superposed_a_chunk_of_subjects_at_a_time_are_the_whole_superposition(
+    monkeypatch,
+):
+    whole = construct_single_hop(500, 3, 120, seed=2)
+    monkeypatch.setattr(single_hop, "SUBJECT_CHUNK", 7)
+    chunked = construct_single_hop(500, 3, 120, seed=2)
+    expected = superpose(whole.facts, whole.codebook.codes, whole.metadata.read_maps)
+    subject_span = whole.residual["subject"]
+    assert np.allclose(chunked.weights["embed.W_E"][:500, subject_span], expected, atol=1e-12)
+    assert np.allclose(chunked.weights["embed.W_E"], whole.weights["embed.W_E"], atol=1e-12)
+    assert chunked.recall().n_correct == whole.recall().n_correct
+
+
+def test_the_memory_estimate_bounds_the_peak_where_the_coherence_is_not_checked(monkeypatch):
+    n, r = 400, 3
+    d = proven_dimension(n, r)
+    checked = construction_bytes(n, r, d)
+    monkeypatch.setattr(layouts, "COHERENCE_CHECK_WORK", 0)
+    unchecked = construction_bytes(n, r, d)
+    assert unchecked < checked  # no block of the Gram matrix to plan for
+    tracemalloc.start()
+    try:
+        construct_single_hop(n, r, d)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= unchecked, (peak, unchecked)

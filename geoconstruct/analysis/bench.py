@@ -213,8 +213,8 @@ def _best_of(repeats: int, task: Callable[[], Any]) -> tuple[float, Any]:
 def _unembedding_reference(construction: Construction, repeats: int) -> float:
     """Best time of ``[N·R, d_model] @ [d_model, d_vocab]`` in float32, over two block sizes.
 
-    The blocks of exact recall, and blocks of one full chunk (256 MiB of logits); random inputs
-    of the same shapes into one reused output buffer.
+    Blocks of whole rows of logits that fit the cache-sized buffer, and blocks of one full chunk
+    (256 MiB of logits); random inputs of the same shapes into one reused output buffer.
     """
     config = construction.config
     n_prompts = construction.facts.n_facts
@@ -223,7 +223,8 @@ def _unembedding_reference(construction: Construction, repeats: int) -> float:
     unembedding = rng.standard_normal((config.d_model, config.d_vocab), dtype=np.float32)
     chunk_rows = max(1, CHUNK_BYTES // (4 * config.d_vocab + bytes_per_prompt(config)))
     timings = []
-    for rows in sorted({unembedding_rows(config), min(chunk_rows, n_prompts)}):
+    cache_rows = unembedding_rows(config, tileable=False)  # whole rows of logits in ~16 MiB
+    for rows in sorted({cache_rows, min(chunk_rows, n_prompts)}):
         buffer = np.empty((min(rows, n_prompts), config.d_vocab), dtype=np.float32)
 
         def product(rows: int = rows, buffer: np.ndarray[Any, Any] = buffer) -> None:

@@ -309,7 +309,7 @@ class _LogitSummary(NamedTuple):
 
     predicted: npt.NDArray[np.int64]  # [n] the argmax token (the first of equal maxima)
     answer_logit: FloatArray  # [n] the expected token's logit (NaN when not asked for)
-    best_other: FloatArray  # [n] the best logit of every other token
+    best_other: FloatArray  # [n] the best logit of every other token (of all, with no answer)
 
 
 def _logit_summaries(
@@ -342,35 +342,70 @@ def _logit_summaries(
 def _reduce_tiles(
     tiles: Iterator[tuple[int, FloatArray]], n: int, target: npt.NDArray[Any] | None
 ) -> _LogitSummary:
-    """Fold column tiles of ``n`` rows of logits into their :class:`_LogitSummary`."""
-    predicted = np.zeros(n, np.int64)
-    best = np.full(n, -np.inf)
+    """Fold column tiles of ``n`` rows of logits into their :class:`_LogitSummary`.
+
+    Each tile costs one pass for its row maxima; an argmax runs only on the rows whose running
+    best it improves. The answer's column is read and then left out of the best, so that the
+    argmax over the whole row follows at the end: the answer if it beats every other token, the
+    best other's first index if it loses, the earlier of the two on a tie (NaN wins, first first,
+    as in ``np.argmax``).
+    """
+    best = np.full(n, -np.inf)  # the best logit of every token but the answer
+    best_at = np.zeros(n, np.int64)  # its first index
     answer_logit = np.full(n, np.nan)
-    best_other = np.full(n, -np.inf)
+    everyone = np.arange(n)
     for first, logits in tiles:
-        tile_argmax = np.argmax(logits, axis=1)  # NaN wins, as in np.argmax over the whole row
-        tile_best = logits[np.arange(logits.shape[0]), tile_argmax]  # [n], or [1]: one for all
-        better = (tile_best > best) | (np.isnan(tile_best) & ~np.isnan(best))  # earlier ties stay
-        predicted[better] = first + np.broadcast_to(tile_argmax, (n,))[better]
-        best[better] = np.broadcast_to(tile_best, (n,))[better]
-        if target is None:
-            continue
-        inside = np.flatnonzero((target >= first) & (target < first + logits.shape[1]))
-        columns = target[inside] - first
+        inside = columns = np.zeros(0, np.int64)
+        if target is not None:
+            inside = np.flatnonzero((target >= first) & (target < first + logits.shape[1]))
+            columns = target[inside] - first
         if logits.shape[0] == n:
             answer_logit[inside] = logits[inside, columns]
             logits[inside, columns] = -np.inf
-            best_other = np.maximum(best_other, logits.max(axis=1))
+            _fold(best, best_at, everyone, logits, first)
             continue
-        # One row for every prompt: its maximum, but without the answer where it lies in it.
+        # One row for every prompt: as it is, and without the answer where the answer lies in it.
         elsewhere = np.ones(n, bool)
         elsewhere[inside] = False
-        best_other[elsewhere] = np.maximum(best_other[elsewhere], logits.max())
+        _fold(best, best_at, np.flatnonzero(elsewhere), logits, first)
         own = np.repeat(logits, inside.size, axis=0)  # [answers here, width]
         answer_logit[inside] = own[np.arange(inside.size), columns]
         own[np.arange(inside.size), columns] = -np.inf
-        best_other[inside] = np.maximum(best_other[inside], own.max(axis=1))
-    return _LogitSummary(predicted, answer_logit, best_other)
+        _fold(best, best_at, inside, own, first)
+    if target is None:
+        return _LogitSummary(best_at, answer_logit, best)
+    answer_nan, best_nan = np.isnan(answer_logit), np.isnan(best)
+    earlier = np.minimum(target, best_at)
+    predicted = np.where(
+        answer_nan | best_nan,
+        np.where(answer_nan & best_nan, earlier, np.where(answer_nan, target, best_at)),
+        np.where(answer_logit > best, target, np.where(answer_logit < best, best_at, earlier)),
+    )
+    return _LogitSummary(predicted.astype(np.int64), answer_logit, best)
+
+
+def _fold(
+    best: FloatArray,
+    best_at: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    logits: FloatArray,
+    first: int,
+) -> None:
+    """Fold ``logits`` [len(rows), width] (or [1, width], the same for every row), whose first
+    column is ``first``, into the running ``best`` and ``best_at`` of ``rows``."""
+    if rows.size == 0:
+        return
+    tile_best = np.broadcast_to(logits.max(axis=1), rows.shape)  # NaN propagates
+    current = best[rows]
+    improved = (tile_best > current) | (np.isnan(tile_best) & ~np.isnan(current))  # ties stay
+    if not improved.any():
+        return
+    if logits.shape[0] == 1:
+        tile_at = np.broadcast_to(np.argmax(logits[0]), rows.shape)[improved]
+    else:
+        tile_at = np.argmax(logits[improved], axis=1)  # NaN wins, the first of equal maxima
+    best[rows[improved]] = tile_best[improved]
+    best_at[rows[improved]] = first + tile_at
 
 
 @dataclass(frozen=True, eq=False)
