@@ -56,6 +56,9 @@ CODEBOOK_NAMES = ("grid", "gaussian", "rademacher", "bch")
 MAX_DRAWS = 64
 """Draws of a random codebook before giving up; each is accepted with probability >= 1/2."""
 
+_NORM_ROWS = 65_536
+"""Gaussian codes are normalised this many rows at a time (bounded temporaries at any N)."""
+
 
 @dataclass(frozen=True)
 class TraceCode:
@@ -457,7 +460,9 @@ class GaussianCodes(_RandomUnitCodes):
 
     def _sample(self, n_codes: int, code_length: int, rng: np.random.Generator) -> FloatArray:
         vectors: FloatArray = rng.standard_normal((n_codes, code_length))
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # in place: one [N, k] array
+        for start in range(0, n_codes, _NORM_ROWS):  # in place, a block of rows at a time
+            rows = vectors[start : start + _NORM_ROWS]
+            rows /= np.linalg.norm(rows, axis=1, keepdims=True)
         return vectors
 
 

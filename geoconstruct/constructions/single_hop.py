@@ -41,7 +41,7 @@ from geoconstruct.codes.codebooks import (
     BCHCodes,
     Codebook,
     CodebookFamily,
-    RademacherCodes,
+    GaussianCodes,
     resolve_codebook,
 )
 from geoconstruct.constructions.construction import Construction, Guarantee
@@ -375,7 +375,9 @@ def construction_bytes(
     )
     if isinstance(family, BCHCodes):  # message bits times the generator, rounded, reduced
         floats += 3 * n_subjects * code_length
-    elif isinstance(family, RademacherCodes):  # the sign draw and its scaled copy
+    elif isinstance(family, GaussianCodes):  # the squares the norms sum, a block of rows
+        floats += chunk * code_length
+    elif family.unit_norm:  # the integer signs and their float copy
         floats += 2 * n_subjects * code_length
     if layout_object.checks_coherence(n_subjects, n_relations, family, code_length):
         floats += 2 * min(n_subjects, 4096) * n_subjects  # a block of the Gram matrix

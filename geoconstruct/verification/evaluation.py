@@ -7,10 +7,12 @@ computes, in an order that runs at the speed of the unembedding's matrix product
 stream of a chunk of prompts (:data:`CHUNK_BYTES` of working memory, :func:`bytes_per_prompt`
 a prompt), then its logits for :func:`unembedding_rows` prompts at a time, a tile of
 vocabulary columns at a time, into one reused, cache-sized buffer (:data:`UNEMBEDDING_BLOCK_BYTES`).
-Each tile is reduced while it is in cache to the running argmax (the first of equal maxima, as
-``np.argmax`` takes it over the whole row), the expected logit and the best other logit, so no
-whole row of ``d_vocab`` logits is ever held. :func:`plan_chunk_bytes` fits the prompt table, a
-chunk and the buffer into a caller's memory budget, or refuses before anything is allocated.
+Each tile is reduced while it is in cache: the expected logit is read, and the best other logit
+and its first index are updated (an argmax runs only on the rows whose best the tile improves),
+so no whole row of ``d_vocab`` logits is ever held; the argmax over the whole row, the first of
+equal maxima as ``np.argmax`` takes it, follows from the two. :func:`plan_chunk_bytes` fits the
+prompt table, a chunk and the buffer into a caller's memory budget, or refuses before anything
+is allocated.
 """
 
 from __future__ import annotations
