@@ -8,11 +8,10 @@ stream of a chunk of prompts (:data:`CHUNK_BYTES` of working memory, :func:`byte
 a prompt), then its logits for :func:`unembedding_rows` prompts at a time, a tile of
 vocabulary columns at a time, into one reused, cache-sized buffer (:data:`UNEMBEDDING_BLOCK_BYTES`).
 Each tile is reduced while it is in cache: the expected logit is read, and the best other logit
-and its first index are updated (an argmax runs only on the rows whose best the tile improves),
-so no whole row of ``d_vocab`` logits is ever held; the argmax over the whole row, the first of
-equal maxima as ``np.argmax`` takes it, follows from the two. :func:`plan_chunk_bytes` fits the
-prompt table, a chunk and the buffer into a caller's memory budget, or refuses before anything
-is allocated.
+and its first index are updated from one argmax pass over the tile, so no whole row of
+``d_vocab`` logits is ever held; the argmax over the whole row, the first of equal maxima as
+``np.argmax`` takes it, follows from the two. :func:`plan_chunk_bytes` fits the prompt table, a
+chunk and the buffer into a caller's memory budget, or refuses before anything is allocated.
 """
 
 from __future__ import annotations
@@ -346,11 +345,11 @@ def _reduce_tiles(
 ) -> _LogitSummary:
     """Fold column tiles of ``n`` rows of logits into their :class:`_LogitSummary`.
 
-    Each tile costs one pass for its row maxima; an argmax runs only on the rows whose running
-    best it improves. The answer's column is read and then left out of the best, so that the
-    argmax over the whole row follows at the end: the answer if it beats every other token, the
-    best other's first index if it loses, the earlier of the two on a tie (NaN wins, first first,
-    as in ``np.argmax``).
+    Each tile costs one argmax pass; its maxima replace the running best where they improve it
+    (strictly: an earlier index keeps a tie). The answer's column is read and then left out of
+    the best, so that the argmax over the whole row follows at the end: the answer if it beats
+    every other token, the best other's first index if it loses, the earlier of the two on a tie
+    (NaN wins, the first first, as in ``np.argmax``).
     """
     best = np.full(n, -np.inf)  # the best logit of every token but the answer
     best_at = np.zeros(n, np.int64)  # its first index
@@ -397,17 +396,16 @@ def _fold(
     column is ``first``, into the running ``best`` and ``best_at`` of ``rows``."""
     if rows.size == 0:
         return
-    tile_best = np.broadcast_to(logits.max(axis=1), rows.shape)  # NaN propagates
+    tile_at = np.argmax(logits, axis=1)  # one pass: NaN wins, else the first of equal maxima
+    tile_best = logits[np.arange(logits.shape[0]), tile_at]
+    tile_at, tile_best = (
+        np.broadcast_to(tile_at, rows.shape),
+        np.broadcast_to(tile_best, rows.shape),
+    )
     current = best[rows]
     improved = (tile_best > current) | (np.isnan(tile_best) & ~np.isnan(current))  # ties stay
-    if not improved.any():
-        return
-    if logits.shape[0] == 1:
-        tile_at = np.broadcast_to(np.argmax(logits[0]), rows.shape)[improved]
-    else:
-        tile_at = np.argmax(logits[improved], axis=1)  # NaN wins, the first of equal maxima
     best[rows[improved]] = tile_best[improved]
-    best_at[rows[improved]] = first + tile_at
+    best_at[rows[improved]] = first + tile_at[improved]
 
 
 @dataclass(frozen=True, eq=False)
