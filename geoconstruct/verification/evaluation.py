@@ -61,6 +61,7 @@ UNEMBEDDING_ROWS = 1024
 
 ProgressCallback = Callable[[int], None]
 FloatArray = npt.NDArray[np.floating[Any]]
+Ints = npt.NDArray[np.int64]
 
 
 def bytes_per_prompt(config: TransformerConfig) -> int:
@@ -385,13 +386,7 @@ def _reduce_tiles(
     return _LogitSummary(predicted.astype(np.int64), answer_logit, best)
 
 
-def _fold(
-    best: FloatArray,
-    best_at: npt.NDArray[np.int64],
-    rows: npt.NDArray[np.int64],
-    logits: FloatArray,
-    first: int,
-) -> None:
+def _fold(best: FloatArray, best_at: Ints, rows: Ints, logits: FloatArray, first: int) -> None:
     """Fold ``logits`` [len(rows), width] (or [1, width], the same for every row), whose first
     column is ``first``, into the running ``best`` and ``best_at`` of ``rows``."""
     if rows.size == 0:
