@@ -22,7 +22,10 @@ print(f"gaussian, superposed, N=1024, R=4: min d = {found.d} (proved: {found.pro
 print(f"capacity of d=96, R=4 (gaussian, superposed): N = {capacity(96, 4, seeds=(0, 1)):,}")
 # Grid codes in the block layout: the exact regime.
 grid = {"layout": "block", "codebook": "grid", "precision": "int8", "seeds": (0,)}
-print(f"capacity of d=12, R=4, grid, int8: N = {capacity(12, 4, **grid):,}")
+# Every check runs the forward pass over every fact, so search up to N = 2^14 here.
+largest = capacity(12, 4, max_subjects=2**14, **grid)
+assert largest == 2**14  # two 8-bit digits name 2^16 subjects: all 2^14 fit
+print(f"capacity of d=12, R=4, grid, int8: N >= {largest:,} (searched up to 2^14)")
 
 # Any concurrent.futures executor runs the cells; threads keep this example light.
 with ThreadPoolExecutor(max_workers=2) as pool:

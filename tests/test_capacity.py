@@ -25,6 +25,7 @@ from geoconstruct.analysis.dimension_search import (
     min_dimension,
     recalls_at,
 )
+from geoconstruct.analysis.prediction import predicted_min_dimension
 from geoconstruct.cli import main
 
 GRID = {"layout": "block", "codebook": "grid"}
@@ -63,7 +64,7 @@ def test_random_code_min_dimension_is_minimal(n_subjects, n_relations, first_see
     # float64 throughout, so that the forward pass written here rounds as the library's does
     found = measure_min_dimension(n_subjects, n_relations, seeds=seeds, precision="float64")
     assert found.d <= found.proven_d == proven_dimension(n_subjects, n_relations)
-    assert not found.sampled and found.accuracy_low == 1.0
+    assert found.basis == "every_fact" and found.failing_fraction_upper == 0.0
     for seed in seeds:  # every seed recalls every fact at min d, by an independent forward pass
         assert _every_fact(construct_single_hop(n_subjects, n_relations, found.d, seed=seed))
     shorter = found.d - 1  # the superposed layout: one code length shorter is one d less
@@ -113,7 +114,7 @@ def test_a_lossy_format_needs_longer_codes_for_unit_codes():
 
 @pytest.mark.slow
 def test_a_format_too_coarse_for_every_code_length_is_refused():
-    with pytest.raises(RuntimeError, match=r"no construction with code length 1\.\.191 recalls"):
+    with pytest.raises(RuntimeError, match=r"no construction with code length \d+\.\.191 recalls"):
         min_dimension(200, 2, precision="int2", seeds=(0,))
 
 
@@ -149,20 +150,20 @@ def test_random_code_rows_beside_the_proof_and_the_packing_bound():
     (row,) = dimension_table([512], [2], seeds=(0, 1), executor=ThreadPoolExecutor(1))
     assert row.error is None and (row.layout, row.codebook) == ("superposed", "gaussian")
     assert row.min_d < row.proven_d == proven_dimension(512, 2)
-    assert row.seeds == (0, 1) and row.accuracy_low == 1.0
+    assert row.seeds == (0, 1) and row.min_d_basis == "every_fact"
+    assert row.predicted_min_d == predicted_min_dimension(512, 2, n_seeds=2)
     assert 0.0 < row.measured_coherence < 1.0
     assert 1 <= row.packing_bound_k <= row.code_length
 
 
-def test_rows_past_the_work_limit_are_sampled_with_their_interval(monkeypatch):
-    import geoconstruct.analysis.dimension_search as search
-
-    monkeypatch.setattr(search, "EXACT_WORK_LIMIT", 0)
+def test_rows_past_the_work_limit_are_sampled_with_their_bounds():
     (row,) = dimension_table(
-        [400], [2], seeds=(0,), sample_size=300, executor=ThreadPoolExecutor(1)
+        [400], [2], seeds=(0,), sample_size=300, exact_work_limit=0, executor=ThreadPoolExecutor(1)
     )
-    assert row.sampled_queries == 300 and row.min_d is not None
-    assert 0.97 < row.accuracy_low < 1.0  # 300 of 300 sampled: the interval's lower end
+    assert row.sampled_queries == 300 and row.min_d is not None and row.min_d_basis == "sampled"
+    # 300 of 800 sampled and all answered: the exact 95 % bound on the failing share, and facts
+    assert 0.0 < row.failing_fraction_upper < 0.03
+    assert row.failing_facts_upper == pytest.approx(row.failing_fraction_upper * 800)
 
 
 def test_dimension_table_runs_on_the_default_process_pool():
@@ -191,10 +192,11 @@ def test_capacity_table():
         [4],
         precisions=["int8", "int4"],
         seeds=(0,),
+        max_subjects=2**12,  # every check is a forward pass over every fact: keep N small
         executor=ThreadPoolExecutor(1),
         **{"codebooks": ["grid"], "layout": "block"},
     )
-    assert [row.capacity for row in rows] == [2**16, 2**8]
+    assert [row.capacity for row in rows] == [2**12, 2**8]  # 2^16 codes fit; the search stops
     for row in rows:  # k = 2 digits: the per-subject bound R·log2 N <= d_s·p
         assert row.log2_capacity <= row.per_subject_bound_log2_n == 2 * 4 * row.bits / 4
 

@@ -271,6 +271,17 @@ def test_multihop_prints_the_report_beside_the_bound(capsys):
     assert "per-pass bound   d_s >= " in out and "leakage <= " in out
 
 
+def test_multihop_runs_with_unit_codes(capsys):
+    """Regression: ``--bits`` defaulted to 8 and unit codes refuse it, so this always exited 2."""
+    argv = ["multihop", "--entities", "60", "--relations", "2", "--hops", "2", "--steps", "1"]
+    status, out, err = run(capsys, *argv, "--codebook", "gaussian", "--json")
+    assert status == 0, err
+    summary = json.loads(out)
+    assert summary["n_correct"] == summary["n_queries"] == 60 * 4
+    status, _, err = run(capsys, *argv, "--codebook", "gaussian", "--bits", "8")
+    assert status == 2 and "--bits applies to grid codes" in err
+
+
 def test_multihop_json_samples_above_the_limit(capsys):
     argv = [
         *("multihop", "--entities", "100", "--relations", "2", "--hops", "4", "--steps", "4"),
@@ -342,3 +353,43 @@ def test_train_reads_the_trained_model_with_every_probe(capsys):
     assert status == 0
     assert out.startswith("trained, frozen embeddings: N=40 subjects, R=2 relations, d_model=8")
     assert "superposition R²" in out and "intervention" in out and "transfer" in out
+
+
+def test_certified_says_what_it_certified(capsys):
+    """Regression: on random codes below the proof nothing is certified, and the margin printed
+    is the forward pass's, not "a certified lower bound"."""
+    argv = ["construct", "--subjects", "300", "--relations", "2", "--dim", "40"]
+    status, out, _ = run(capsys, *argv, "--method", "certified")
+    assert "a certified lower bound" not in out and "lower bound" not in out
+    assert "0 facts certified, 600 left to the forward pass (nothing certified: " in out
+    grid = ["--layout", "block", "--codebook", "grid", "--method", "certified"]
+    status, out, _ = run(capsys, "construct", "--subjects", "300", "--relations", "2", *grid)
+    assert status == 0 and "(a certified lower bound)" in out
+    assert "600 facts certified, 0 left to the forward pass" in out
+
+
+def test_a_bad_sample_size_is_refused_before_the_build(capsys, monkeypatch):
+    """Regression: ``--sample-size 0`` was refused only after the build, naming ``sample``."""
+    import geoconstruct.analysis.reports as reports
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("built before the arguments were checked")
+
+    monkeypatch.setattr(reports, "construct_single_hop", no_build)
+    status, out, err = run(
+        capsys, "construct", "--subjects", "300", "--relations", "2", "--sample-size", "0"
+    )
+    assert status == 2 and out == "" and "--sample-size must be an integer >= 1" in err
+
+
+def test_a_quantised_construction_does_not_keep_a_guarantee_it_lost(capsys):
+    """Regression: ``--precision int2`` printed "every fact with probability >= 0.99" beside
+    376/600 recalled."""
+    argv = ["construct", "--subjects", "300", "--relations", "2", "--precision", "int2"]
+    status, out, _ = run(capsys, *argv, "--json")
+    summary = json.loads(out)
+    assert summary["n_correct"] < summary["n_facts"]
+    assert summary["guarantee"].startswith("none: rounding to int2 rewrote the subject embeddings")
+    lossless = ["--layout", "block", "--codebook", "grid", "--precision", "int8", "--json"]
+    status, out, _ = run(capsys, "construct", "--subjects", "300", "--relations", "2", *lossless)
+    assert status == 0 and json.loads(out)["guarantee"].startswith("every fact")

@@ -19,7 +19,7 @@ BAD_INVOCATIONS = [
     (["construct", "--subjects", "10", "--relations", "0"], "n_relations must be"),
     (["construct", "--subjects", "ten", "--relations", "2"], "invalid int value"),
     (["construct", *SIZE, "--dim", "2"], "requires d >= 3"),
-    (["construct", *SIZE, "--sample-size", "0"], "sample must be"),
+    (["construct", *SIZE, "--sample-size", "0"], "--sample-size must be"),
     (["construct", *SIZE, "--codebook", "grid"], "unit-norm"),
     (["construct", *SIZE, "--bits", "8"], "--bits applies to grid codes"),
     (["construct", *SIZE, "--codebook", "bch", "--max-coherence", "1.5"], "max_coherence"),

@@ -91,3 +91,21 @@ def test_new_facts_through_the_same_weights_by_rewriting_embeddings_only():
     moved = reinitialize(construction, random_facts(400, 3, seed=9))
     assert moved.recall().accuracy == 1.0
     assert moved.weights["unembed.W_U"] is construction.weights["unembed.W_U"]
+
+
+def test_the_memory_estimate_covers_the_coherence_check():
+    """Regression: the estimate left out the coherence check's Gram block, so a budget well
+    under the peak (30 MiB against 143.5 MiB) was accepted. A budget one byte under the measured
+    peak must now be refused before anything is allocated."""
+    import tracemalloc
+
+    from geoconstruct import MemoryBudgetError
+
+    n, r = 2000, 2
+    d = disjoint_dimension(n, r, codebook="gaussian")
+    tracemalloc.start()
+    construct_disjoint(n, r, d, codebook="gaussian")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    with pytest.raises(MemoryBudgetError, match="over the memory budget"):
+        construct_disjoint(n, r, d, codebook="gaussian", memory_budget=peak - 1)

@@ -7,6 +7,7 @@ import pytest
 
 from geoconstruct import proven_dimension, required_dimension
 from geoconstruct.analysis.dimension_search import measure_min_dimension
+from geoconstruct.analysis.prediction import predicted_min_dimension
 from geoconstruct.analysis.transition import transition, transition_table
 from geoconstruct.cli import main
 
@@ -58,17 +59,17 @@ def test_the_command_prints_the_rows_the_issue_asks_for(capsys):
     for row in rows:
         for key in ("n_subjects", "n_relations", "d", "accuracy_mean", "accuracy_min"):
             assert key in row
-        assert (
-            row["min_d"]
-            == measure_min_dimension(64, 2, seeds=(0, 1), tolerance=0.02, sample_size=4000).d
-        )
+        found = measure_min_dimension(64, 2, seeds=(0, 1))
+        assert row["min_d"] == found.d and row["min_d_basis"] == "every_fact"
+        assert row["predicted_min_d"] == predicted_min_dimension(64, 2, n_seeds=2)
+        assert row["accuracy_basis"] == "every_fact"
     assert rows[-1]["accuracy_min"] == 1.0
 
 
 def test_every_row_carries_its_measured_minimum_dimension():
     rows = transition_table([128, 256], [2], ratios=(1, 4), seeds=(0, 1))
     for n in (128, 256):
-        found = measure_min_dimension(n, 2, seeds=(0, 1), tolerance=0.02, sample_size=4000)
+        found = measure_min_dimension(n, 2, seeds=(0, 1))
         line = [row for row in rows if row.n_subjects == n]
         assert [row.d for row in line] == [round(2 * math.log2(n)), round(8 * math.log2(n))]
         for row in line:
@@ -84,3 +85,9 @@ def test_the_plot_is_drawn(tmp_path):
     rows = transition_table([64, 128], [2], [6, 30, 200], seeds=(0, 1))
     target = plot_transition_table(rows, tmp_path / "transition.png")
     assert target.stat().st_size > 10_000
+
+
+def test_dims_and_ratios_together_are_refused(capsys):
+    argv = ["table", "transition", "--subjects", "64", "--relations", "2"]
+    assert main([*argv, "--dims", "6,40", "--ratios", "1,2"]) == 2
+    assert "--dims and --ratios" in capsys.readouterr().err

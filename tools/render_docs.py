@@ -99,7 +99,8 @@ TABLES += ("precision-table",)
 
 
 def transition_summary() -> str:
-    """One row per (N, R) of the transition table: the measured and the proved smallest d."""
+    """One row per (N, R) of the transition table: the measured min d with its basis, the predicted
+    and the proved d."""
     import json
 
     rows = json.loads(TRANSITION_JSON.read_text())
@@ -107,13 +108,16 @@ def transition_summary() -> str:
     for row in rows:
         seen.setdefault((row["n_subjects"], row["n_relations"]), row)
     lines = [
-        "| N | R | R·log2 N | measured min d | / R·log2 N | proved d | / R·log2 N |",
-        "|---|---|---|---|---|---|---|",
+        "| N | R | R·log2 N | measured min d | basis | / R·log2 N | predicted min d | "
+        "predicted / measured | proved d | / R·log2 N |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (n, r), row in sorted(seen.items()):
         ratio = row["r_log2_n"]
+        measured, predicted = row["min_d"], row["predicted_min_d"]
         lines.append(
-            f"| {n:,} | {r} | {ratio:.0f} | {row['min_d']} | {row['min_d'] / ratio:.2f} | "
+            f"| {n:,} | {r} | {ratio:.0f} | {measured} | {row['min_d_basis']} | "
+            f"{measured / ratio:.2f} | {predicted} | {predicted / measured:.3f} | "
             f"{row['proven_d']} | {row['proven_d'] / ratio:.2f} |"
         )
     seeds = ", ".join(str(seed) for seed in rows[0]["seeds"])

@@ -38,11 +38,9 @@ from geoconstruct.verification.evaluation import (
     bytes_per_prompt,
     unembedding_rows,
 )
+from geoconstruct.verification.policy import EXACT_WORK_LIMIT, exact_work
 
 __all__ = ["EXACT_WORK_LIMIT", "BenchRow", "bench_size"]
-
-EXACT_WORK_LIMIT = 10**11
-"""Largest ``N·R·d_vocab`` (logits) for which the bench runs exact recall."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +118,8 @@ def bench_size(
     repeats : int
         Each timing is the best of this many runs.
     exact_work_limit : int
-        Run exact recall only when ``N·R·d_vocab`` is at most this.
+        Run exact recall only when its multiply-adds (``N·R·d_vocab·d``, the verification
+        policy's :func:`~geoconstruct.verification.policy.exact_work`) are at most this.
     memory_budget : int
         Passed to construction and recall.
     seed : int
@@ -151,9 +150,8 @@ def bench_size(
     exact_seconds = reference_seconds = None
     n_exact_correct = None
     n_facts = n_subjects * n_relations
-    d_vocab = 2 * n_subjects + n_relations
-    if n_facts * d_vocab <= exact_work_limit:
-        single = construct_single_hop(n_subjects, n_relations, d, dtype="float32", **options)
+    single = construct_single_hop(n_subjects, n_relations, d, dtype="float32", **options)
+    if exact_work(single) <= exact_work_limit:
         exact_seconds, exact = _best_of(repeats, lambda: single.recall(memory_budget=memory_budget))
         n_exact_correct = exact.n_correct
         reference_seconds = _unembedding_reference(single, repeats)

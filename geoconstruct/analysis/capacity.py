@@ -30,7 +30,6 @@ from geoconstruct.analysis.bounds import (
 )
 from geoconstruct.analysis.dimension_search import (
     DEFAULT_SEEDS,
-    SAMPLE_SIZE,
     MinDimension,
     Search,
     capacity,
@@ -47,6 +46,7 @@ from geoconstruct.constructions.single_hop import (
     DEFAULT_LAYOUT,
     construct_single_hop,
 )
+from geoconstruct.verification.policy import EXACT_WORK_LIMIT, SAMPLE_SIZE
 
 __all__ = [
     "TABLE_FORMATS",
@@ -70,8 +70,12 @@ class DimensionRow:
     bits a parameter: per subject ``⌈R·log2 N / p⌉``, global ``⌈R·log2 N! / (N·p)⌉``. For unit
     codes, ``packing_bound_k`` is the shortest code in which N unit vectors can be as incoherent
     as the measured codes (``measured_coherence``, seed ``seeds[0]``; None beyond
-    :data:`GRAM_WORK_LIMIT`). ``sampled_queries`` is the sample a seed checked at ``min_d``
-    (None: every query), with ``accuracy_low`` the lowest 95 % lower bound over the seeds.
+    :data:`GRAM_WORK_LIMIT`). ``min_d_basis`` is ``"every_fact"`` when every query of every
+    seed went through the forward pass at and above ``min_d``, ``"sampled"`` when a seeded sample
+    of ``sampled_queries`` did; a sampled row gives the 95 % upper bounds on the failing share
+    (``failing_fraction_upper``) and on a seed's expected failing facts (``failing_facts_upper``).
+    ``predicted_min_d`` is the estimate (None where it does not cover the layout and codebook);
+    ``multiply_adds`` and ``seconds`` are the search's.
     """
 
     COLUMNS: ClassVar[Columns] = (
@@ -81,6 +85,8 @@ class DimensionRow:
         ("codebook", "codebook", "{}"),
         ("precision", "precision", "{}"),
         ("min d", "min_d", "{}"),
+        ("min d basis", "min_d_basis", "{}"),
+        ("predicted min d", "predicted_min_d", "{}"),
         ("proven d", "proven_d", "{}"),
         ("seeds", "n_seeds", "{}"),
         ("R·log2 N", "r_log2_n", "{:.0f}"),
@@ -92,7 +98,8 @@ class DimensionRow:
         ("fact bits / parameter", "bits_per_parameter", "{:.3f}"),
         ("storage efficiency", "storage_efficiency", "{:.3f}"),
         ("sampled queries", "sampled_queries", "{:,}"),
-        ("accuracy >=", "accuracy_low", "{:.4f}"),
+        ("failing facts <=", "failing_facts_upper", "{:.1f}"),
+        ("multiply-adds", "multiply_adds", "{:.2e}"),
         ("seconds", "seconds", "{:.1f}"),
     )
 
@@ -114,8 +121,12 @@ class DimensionRow:
     storage_efficiency: float | None = None
     measured_coherence: float | None = None
     packing_bound_k: int | None = None
+    min_d_basis: str | None = None
+    predicted_min_d: int | None = None
     sampled_queries: int | None = None
-    accuracy_low: float | None = None
+    failing_fraction_upper: float | None = None
+    failing_facts_upper: float | None = None
+    multiply_adds: int | None = None
     seconds: float = 0.0
     error: str | None = None
 
@@ -207,8 +218,12 @@ def _with_measurement(row: DimensionRow, found: MinDimension, search: Search) ->
         min_d_over_r_log2_n=found.d / row.r_log2_n if row.r_log2_n else None,
         # N·R·log2 N / (N·d_s·p), as precision.storage_efficiency computes it
         storage_efficiency=per_subject_bits(row.n_subjects, row.n_relations) / (d_s * row.bits),
-        sampled_queries=found.checks[0].n_queries if found.sampled else None,
-        accuracy_low=found.accuracy_low,
+        min_d_basis=found.basis,
+        predicted_min_d=found.predicted_d,
+        sampled_queries=found.sampled_queries,
+        failing_fraction_upper=found.failing_fraction_upper if found.sampled else None,
+        failing_facts_upper=found.failing_facts_upper if found.sampled else None,
+        multiply_adds=found.multiply_adds,
     )
     if not search.family.unit_norm or row.n_subjects < 2:
         return row
@@ -264,6 +279,9 @@ def dimension_table(
     layout: str = DEFAULT_LAYOUT,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     sample_size: int = SAMPLE_SIZE,
+    exact_work_limit: int = EXACT_WORK_LIMIT,
+    backend: str = "numpy",
+    device: str = "cpu",
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
@@ -283,6 +301,10 @@ def dimension_table(
         Every seed must recall every fact at ``min_d``.
     sample_size : int
         Queries a check samples where every query would exceed the work limit.
+    exact_work_limit : int
+        Multiply-adds up to which a check runs every query (the verification policy's limit).
+    backend, device : str
+        Where the forward pass runs (``"numpy"`` or ``"torch"``; ``"cpu"`` or ``"cuda"``).
     executor : concurrent.futures.Executor, optional
         Runs the cells; a process pool with one worker per core by default (closed afterwards).
     progress : callable, optional
@@ -295,7 +317,17 @@ def dimension_table(
     list of DimensionRow, in the order of the arguments (N outermost). A cell that cannot be
     computed (over the memory budget, say) has ``min_d=None`` and the reason in ``error``.
     """
-    searches = _searches(codebooks, precisions, layout, seeds, memory_budget, sample_size)
+    searches = _searches(
+        codebooks,
+        precisions,
+        layout,
+        seeds,
+        memory_budget,
+        sample_size,
+        exact_work_limit=exact_work_limit,
+        backend=backend,
+        device=device,
+    )
     cells = [(n, r, search) for n in subjects for r in relations for search in searches]
     return run_cells(dimension_cell, cells, executor, progress)
 
@@ -328,6 +360,10 @@ def _searches(
     seeds: Sequence[int],
     memory_budget: int,
     sample_size: int,
+    *,
+    exact_work_limit: int = EXACT_WORK_LIMIT,
+    backend: str = "numpy",
+    device: str = "cpu",
 ) -> list[Search]:
     """One :class:`Search` per (codebook, precision), in that order."""
     return [
@@ -338,6 +374,9 @@ def _searches(
             seeds=tuple(seeds),
             memory_budget=memory_budget,
             sample_size=sample_size,
+            exact_work_limit=exact_work_limit,
+            backend=backend,
+            device=device,
         )
         for codebook in codebooks
         for precision in precisions

@@ -1,18 +1,23 @@
 """The smallest dimension that recalls every fact, and the largest N a dimension holds: measured.
 
 A *check* builds the single-hop construction at one code length on one seed, stores its
-fact-dependent parameters in a numeric format (:mod:`~geoconstruct.analysis.precision`) and runs
-recall: every query (certified, the forward pass judging what the certificate leaves open) where
-that costs at most :data:`EXACT_WORK_LIMIT` multiply-adds, otherwise a seeded uniform sample of
-:data:`SAMPLE_SIZE` distinct queries, every one of which must be answered. A pilot sample of
-:data:`PILOT_SIZE` queries runs first, so that a code length far below the transition is turned
-down at a fraction of the cost.
+fact-dependent parameters in a numeric format (:mod:`~geoconstruct.analysis.precision`) and asks
+:func:`~geoconstruct.verification.policy.check_recall` whether the forward pass answers every
+query: every fact where that costs at most the policy's work limit, a seeded sample beyond it,
+in a random order that stops at the first miss.
 
-:func:`measure_min_dimension` searches code lengths on the first seed: doubling from the shortest
-code the construction can be assembled with up to the proved one, then bisecting, and stepping one
-code length at a time past the proof (a coarse format can defeat it). It then checks the other
-seeds and steps up until every seed passes. So the code length it returns passes on every seed and
-the one below fails on at least one seed, or cannot be assembled: the measured minimum is minimal.
+**The measured minimum.** Recall is not monotone in d for a fixed seed (a code length can pass
+where the next one fails), so a bisection can land in a hole. :func:`measure_min_dimension`
+therefore measures a quantity defined without reference to the search. Let U be the upper
+bracket: the predicted minimum (:func:`~geoconstruct.analysis.prediction.
+predicted_min_dimension`) where the estimate covers the layout and codebook, else the shortest
+code that can be assembled. Then **min d is the smallest d such that every seed recalls every
+fact at every code length from d up to max(d, U)**: if U passes on every seed, the search walks
+down from U until a code length fails on some seed; otherwise it steps up from U, one code length
+at a time, to the first that passes on every seed. Either way the code length below min d fails
+on at least one seed (or cannot be assembled). The seed that failed last is checked first, so a
+failing code length usually costs one seed's check, up to its first miss.
+
 :func:`capacity` is the inverse: the largest N that a dimension holds, by doubling and bisection
 over N.
 
@@ -22,34 +27,37 @@ with a float format they keep the family's default (8-bit digits).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, fields
 from typing import TypedDict, Unpack, cast
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.analysis.precision import numeric_format, quantize_construction
+from geoconstruct.analysis.prediction import has_prediction, predicted_code_length
 from geoconstruct.codes.codebooks import CodebookFamily, GridCodes, resolve_codebook
-from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.layouts import Layout, resolve_layout
 from geoconstruct.constructions.single_hop import (
     DEFAULT_CODEBOOK,
     DEFAULT_LAYOUT,
     construct_single_hop,
 )
+from geoconstruct.verification.policy import (
+    EXACT_WORK_LIMIT,
+    SAMPLE_SIZE,
+    Verdict,
+    check_recall,
+)
 
 __all__ = [
     "DEFAULT_SEEDS",
-    "EXACT_WORK_LIMIT",
-    "FALLBACK_LOGITS",
     "MAX_CODE_STEPS",
-    "PILOT_SIZE",
-    "SAMPLE_SIZE",
     "MinDimension",
     "RecallCheck",
     "Search",
     "SearchOptions",
     "capacity",
-    "exact_work",
     "measure_min_dimension",
     "min_dimension",
     "recalls_at",
@@ -60,22 +68,9 @@ __all__ = [
 DEFAULT_SEEDS = (0, 1, 2, 3, 4)
 """Seeds a measured minimum must hold on, unless told otherwise."""
 
-EXACT_WORK_LIMIT = 5 * 10**10
-"""Most multiply-adds (queries · d_vocab · d) a check spends on every query of a random-code
-construction; beyond it the check samples :data:`SAMPLE_SIZE` queries."""
-
-SAMPLE_SIZE = 10_000
-"""Queries a sampled check draws (without replacement); every one must be answered."""
-
-PILOT_SIZE = 500
-"""Queries of the pilot sample that turns down a failing code length cheaply."""
-
-FALLBACK_LOGITS = 10**10
-"""Most logits (queries · d_vocab) the forward pass may compute for queries the certificate leaves
-open; beyond it a check raises instead of running for hours."""
-
 MAX_CODE_STEPS = 64
-"""How many code lengths past the proved one :func:`measure_min_dimension` tries."""
+"""How many code lengths past the larger of the upper bracket and the proved length
+:func:`measure_min_dimension` tries before it gives up."""
 
 
 def table_codebook(codebook: str | CodebookFamily, precision: str) -> CodebookFamily:
@@ -113,29 +108,19 @@ def run_dtype(family: CodebookFamily, code_length: int, precision: str) -> str:
 
 @dataclass(frozen=True)
 class RecallCheck:
-    """One construction (one code length, one seed, one format): did it answer every query checked?
-
-    Attributes
-    ----------
-    code_length, seed : int
-    passed : bool
-        Every checked query answered.
-    n_queries, total_queries : int
-        Queries checked, and queries the construction stores.
-    accuracy_interval : (float, float)
-        The exact 95 % interval of the accuracy over every query ((a, a) when all were checked).
-    """
+    """One construction (one code length, one seed, one format) and the policy's verdict on it."""
 
     code_length: int
     seed: int
-    passed: bool
-    n_queries: int
-    total_queries: int
-    accuracy_interval: tuple[float, float]
+    verdict: Verdict
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.passed
 
     @property
     def sampled(self) -> bool:
-        return self.n_queries < self.total_queries
+        return self.verdict.basis == "sampled"
 
 
 class SearchOptions(TypedDict, total=False):
@@ -147,7 +132,9 @@ class SearchOptions(TypedDict, total=False):
     seeds: Sequence[int]
     memory_budget: int
     sample_size: int
-    tolerance: float
+    exact_work_limit: int
+    backend: str
+    device: str
 
 
 @dataclass(frozen=True)
@@ -167,10 +154,12 @@ class Search:
     memory_budget : int
         Bytes per construction and per recall.
     sample_size : int
-        Queries a sampled check draws, past :data:`EXACT_WORK_LIMIT`.
-    tolerance : float
-        The bisection stops when its bracket is at most ``tolerance`` times the code length
-        (0: at one code length, so the one below fails).
+        Queries a sampled check draws, past the work limit.
+    exact_work_limit : int
+        Multiply-adds up to which a check runs every query
+        (:data:`~geoconstruct.verification.policy.EXACT_WORK_LIMIT` by default).
+    backend, device : str
+        Where the forward pass runs: ``"numpy"`` or ``"torch"``, on ``"cpu"`` or ``"cuda"``.
     """
 
     layout: str | Layout = DEFAULT_LAYOUT
@@ -179,7 +168,9 @@ class Search:
     seeds: Sequence[int] = DEFAULT_SEEDS
     memory_budget: int = DEFAULT_MEMORY_BUDGET
     sample_size: int = SAMPLE_SIZE
-    tolerance: float = 0.0
+    exact_work_limit: int = EXACT_WORK_LIMIT
+    backend: str = "numpy"
+    device: str = "cpu"
 
     @property
     def family(self) -> CodebookFamily:
@@ -191,15 +182,21 @@ class Search:
             SearchOptions, {field.name: getattr(self, field.name) for field in fields(self)}
         )
 
-    def check(self, n_subjects: int, n_relations: int, code_length: int, seed: int) -> RecallCheck:
-        """Build at ``code_length`` on ``seed``, quantise to the format, and check recall.
+    def check(
+        self,
+        n_subjects: int,
+        n_relations: int,
+        code_length: int,
+        seed: int,
+        executor: Executor | None = None,
+    ) -> RecallCheck:
+        """Build at ``code_length`` on ``seed``, quantise to the format, and check recall
+        (:func:`~geoconstruct.verification.policy.check_recall`, its order drawn from ``seed``).
 
         Raises
         ------
         ValueError
             When ``code_length`` cannot be assembled (``requires d >= ...``).
-        RuntimeError
-            When the certificate leaves open more than :data:`FALLBACK_LOGITS` logits.
         """
         family, budget = self.family, self.memory_budget
         construction = construct_single_hop(
@@ -212,37 +209,17 @@ class Search:
             dtype=run_dtype(family, code_length, self.precision),
             memory_budget=budget,
         )
-        quantized = quantize_construction(construction, self.precision)
-        total = quantized.total_queries
-        pilot = quantized.recall(sample=min(PILOT_SIZE, total), seed=seed, memory_budget=budget)
-        if (pilot.all_correct and not pilot.sampled) or not pilot.all_correct:
-            report = pilot
-        elif not family.unit_norm:  # grid codes: the certificate proves (nearly) every query
-            report = quantized.recall(
-                method="certified",
-                memory_budget=budget,
-                max_fallback=FALLBACK_LOGITS // quantized.config.d_vocab,
-            )
-        elif exact_work(quantized) <= EXACT_WORK_LIMIT:  # random codes: the certificate
-            report = quantized.recall(memory_budget=budget)  # rarely proves below the proof
-        else:
-            report = quantized.recall(
-                sample=min(self.sample_size, total), seed=seed, memory_budget=budget
-            )
-        return RecallCheck(
-            code_length=code_length,
+        verdict = check_recall(
+            quantize_construction(construction, self.precision),
             seed=seed,
-            passed=report.all_correct,
-            n_queries=report.n_queries,
-            total_queries=total,
-            accuracy_interval=report.accuracy_interval,
+            exact_work_limit=self.exact_work_limit,
+            sample_size=self.sample_size,
+            memory_budget=budget,
+            backend=self.backend,
+            device=self.device,
+            executor=executor,
         )
-
-
-def exact_work(construction: Construction) -> int:
-    """Multiply-adds of the unembedding over every query: ``queries · d_vocab · d_model``."""
-    config = construction.config
-    return construction.total_queries * config.d_vocab * config.d_model
+        return RecallCheck(code_length=code_length, seed=seed, verdict=verdict)
 
 
 @dataclass(frozen=True)
@@ -252,46 +229,89 @@ class MinDimension:
     Attributes
     ----------
     d, code_length : int
-        The smallest ``d`` (and its code length) that passed on every seed.
+        The smallest ``d`` (and its code length) at which every seed recalls every fact, and so
+        does every code length from it up to the upper bracket (see the module docstring).
     proven_d : int
         The smallest ``d`` with a proof (``geoconstruct.proven_dimension``).
+    predicted_d : int or None
+        :func:`~geoconstruct.analysis.prediction.predicted_min_dimension` (None where the estimate
+        does not cover the layout and codebook).
+    upper_d : int
+        The upper bracket U the search started from.
     seeds : tuple of int
     checks : tuple of RecallCheck
         The checks at ``code_length``, one a seed.
     failed_below : RecallCheck or None
         A failing check one code length shorter; None when that length cannot be assembled.
+    n_checks : int
+        Constructions checked by the search.
+    multiply_adds : int
+        Of every check's unembedding (``checks · d_vocab · d``), summed.
+    seconds : float
+        Wall time of the search.
+    basis : {"every_fact", "sampled"}
+        ``"every_fact"`` when every passing check at and above ``d`` ran every query of its seed
+        through the forward pass; ``"sampled"`` when any of them was a sample.
     """
 
     d: int
     code_length: int
     proven_d: int
+    predicted_d: int | None
+    upper_d: int
     seeds: tuple[int, ...]
     checks: tuple[RecallCheck, ...]
     failed_below: RecallCheck | None
+    n_checks: int
+    multiply_adds: int
+    seconds: float
+    basis: str
 
     @property
     def sampled(self) -> bool:
         """Whether a sample, not every query, stands behind ``d``."""
-        return any(check.sampled for check in self.checks)
+        return self.basis == "sampled"
 
     @property
-    def accuracy_low(self) -> float:
-        """The lowest 95 % lower bound of the accuracy at ``d`` over the seeds (1.0 when every
-        query was checked and answered)."""
-        return min(check.accuracy_interval[0] for check in self.checks)
+    def sampled_queries(self) -> int | None:
+        """Queries a seed's sample held at ``d`` (None: every query)."""
+        return self.checks[0].verdict.n_queries if self.sampled else None
+
+    @property
+    def failing_fraction_upper(self) -> float:
+        """The 95 % upper bound on the share of failing facts at ``d``, the largest over the seeds
+        (0 for every fact)."""
+        return max(check.verdict.failing_fraction_upper or 0.0 for check in self.checks)
+
+    @property
+    def failing_facts_upper(self) -> float:
+        """The 95 % upper bound on the expected number of failing facts at ``d`` (0 for every
+        fact), the largest over the seeds."""
+        return self.failing_fraction_upper * self.checks[0].verdict.total_queries
 
 
 def measure_min_dimension(
-    n_subjects: int, n_relations: int, **options: Unpack[SearchOptions]
+    n_subjects: int,
+    n_relations: int,
+    *,
+    executor: Executor | None = None,
+    **options: Unpack[SearchOptions],
 ) -> MinDimension:
     """The smallest ``d`` whose construction recalls every fact on every seed, in a format.
+
+    Defined without reference to where a search lands (the module docstring): every seed recalls
+    every fact at every code length from ``d`` up to the upper bracket, and the code length below
+    fails on some seed.
 
     Parameters
     ----------
     n_subjects, n_relations : int
+    executor : concurrent.futures.Executor, optional
+        Runs each check's forward pass as tasks (a process pool, a dask.distributed client's
+        ``get_executor()``).
     **options
         ``layout``, ``codebook``, ``precision``, ``seeds``, ``memory_budget``, ``sample_size``,
-        ``tolerance``: see :class:`Search`.
+        ``exact_work_limit``, ``backend``, ``device``: see :class:`Search`.
 
     Returns
     -------
@@ -300,15 +320,16 @@ def measure_min_dimension(
     Raises
     ------
     RuntimeError
-        If :data:`MAX_CODE_STEPS` code lengths past the proved one all fail (a format too coarse
-        for the codes).
+        If :data:`MAX_CODE_STEPS` code lengths past the upper bracket and the proof all fail (a
+        format too coarse for the codes).
 
     Examples
     --------
     >>> found = measure_min_dimension(256, 2, seeds=(0, 1))
-    >>> found.d < found.proven_d, found.failed_below.passed, found.sampled
-    (True, False, False)
+    >>> found.d < found.proven_d, found.failed_below.passed, found.basis
+    (True, False, 'every_fact')
     """
+    start = time.perf_counter()
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     search = Search(**options)
@@ -319,51 +340,63 @@ def measure_min_dimension(
     layout.check_codebook(search.family)
     shortest = layout.shortest_code_length(n_subjects, n_relations, search.family)
     proven = max(layout.min_code_length(n_subjects, n_relations, search.family), shortest)
-    last = proven + MAX_CODE_STEPS - 1
+    predicted = None
+    if n_subjects >= 2 and has_prediction(layout, search.family):
+        predicted = predicted_code_length(
+            n_subjects, n_relations, layout=layout, codebook=search.family, n_seeds=len(seeds)
+        )
+    upper = max(shortest, predicted) if predicted is not None else shortest
+    last = max(upper, proven) + MAX_CODE_STEPS - 1
     order = list(seeds)  # the seed that failed last is checked first
+    done: list[RecallCheck] = []
 
     def passes(code_length: int) -> tuple[RecallCheck, ...]:
         """The checks at ``code_length`` up to the first failing seed (that one last)."""
         checks = []
         for seed in list(order):
-            checks.append(search.check(n_subjects, n_relations, code_length, seed))
+            checks.append(search.check(n_subjects, n_relations, code_length, seed, executor))
             if not checks[-1].passed:
                 order.remove(seed)
                 order.insert(0, seed)
                 break
+        done.extend(checks)
         return tuple(checks)
 
-    def longer(code_length: int) -> int:
-        """Double below the proof; one code length at a time past it."""
-        if code_length >= last:
-            raise RuntimeError(
-                f"no construction with code length {shortest}..{last} recalls every fact at "
-                f"precision {search.precision} on seeds {list(seeds)}"
-            )
-        return min(2 * code_length, proven) if code_length < proven else code_length + 1
-
-    # Bracket: the shortest code that passes on every seed, doubling; `failed` is the last failure.
     failed: RecallCheck | None = None
-    code_length = shortest
+    code_length = upper
+    # Up from U, one code length at a time, to the first that passes on every seed.
     while not (passing := passes(code_length))[-1].passed:
         failed = passing[-1]
-        code_length = longer(code_length)
-    # Bisect between the last failing and the first passing code length.
-    low = failed.code_length if failed is not None else shortest - 1
-    while code_length - low > max(1, search.tolerance * code_length):
-        middle = (low + code_length) // 2
-        if (checks := passes(middle))[-1].passed:
-            code_length, passing = middle, checks
-        else:
-            failed, low = checks[-1], middle
+        if code_length >= last:
+            raise RuntimeError(
+                f"no construction with code length {upper}..{last} recalls every fact at "
+                f"precision {search.precision} on seeds {list(seeds)}"
+            )
+        code_length += 1
+    passed_above = list(passing)
+    # Down from U while every seed passes.
+    while failed is None and code_length > shortest:
+        checks = passes(code_length - 1)
+        if not checks[-1].passed:
+            failed = checks[-1]
+            break
+        code_length, passing = code_length - 1, checks
+        passed_above.extend(checks)
     below = failed if failed is not None and failed.code_length == code_length - 1 else None
+    sampled = any(check.sampled for check in passed_above)
     return MinDimension(
         d=layout.dimension(n_relations, code_length),
         code_length=code_length,
         proven_d=layout.dimension(n_relations, proven),
+        predicted_d=None if predicted is None else layout.dimension(n_relations, predicted),
+        upper_d=layout.dimension(n_relations, upper),
         seeds=seeds,
         checks=tuple(sorted(passing, key=lambda check: seeds.index(check.seed))),
         failed_below=below,
+        n_checks=len(done),
+        multiply_adds=sum(check.verdict.multiply_adds for check in done),
+        seconds=time.perf_counter() - start,
+        basis="sampled" if sampled else "every_fact",
     )
 
 
@@ -404,8 +437,8 @@ def capacity(
     Examples
     --------
     >>> grid = dict(layout="block", codebook="grid", seeds=(0,))
-    >>> capacity(12, 4, **grid), capacity(12, 4, precision="int4", **grid)   # k = 2 digits
-    (65536, 256)
+    >>> capacity(12, 4, max_subjects=4096, **grid), capacity(12, 4, precision="int4", **grid)
+    (4096, 256)
     """
     d = require_int("d", d, minimum=1)
     max_subjects = require_int("max_subjects", max_subjects, minimum=1)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from geoconstruct.analysis.capacity import DimensionRow
+from geoconstruct.analysis.prediction import has_prediction, predicted_accuracy
 from geoconstruct.analysis.tradeoff import TradeoffRow
 from geoconstruct.analysis.transition import TransitionRow
 
@@ -172,8 +173,10 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
     """Draw the phase transition and the measured dimension; save to ``path``.
 
     Left: accuracy (mean, and the min–max band over seeds) against ``d / (R·log2 N)``, one line
-    per (N, R), each line's proved dimension dotted. Right: the measured minimum d against
-    ``log2 N``, one line per R, beside ``R·log2 N`` (dashed) and the proved d (dotted).
+    per (N, R), the predicted accuracy drawn through it (thin dashed, where the estimate covers
+    the layout and codebook), each line's proved dimension dotted. Right: the measured minimum d
+    against ``log2 N``, one line per R (filled markers: every fact; hollow: sampled), beside the
+    predicted minimum (``x``), ``R·log2 N`` (dashed) and the proved d (dotted).
 
     Raises
     ------
@@ -207,6 +210,25 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
         accuracy_axes.axvline(
             line[0].proven_d / line[0].r_log2_n, color=colour, linestyle=":", lw=1
         )
+        if has_prediction(line[0].layout, line[0].codebook) and len(line) > 1:
+            low, high = line[0].d, line[-1].d
+            dense = sorted({round(low * (high / low) ** (step / 80)) for step in range(81)})
+            accuracy_axes.plot(
+                [d / line[0].r_log2_n for d in dense],
+                [
+                    predicted_accuracy(
+                        n_subjects,
+                        n_relations,
+                        d,
+                        layout=line[0].layout,
+                        codebook=line[0].codebook,
+                    )
+                    for d in dense
+                ],
+                "--",
+                color=colour,
+                lw=0.8,
+            )
     accuracy_axes.set_xscale("log")
     accuracy_axes.set_xlabel("d / (R·log2 N)   (dotted: the proved dimension)")
     accuracy_axes.set_ylabel("facts recalled (mean; band: min to max over seeds)")
@@ -223,22 +245,36 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
             continue
         line = [by_size[n] for n in sorted(by_size)]
         log2_n = [math.log2(row.n_subjects) for row in line]
+        colour = f"C{index % 10}"
         for name, style, what in (
-            ("min_d", "o-", "measured"),
+            ("min_d", "-", "measured"),
+            ("predicted_min_d", "x", "predicted"),
             ("r_log2_n", "--", "R·log2 N"),
             ("proven_d", ":", "proved"),
         ):
-            dimension_axes.plot(
-                log2_n,
-                [getattr(row, name) for row in line],
-                style,
-                color=f"C{index % 10}",
-                label=f"{what}, R = {n_relations}",
-            )
+            points = [(x, getattr(row, name)) for x, row in zip(log2_n, line, strict=True)]
+            points = [(x, y) for x, y in points if y is not None]
+            if points:
+                xs_, ys_ = zip(*points, strict=True)
+                dimension_axes.plot(
+                    xs_, ys_, style, color=colour, label=f"{what}, R = {n_relations}"
+                )
+        for basis, face in (("every_fact", colour), ("sampled", "none")):
+            marked = [(x, row.min_d) for x, row in zip(log2_n, line, strict=True)]
+            marked = [
+                point for point, row in zip(marked, line, strict=True) if row.min_d_basis == basis
+            ]
+            if marked:
+                xs_, ys_ = zip(*marked, strict=True)
+                dimension_axes.plot(
+                    xs_, ys_, "o", markerfacecolor=face, markeredgecolor=colour, linestyle=""
+                )
     dimension_axes.set_yscale("log", base=2)
     dimension_axes.set_xlabel("log2 N")
     dimension_axes.set_ylabel("smallest d recalling every fact on every seed")
     dimension_axes.set_title("Measured dimension against log2 N")
     dimension_axes.legend(fontsize="x-small", ncol=3)
-    figure.suptitle("Random gaussian codes, superposed: the phase transition")
+    figure.suptitle(
+        f"{rows[0].codebook} codes, {rows[0].layout}: the phase transition" if rows else ""
+    )
     return _save(plt, figure, path)

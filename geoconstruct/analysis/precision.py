@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -160,7 +159,9 @@ def quantize_construction(construction: Construction, fmt: str | NumericFormat) 
     """The construction with its fact-dependent parameters rounded to ``fmt``.
 
     Only the subject embeddings on the subject subspace change; every other array is the same
-    object. The result's ``recall()`` judges the quantised weights.
+    object. The result's ``recall()`` judges the quantised weights, and its guarantee is restated
+    (:meth:`~geoconstruct.Construction.with_subject_embeddings`): it stands where the format
+    stores the embeddings exactly, and is ``"none"`` where rounding changed them.
 
     Examples
     --------
@@ -172,14 +173,8 @@ def quantize_construction(construction: Construction, fmt: str | NumericFormat) 
     (8192, 0.75)
     """
     form = numeric_format(fmt)
-    table = construction.subject_embeddings
-    quantized = quantize(table, form)
-    W_E = np.array(construction.weights["embed.W_E"])
-    W_E[: construction.facts.n_subjects, construction.residual["subject"]] = quantized.values
-    W_E.flags.writeable = False
-    weights = dict(construction.weights)
-    weights["embed.W_E"] = W_E
-    return dataclasses.replace(construction, weights=MappingProxyType(weights))
+    quantized = quantize(construction.subject_embeddings, form)
+    return construction.with_subject_embeddings(quantized.values, change=f"rounding to {form.name}")
 
 
 @dataclass(frozen=True)

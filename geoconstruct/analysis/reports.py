@@ -53,9 +53,9 @@ from geoconstruct.constructions.single_hop import (
     proven_dimension,
 )
 from geoconstruct.verification.evaluation import ProgressCallback
+from geoconstruct.verification.policy import PILOT_SIZE
 
 __all__ = [
-    "PILOT_QUERIES",
     "BoundsRow",
     "BoundsSummary",
     "MultiHopSummary",
@@ -100,6 +100,8 @@ class SingleHopSummary:
     min_margin: float
     method: str
     n_fallback: int
+    n_certified: int
+    certificate_reason: str | None
     precision: str
     storage_efficiency_per_subject: float
     storage_efficiency_global: float
@@ -150,14 +152,17 @@ def single_hop_summary(
     method: str = "exact",
     precision: str | None = None,
     sample: int | None = None,
+    backend: str = "numpy",
+    device: str = "cpu",
     progress: ProgressCallback | None = None,
     on_estimate: Callable[[float], None] | None = None,
 ) -> SingleHopSummary:
     """Build at ``d`` (default: the smallest with a proof), quantise to ``precision``, recall.
 
     Recall checks every fact, or a seeded sample of ``sample`` of them. Before an exact pass
-    over every fact (more than ``10 * PILOT_QUERIES`` of them), ``on_estimate`` is called with
-    its :func:`estimated_recall_seconds`.
+    over every fact (more than ``10 * PILOT_SIZE`` of them), ``on_estimate`` is called with
+    its :func:`estimated_recall_seconds`. ``backend`` and ``device`` choose where the forward pass
+    runs (see :meth:`~geoconstruct.Construction.recall`).
 
     Examples
     --------
@@ -184,10 +189,16 @@ def single_hop_summary(
     efficiency = storage_efficiency(construction, form)
     built = time.perf_counter()
     full_pass = method == "exact" and sample is None
-    if on_estimate is not None and full_pass and construction.total_queries > 10 * PILOT_QUERIES:
+    if on_estimate is not None and full_pass and construction.total_queries > 10 * PILOT_SIZE:
         on_estimate(estimated_recall_seconds(construction, memory_budget=memory_budget))
     report = construction.recall(
-        method=method, sample=sample, seed=seed, progress=progress, memory_budget=memory_budget
+        method=method,
+        sample=sample,
+        seed=seed,
+        progress=progress,
+        memory_budget=memory_budget,
+        backend=backend,
+        device=device,
     )
     finished = time.perf_counter()
     count = construction.parameter_count
@@ -224,6 +235,8 @@ def single_hop_summary(
         min_margin=report.min_margin,
         method=report.method,
         n_fallback=report.n_fallback,
+        n_certified=report.n_certified,
+        certificate_reason=report.certificate_reason,
         precision=form.name,
         storage_efficiency_per_subject=efficiency.per_subject,
         storage_efficiency_global=efficiency.global_,
@@ -284,16 +297,13 @@ class MultiHopSummary:
         return dataclasses.asdict(self)
 
 
-PILOT_QUERIES = 500
-"""Queries a pilot run times to estimate an exact pass."""
-
-
 def estimated_recall_seconds(
     construction: Construction, *, memory_budget: int = DEFAULT_MEMORY_BUDGET
 ) -> float:
     """The seconds an exact pass over every query should take, from a timed pilot.
 
-    The pilot runs the forward pass on a seeded sample of :data:`PILOT_QUERIES` queries; the
+    The pilot runs the forward pass on a seeded sample of the verification policy's
+    :data:`~geoconstruct.verification.policy.PILOT_SIZE` queries; the
     estimate scales its time to ``construction.total_queries``.
 
     Examples
@@ -302,7 +312,7 @@ def estimated_recall_seconds(
     >>> estimated_recall_seconds(construction) > 0
     True
     """
-    pilot = min(PILOT_QUERIES, construction.total_queries)
+    pilot = min(PILOT_SIZE, construction.total_queries)
     start = time.perf_counter()
     construction.recall(sample=pilot, memory_budget=memory_budget)
     return (time.perf_counter() - start) * construction.total_queries / pilot

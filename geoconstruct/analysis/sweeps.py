@@ -31,9 +31,13 @@ def run_cells(
     cells: list[tuple[Any, ...]],
     executor: Executor | None,
     progress: ProgressCallback | None,
+    cost: Callable[..., float] | None = None,
 ) -> list[Any]:
     """Run ``cell(*arguments)`` for every cell as tasks of ``executor`` (a process pool if None),
-    in order, calling ``progress(1)`` as each finishes.
+    calling ``progress(1)`` as each finishes, and return the results in the order of ``cells``.
+
+    With ``cost`` (called with a cell's arguments), the cells are submitted most costly first,
+    so that the longest starts at once instead of last.
 
     Examples
     --------
@@ -45,13 +49,15 @@ def run_cells(
     owned = executor is None
     pool = process_pool() if executor is None else executor
     try:
-        futures = [pool.submit(cell, *arguments) for arguments in cells]
-        results = []
-        for future in futures:
-            results.append(future.result())
+        order = list(range(len(cells)))
+        if cost is not None:
+            order.sort(key=lambda index: -cost(*cells[index]))
+        futures = {index: pool.submit(cell, *cells[index]) for index in order}
+        for index in order:
+            futures[index].result()
             if progress is not None:
                 progress(1)
-        return results
+        return [futures[index].result() for index in range(len(cells))]
     finally:
         if owned:
             pool.shutdown()

@@ -65,7 +65,7 @@ from geoconstruct.analysis.sweeps import process_pool
 from geoconstruct.analysis.tables import markdown_header, markdown_row, render_table
 from geoconstruct.analysis.tradeoff import TradeoffRow, tradeoff_table
 from geoconstruct.analysis.transfer import transfer_summary
-from geoconstruct.analysis.transition import transition_table
+from geoconstruct.analysis.transition import DEFAULT_RATIOS, transition_table
 from geoconstruct.cli.parser import build_parser, codebook_family
 from geoconstruct.cli.printing import (
     print_bounds,
@@ -147,6 +147,8 @@ def _bounds(args: argparse.Namespace) -> int:
 
 def _construct(args: argparse.Namespace) -> int:
     family = codebook_family(args)
+    if args.sample_size is not None:  # before the build, which can take minutes
+        require_int("--sample-size", args.sample_size, minimum=1)
     with _progress(args, total=args.subjects * args.relations, desc="recall", unit="fact") as bar:
         summary = single_hop_summary(
             args.subjects,
@@ -160,6 +162,8 @@ def _construct(args: argparse.Namespace) -> int:
             method=args.method,
             precision=args.precision,
             sample=args.sample_size,
+            backend=args.backend,
+            device=args.device,
             progress=bar.update,
             on_estimate=None if args.quiet else _announce_long_pass,
         )
@@ -216,7 +220,14 @@ def _table(args: argparse.Namespace) -> int:
         }
         rows: list[Any]
         if args.kind == "dimension":
-            rows = dimension_table(args.subjects, args.relations, **common)
+            rows = dimension_table(
+                args.subjects,
+                args.relations,
+                exact_work_limit=_work_limit(args.exact_work_limit),
+                backend=args.backend,
+                device=args.device,
+                **common,
+            )
         else:
             rows = capacity_table(
                 args.dims, args.relations, max_subjects=args.max_subjects, **common
@@ -229,9 +240,13 @@ def _transition_table(args: argparse.Namespace) -> int:
     codebooks = args.codebook
     if len(codebooks) != 1:
         raise ValueError("the transition table takes one codebook")
+    if args.dims is not None and args.ratios is not None:
+        raise ValueError("--dims and --ratios both choose the d's: give one of them")
+    ratios = DEFAULT_RATIOS if args.ratios is None else tuple(args.ratios)
+    exact_work_limit = _work_limit(args.exact_work_limit)
     start = time.perf_counter()
     sizes = len(args.subjects) * len(args.relations)
-    n_cells = sizes * (1 + len(args.dims or args.ratios))  # a minimum-d search and the d's
+    n_cells = sizes * (1 + len(args.dims or ratios))  # a minimum-d search and the d's
     with (
         process_pool(args.workers) as pool,
         _progress(args, total=n_cells, desc="transition table", unit="cell") as bar,
@@ -240,17 +255,27 @@ def _transition_table(args: argparse.Namespace) -> int:
             args.subjects,
             args.relations,
             args.dims,
-            ratios=args.ratios,
+            ratios=ratios,
             layout=args.layout,
             codebook=codebooks[0],
             seeds=args.seeds,
             sample=args.sample_size,
+            exact_work_limit=exact_work_limit,
+            backend=args.backend,
+            device=args.device,
             executor=pool,
             progress=bar.update,
             memory_budget=args.memory_budget,
         )
     _finish(rows, args, start)
     return 0
+
+
+def _work_limit(value: float) -> int:
+    """``--exact-work-limit`` (``4e12`` is accepted) as a non-negative whole number."""
+    if not value >= 0 or value != int(value):
+        raise ValueError(f"--exact-work-limit must be a non-negative whole number, got {value:g}")
+    return int(value)
 
 
 def _finish(rows: Sequence[Any], args: argparse.Namespace, start: float) -> None:
@@ -355,7 +380,7 @@ def _bench(args: argparse.Namespace) -> int:
                 layout=args.layout,
                 codebook=args.codebook,
                 repeats=args.repeats,
-                exact_work_limit=args.exact_limit,
+                exact_work_limit=_work_limit(args.exact_limit),
             )
             rows.append(row)
             if not args.json:

@@ -8,7 +8,6 @@ from typing import Any, NoReturn, TypeVar
 
 from geoconstruct import __version__
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
-from geoconstruct.analysis.bench import EXACT_WORK_LIMIT
 from geoconstruct.analysis.dimension_search import DEFAULT_SEEDS
 from geoconstruct.analysis.tables import TABLE_FORMATS
 from geoconstruct.analysis.transition import DEFAULT_RATIOS
@@ -31,6 +30,8 @@ from geoconstruct.training.trainer import (
     DEFAULT_STEPS,
     DEFAULT_WEIGHT_DECAY,
 )
+from geoconstruct.verification.evaluation import BACKENDS
+from geoconstruct.verification.policy import EXACT_WORK_LIMIT
 
 __all__ = ["PLOTTED_TABLES", "TABLE_KINDS", "build_parser", "codebook_family"]
 
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="check a seeded sample of this many facts (default: every fact)",
     )
+    _add_backend_arguments(construct)
     construct.add_argument(
         "--precision",
         default=None,
@@ -140,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     multihop.add_argument("--codebook", choices=CODEBOOK_NAMES, default="grid", help="codes")
     multihop.add_argument(
-        "--bits", type=int, default=8, help="bits per coordinate of grid codes (default 8)"
+        "--bits", type=int, default=None, help="bits per coordinate of grid codes (default 8)"
     )
     multihop.add_argument("--max-coherence", type=float, default=None, help="unit codes' μ")
     multihop.add_argument("--seed", type=int, default=0, help="seed of the facts and the codes")
@@ -205,10 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--repeats", type=int, default=1, help="best of this many runs")
     bench.add_argument(
+        "--exact-work-limit",
         "--exact-limit",
-        type=int,
+        dest="exact_limit",
+        type=float,
         default=EXACT_WORK_LIMIT,
-        help=f"run exact recall only up to N·R·d_vocab logits (default {EXACT_WORK_LIMIT:.0e})",
+        help="run exact recall only up to N·R·d_vocab·d multiply-adds "
+        f"(default {EXACT_WORK_LIMIT:.0e})",
     )
     bench.add_argument("--json", action="store_true", help="print a JSON list of rows")
 
@@ -304,8 +309,10 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
             parser.add_argument(
                 "--ratios",
                 type=_float_list,
-                default=list(DEFAULT_RATIOS),
-                help="d / (R·log2 N) to measure at, when no --dims",
+                default=None,
+                help="d / (R·log2 N) to measure at, instead of --dims (default "
+                + ",".join(f"{ratio:g}" for ratio in DEFAULT_RATIOS)
+                + ")",
             )
         parser.add_argument("--relations", type=_int_list, default=[1, 4], help="R list")
         if kind != "baselines":
@@ -347,6 +354,8 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
             parser.add_argument(
                 "--workers", type=int, default=None, help="processes (default: one per core)"
             )
+        if kind in ("dimension", "transition"):
+            _add_verification_arguments(parser)
         parser.add_argument(
             "--memory-budget",
             type=_bytes,
@@ -363,6 +372,33 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--save", default=None, help="also write PREFIX.md, .csv, .json and .tex (one run)"
         )
+
+
+def _add_verification_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the forward pass runs, and up to what work a check covers every fact."""
+    parser.add_argument(
+        "--exact-work-limit",
+        type=float,
+        default=EXACT_WORK_LIMIT,
+        help="check every fact up to this many multiply-adds a construction, beyond it a "
+        f"seeded sample (default {EXACT_WORK_LIMIT:.0e})",
+    )
+    _add_backend_arguments(parser)
+
+
+def _add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="numpy",
+        help="the forward pass in numpy or in torch (needs .[tl]) (default numpy)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where the torch pass runs (default cpu)",
+    )
 
 
 def _add_sizes(parser: argparse.ArgumentParser) -> None:

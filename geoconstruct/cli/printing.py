@@ -50,11 +50,16 @@ def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
             if summary.sampled
             else f"(accuracy {summary.accuracy:.6f})"
         ),
-        f"min margin       {summary.min_margin:.6g}"
-        + (" (a certified lower bound)" if certified else ""),
+        f"min margin       {summary.min_margin:.6g}" + _margin_note(summary),
         f"method           {summary.method}"
         + (
-            f", {summary.n_fallback:,} queries left to the forward pass"
+            f", {summary.n_certified:,} facts certified, {summary.n_fallback:,} left to the "
+            "forward pass"
+            + (
+                f" (nothing certified: {summary.certificate_reason})"
+                if not summary.n_certified
+                else ""
+            )
             if certified
             else ", the forward pass on every prompt"
             + (" of the sample" if summary.sampled else "")
@@ -68,6 +73,18 @@ def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
         for failure in summary.failures
     ]
     print("\n".join(lines), file=out)
+
+
+def _margin_note(summary: SingleHopSummary) -> str:
+    """What the min margin is: computed by the forward pass, certified, or both."""
+    if summary.method != "certified" or summary.n_certified == 0:
+        return ""  # every margin was computed by the forward pass
+    if summary.n_fallback == 0:
+        return " (a certified lower bound)"
+    return (
+        f" (a lower bound: certified for {summary.n_certified:,} facts, computed by the forward "
+        f"pass for {summary.n_fallback:,})"
+    )
 
 
 def print_multi_hop(summary: MultiHopSummary, out: TextIO) -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "GridCodes",
     "RademacherCodes",
     "coherence",
+    "draw_bytes",
     "exact_grid_logits",
     "resolve_codebook",
 ]
@@ -192,7 +193,34 @@ class Codebook:
         return coherence(self.codes)
 
 
-def coherence(codes: npt.ArrayLike, *, block_rows: int = 4096) -> float:
+GRAM_BLOCK_ROWS = 4096
+"""Rows of the Gram matrix :func:`coherence` forms at once."""
+
+
+def draw_bytes(
+    family: CodebookFamily, n_codes: int, code_length: int, *, coherence_checked: bool
+) -> int:
+    """Bytes a family's ``build`` holds at its peak: the float64 codes, the draw's temporaries,
+    and, where the coherence is checked, a block of the Gram matrix and its absolute values.
+
+    Examples
+    --------
+    >>> draw_bytes(GaussianCodes(), 1000, 100, coherence_checked=True) // 2**20
+    16
+    """
+    floats = n_codes * code_length  # the codes
+    if isinstance(family, BCHCodes):  # message bits times the generator, rounded, reduced
+        floats += 3 * n_codes * code_length
+    elif isinstance(family, GaussianCodes):  # the squares the norms sum, a block of rows
+        floats += min(n_codes, _NORM_ROWS) * code_length
+    elif family.unit_norm:  # the integer signs and their float copy
+        floats += 2 * n_codes * code_length
+    if coherence_checked:
+        floats += 2 * min(n_codes, GRAM_BLOCK_ROWS) * n_codes
+    return int(floats * 8)
+
+
+def coherence(codes: npt.ArrayLike, *, block_rows: int = GRAM_BLOCK_ROWS) -> float:
     """Largest absolute cosine between two distinct rows of ``codes``.
 
     Computed in row blocks so that memory stays at ``block_rows × n_codes`` floats.

@@ -17,10 +17,13 @@ built it. What differs between kinds lives in two objects the recipe chooses:
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Protocol
 
+import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
@@ -135,6 +138,9 @@ class Construction:
     metadata : Metadata
         The recipe's own record (see the recipe's module).
     seed : int
+    restated_guarantee : Guarantee or None
+        Set by :meth:`with_subject_embeddings` when the fact-dependent rows were rewritten: what
+        is proved about the new weights (None: the recipe's guarantee stands).
     """
 
     kind: str
@@ -147,6 +153,7 @@ class Construction:
     queries: QueryFormat
     metadata: Any
     seed: int
+    restated_guarantee: Guarantee | None = None
 
     @property
     def subject_embeddings(self) -> npt.NDArray[Any]:
@@ -168,8 +175,58 @@ class Construction:
     @property
     def guarantee(self) -> Guarantee:
         """What is proved at this dimension (see :class:`Guarantee`)."""
+        if self.restated_guarantee is not None:
+            return self.restated_guarantee
         guarantee: Guarantee = getattr(self.metadata, "guarantee", EVERY_DRAW_EXACT)
         return guarantee
+
+    def with_subject_embeddings(
+        self, subject_embeddings: npt.ArrayLike, *, change: str
+    ) -> Construction:
+        """This construction with its fact-dependent rows (``W_E`` on the subject subspace)
+        replaced, and its guarantee restated.
+
+        Every other array is the same object. The guarantee stands only where the new rows equal
+        the old ones bit for bit; otherwise no proof covers the new weights and the guarantee
+        becomes ``"none"``, saying what changed them.
+
+        Parameters
+        ----------
+        subject_embeddings : array_like, shape [N, d_s]
+        change : str
+            What rewrote them, for the restated guarantee (``"rounding to int2"``).
+
+        Examples
+        --------
+        >>> from geoconstruct import construct_single_hop, proven_dimension
+        >>> c = construct_single_hop(100, 2, proven_dimension(100, 2))
+        >>> c.with_subject_embeddings(c.subject_embeddings, change="a copy").guarantee.scope
+        'with_probability'
+        >>> c.with_subject_embeddings(c.subject_embeddings * 0.5, change="halving").guarantee
+        Guarantee(scope='none', failure_probability=None, statement='none: halving rewrote the subject embeddings after the proof; recall is measured, not promised')
+        """  # noqa: E501
+        table = np.asarray(subject_embeddings, dtype=self.config.dtype)
+        if table.shape != self.subject_embeddings.shape:
+            raise ValueError(
+                f"subject_embeddings must have shape {self.subject_embeddings.shape}, "
+                f"got {table.shape}"
+            )
+        W_E = np.array(self.weights["embed.W_E"])
+        W_E[: self.facts.n_subjects, self.residual["subject"]] = table
+        W_E.flags.writeable = False
+        weights = dict(self.weights)
+        weights["embed.W_E"] = W_E
+        restated = self.restated_guarantee
+        if not np.array_equal(table, self.subject_embeddings):
+            restated = Guarantee(
+                "none",
+                None,
+                f"none: {change} rewrote the subject embeddings after the proof; recall is "
+                "measured, not promised",
+            )
+        return dataclasses.replace(
+            self, weights=MappingProxyType(weights), restated_guarantee=restated
+        )
 
     @property
     def total_queries(self) -> int:
@@ -187,6 +244,8 @@ class Construction:
         progress: ProgressCallback | None = None,
         max_fallback: int | None = None,
         executor: Executor | None = None,
+        backend: str = "numpy",
+        device: str = "cpu",
     ) -> RecallReport:
         """Report what the forward pass recalls, over every query or a seeded sample.
 
@@ -214,6 +273,11 @@ class Construction:
         executor : concurrent.futures.Executor, optional
             Run the forward pass's chunks as tasks of this executor (single-hop prompts): a
             ``ProcessPoolExecutor``, or a dask.distributed ``client.get_executor()``.
+        backend : {"numpy", "torch"}
+            The numpy forward pass (the reference), or the same pass in torch (needs the ``tl``
+            or ``train`` extra), with the same argmax: the first index of equal maxima.
+        device : {"cpu", "cuda"}
+            Where the torch pass runs.
 
         Returns
         -------
@@ -225,12 +289,22 @@ class Construction:
             (a ``MemoryError``) before allocating, if the request cannot fit ``memory_budget``;
             the message says how many bytes are needed.
         ValueError
-            On an unknown method, a bad sample size, or ``"certified"`` for chains of thought.
+            On an unknown method or backend, a bad sample size, ``"certified"`` for chains of
+            thought, or ``device="cuda"`` where torch sees no GPU.
         RuntimeError
             When the certificate leaves more than ``max_fallback`` queries open.
         """
         options = RecallOptions(
-            method, sample, seed, memory_budget, max_failures, progress, max_fallback, executor
+            method,
+            sample,
+            seed,
+            memory_budget,
+            max_failures,
+            progress,
+            max_fallback,
+            executor,
+            backend,
+            device,
         )
         return self.queries.recall(self, options)
 

@@ -40,6 +40,7 @@ from geoconstruct.codes.codebooks import (
     CodebookFamily,
     GaussianCodes,
     RademacherCodes,
+    draw_bytes,
     resolve_codebook,
 )
 from geoconstruct.constructions.construction import Construction
@@ -175,14 +176,16 @@ def construct_disjoint(
     code_length = d // n_relations - 1
     family.check_dtype(code_length, dtype)
     vocabulary = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects * n_relations)
-    needed = 2 * vocabulary.d_vocab * d * (np.dtype(dtype).itemsize + 8)
+    coherent = isinstance(family, GaussianCodes | RademacherCodes)  # the margin needs μ
+    needed = 2 * vocabulary.d_vocab * d * (np.dtype(dtype).itemsize + 8)  # weights, float64 work
+    needed += draw_bytes(family, n_subjects, code_length, coherence_checked=coherent)
     require_within_budget("this construction", needed, memory_budget)
 
     facts_stream, code_stream, _ = np.random.SeedSequence(seed).spawn(3)
     if facts is None:
         facts = random_facts(n_subjects, n_relations, np.random.default_rng(facts_stream))
     rng = np.random.default_rng(code_stream)
-    if isinstance(family, GaussianCodes | RademacherCodes):  # the margin needs coherence <= μ
+    if isinstance(family, GaussianCodes | RademacherCodes):  # coherent: the margin needs μ
         codes = family.build(n_subjects, code_length, rng, coherent=True)
     else:
         codes = family.build(n_subjects, code_length, rng)

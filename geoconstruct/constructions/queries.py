@@ -1,7 +1,7 @@
 """How a construction is asked: single-hop prompts and chains of thought, and recall over them.
 
-:func:`sample_queries` is the one sampling rule: a uniform sample of distinct query ids from a
-seed. :class:`SingleHopQueries` asks ``[s, r]`` for the attribute ``π_r(s)`` (single hop and the
+:func:`~geoconstruct.verification.policy.sample_queries` is the one sampling rule (re-exported
+here). :class:`SingleHopQueries` asks ``[s, r]`` for the attribute ``π_r(s)`` (single hop and the
 baselines); :class:`ChainOfThoughtQueries` asks H-hop chains ``(x; r_1 … r_H)`` one forward pass per
 ``g`` hops, feeding each pass's argmax back as the next prompt's entity (multi-hop).
 """
@@ -30,6 +30,7 @@ from geoconstruct.verification.certificate import (
     certify_single_hop,
 )
 from geoconstruct.verification.evaluation import (
+    BACKENDS,
     ChainFailure,
     ProgressCallback,
     RecallReport,
@@ -40,6 +41,7 @@ from geoconstruct.verification.evaluation import (
     recall_report,
     score_prompts,
 )
+from geoconstruct.verification.policy import sample_queries
 
 if TYPE_CHECKING:
     from geoconstruct.constructions.construction import Construction
@@ -58,27 +60,6 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 RECALL_METHODS = ("exact", "certified")
-
-
-def sample_queries(total: int, sample: int | None, seed: int) -> IntArray | None:
-    """Query ids to check: ``None`` for all ``total``, else a uniform sample of distinct ids.
-
-    Examples
-    --------
-    >>> ids = sample_queries(1000, 5, seed=0)
-    >>> ids.size, len(set(ids.tolist())), bool(ids.max() < 1000)
-    (5, 5, True)
-    >>> sample_queries(1000, None, seed=0) is None, sample_queries(4, 9, seed=0) is None
-    (True, True)
-    """
-    if sample is None:
-        return None
-    sample = require_int("sample", sample, minimum=1)
-    seed = require_int("seed", seed, minimum=0)
-    if sample >= total:
-        return None
-    ids: IntArray = np.random.default_rng(seed).choice(total, size=sample, replace=False)
-    return ids.astype(np.int64)
 
 
 def query_pairs(
@@ -117,6 +98,8 @@ class RecallOptions:
     progress: ProgressCallback | None = None
     max_fallback: int | None = None
     executor: Executor | None = None
+    backend: str = "numpy"
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -203,10 +186,11 @@ class SingleHopQueries:
         options: RecallOptions,
     ) -> RecallReport:
         method = require_choice("method", options.method, RECALL_METHODS)
+        require_choice("backend", options.backend, BACKENDS)
         memory_budget, max_fallback = options.memory_budget, options.max_fallback
         total = self.total_queries(construction)
         queries = sample_queries(total, options.sample, options.seed)
-        certified_count, certified_margin = 0, np.inf
+        certified_count, certified_margin, reason = 0, np.inf, None
         if method == "certified":
             if queries is not None:
                 raise ValueError("a sample is checked by the forward pass: use method='exact'")
@@ -219,6 +203,8 @@ class SingleHopQueries:
                     + (f" ({certificate.reason})" if certificate.reason else "")
                 )
             certified_count = certificate.n_certified
+            if certified_count == 0:
+                reason = certificate.reason or "no query's margin bound was positive"
             certified_margin = float(certificate.margins[certificate.certified].min(initial=np.inf))
             del certificate
         n_checked = total if queries is None else queries.size
@@ -233,6 +219,8 @@ class SingleHopQueries:
             max_failures=options.max_failures,
             progress=options.progress,
             executor=options.executor,
+            backend=options.backend,
+            device=options.device,
         )
         sampled = method == "exact" and queries is not None
         return recall_report(
@@ -248,6 +236,7 @@ class SingleHopQueries:
             certified_margin=certified_margin,
             method=method,
             n_fallback=int(queries.size) if method == "certified" and queries is not None else 0,
+            certificate_reason=reason,
         )
 
 
@@ -300,6 +289,8 @@ class ChainOfThoughtQueries:
         entities: npt.ArrayLike,
         chains: npt.ArrayLike,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        backend: str = "numpy",
+        device: str = "cpu",
     ) -> tuple[IntArray, FloatArray]:
         """Run the chain-of-thought loop: the token each pass predicts, and its margin.
 
@@ -335,7 +326,13 @@ class ChainOfThoughtQueries:
             inverse = inverse.reshape(-1)
             expected = self._pass_answers(construction, unique_tokens)
             tokens_out, margins_out = predict_with_margins(
-                construction.weights, config, unique_tokens, expected, chunk_bytes=chunk_bytes
+                construction.weights,
+                config,
+                unique_tokens,
+                expected,
+                chunk_bytes=chunk_bytes,
+                backend=backend,
+                device=device,
             )
             predicted[:, step], margins[:, step] = tokens_out[inverse], margins_out[inverse]
             current = predicted[:, step]
@@ -360,7 +357,14 @@ class ChainOfThoughtQueries:
         total = self.total_queries(construction)
         ids = sample_queries(total, options.sample, options.seed)
         entities, chains = self.queries(construction, ids)
-        predicted, margins = self.run(construction, entities, chains, options.memory_budget)
+        predicted, margins = self.run(
+            construction,
+            entities,
+            chains,
+            options.memory_budget,
+            require_choice("backend", options.backend, BACKENDS),
+            options.device,
+        )
         if options.progress is not None:
             options.progress(int(entities.size))
 

@@ -38,10 +38,9 @@ from geoconstruct._validation import (
     require_within_budget,
 )
 from geoconstruct.codes.codebooks import (
-    BCHCodes,
     Codebook,
     CodebookFamily,
-    GaussianCodes,
+    draw_bytes,
     resolve_codebook,
 )
 from geoconstruct.constructions.construction import Construction, Guarantee
@@ -369,19 +368,11 @@ def construction_bytes(
         + 4 * d * d_mlp  # selector temporaries
         + n_relations * d * code_length  # lifted read maps
         + 2 * n_relations * subject_dim * code_length  # read maps (and QR work)
-        + n_subjects * code_length  # the codes
         + 3 * chunk * max(subject_dim, code_length)  # a chunk's gathered codes, product, sum
         + n_relations * n_subjects  # facts
     )
-    if isinstance(family, BCHCodes):  # message bits times the generator, rounded, reduced
-        floats += 3 * n_subjects * code_length
-    elif isinstance(family, GaussianCodes):  # the squares the norms sum, a block of rows
-        floats += chunk * code_length
-    elif family.unit_norm:  # the integer signs and their float copy
-        floats += 2 * n_subjects * code_length
-    if layout_object.checks_coherence(n_subjects, n_relations, family, code_length):
-        floats += 2 * min(n_subjects, 4096) * n_subjects  # a block of the Gram matrix
-    return int(floats * 8)
+    checked = layout_object.checks_coherence(n_subjects, n_relations, family, code_length)
+    return int(floats * 8) + draw_bytes(family, n_subjects, code_length, coherence_checked=checked)
 
 
 def code_length_for(

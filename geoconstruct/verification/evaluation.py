@@ -27,10 +27,12 @@ import numpy.typing as npt
 
 from geoconstruct._validation import require_int, require_within_budget
 from geoconstruct.model.linear_maps import linear_maps
+from geoconstruct.model.torch_transformer import DEVICES, TorchModel, require_torch
 from geoconstruct.model.transformer import TransformerConfig, Weights, residual_stream
 from geoconstruct.model.vocabulary import Vocabulary
 
 __all__ = [
+    "BACKENDS",
     "CHUNK_BYTES",
     "UNEMBEDDING_BLOCK_BYTES",
     "UNEMBEDDING_ROWS",
@@ -58,6 +60,9 @@ UNEMBEDDING_BLOCK_BYTES = 16 * 2**20
 
 UNEMBEDDING_ROWS = 1024
 """Prompts unembedded at once: enough rows for the matrix product to run near the BLAS peak."""
+
+BACKENDS = ("numpy", "torch")
+"""How the forward pass runs: numpy on the CPU (the reference), or torch on ``"cpu"``/``"cuda"``."""
 
 ProgressCallback = Callable[[int], None]
 FloatArray = npt.NDArray[np.floating[Any]]
@@ -154,6 +159,9 @@ class RecallReport:
         The queries there are (``N·R``, or ``N·R^H`` for H-hop chains).
     pass_correct : tuple of int
         For chains of thought, the queries whose entity after each pass was right.
+    certificate_reason : str or None
+        With ``"certified"``: why the certificate proved nothing, when it did not (None when it
+        proved queries, or was not asked).
     """
 
     n_queries: int
@@ -166,6 +174,12 @@ class RecallReport:
     sampled: bool = False
     total_queries: int = 0
     pass_correct: tuple[int, ...] = ()
+    certificate_reason: str | None = None
+
+    @property
+    def n_certified(self) -> int:
+        """Queries the certificate proved (0 unless ``method == "certified"``)."""
+        return self.n_queries - self.n_fallback if self.method == "certified" else 0
 
     @property
     def accuracy(self) -> float:
@@ -273,11 +287,14 @@ def predict_tokens(
     tokens: npt.ArrayLike,
     *,
     chunk_bytes: int = CHUNK_BYTES,
+    backend: str = "numpy",
+    device: str = "cpu",
 ) -> npt.NDArray[np.int64]:
     """The argmax token at the last position of every prompt, computed in chunks."""
     token_ids = np.asarray(tokens)
     predicted = np.zeros(token_ids.shape[0], np.int64)
-    for first, block in _logit_summaries(weights, config, token_ids, None, chunk_bytes):
+    summaries = logit_summaries(weights, config, token_ids, None, chunk_bytes, backend, device)
+    for first, block in summaries:
         predicted[first : first + block.predicted.shape[0]] = block.predicted
     return predicted
 
@@ -289,6 +306,8 @@ def predict_with_margins(
     answers: npt.ArrayLike,
     *,
     chunk_bytes: int = CHUNK_BYTES,
+    backend: str = "numpy",
+    device: str = "cpu",
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """The argmax token of every prompt and its margin: answer logit minus best other logit.
 
@@ -299,7 +318,8 @@ def predict_with_margins(
     expected = np.asarray(answers)
     predicted = np.zeros(token_ids.shape[0], np.int64)
     margins = np.zeros(token_ids.shape[0], np.float64)
-    for first, block in _logit_summaries(weights, config, token_ids, expected, chunk_bytes):
+    summaries = logit_summaries(weights, config, token_ids, expected, chunk_bytes, backend, device)
+    for first, block in summaries:
         rows = slice(first, first + block.predicted.shape[0])
         predicted[rows] = block.predicted
         margins[rows] = block.answer_logit - block.best_other
@@ -314,15 +334,25 @@ class _LogitSummary(NamedTuple):
     best_other: FloatArray  # [n] the best logit of every other token (of all, with no answer)
 
 
-def _logit_summaries(
+def logit_summaries(
     weights: Weights,
     config: TransformerConfig,
     tokens: npt.NDArray[Any],
     answers: npt.NDArray[Any] | None,
     chunk_bytes: int,
+    backend: str = "numpy",
+    device: str = "cpu",
 ) -> Iterator[tuple[int, _LogitSummary]]:
     """Yield ``(first, summary)`` for prompts ``first, first + 1, ...``: the last position's logits,
-    as :func:`forward` computes them, reduced a tile at a time (see the module docstring)."""
+    as :func:`forward` computes them, reduced a tile at a time (see the module docstring), by
+    the numpy pass or, with ``backend="torch"``, by the torch pass on ``device``."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "torch":
+        yield from _torch_logit_summaries(weights, config, tokens, answers, chunk_bytes, device)
+        return
+    if device != "cpu":
+        raise ValueError(f"the numpy backend runs on the cpu; device={device!r} needs torch")
     maps = linear_maps(weights, config)  # built once for every chunk
     unembed = maps["unembed.W_U"]
     chunk = chunk_size(config, chunk_bytes)
@@ -339,6 +369,45 @@ def _logit_summaries(
             target = None if answers is None else answers[at : at + block.shape[0]]
             tiles = unembed.column_tiles(block, width, buffer)
             yield at, _reduce_tiles(tiles, block.shape[0], target)
+
+
+def _torch_logit_summaries(
+    weights: Weights,
+    config: TransformerConfig,
+    tokens: npt.NDArray[Any],
+    answers: npt.NDArray[Any] | None,
+    chunk_bytes: int,
+    device: str,
+) -> Iterator[tuple[int, _LogitSummary]]:
+    """:func:`logit_summaries` by the torch pass: whole rows of logits, as many prompts at once
+    as fit ``chunk_bytes`` beside their residual streams, reduced on the device."""
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    torch = require_torch()
+    model = TorchModel(weights, config, device)
+    itemsize = np.dtype(config.dtype).itemsize
+    per_prompt = bytes_per_prompt(config) + 2 * config.d_vocab * itemsize
+    rows = max(1, chunk_bytes // per_prompt)
+    with torch.inference_mode():
+        for start in range(0, tokens.shape[0], rows):
+            logits = model.last_position_logits(tokens[start : start + rows])  # [n, d_vocab]
+            predicted = torch.argmax(logits, dim=1)  # the first index of equal maxima
+            if answers is None:
+                best = logits.gather(1, predicted[:, None])[:, 0]
+                answer_logit = torch.full_like(best, torch.nan)
+            else:
+                target = torch.from_numpy(np.asarray(answers[start : start + rows], np.int64))
+                target = target.to(model.device)[:, None]
+                answer_logit = logits.gather(1, target)[:, 0]
+                best = logits.scatter(1, target, -torch.inf).amax(dim=1)
+            yield (
+                start,
+                _LogitSummary(
+                    predicted.cpu().numpy().astype(np.int64),
+                    answer_logit.double().cpu().numpy(),
+                    best.double().cpu().numpy(),
+                ),
+            )
 
 
 def _reduce_tiles(
@@ -407,7 +476,7 @@ def _fold(best: FloatArray, best_at: Ints, rows: Ints, logits: FloatArray, first
 class PromptScores:
     """Scores of a batch of prompts, before they are mapped back to facts."""
 
-    n_prompts: int
+    n_prompts: int  # prompts scored (all, or up to the first miss when asked to stop there)
     n_correct: int
     min_margin: float
     failed_indices: npt.NDArray[np.int64]  # the first failures, by prompt index
@@ -424,6 +493,9 @@ def score_prompts(
     max_failures: int = 10,
     progress: ProgressCallback | None = None,
     executor: Executor | None = None,
+    stop_at_first_miss: bool = False,
+    backend: str = "numpy",
+    device: str = "cpu",
 ) -> PromptScores:
     """Run every prompt through the forward pass, in chunks, and score the last position.
 
@@ -446,6 +518,16 @@ def score_prompts(
         Run the chunks as its tasks: a ``ProcessPoolExecutor`` or a dask.distributed
         ``client.get_executor()`` works unchanged (the weights travel as a plain dict of arrays).
         The result is the one the chunks give in this process.
+    stop_at_first_miss : bool
+        Stop after the block of prompts (at most :data:`UNEMBEDDING_ROWS`; with an executor, the
+        chunk) that holds the first wrong answer: ``n_prompts`` then counts the prompts scored,
+        and the prompts after them were not run. A pass/fail check over prompts in a random
+        order pays for a failing model only up to its first miss.
+    backend : {"numpy", "torch"}
+        The numpy pass (the reference) or the torch pass (:mod:`~geoconstruct.model.
+        torch_transformer`), with the same argmax: the first index of equal maxima.
+    device : {"cpu", "cuda"}
+        Where the torch pass runs (numpy runs on the cpu only).
 
     Returns
     -------
@@ -458,20 +540,34 @@ def score_prompts(
             f"tokens [n, pos] and answers [n] disagree: {token_ids.shape} and {expected.shape}"
         )
     max_failures = require_int("max_failures", max_failures, minimum=0)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if executor is not None:
         task = functools.partial(
-            score_prompts, dict(weights), config, chunk_bytes=chunk_bytes, max_failures=max_failures
+            score_prompts,
+            dict(weights),
+            config,
+            chunk_bytes=chunk_bytes,
+            max_failures=max_failures,
+            stop_at_first_miss=stop_at_first_miss,
+            backend=backend,
+            device=device,
         )
         step = chunk_size(config, chunk_bytes)
-        return _score_on(executor, task, step, max_failures, token_ids, expected, progress)
+        return _score_on(
+            executor, task, step, max_failures, token_ids, expected, progress, stop_at_first_miss
+        )
 
     n_correct = 0
     min_margin = np.inf
     failed_indices: list[npt.NDArray[np.int64]] = []
     failed_predictions: list[npt.NDArray[np.int64]] = []
     n_failed_kept = 0
-    for offset, block in _logit_summaries(weights, config, token_ids, expected, chunk_bytes):
+    n_scored = 0
+    summaries = logit_summaries(weights, config, token_ids, expected, chunk_bytes, backend, device)
+    for offset, block in summaries:
         n_rows = block.predicted.shape[0]
+        n_scored += n_rows
         target = expected[offset : offset + n_rows]
         margins = block.answer_logit - block.best_other
         correct = block.predicted == target  # the argmax decides ties: the first of equal maxima
@@ -484,9 +580,11 @@ def score_prompts(
             n_failed_kept += wrong.size
         if progress is not None:
             progress(n_rows)
+        if stop_at_first_miss and n_correct < n_scored:
+            break
     empty = np.zeros(0, np.int64)
     return PromptScores(
-        n_prompts=int(token_ids.shape[0]),
+        n_prompts=n_scored,
         n_correct=n_correct,
         min_margin=min_margin,
         failed_indices=np.concatenate(failed_indices) if failed_indices else empty,
@@ -502,9 +600,13 @@ def _score_on(
     token_ids: npt.NDArray[Any],
     expected: npt.NDArray[Any],
     progress: ProgressCallback | None,
+    stop_at_first_miss: bool = False,
 ) -> PromptScores:
     """``task`` (:func:`score_prompts` of the model) on ``step`` prompts at a time, as tasks of
-    ``executor``, merged into the scores of all the prompts (the first ``max_failures``)."""
+    ``executor``, merged into the scores of all the prompts (the first ``max_failures``).
+
+    With ``stop_at_first_miss`` the chunks after the first one with a miss are cancelled (those
+    already running finish and are dropped), so the scores are of a prefix of the prompts."""
     starts = list(range(0, token_ids.shape[0], step))
     futures = [
         executor.submit(task, token_ids[start : start + step], expected[start : start + step])
@@ -515,6 +617,11 @@ def _score_on(
         parts.append(future.result())
         if progress is not None:
             progress(parts[-1].n_prompts)
+        if stop_at_first_miss and parts[-1].n_correct < parts[-1].n_prompts:
+            for pending in futures[len(parts) :]:
+                pending.cancel()
+            break
+    starts = starts[: len(parts)]
     indices = np.concatenate(
         [part.failed_indices + start for part, start in zip(parts, starts, strict=True)]
         or [np.zeros(0, np.int64)]
@@ -523,7 +630,7 @@ def _score_on(
         [part.failed_predictions for part in parts] or [np.zeros(0, np.int64)]
     )
     return PromptScores(
-        n_prompts=int(token_ids.shape[0]),
+        n_prompts=sum(part.n_prompts for part in parts),
         n_correct=sum(part.n_correct for part in parts),
         min_margin=min((part.min_margin for part in parts), default=np.inf),
         failed_indices=indices[:max_failures].astype(np.int64),
@@ -545,6 +652,7 @@ def recall_report(
     certified_margin: float = np.inf,
     method: str = "exact",
     n_fallback: int = 0,
+    certificate_reason: str | None = None,
 ) -> RecallReport:
     """The report of single-hop prompts ``[s, r]`` scored by :func:`score_prompts`.
 
@@ -571,4 +679,5 @@ def recall_report(
         n_fallback=n_fallback,
         sampled=sampled,
         total_queries=total_queries,
+        certificate_reason=certificate_reason,
     )

@@ -1,0 +1,240 @@
+"""Where the transition is: the paper's construction's expected accuracy at any d (an estimate).
+
+For the superposed layouts with random unit codes (gaussian, and rademacher as an approximation),
+the read-out of query ``(s, r)`` is ``y = u_a + ξ``, ``a = π_r(s)``, with crosstalk
+``ξ = Σ_{r'≠r} B_rᵀ B_{r'} u_{π_{r'}(s)}``: a sum of R − 1 independent uniform unit vectors
+(each ``B_rᵀ B_{r'}`` is Haar). The query is answered iff ``⟨y, u_a⟩ > ⟨y, u_b⟩`` for every
+other attribute b. The estimate (``docs/design.md``, "The predicted transition", states each
+approximation) takes
+
+* the cosine ``c = ⟨y, u_a⟩ / ‖y‖`` with ``⟨y, u_a⟩ = 1 + g`` and ``‖y‖² = R + 2g + h``, where
+  ``g ~ N(0, (R−1)/k)`` and ``h ~ N(0, 2(R−1)(R−2)/k)`` (the codes' cross terms);
+* the other N − 1 attributes as independent uniform directions, each beating the answer with the
+  exact spherical-cap probability ``q_k(c) = P(⟨u, e⟩ ≥ c) = ½ I_{1−c²}((k−1)/2, ½)``;
+
+so ``accuracy(k) = E_{g,h}[(1 − q_k(c))^{N−1}]``, computed by Gauss-Hermite quadrature. It is an
+estimate, not a theorem: the distractors share y and the codes, and float rounding is left out.
+:func:`predicted_min_dimension` is the smallest d at which the expected number of failing facts
+over ``n_seeds`` constructions is at most ln 2, the median of "every seed recalls every fact".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from geoconstruct._validation import require_int
+from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
+from geoconstruct.constructions.layouts import Layout, resolve_layout
+from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
+
+__all__ = [
+    "MEDIAN_FAILURES",
+    "PREDICTED_CODEBOOKS",
+    "Prediction",
+    "has_prediction",
+    "predict",
+    "predicted_accuracy",
+    "predicted_code_length",
+    "predicted_min_dimension",
+]
+
+PREDICTED_CODEBOOKS = ("gaussian", "rademacher")
+"""Codebook families the estimate covers (rademacher codes as if they were uniform on the
+sphere), in the superposed layouts."""
+
+MEDIAN_FAILURES = math.log(2)
+"""Expected failing facts over all seeds at the predicted min d: with Poisson failures, every seed
+recalls every fact there with probability ½."""
+
+QUADRATURE_NODES = 48
+"""Gauss-Hermite nodes in each of g and h."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The estimate at one d: expected accuracy and failing facts of one construction."""
+
+    n_subjects: int
+    n_relations: int
+    d: int
+    code_length: int
+    accuracy: float
+    failing_facts: float
+
+
+def has_prediction(
+    layout: str | Layout = DEFAULT_LAYOUT, codebook: str | CodebookFamily = DEFAULT_CODEBOOK
+) -> bool:
+    """Whether the estimate covers this layout and codebook (superposed, random unit codes).
+
+    Examples
+    --------
+    >>> has_prediction(), has_prediction("block", "grid"), has_prediction(codebook="bch")
+    (True, False, False)
+    """
+    superposed = resolve_layout(layout).name.startswith("superposed")
+    return superposed and resolve_codebook(codebook).name in PREDICTED_CODEBOOKS
+
+
+def _require_covered(layout: str | Layout, codebook: str | CodebookFamily) -> Layout:
+    if not has_prediction(layout, codebook):
+        raise ValueError(
+            f"no predicted transition for layout={resolve_layout(layout).name!r} with "
+            f"codebook={resolve_codebook(codebook).name!r}: the estimate covers the superposed "
+            f"layouts with codebooks {PREDICTED_CODEBOOKS}"
+        )
+    return resolve_layout(layout)
+
+
+def _accuracy(n_subjects: int, n_relations: int, code_length: int) -> float:
+    """``E[(1 − q_k(c))^{N−1}]`` over g and h (see the module docstring)."""
+    k, n_rel = code_length, n_relations
+    if k < 2:
+        return 0.0
+    nodes, weights = np.polynomial.hermite_e.hermegauss(QUADRATURE_NODES)
+    weights = weights / weights.sum()
+    g = nodes[:, None] * math.sqrt((n_rel - 1) / k)  # ⟨ξ, u_a⟩
+    h = nodes[None, :] * math.sqrt(2 * (n_rel - 1) * (n_rel - 2) / k)  # ‖ξ‖² − (R − 1)
+    cosine = (1 + g) / np.sqrt(np.maximum(n_rel + 2 * g + h, 1e-12))
+    cap = 0.5 * special.betaincc(0.5, (k - 1) / 2, np.minimum(cosine**2, 1.0))
+    beaten = np.where(cosine >= 0, cap, 1.0 - cap)  # P(one other attribute scores higher)
+    with np.errstate(divide="ignore"):
+        log_correct = (n_subjects - 1) * np.log1p(-np.minimum(beaten, 1.0))
+    accuracy = float((weights[:, None] * weights[None, :] * np.exp(log_correct)).sum())
+    return min(max(accuracy, 0.0), 1.0)  # the weights sum to 1 up to rounding
+
+
+def predict(
+    n_subjects: int,
+    n_relations: int,
+    d: int,
+    *,
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
+) -> Prediction:
+    """The estimate at ``d`` (the code length that fits it; see :func:`predicted_accuracy`)."""
+    n_subjects = require_int("n_subjects", n_subjects, minimum=2)
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    d = require_int("d", d, minimum=1)
+    layout_object = _require_covered(layout, codebook)
+    k = layout_object.code_length_at(n_relations, d)
+    accuracy = _accuracy(n_subjects, n_relations, k) if n_relations > 1 else 1.0
+    return Prediction(
+        n_subjects=n_subjects,
+        n_relations=n_relations,
+        d=d,
+        code_length=k,
+        accuracy=accuracy,
+        failing_facts=n_subjects * n_relations * (1.0 - accuracy),
+    )
+
+
+def predicted_accuracy(
+    n_subjects: int,
+    n_relations: int,
+    d: int,
+    *,
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
+) -> float:
+    """The expected share of facts a construction at ``d`` recalls (an estimate, not a bound).
+
+    Parameters
+    ----------
+    n_subjects, n_relations, d : int
+    layout, codebook
+        The superposed layouts with gaussian or rademacher codes (default: the paper's
+        construction).
+
+    Returns
+    -------
+    float
+        ``E[accuracy]`` over the draw; the expected number of failing facts is
+        ``N·R·(1 − accuracy)`` (:func:`predict` returns both).
+
+    Raises
+    ------
+    ValueError
+        For a layout or codebook the estimate does not cover.
+
+    Examples
+    --------
+    >>> round(predicted_accuracy(4096, 4, 120), 3), predicted_accuracy(4096, 4, 400) > 0.999999
+    (0.99, True)
+    """
+    return predict(n_subjects, n_relations, d, layout=layout, codebook=codebook).accuracy
+
+
+def predicted_code_length(
+    n_subjects: int,
+    n_relations: int,
+    *,
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
+    n_seeds: int = 5,
+) -> int:
+    """The code length of :func:`predicted_min_dimension`."""
+    n_subjects = require_int("n_subjects", n_subjects, minimum=2)
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    n_seeds = require_int("n_seeds", n_seeds, minimum=1)
+    _require_covered(layout, codebook)
+
+    def failing(k: int) -> float:  # expected failing facts over every seed, decreasing in k
+        return n_seeds * n_subjects * n_relations * (1 - _accuracy(n_subjects, n_relations, k))
+
+    if n_relations == 1:
+        return 2
+    low, high = 1, 2  # failing(low) > median >= failing(high)
+    while failing(high) > MEDIAN_FAILURES:
+        low, high = high, 2 * high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if failing(middle) <= MEDIAN_FAILURES else (middle, high)
+    return high
+
+
+def predicted_min_dimension(
+    n_subjects: int,
+    n_relations: int,
+    *,
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
+    n_seeds: int = 5,
+) -> int:
+    """The predicted smallest d at which every one of ``n_seeds`` seeds recalls every fact.
+
+    The smallest d whose expected number of failing facts over ``n_seeds`` constructions is at
+    most ln 2 (:data:`MEDIAN_FAILURES`): the median of the measured minimum, were failures
+    Poisson. The measured search (:func:`~geoconstruct.analysis.dimension_search.
+    measure_min_dimension`) starts here.
+
+    Parameters
+    ----------
+    n_subjects, n_relations : int
+    layout, codebook
+        As for :func:`predicted_accuracy`.
+    n_seeds : int
+        Seeds that must all recall every fact.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        For a layout or codebook the estimate does not cover.
+
+    Examples
+    --------
+    >>> [predicted_min_dimension(16_384, r) for r in (2, 4, 8)]
+    [79, 243, 583]
+    """
+    k = predicted_code_length(
+        n_subjects, n_relations, layout=layout, codebook=codebook, n_seeds=n_seeds
+    )
+    return resolve_layout(layout).dimension(n_relations, k)

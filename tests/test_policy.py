@@ -1,0 +1,90 @@
+"""The verification policy: every fact or a labelled sample, and a check that stops at its first
+miss but reaches the verdict a full forward pass reaches."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geoconstruct import construct_single_hop, required_dimension
+from geoconstruct.verification.evaluation import accuracy_interval
+from geoconstruct.verification.policy import (
+    EXACT_WORK_LIMIT,
+    check_recall,
+    exact_work,
+    failing_upper_bound,
+    sample_for,
+)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    n_subjects=st.integers(2, 1500),
+    n_relations=st.integers(1, 4),
+    extra=st.integers(0, 120),
+    seed=st.integers(0, 2**16),
+)
+def test_the_verdict_is_the_full_passes(n_subjects, n_relations, extra, seed):
+    d = required_dimension(n_subjects, n_relations) + extra
+    construction = construct_single_hop(n_subjects, n_relations, d, seed=seed, dtype="float32")
+    verdict = check_recall(construction, seed=seed)
+    report = construction.recall()
+    assert verdict.passed == report.all_correct
+    assert verdict.basis == "every_fact" and verdict.n_queries == report.n_queries
+    assert verdict.n_checked <= verdict.n_queries
+    if verdict.passed:
+        assert verdict.n_checked == verdict.n_queries and verdict.failing_facts_upper == 0.0
+    assert verdict.multiply_adds == verdict.n_checked * exact_work(construction) // (
+        construction.total_queries
+    )
+
+
+def test_a_failing_construction_stops_at_its_first_miss():
+    construction = construct_single_hop(3000, 4, 30, seed=0, dtype="float32")  # far below
+    verdict = check_recall(construction)
+    assert not verdict.passed
+    assert verdict.n_checked <= 2048 < verdict.n_queries == 12_000  # one or two blocks
+    with ThreadPoolExecutor(2) as pool:  # chunk by chunk, the later chunks cancelled
+        assert not check_recall(construction, executor=pool).passed
+
+
+def test_the_same_seed_checks_the_same_queries():
+    construction = construct_single_hop(3000, 4, 60, seed=0, dtype="float32")
+    first, again = check_recall(construction, seed=3), check_recall(construction, seed=3)
+    assert (first.passed, first.n_checked) == (again.passed, again.n_checked)
+
+
+def test_past_the_work_limit_a_sample_is_labelled_with_its_bounds():
+    construction = construct_single_hop(400, 2, 120, seed=0)
+    assert sample_for(construction) is None and exact_work(construction) <= EXACT_WORK_LIMIT
+    verdict = check_recall(construction, exact_work_limit=0, sample_size=300)
+    assert verdict.passed and verdict.basis == "sampled" and verdict.n_queries == 300
+    low, _ = accuracy_interval(300, 300, 800)
+    assert verdict.failing_fraction_upper == pytest.approx(1 - low)
+    assert verdict.failing_facts_upper == pytest.approx((1 - low) * 800)
+    assert 0 < verdict.failing_fraction_upper < 0.03
+
+
+@settings(max_examples=30, deadline=None)
+@given(population=st.integers(1, 10**6), share=st.floats(0.001, 1.0))
+def test_the_failing_bound_shrinks_with_the_sample(population, share):
+    n = max(1, int(population * share))
+    bound = failing_upper_bound(n, population)
+    assert 0.0 <= bound <= 1.0
+    if n == population:  # every query checked: nothing can fail
+        assert bound == 0.0
+    else:  # at most the share left unsampled can fail
+        assert bound <= (population - n) / population
+    if n < population:
+        assert failing_upper_bound(min(population, 2 * n), population) <= bound
+
+
+def test_bad_arguments_are_refused():
+    construction = construct_single_hop(100, 2, 40)
+    with pytest.raises(ValueError, match="backend"):
+        check_recall(construction, backend="jax")
+    with pytest.raises(ValueError, match="sample_size"):
+        check_recall(construction, sample_size=0)
+    with pytest.raises(ValueError, match="exact_work_limit"):
+        check_recall(construction, exact_work_limit=-1)

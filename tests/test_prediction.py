@@ -1,0 +1,102 @@
+"""The predicted transition: an estimate, checked against the forward pass and against its own
+definition (not against numbers copied from it)."""
+
+import math
+
+import numpy as np
+import pytest
+from cases import independent_argmax
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geoconstruct import construct_single_hop
+from geoconstruct.analysis.dimension_search import measure_min_dimension
+from geoconstruct.analysis.prediction import (
+    MEDIAN_FAILURES,
+    has_prediction,
+    predict,
+    predicted_accuracy,
+    predicted_min_dimension,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_subjects=st.integers(2, 2**20),
+    n_relations=st.integers(2, 16),
+    d=st.integers(20, 2000),
+    layout=st.sampled_from(["superposed", "superposed_separate"]),
+)
+def test_accuracy_is_a_probability_that_grows_with_d(n_subjects, n_relations, d, layout):
+    options = dict(layout=layout, codebook="gaussian")
+    here = predicted_accuracy(n_subjects, n_relations, d + 2 * n_relations, **options)
+    further = predicted_accuracy(n_subjects, n_relations, 2 * d + 2 * n_relations, **options)
+    assert 0.0 <= here <= further <= 1.0
+    estimate = predict(n_subjects, n_relations, d + 2 * n_relations, **options)
+    assert estimate.failing_facts == pytest.approx(n_subjects * n_relations * (1 - here))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n_subjects=st.integers(16, 2**18),
+    n_relations=st.integers(2, 12),
+    n_seeds=st.integers(1, 8),
+)
+def test_the_predicted_min_d_is_the_median_it_is_defined_as(n_subjects, n_relations, n_seeds):
+    d = predicted_min_dimension(n_subjects, n_relations, n_seeds=n_seeds)
+
+    def failing(at):
+        return n_seeds * predict(n_subjects, n_relations, at).failing_facts
+
+    assert failing(d) <= MEDIAN_FAILURES < failing(d - 1)
+
+
+@pytest.mark.parametrize(("n_relations", "d"), [(2, 40), (4, 110), (4, 160), (8, 300)])
+def test_the_estimate_meets_the_forward_pass(n_relations, d):
+    """The mean accuracy of ten seeds' constructions, each every fact through an independent
+    forward pass, lies within a few standard errors of the estimate."""
+    n_subjects = 1024
+    accuracies = []
+    for seed in range(10):
+        construction = construct_single_hop(n_subjects, n_relations, d, seed=seed)
+        tokens, answers = construction.queries.prompts(construction)
+        accuracies.append(
+            float(np.mean(independent_argmax(construction.weights, tokens) == answers))
+        )
+    predicted = predicted_accuracy(n_subjects, n_relations, d)
+    n_queries = n_subjects * n_relations
+    spread = max(np.std(accuracies) / math.sqrt(10), 1 / n_queries)
+    assert abs(np.mean(accuracies) - predicted) <= 4 * spread + 0.1 * (1 - predicted)
+
+
+def test_only_the_covered_settings_are_predicted():
+    assert has_prediction() and has_prediction("superposed_separate", "rademacher")
+    assert not has_prediction("block", "gaussian") and not has_prediction("superposed", "bch")
+    with pytest.raises(ValueError, match="no predicted transition for layout='block'"):
+        predicted_accuracy(100, 2, 40, layout="block", codebook="grid")
+    with pytest.raises(ValueError, match="n_subjects"):
+        predicted_min_dimension(1, 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("n_subjects", "n_relations"),
+    [(256, 2), (256, 4), (256, 8), (1024, 2), (1024, 4), (1024, 8), (4096, 2), (4096, 4)],
+)
+def test_every_fact_min_d_is_minimal_and_near_the_prediction(n_subjects, n_relations):
+    """At min d an independent forward pass recalls every fact on all five seeds, and one code
+    length less misses a fact on at least one; from N = 1,024 on, the prediction is within 10 %."""
+    seeds = (0, 1, 2, 3, 4)
+    found = measure_min_dimension(n_subjects, n_relations, seeds=seeds)
+    assert found.basis == "every_fact"
+
+    def every_fact(d, seed):
+        construction = construct_single_hop(n_subjects, n_relations, d, seed=seed, dtype="float32")
+        tokens, answers = construction.queries.prompts(construction)
+        return bool(np.array_equal(independent_argmax(construction.weights, tokens), answers))
+
+    assert all(every_fact(found.d, seed) for seed in seeds)
+    assert not all(every_fact(found.d - 1, seed) for seed in seeds)
+    assert found.predicted_d == predicted_min_dimension(n_subjects, n_relations)
+    if n_subjects >= 1024:
+        assert abs(found.predicted_d - found.d) <= 0.1 * found.d
