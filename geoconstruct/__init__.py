@@ -31,6 +31,7 @@ Multi-hop queries ("the mother of the wife of x") by chain of thought, one hop a
 """
 
 from geoconstruct._validation import MemoryBudgetError
+from geoconstruct.analysis.prediction import predicted_accuracy, predicted_min_dimension
 from geoconstruct.codes.codebooks import Codebook, GaussianCodes, GridCodes, RademacherCodes
 from geoconstruct.constructions.baselines import construct_baseline
 from geoconstruct.constructions.construction import Construction
@@ -79,6 +80,8 @@ __all__ = [
     "disjoint_dimension",
     "forward",
     "multi_hop_dimension",
+    "predicted_accuracy",
+    "predicted_min_dimension",
     "proven_dimension",
     "random_facts",
     "required_dimension",

@@ -31,16 +31,29 @@ def independent_argmax(weights, tokens, chunk=1000):
     for start in range(0, len(tokens), chunk):
         t = tokens[start : start + chunk]
         x = W["embed.W_E"][t] + W["pos_embed.W_pos"][: t.shape[1]]  # [n, p, d]
-        q = np.einsum("npd,hde->nhpe", x, W["blocks.0.attn.W_Q"]) + W["blocks.0.attn.b_Q"][:, None]
-        k = np.einsum("npd,hde->nhpe", x, W["blocks.0.attn.W_K"]) + W["blocks.0.attn.b_K"][:, None]
-        v = np.einsum("npd,hde->nhpe", x, W["blocks.0.attn.W_V"]) + W["blocks.0.attn.b_V"][:, None]
-        scores = np.einsum("nhqe,nhke->nhqk", q, k) / math.sqrt(q.shape[-1])
+        q = (
+            np.einsum("npd,hde->nhpe", x, W["blocks.0.attn.W_Q"], optimize=True)
+            + W["blocks.0.attn.b_Q"][:, None]
+        )
+        k = (
+            np.einsum("npd,hde->nhpe", x, W["blocks.0.attn.W_K"], optimize=True)
+            + W["blocks.0.attn.b_K"][:, None]
+        )
+        v = (
+            np.einsum("npd,hde->nhpe", x, W["blocks.0.attn.W_V"], optimize=True)
+            + W["blocks.0.attn.b_V"][:, None]
+        )
+        scores = np.einsum("nhqe,nhke->nhqk", q, k, optimize=True) / math.sqrt(q.shape[-1])
         positions = np.arange(t.shape[1])
         scores = np.where(positions[None, :] > positions[:, None], -np.inf, scores)
         pattern = np.exp(scores - scores.max(axis=-1, keepdims=True))
         pattern /= pattern.sum(axis=-1, keepdims=True)
-        z = np.einsum("nhqk,nhke->nhqe", pattern, v)
-        x = x + np.einsum("nhqe,hed->nqd", z, W["blocks.0.attn.W_O"]) + W["blocks.0.attn.b_O"]
+        z = np.einsum("nhqk,nhke->nhqe", pattern, v, optimize=True)
+        x = (
+            x
+            + np.einsum("nhqe,hed->nqd", z, W["blocks.0.attn.W_O"], optimize=True)
+            + W["blocks.0.attn.b_O"]
+        )
         hidden = np.maximum(x @ W["blocks.0.mlp.W_in"] + W["blocks.0.mlp.b_in"], 0)
         x = x + hidden @ W["blocks.0.mlp.W_out"] + W["blocks.0.mlp.b_out"]
         logits = x[:, -1] @ W["unembed.W_U"] + W["unembed.b_U"]

@@ -42,6 +42,8 @@ def test_docs_python_blocks_run(tmp_path, monkeypatch):
     assert namespace["hop_report"].n_correct == 27_000
     assert namespace["d_one_pass"] == 100
     assert namespace["d_disjoint"] == 12 and namespace["disjoint_report"].accuracy == 1.0
+    assert namespace["predicted_d"] == 211
+    assert abs(namespace["measured_accuracy"] - namespace["predicted_at_150"]) < 0.001
 
 
 def test_readme_is_the_front_door():

@@ -99,7 +99,9 @@ def test_recall_reports_agree_on_constructions(
     )
     if abs(numpy_report.min_margin) > 100 * RTOL[dtype] * scale:  # no query near a tie
         assert torch_report.n_correct == numpy_report.n_correct
-        assert torch_report.failures == numpy_report.failures
+        # the same queries fail; which wrong token wins may differ where two wrong tokens tie
+        # to rounding (rademacher codes at small k give equal logits to distinct tokens)
+        assert [f[:3] for f in torch_report.failures] == [f[:3] for f in numpy_report.failures]
 
 
 def test_a_sample_and_an_executor_give_the_numpy_report():

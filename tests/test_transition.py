@@ -91,3 +91,19 @@ def test_dims_and_ratios_together_are_refused(capsys):
     argv = ["table", "transition", "--subjects", "64", "--relations", "2"]
     assert main([*argv, "--dims", "6,40", "--ratios", "1,2"]) == 2
     assert "--dims and --ratios" in capsys.readouterr().err
+
+
+def test_the_torch_backend_and_an_executor_measure_the_same_rows(capsys):
+    from concurrent.futures import ThreadPoolExecutor
+
+    argv = ["table", "transition", "--subjects", "128", "--relations", "2", "--dims", "8,40"]
+    assert main([*argv, "--seeds", "0,1", "--format", "json"]) == 0
+    numpy_rows = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--seeds", "0,1", "--format", "json", "--backend", "torch"]) == 0
+    torch_rows = json.loads(capsys.readouterr().out)
+    for ours, theirs in zip(numpy_rows, torch_rows, strict=True):
+        assert (ours["min_d"], ours["min_d_basis"]) == (theirs["min_d"], theirs["min_d_basis"])
+        assert ours["accuracy_mean"] == pytest.approx(theirs["accuracy_mean"], abs=2 / 256)
+    with ThreadPoolExecutor(2) as pool:  # each check's forward pass as tasks of the executor
+        found = measure_min_dimension(128, 2, seeds=(0, 1), executor=pool)
+    assert found.d == numpy_rows[0]["min_d"]

@@ -17,6 +17,7 @@ command stated above it:
     tradeoff            benchmarks/results/tradeoff_table.md               results/multi_hop.md
     transfer            geoconstruct transfer --subjects 2000 ...          results/transfer.md
     baselines           benchmarks/results/baselines_table.md              results/baselines.md
+    structured          benchmarks/results/structured_table.md             results/transition.md
 
 Usage: ``python tools/render_docs.py [block ...]`` (default: every block). ``--check`` exits 1
 if a deterministic block (bounds, transfer, transition-summary) differs from what its command
@@ -58,6 +59,11 @@ TRADEOFF_COMMAND = (
     "--codebook grid --precision int8 "
     "--plot docs/results/tradeoff_table.png --save benchmarks/results/tradeoff_table"
 )
+STRUCTURED_RESULTS = ROOT / "benchmarks" / "results" / "structured_table.md"
+STRUCTURED_COMMAND = (
+    "geoconstruct table dimension --subjects 256,1024,4096,16384 --relations 2,4,8 "
+    "--codebook rademacher,bch --layout superposed --save benchmarks/results/structured_table"
+)
 BASELINES_RESULTS = ROOT / "benchmarks" / "results" / "baselines_table.md"
 BASELINES_COMMAND = (
     "geoconstruct table baselines --subjects 256,1024,4096,16384,65536 --relations 1,4,16 "
@@ -93,8 +99,10 @@ BLOCK_FILES = {
     "tradeoff": RESULTS / "multi_hop.md",
     "transfer": RESULTS / "transfer.md",
     "baselines": RESULTS / "baselines.md",
+    "structured": RESULTS / "transition.md",
 }
 TABLES = ("superposed", "scale", "dimension", "tradeoff", "baselines", "transition")
+TABLES += ("structured",)
 TABLES += ("precision-table",)
 
 
@@ -140,6 +148,8 @@ def command_output(name: str) -> str:
         return f"`$ {DIMENSION_COMMAND}`\n\n" + DIMENSION_RESULTS.read_text().strip()
     if name == "baselines":
         return f"`$ {BASELINES_COMMAND}`\n\n" + BASELINES_RESULTS.read_text().strip()
+    if name == "structured":
+        return f"`$ {STRUCTURED_COMMAND}`\n\n" + STRUCTURED_RESULTS.read_text().strip()
     if name == "tradeoff":
         return f"`$ {TRADEOFF_COMMAND}`\n\n" + TRADEOFF_RESULTS.read_text().strip()
     argv = [sys.executable, "-m", "geoconstruct", *COMMANDS[name][1:]]

@@ -155,6 +155,29 @@ class Construction:
     seed: int
     restated_guarantee: Guarantee | None = None
 
+    def __repr__(self) -> str:
+        """One line: kind, sizes, layout, codebook and guarantee (the arrays are left out).
+
+        Examples
+        --------
+        >>> from geoconstruct import construct_single_hop
+        >>> construct_single_hop(100, 2, 40, seed=3)
+        Construction(kind='single_hop', N=100, R=2, d=40, layout='superposed', codebook='gaussian', k=38, seed=3, guarantee='none')
+        """  # noqa: E501
+        layout = getattr(getattr(self.metadata, "layout", None), "name", None)
+        fields = [
+            f"kind={self.kind!r}",
+            f"N={self.facts.n_subjects}",
+            f"R={self.facts.n_relations}",
+            f"d={self.config.d_model}",
+            *([f"layout={layout!r}"] if layout is not None else []),
+            f"codebook={self.codebook.family!r}",
+            f"k={self.codebook.code_length}",
+            f"seed={self.seed}",
+            f"guarantee={self.guarantee.scope!r}",
+        ]
+        return f"Construction({', '.join(fields)})"
+
     @property
     def subject_embeddings(self) -> npt.NDArray[Any]:
         """The subject rows of ``W_E`` on the subject subspace, [N, d_s] (a read-only view)."""

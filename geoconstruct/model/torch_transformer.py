@@ -11,7 +11,8 @@ products on ``device``::
         resid      += relu(resid @ W_in + b_in) @ W_out + b_out          hidden [batch, pos, d_mlp]
     logits = resid[:, -1] @ W_U + b_U                                    [batch, d_vocab]
 
-Dense products sum their terms in another order than the numpy pass's nonzero blocks, so the
+(recall reduces the logits a block of vocabulary columns at a time, as the numpy pass does). Dense
+products sum their terms in another order than the numpy pass's nonzero blocks, so the
 logits agree to rounding, not bit for bit (``tests/test_torch_backend.py``); the argmax is taken
 the same way, the first index of equal maxima.
 """
@@ -76,6 +77,12 @@ class TorchModel:
 
     def last_position_logits(self, tokens: npt.NDArray[np.int64]) -> Tensor:
         """Logits at the last position of every prompt: [batch, d_vocab], on the device."""
+        resid = self.last_position_residual(tokens)  # [batch, d_model]
+        logits: Tensor = resid @ self.weights["unembed.W_U"] + self.weights["unembed.b_U"]
+        return logits
+
+    def last_position_residual(self, tokens: npt.NDArray[np.int64]) -> Tensor:
+        """The residual stream at the last position, before the unembedding: [batch, d_model]."""
         torch = require_torch()
         W, config = self.weights, self.config
         token_ids = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(self.device)
@@ -88,8 +95,8 @@ class TorchModel:
             resid = resid[:, keep] + self._attention(block, resid, keep)
             hidden = torch.relu(resid @ W[f"{block}.mlp.W_in"] + W[f"{block}.mlp.b_in"])
             resid = resid + hidden @ W[f"{block}.mlp.W_out"] + W[f"{block}.mlp.b_out"]
-        logits: Tensor = resid[:, -1] @ W["unembed.W_U"] + W["unembed.b_U"]
-        return logits  # [batch, d_vocab]
+        last: Tensor = resid[:, -1]
+        return last
 
     def _attention(self, block: str, resid: Tensor, queries: slice) -> Tensor:
         """Causal multi-head attention for the query positions ``queries``: [b, q_pos, d_model]."""

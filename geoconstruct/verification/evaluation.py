@@ -27,7 +27,6 @@ import numpy.typing as npt
 
 from geoconstruct._validation import require_int, require_within_budget
 from geoconstruct.model.linear_maps import linear_maps
-from geoconstruct.model.torch_transformer import DEVICES, TorchModel, require_torch
 from geoconstruct.model.transformer import TransformerConfig, Weights, residual_stream
 from geoconstruct.model.vocabulary import Vocabulary
 
@@ -38,6 +37,7 @@ __all__ = [
     "UNEMBEDDING_ROWS",
     "ChainFailure",
     "Failure",
+    "LogitSummary",
     "PromptScores",
     "RecallReport",
     "accuracy_interval",
@@ -326,7 +326,7 @@ def predict_with_margins(
     return predicted, margins
 
 
-class _LogitSummary(NamedTuple):
+class LogitSummary(NamedTuple):
     """What scoring reads from a block of prompts' last-position logits."""
 
     predicted: npt.NDArray[np.int64]  # [n] the argmax token (the first of equal maxima)
@@ -342,14 +342,16 @@ def logit_summaries(
     chunk_bytes: int,
     backend: str = "numpy",
     device: str = "cpu",
-) -> Iterator[tuple[int, _LogitSummary]]:
+) -> Iterator[tuple[int, LogitSummary]]:
     """Yield ``(first, summary)`` for prompts ``first, first + 1, ...``: the last position's logits,
     as :func:`forward` computes them, reduced a tile at a time (see the module docstring), by
     the numpy pass or, with ``backend="torch"``, by the torch pass on ``device``."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "torch":
-        yield from _torch_logit_summaries(weights, config, tokens, answers, chunk_bytes, device)
+        from geoconstruct.verification.torch_scoring import torch_logit_summaries  # needs torch
+
+        yield from torch_logit_summaries(weights, config, tokens, answers, chunk_bytes, device)
         return
     if device != "cpu":
         raise ValueError(f"the numpy backend runs on the cpu; device={device!r} needs torch")
@@ -371,49 +373,10 @@ def logit_summaries(
             yield at, _reduce_tiles(tiles, block.shape[0], target)
 
 
-def _torch_logit_summaries(
-    weights: Weights,
-    config: TransformerConfig,
-    tokens: npt.NDArray[Any],
-    answers: npt.NDArray[Any] | None,
-    chunk_bytes: int,
-    device: str,
-) -> Iterator[tuple[int, _LogitSummary]]:
-    """:func:`logit_summaries` by the torch pass: whole rows of logits, as many prompts at once
-    as fit ``chunk_bytes`` beside their residual streams, reduced on the device."""
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    torch = require_torch()
-    model = TorchModel(weights, config, device)
-    itemsize = np.dtype(config.dtype).itemsize
-    per_prompt = bytes_per_prompt(config) + 2 * config.d_vocab * itemsize
-    rows = max(1, chunk_bytes // per_prompt)
-    with torch.inference_mode():
-        for start in range(0, tokens.shape[0], rows):
-            logits = model.last_position_logits(tokens[start : start + rows])  # [n, d_vocab]
-            predicted = torch.argmax(logits, dim=1)  # the first index of equal maxima
-            if answers is None:
-                best = logits.gather(1, predicted[:, None])[:, 0]
-                answer_logit = torch.full_like(best, torch.nan)
-            else:
-                target = torch.from_numpy(np.asarray(answers[start : start + rows], np.int64))
-                target = target.to(model.device)[:, None]
-                answer_logit = logits.gather(1, target)[:, 0]
-                best = logits.scatter(1, target, -torch.inf).amax(dim=1)
-            yield (
-                start,
-                _LogitSummary(
-                    predicted.cpu().numpy().astype(np.int64),
-                    answer_logit.double().cpu().numpy(),
-                    best.double().cpu().numpy(),
-                ),
-            )
-
-
 def _reduce_tiles(
     tiles: Iterator[tuple[int, FloatArray]], n: int, target: npt.NDArray[Any] | None
-) -> _LogitSummary:
-    """Fold column tiles of ``n`` rows of logits into their :class:`_LogitSummary`.
+) -> LogitSummary:
+    """Fold column tiles of ``n`` rows of logits into their :class:`LogitSummary`.
 
     Each tile costs one argmax pass; its maxima replace the running best where they improve it
     (strictly: an earlier index keeps a tie). The answer's column is read and then left out of
@@ -444,7 +407,7 @@ def _reduce_tiles(
         own[np.arange(inside.size), columns] = -np.inf
         _fold(best, best_at, inside, own, first)
     if target is None:
-        return _LogitSummary(best_at, answer_logit, best)
+        return LogitSummary(best_at, answer_logit, best)
     answer_nan, best_nan = np.isnan(answer_logit), np.isnan(best)
     earlier = np.minimum(target, best_at)
     predicted = np.where(
@@ -452,7 +415,7 @@ def _reduce_tiles(
         np.where(answer_nan & best_nan, earlier, np.where(answer_nan, target, best_at)),
         np.where(answer_logit > best, target, np.where(answer_logit < best, best_at, earlier)),
     )
-    return _LogitSummary(predicted.astype(np.int64), answer_logit, best)
+    return LogitSummary(predicted.astype(np.int64), answer_logit, best)
 
 
 def _fold(best: FloatArray, best_at: Ints, rows: Ints, logits: FloatArray, first: int) -> None:
