@@ -79,9 +79,12 @@ def main() -> None:
             torch_report = construction.recall(backend="torch", device=args.device)
             torch_seconds = time.perf_counter() - start
             gemm = _gemm_seconds(n_facts, config.d_model, config.d_vocab, args.device)
-            same = numpy_report is None or (  # the same count and the same failing queries
-                (numpy_report.n_correct, [f[:3] for f in numpy_report.failures])
-                == (torch_report.n_correct, [f[:3] for f in torch_report.failures])
+            same = (
+                numpy_report is None
+                or (  # the same count and the same failing queries
+                    (numpy_report.n_correct, [f[:3] for f in numpy_report.failures])
+                    == (torch_report.n_correct, [f[:3] for f in torch_report.failures])
+                )
             )
             assert same, "the torch pass reported other facts than the numpy pass"
             row = {
