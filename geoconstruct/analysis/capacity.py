@@ -37,7 +37,7 @@ from geoconstruct.analysis.dimension_search import (
     table_codebook,
 )
 from geoconstruct.analysis.precision import numeric_format
-from geoconstruct.analysis.sweeps import ProgressCallback, run_cells
+from geoconstruct.analysis.sweeps import ProgressCallback, run_cells, size_cost
 from geoconstruct.analysis.tables import TABLE_FORMATS, Columns, render_table
 from geoconstruct.codes.codebooks import coherence
 from geoconstruct.constructions.layouts import resolve_layout
@@ -333,8 +333,8 @@ def dimension_table(
 
 
 def _dimension_cost(n_subjects: int, n_relations: int, search: Search) -> float:
-    """The order in which dimension cells start: by N²·R², their work, the largest first."""
-    return float(n_subjects * n_relations) ** 2
+    """The order in which dimension cells start: the largest first."""
+    return size_cost(n_subjects, n_relations)
 
 
 def capacity_table(

@@ -14,12 +14,18 @@ from threadpoolctl import threadpool_limits
 
 from geoconstruct.verification.evaluation import ProgressCallback
 
-__all__ = ["ProgressCallback", "process_pool", "run_cells"]
+__all__ = ["ProgressCallback", "process_pool", "run_cells", "size_cost"]
 
 
 def process_pool(max_workers: int | None = None) -> ProcessPoolExecutor:
     """A process pool (one worker per core by default) whose workers run BLAS on one thread."""
     return ProcessPoolExecutor(max_workers, initializer=_one_blas_thread)
+
+
+def size_cost(n_subjects: int, n_relations: int) -> float:
+    """How much work a cell of one (N, R) is, for ordering: ``(N·R)²``, as the unembedding's
+    product over every query grows (queries N·R, vocabulary about 2N, d about R·log N)."""
+    return float(n_subjects * n_relations) ** 2
 
 
 def _one_blas_thread() -> None:

@@ -30,7 +30,7 @@ from geoconstruct.analysis.dimension_search import (
     measure_min_dimension,
 )
 from geoconstruct.analysis.prediction import has_prediction, predicted_accuracy
-from geoconstruct.analysis.sweeps import run_cells
+from geoconstruct.analysis.sweeps import run_cells, size_cost
 from geoconstruct.analysis.tables import Columns
 from geoconstruct.constructions.single_hop import (
     DEFAULT_CODEBOOK,
@@ -44,6 +44,7 @@ from geoconstruct.verification.policy import (
     ACCURACY_WORK_LIMIT,
     EXACT_WORK_LIMIT,
     SAMPLE_SIZE,
+    query_work,
     sample_for,
 )
 
@@ -251,9 +252,7 @@ def transition(
                     if predicted
                     else None
                 ),
-                multiply_adds=sum(report.n_queries for report in reports)
-                * config.d_vocab
-                * config.d_model,
+                multiply_adds=query_work(config, sum(report.n_queries for report in reports)),
                 seconds=time.perf_counter() - start,
             )
         )
@@ -340,8 +339,8 @@ def transition_table(
 
 
 def _cost(function: Callable[..., Any], n_subjects: int, n_relations: int, *rest: Any) -> float:
-    """The order in which cells start: searches before rows, then by N²·R² (their work)."""
-    return (2.0 if function is _min_d_cell else 1.0) * float(n_subjects * n_relations) ** 2
+    """The order in which cells start: the largest first, a search (several checks) counting twice."""
+    return (2.0 if function is _min_d_cell else 1.0) * size_cost(n_subjects, n_relations)
 
 
 def _call(function: Callable[..., Any], *arguments: Any) -> Any:

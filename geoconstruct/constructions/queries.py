@@ -30,7 +30,6 @@ from geoconstruct.verification.certificate import (
     certify_single_hop,
 )
 from geoconstruct.verification.evaluation import (
-    BACKENDS,
     ChainFailure,
     ProgressCallback,
     RecallReport,
@@ -39,6 +38,7 @@ from geoconstruct.verification.evaluation import (
     predict_tokens,
     predict_with_margins,
     recall_report,
+    require_backend,
     score_prompts,
 )
 from geoconstruct.verification.policy import sample_queries
@@ -186,7 +186,7 @@ class SingleHopQueries:
         options: RecallOptions,
     ) -> RecallReport:
         method = require_choice("method", options.method, RECALL_METHODS)
-        require_choice("backend", options.backend, BACKENDS)
+        require_backend(options.backend, options.device)  # before the certificate's work
         memory_budget, max_fallback = options.memory_budget, options.max_fallback
         total = self.total_queries(construction)
         queries = sample_queries(total, options.sample, options.seed)
@@ -354,6 +354,7 @@ class ChainOfThoughtQueries:
         if options.executor is not None:
             raise ValueError("an executor runs the single-hop exact pass; chains run in process")
         max_failures = require_int("max_failures", options.max_failures, minimum=0)
+        require_backend(options.backend, options.device)
         total = self.total_queries(construction)
         ids = sample_queries(total, options.sample, options.seed)
         entities, chains = self.queries(construction, ids)
@@ -362,7 +363,7 @@ class ChainOfThoughtQueries:
             entities,
             chains,
             options.memory_budget,
-            require_choice("backend", options.backend, BACKENDS),
+            options.backend,
             options.device,
         )
         if options.progress is not None:

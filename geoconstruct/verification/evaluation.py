@@ -47,6 +47,7 @@ __all__ = [
     "predict_tokens",
     "predict_with_margins",
     "recall_report",
+    "require_backend",
     "score_prompts",
     "unembedding_rows",
     "unembedding_tile",
@@ -63,6 +64,29 @@ UNEMBEDDING_ROWS = 1024
 
 BACKENDS = ("numpy", "torch")
 """How the forward pass runs: numpy on the CPU (the reference), or torch on ``"cpu"``/``"cuda"``."""
+
+
+def require_backend(backend: str, device: str) -> None:
+    """Refuse, before any work, a backend or device the forward pass does not run on.
+
+    Examples
+    --------
+    >>> require_backend("torch", "cuda"), require_backend("numpy", "cpu")
+    (None, None)
+    >>> require_backend("numpy", "cuda")
+    Traceback (most recent call last):
+    ...
+    ValueError: the numpy backend runs on the cpu; device='cuda' needs backend='torch'
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be one of ('cpu', 'cuda'), got {device!r}")
+    if backend == "numpy" and device != "cpu":
+        raise ValueError(
+            f"the numpy backend runs on the cpu; device={device!r} needs backend='torch'"
+        )
+
 
 ProgressCallback = Callable[[int], None]
 FloatArray = npt.NDArray[np.floating[Any]]
@@ -346,15 +370,12 @@ def logit_summaries(
     """Yield ``(first, summary)`` for prompts ``first, first + 1, ...``: the last position's logits,
     as :func:`forward` computes them, reduced a tile at a time (see the module docstring), by
     the numpy pass or, with ``backend="torch"``, by the torch pass on ``device``."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    require_backend(backend, device)
     if backend == "torch":
         from geoconstruct.verification.torch_scoring import torch_logit_summaries  # needs torch
 
         yield from torch_logit_summaries(weights, config, tokens, answers, chunk_bytes, device)
         return
-    if device != "cpu":
-        raise ValueError(f"the numpy backend runs on the cpu; device={device!r} needs torch")
     maps = linear_maps(weights, config)  # built once for every chunk
     unembed = maps["unembed.W_U"]
     chunk = chunk_size(config, chunk_bytes)
@@ -503,8 +524,7 @@ def score_prompts(
             f"tokens [n, pos] and answers [n] disagree: {token_ids.shape} and {expected.shape}"
         )
     max_failures = require_int("max_failures", max_failures, minimum=0)
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    require_backend(backend, device)
     if executor is not None:
         task = functools.partial(
             score_prompts,

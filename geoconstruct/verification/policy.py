@@ -29,13 +29,13 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_choice, require_int
+from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.verification.evaluation import (
-    BACKENDS,
     ProgressCallback,
     accuracy_interval,
     plan_chunk_bytes,
+    require_backend,
     score_prompts,
 )
 
@@ -50,6 +50,7 @@ __all__ = [
     "check_recall",
     "exact_work",
     "failing_upper_bound",
+    "query_work",
     "sample_for",
     "sample_queries",
 ]
@@ -113,10 +114,15 @@ def sample_queries(total: int, sample: int | None, seed: int) -> npt.NDArray[np.
     return ids.astype(np.int64)
 
 
+def query_work(config: TransformerConfig, n_queries: int) -> int:
+    """Multiply-adds of the unembedding over ``n_queries`` prompts: ``n · d_vocab · d_model``,
+    the measure of work every limit and every reported figure uses."""
+    return n_queries * config.d_vocab * config.d_model
+
+
 def exact_work(construction: Checkable) -> int:
-    """Multiply-adds of the unembedding over every query: ``queries · d_vocab · d_model``."""
-    config = construction.config
-    return construction.total_queries * config.d_vocab * config.d_model
+    """:func:`query_work` over every query of ``construction``."""
+    return query_work(construction.config, construction.total_queries)
 
 
 def sample_for(
@@ -252,7 +258,7 @@ def check_recall(
     (False, True)
     """
     seed = require_int("seed", seed, minimum=0)
-    require_choice("backend", backend, BACKENDS)
+    require_backend(backend, device)
     start = time.perf_counter()
     total = construction.total_queries
     sample = sample_for(construction, exact_work_limit=exact_work_limit, sample_size=sample_size)
@@ -281,7 +287,7 @@ def check_recall(
         n_queries=int(order.size),
         n_checked=scores.n_prompts,
         total_queries=total,
-        multiply_adds=scores.n_prompts * config.d_vocab * config.d_model,
+        multiply_adds=query_work(config, scores.n_prompts),
         seconds=time.perf_counter() - start,
         backend=backend,
         device=device,

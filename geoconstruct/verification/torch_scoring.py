@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct.model.torch_transformer import DEVICES, TorchModel, require_torch
+from geoconstruct.model.torch_transformer import TorchModel, require_torch
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.verification.evaluation import LogitSummary, bytes_per_prompt
 
@@ -33,8 +33,6 @@ def torch_logit_summaries(
     beside a [rows, :data:`TORCH_TILE`] block of logits, each block reduced on the device as the
     numpy pass reduces its tiles (the answer's logit read and left out, the best other logit
     and its first index kept; ties keep the earlier index)."""
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
     torch = require_torch()
     model = TorchModel(weights, config, device)
     itemsize = np.dtype(config.dtype).itemsize
