@@ -339,7 +339,7 @@ def transition_table(
 
 
 def _cost(function: Callable[..., Any], n_subjects: int, n_relations: int, *rest: Any) -> float:
-    """The order in which cells start: the largest first, a search (several checks) counting twice."""
+    """The order in which cells start: the largest first; a search (many checks) counts twice."""
     return (2.0 if function is _min_d_cell else 1.0) * size_cost(n_subjects, n_relations)
 
 
