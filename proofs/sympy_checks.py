@@ -15,6 +15,7 @@ import sympy as sp
 
 ZERO, ONE, TWO, FOUR = sp.Integer(0), sp.Integer(1), sp.Integer(2), sp.Integer(4)
 HALF = sp.Rational(1, 2)
+THIRTY_TWO = sp.Integer(32)
 
 # ---------------------------------------------------------------------------- gate_lemma.md
 
@@ -58,14 +59,45 @@ def check_gate_needs_the_bound(gate_scale_factor: sp.Rational = ONE) -> bool:
 # ---------------------------------------------------------------------------- block_recall.md
 
 
-def check_copy_attention(value_weight: sp.Expr = TWO) -> bool:
-    """Zero scores over two causal positions give pattern (1/2, 1/2); W_O = 2I restores e_s."""
-    e_s = sp.Symbol("e_s", real=True)
+def check_copy_attention() -> bool:
+    """Zero scores over two causal positions give the pattern (1/2, 1/2) exactly, and the
+    library's ``W_V``, ``W_O`` (the factor 2) then leave ``x = W_E[s] + W_E[N + r]`` at the last
+    position: checked in exact rational arithmetic on built constructions, every prompt."""
+    from geoconstruct import construct_single_hop, required_dimension
+
     score = sp.Integer(0)  # W_Q = W_K = 0
-    pattern = [sp.exp(score) / (sp.exp(score) + sp.exp(score))] * 2
-    # subject subspace of the values: position 0 carries e_s, position 1 (relation) carries 0
-    copied = value_weight * (pattern[0] * e_s + pattern[1] * 0)
-    return bool(sp.simplify(copied - e_s) == 0)
+    pattern = sp.exp(score) / (sp.exp(score) + sp.exp(score))
+    ok = pattern == HALF
+    for layout in ("block", "block_separate"):
+        n, relations = 6, 2
+        d = required_dimension(n, relations, layout=layout, codebook="grid")
+        built = construct_single_hop(n, relations, d, layout=layout, codebook="grid", seed=3)
+        W = {
+            name: sp.Matrix(_rational(built.weights[name]))
+            for name in ("embed.W_E", "pos_embed.W_pos")
+        }
+        ok &= all(not _rational(built.weights[f"blocks.0.attn.{m}"]).any() for m in ("W_Q", "W_K"))
+        W_V = sp.Matrix(_rational(built.weights["blocks.0.attn.W_V"][0]))
+        W_O = sp.Matrix(_rational(built.weights["blocks.0.attn.W_O"][0]))
+        b_V = sp.Matrix(_rational(built.weights["blocks.0.attn.b_V"][0])).T
+        b_O = sp.Matrix(_rational(built.weights["blocks.0.attn.b_O"])).T
+        W_E, W_pos = W["embed.W_E"], W["pos_embed.W_pos"]
+        for subject in range(n):
+            for relation in range(relations):
+                r0 = W_E.row(subject) + W_pos.row(0)
+                r1 = W_E.row(n + relation) + W_pos.row(1)
+                z = pattern * (r0 * W_V + b_V) + pattern * (r1 * W_V + b_V)
+                x = r1 + z * W_O + b_O
+                ok &= x == W_E.row(subject) + W_E.row(n + relation)
+    return bool(ok)
+
+
+def _rational(array: object) -> object:
+    """An array of exact rationals from float64 (every float is a dyadic rational)."""
+    import numpy as np
+
+    values = np.asarray(array, dtype=np.float64)
+    return np.vectorize(lambda value: sp.Rational(float(value)), otypes=[object])(values)
 
 
 def check_nearest_neighbour_identity(k: int = 3) -> bool:
@@ -102,30 +134,50 @@ def check_grid_margin(claimed_margin: sp.Rational = HALF, k: int = 3) -> bool:
     return bool(identity) and squared_norms_at_least_one and bool(attained >= claimed_margin)
 
 
-def check_unit_code_margin(max_coherence: sp.Rational = HALF) -> bool:
-    """Inner-product decoding of a clean unit code: ⟨u_t, u_t⟩ − ⟨u_a, u_t⟩ >= 1 − μ > 0.
+def check_unit_code_margin() -> bool:
+    """Inner-product decoding of a clean unit code: ``⟨u_t, u_t⟩ − ⟨u_a, u_t⟩ >= 1 − μ``. For
+    c = μ − s (0 <= s <= 2μ) the margin minus 1 − μ is s; and the library's block constructions
+    with unit codes meet it: their forward-pass margin is at least ``1 − coherence`` of the drawn
+    codes, and that coherence is at most the family's μ < 1."""
+    from geoconstruct import construct_single_hop, proven_dimension
+    from geoconstruct.codes.codebooks import resolve_codebook
 
-    For every inner product c = ⟨u_a, u_t⟩ in [−μ, μ], written c = μ − s with 0 <= s <= 2μ, the
-    margin minus 1 − μ is s >= 0; and 1 − μ > 0 needs μ < 1.
-    """
-    s = sp.Symbol("s", nonnegative=True)
-    mu = sp.Symbol("mu", positive=True)
-    inner = mu - s
-    slack = sp.expand((1 - inner) - (1 - mu))
-    return bool(slack == s) and bool(1 - max_coherence > 0)
+    s_, mu = sp.Symbol("s", nonnegative=True), sp.Symbol("mu", positive=True)
+    ok = sp.expand((1 - (mu - s_)) - (1 - mu)) == s_
+    for codebook in ("gaussian", "rademacher"):
+        d = proven_dimension(60, 2, layout="block", codebook=codebook)
+        built = construct_single_hop(60, 2, d, layout="block", codebook=codebook, seed=5)
+        coherence = sp.Float(built.codebook.coherence(), 30)
+        margin = sp.Float(built.recall().min_margin, 30)
+        bound = resolve_codebook(codebook).coherence_bound
+        ok &= bound is not None and coherence <= sp.Float(bound, 30) < 1
+        ok &= margin >= 1 - coherence - sp.Float("1e-12")
+    return bool(ok)
 
 
-def check_block_dimension() -> bool:
-    """Block layout: d = d_s + R + k with d_s = R·k, i.e. (R+1)k + R; the inverse is exact."""
+def check_layout_dimensions_in_library() -> bool:
+    """Each layout's d from R and k (block ``(R+1)k + R``, block in place ``R(k+1)``, superposed
+    ``2k + R``, in place ``k + R``; in_place_readout.md) and its inverse ``code_length_at``: the
+    largest k whose d fits, for every d from the smallest up."""
+    from geoconstruct.constructions.layouts import LAYOUTS
+
     R, k = sp.symbols("R k", positive=True, integer=True)
-    d = R * k + R + k
-    ok = sp.expand(d - ((R + 1) * k + R)) == 0
-    # k = floor((d + e − R)/(R+1)) recovers k for 0 <= e <= R
-    for r_value in range(1, 6):
-        for k_value in range(1, 6):
-            for e_value in range(r_value + 1):
-                total = (r_value + 1) * k_value + r_value + e_value
-                ok &= (total - r_value) // (r_value + 1) == k_value
+    formulas = {
+        "block_separate": (R + 1) * k + R,
+        "block": R * (k + 1),
+        "superposed_separate": 2 * k + R,
+        "superposed": k + R,
+    }
+    ok = set(formulas) == set(LAYOUTS)
+    for name, formula in formulas.items():
+        layout = LAYOUTS[name]
+        for relations in range(1, 7):
+            for length in range(1, 12):
+                ok &= layout.dimension(relations, length) == formula.subs({R: relations, k: length})
+            for d in range(int(formula.subs({R: relations, k: 1})), 80):
+                fitted = layout.code_length_at(relations, d)
+                ok &= bool(formula.subs({R: relations, k: fitted}) <= d)
+                ok &= bool(formula.subs({R: relations, k: fitted + 1}) > d)
     return bool(ok)
 
 
@@ -196,37 +248,44 @@ def check_chernoff_optimum() -> bool:
     )
 
 
-def check_superposed_exponent(constant: sp.Rational = FOUR) -> bool:
-    """With t = ‖z‖²/2 and σ² = (R−1)‖z‖²/k: t²/(2σ²) = k‖z‖²/(8(R−1)) >= (1−μ)k/(4(R−1)).
-
-    The lower bound uses ‖z‖² = 2(1 − ⟨u_a, u_t⟩) >= 2(1 − μ); ``constant`` is the 4.
-    """
-    k, R1, z2, mu = sp.symbols("k R1 z2 mu", positive=True)  # R1 = R − 1
-    t = z2 / 2
+def check_superposed_exponent(theta_scale: sp.Expr = TWO) -> bool:
+    """Chernoff at θ = k/(2(R−1)) (``theta_scale`` is the 2) for X >= ‖z‖²/2 − γ with
+    σ² = (R−1)‖z‖²/k: the exponent is −k‖z‖²/(8(R−1)) + kγ/(2(R−1)), and with ‖z‖² = 2(1 − c)
+    it is −k/(4(R−1)) + kγ/(2(R−1)) + λc, λ = k/(4(R−1)) (superposed_recall.md, Step 1)."""
+    k, R1, z2, gamma, c = sp.symbols("k R1 z2 gamma c", positive=True)  # R1 = R − 1
     sigma2 = R1 * z2 / k
-    exponent = sp.simplify(t**2 / (2 * sigma2))
-    exact = sp.simplify(exponent - k * z2 / (8 * R1)) == 0
-    at_worst = sp.simplify(exponent.subs(z2, 2 * (1 - mu)) - (1 - mu) * k / (constant * R1)) == 0
-    return bool(exact) and bool(at_worst)
+    theta = k / (theta_scale * R1)
+    exponent = -theta * (z2 / 2 - gamma) + theta**2 * sigma2 / 2
+    in_z = sp.simplify(exponent - (-k * z2 / (8 * R1) + k * gamma / (2 * R1))) == 0
+    in_c = exponent.subs(z2, 2 * (1 - c))
+    lam = k / (4 * R1)
+    in_coherence = sp.simplify(in_c - (-k / (4 * R1) + k * gamma / (2 * R1) + lam * c)) == 0
+    optimum = sp.simplify(theta - (z2 / 2) / sigma2) == 0  # the optimum for γ = 0
+    return bool(in_z) and bool(in_coherence) and bool(optimum)
 
 
-def check_superposed_length(constant: sp.Rational = FOUR) -> bool:
-    """N(N−1)R·exp(−(1−μ)k/(4(R−1))) <= δ  ⟺  k >= 4(R−1)/(1−μ)·ln(N(N−1)R/δ)."""
-    k, n, R1, delta = sp.symbols("k N R1 delta", positive=True)
-    mu = sp.Symbol("mu", positive=True)
+def check_superposed_average(mgf_constant: sp.Expr = TWO) -> bool:
+    """E e^{λc} <= e^{λ²/(2k)} at λ = k/(4(R−1)) turns Step 1's exponent into
+    −k(8R − 9 − 16γ(R−1))/(32(R−1)²) (superposed_recall.md, Step 2); ``mgf_constant`` is the 2 of
+    the sphere's sub-Gaussian bound."""
+    k, R1, gamma = sp.symbols("k R1 gamma", positive=True)
+    lam = k / (4 * R1)
+    averaged = -k / (4 * R1) + k * gamma / (2 * R1) + lam**2 / (mgf_constant * k)
     R = R1 + 1
-    union = n * (n - 1) * R * sp.exp(-(1 - mu) * k / (4 * R1))
+    stated = -k * (8 * R - 9 - 16 * gamma * R1) / (32 * R1**2)
+    return bool(sp.simplify(averaged - stated) == 0)
+
+
+def check_superposed_length(constant: sp.Expr = THIRTY_TWO) -> bool:
+    """N(N−1)R·exp(−k(8R−9−16γ(R−1))/(32(R−1)²)) <= δ  ⟺
+    k >= 32(R−1)²/(8R−9−16γ(R−1))·ln(N(N−1)R/δ)."""
+    k, n, R1, delta, gamma = sp.symbols("k N R1 delta gamma", positive=True)
+    R = R1 + 1
+    rate = (8 * R - 9 - 16 * gamma * R1) / (32 * R1**2)
+    union = n * (n - 1) * R * sp.exp(-k * rate)
     (threshold,) = sp.solve(sp.Eq(union, delta), k)
-    library = constant * R1 / (1 - mu) * sp.log(n * (n - 1) * R / delta)
+    library = constant * R1**2 / (8 * R - 9 - 16 * gamma * R1) * sp.log(n * (n - 1) * R / delta)
     return bool(sp.simplify(sp.expand_log(threshold - library, force=True)) == 0)
-
-
-def check_unchecked_coherence_exponent(max_coherence: sp.Expr = HALF) -> bool:
-    """At ``k = 4(R−1)/(1−μ)·L`` the coherence tail's exponent ``kμ²/2`` is ``(R−1)·L`` for the
-    library's μ (superposed_recall.md, the corollary)."""
-    R1, L = sp.symbols("R1 L", positive=True)
-    k = 4 * R1 / (1 - max_coherence) * L
-    return bool(sp.simplify(k * max_coherence**2 / 2 - R1 * L) == 0)
 
 
 # ---------------------------------------------------------------------------- lower_bounds.md
@@ -613,9 +672,18 @@ def check_disjoint_relation_bonus(bonus_offset: sp.Expr = ONE) -> bool:
 
 
 def check_disjoint_dimension() -> bool:
-    """R slots of k and R relation coordinates: ``R·k + R = R·(k + 1)``, the in-place block d."""
+    """R slots of k and R relation coordinates: ``R·k + R = R·(k + 1)``, the in-place block d,
+    and the library's ``disjoint_dimension`` is that at the codebook's shortest k."""
+    from geoconstruct import disjoint_dimension
+    from geoconstruct.codes.codebooks import resolve_codebook
+
     n_relations, k = sp.symbols("R k", positive=True, integer=True)
-    return sp.expand(n_relations * k + n_relations - n_relations * (k + 1)) == 0
+    ok = sp.expand(n_relations * k + n_relations - n_relations * (k + 1)) == 0
+    for codebook in ("grid", "gaussian"):
+        for n, relations in ((50, 2), (300, 3), (4096, 4)):
+            length = resolve_codebook(codebook).min_code_length(n)
+            ok &= disjoint_dimension(n, relations, codebook=codebook) == relations * (length + 1)
+    return bool(ok)
 
 
 def check_disjoint_bonus_in_library() -> bool:
@@ -678,50 +746,36 @@ def check_unit_code_length_in_library() -> bool:
 
 
 def check_superposed_length_in_library() -> bool:
-    """The superposed layout's k makes ``N(N−1)R·exp(−(1−μ)k/(4(R−1)))`` at most the documented
-    δ = 1/100, and is the smallest such k (superposed_recall.md)."""
-    from geoconstruct.codes.codebooks import GaussianCodes
-    from geoconstruct.constructions.layouts import SeparateSuperposedLayout
+    """The superposed layout's k (R >= 2, random codes) makes
+    ``N(N−1)R·exp(−k(8R−9−16γ(R−1))/(32(R−1)²))`` at most the documented δ = 1/100 at the
+    library's γ, is the smallest such k above the codebook's shortest, and is what
+    ``superposed_failure_bound`` and the guarantee report; no coherence check runs
+    (superposed_recall.md)."""
+    from geoconstruct.codes.codebooks import GaussianCodes, RademacherCodes
+    from geoconstruct.constructions import layouts
 
     ok = True
-    mu = sp.Rational(1, 2)
-    for n in (2, 3, 1000, 65_536, 10**6):
-        for relations in (2, 3, 4, 8, 16):
-            k = SeparateSuperposedLayout().min_code_length(n, relations, GaussianCodes(float(mu)))
-            failure = n * (n - 1) * relations * sp.exp(-(1 - mu) * k / (4 * (relations - 1)))
-            before = n * (n - 1) * relations * sp.exp(-(1 - mu) * (k - 1) / (4 * (relations - 1)))
-            shortest = GaussianCodes(float(mu)).min_code_length(n)
-            ok &= sp.N(failure, 50) <= DOCUMENTED_DELTA
-            ok &= k == shortest or sp.N(before, 50) > DOCUMENTED_DELTA
-    return bool(ok)
-
-
-def check_unchecked_coherence_in_library() -> bool:
-    """Where the superposed layout skips the coherence check, the probability it adds is
-    ``N(N−1)·e^{−kμ²/2}`` at most ``δ/R``, and the guarantee reports ``δ`` plus exactly that
-    (superposed_recall.md, the corollary)."""
-    from geoconstruct.codes.codebooks import GaussianCodes
-    from geoconstruct.constructions.layouts import (
-        SUPERPOSED_FAILURE_PROBABILITY,
-        SuperposedLayout,
-        unchecked_coherence_failure,
-    )
-
-    ok = True
-    mu = sp.Rational(1, 2)
-    family, layout = GaussianCodes(float(mu)), SuperposedLayout()
-    for n in (2, 3, 1000, 65_536, 2**20):
-        for relations in (2, 3, 4, 16):
-            k = layout.min_code_length(n, relations, family)
-            tail = n * (n - 1) * sp.exp(-k * mu**2 / 2)
-            library = unchecked_coherence_failure(n, k, float(mu))
-            ok &= sp.N(tail, 50) <= DOCUMENTED_DELTA / relations
-            ok &= abs(sp.N(tail, 50) - library) <= sp.N(tail, 50) * sp.Float("1e-9")
-            checked = layout.checks_coherence(n, relations, family, k)
-            reported = layout.proved_guarantee(n, relations, family, k).failure_probability
-            expected = SUPERPOSED_FAILURE_PROBABILITY + (0.0 if checked else library)
-            ok &= reported == expected
-            ok &= checked == (n * n * k <= 2**36)
+    gamma = sp.nsimplify(layouts.ROUNDING_MARGIN)
+    if not 0 < gamma <= sp.Rational(1, 2**16):  # the documented γ
+        return False
+    layout = layouts.SuperposedLayout()
+    for family in (GaussianCodes(), RademacherCodes()):
+        for n in (2, 3, 1000, 65_536, 10**6):
+            for relations in (2, 3, 4, 8, 16):
+                k = layout.min_code_length(n, relations, family)
+                rate = (8 * relations - 9 - 16 * gamma * (relations - 1)) / (
+                    32 * (relations - 1) ** 2
+                )
+                pairs = n * (n - 1) * relations
+                at_k = sp.N(pairs * sp.exp(-k * rate), 50)
+                below = sp.N(pairs * sp.exp(-(k - 1) * rate), 50)
+                ok &= at_k <= DOCUMENTED_DELTA
+                ok &= k == family.shortest_code_length(n) or below > DOCUMENTED_DELTA
+                library = layouts.superposed_failure_bound(n, relations, k)
+                ok &= abs(at_k - library) <= at_k * sp.Float("1e-9")
+                ok &= not layout.checks_coherence(n, relations, family, k)
+                guarantee = layout.proved_guarantee(n, relations, family, k)
+                ok &= guarantee.failure_probability == float(DOCUMENTED_DELTA)
     return bool(ok)
 
 
@@ -843,22 +897,6 @@ def check_multi_hop_dimension_in_library() -> bool:
 # ---------------------------------------------------------------------------- in_place_readout.md
 
 
-def check_in_place_dimension() -> bool:
-    """Block in place: d = R·k + R = R(k+1), inverse ⌊d/R⌋ − 1; superposed: d = k + R, inverse
-    d − R; each saves exactly the k output coordinates of its base layout."""
-    R, k = sp.symbols("R k", positive=True, integer=True)
-    ok = sp.expand((R * k + R) - R * (k + 1)) == 0
-    ok &= sp.expand(((R + 1) * k + R) - (R * k + R)) == k
-    ok &= sp.expand((2 * k + R) - (k + R)) == k
-    for r_value in range(1, 7):
-        for k_value in range(1, 9):
-            for extra in range(r_value):  # spare dimensions below the next code length
-                d = r_value * (k_value + 1) + extra
-                ok &= sp.floor(sp.Rational(d, r_value)) - 1 == k_value
-            ok &= (k_value + r_value) - r_value == k_value
-    return bool(ok)
-
-
 def check_in_place_gate_bound(gate_scale_factor: sp.Expr = TWO) -> bool:
     """Two p-bit grid coordinates differ by up to 2^p − 1; λ_in = factor·2^{p−1} closes the gate
     on that difference only if factor >= 2 (and then for every p)."""
@@ -925,4 +963,88 @@ def check_certificate_margins_in_library() -> bool:
         proved = 1 - mu  # the proofs' margin of a clean code
         smallest = sp.Float(float(certificate.margins.min()), 50)
         ok &= bool(smallest <= proved) and bool(smallest >= proved - sp.Float(1e-9))
+    return bool(ok)
+
+
+def check_significand_bits_in_library() -> bool:
+    """The significands the exactness tests use are IEEE 754's: binary64 has p = 53 and
+    binary32 p = 24 (with the implicit bit), so p − 1 fraction bits are stored; the library's
+    table and numpy's dtypes say the same (block_recall.md, certified_recall.md Step 4)."""
+    import numpy as np
+
+    from geoconstruct.codes.codebooks import SIGNIFICAND_BITS
+
+    ieee = {"float64": (64, 11), "float32": (32, 8)}  # (width, exponent bits): p = width − e
+    ok = set(SIGNIFICAND_BITS) == set(ieee)
+    for name, (width, exponent_bits) in ieee.items():
+        p = width - exponent_bits  # sign bit out, implicit bit in
+        ok &= SIGNIFICAND_BITS[name] == p
+        ok &= np.finfo(np.dtype(name)).nmant + 1 == p
+        # 2^p + 1 is the first integer the format cannot hold
+        ok &= float(np.array(2**p + 1, dtype=name)) != 2**p + 1
+        ok &= float(np.array(2**p - 1, dtype=name)) == 2**p - 1
+    return bool(ok)
+
+
+def check_rounding_bound_in_library() -> bool:
+    """The certificate's ε bounds the rounding of every computed logit (certified_recall.md
+    Step 4): on float32 constructions with random codes, ``max |float32 logit − exact logit|``
+    (the exact one: the same float32 weights, a float64 pass, whose own error is ~10⁻¹³) is at
+    most ε, and every certified margin is at most the float64 margin."""
+    import dataclasses
+
+    import numpy as np
+
+    from geoconstruct import construct_single_hop, proven_dimension
+    from geoconstruct.model.transformer import forward
+
+    ok = True
+    for layout in ("block", "superposed"):
+        n, relations = 120, 2
+        d = proven_dimension(n, relations, layout=layout, codebook="gaussian")
+        built = construct_single_hop(n, relations, d, layout=layout, dtype="float32", seed=2)
+        tokens, answers = built.queries.prompts(built)
+        computed = forward(built.weights, built.config, tokens, last_position_only=True)
+        wide = {name: np.asarray(array, np.float64) for name, array in built.weights.items()}
+        wide_config = dataclasses.replace(built.config, dtype="float64")
+        exact = forward(wide, wide_config, tokens, last_position_only=True)
+        observed = float(np.abs(computed.astype(np.float64) - exact).max())
+        certificate = built.certify()
+        ok &= observed > 0 and sp.Float(certificate.rounding_error) >= sp.Float(observed) * (
+            1 + sp.Float("1e-6")
+        )
+        rows = np.arange(len(answers))
+        own = exact[rows, answers]
+        exact[rows, answers] = -np.inf
+        margins = own - exact.max(axis=1)
+        ok &= bool(np.all(certificate.margins <= margins + 1e-9))
+    return bool(ok)
+
+
+def check_sampled_interval_in_library(population: int = 20, n_sampled: int = 8) -> bool:
+    """The interval the library labels 95 % covers K with probability >= 95 % for every K, the
+    probability computed exactly from the hypergeometric law in rationals (sampled_recall.md)."""
+    from geoconstruct.verification.evaluation import RecallReport
+
+    M, n = population, n_sampled
+    bounds = {}
+    for x in range(n + 1):
+        report = RecallReport(
+            n_queries=n,
+            n_correct=x,
+            n_facts=n,
+            min_margin=0.0,
+            failures=(),
+            sampled=True,
+            total_queries=M,
+        )
+        bounds[x] = report.accuracy_interval
+    ok = True
+    for K in range(M + 1):
+        covered = sp.Integer(0)
+        for x in range(max(0, n - (M - K)), min(n, K) + 1):
+            low, high = bounds[x]
+            if low * M - 1e-9 <= K <= high * M + 1e-9:
+                covered += sp.binomial(K, x) * sp.binomial(M - K, n - x) / sp.binomial(M, n)
+        ok &= covered >= sp.Rational(95, 100)
     return bool(ok)

@@ -26,8 +26,25 @@ the separate output subspace with one codebook each)."""
 
 def independent_argmax(weights, tokens, chunk=1000):
     """A one-layer transformer in plain numpy, TransformerLens conventions, written anew here."""
+    return np.concatenate([logits.argmax(axis=1) for logits in _logits(weights, tokens, chunk)])
+
+
+def independent_margins(weights, tokens, answers, chunk=1000):
+    """``logit[answer] − max of the other logits`` per prompt, from the same independent pass."""
+    margins = []
+    for start, logits in zip(
+        range(0, len(tokens), chunk), _logits(weights, tokens, chunk), strict=True
+    ):
+        rows = np.arange(len(logits))
+        own = logits[rows, answers[start : start + chunk]]
+        logits[rows, answers[start : start + chunk]] = -np.inf
+        margins.append(own - logits.max(axis=1))
+    return np.concatenate(margins)
+
+
+def _logits(weights, tokens, chunk):
+    """The last position's logits, ``chunk`` prompts at a time."""
     W = weights
-    out = []
     for start in range(0, len(tokens), chunk):
         t = tokens[start : start + chunk]
         x = W["embed.W_E"][t] + W["pos_embed.W_pos"][: t.shape[1]]  # [n, p, d]
@@ -54,8 +71,7 @@ def independent_argmax(weights, tokens, chunk=1000):
             + np.einsum("nhqe,hed->nqd", z, W["blocks.0.attn.W_O"], optimize=True)
             + W["blocks.0.attn.b_O"]
         )
-        hidden = np.maximum(x @ W["blocks.0.mlp.W_in"] + W["blocks.0.mlp.b_in"], 0)
-        x = x + hidden @ W["blocks.0.mlp.W_out"] + W["blocks.0.mlp.b_out"]
-        logits = x[:, -1] @ W["unembed.W_U"] + W["unembed.b_U"]
-        out.append(logits.argmax(axis=1))
-    return np.concatenate(out)
+        last = x[:, -1]  # the MLP acts position by position: only the last one is read out
+        hidden = np.maximum(last @ W["blocks.0.mlp.W_in"] + W["blocks.0.mlp.b_in"], 0)
+        last = last + hidden @ W["blocks.0.mlp.W_out"] + W["blocks.0.mlp.b_out"]
+        yield last @ W["unembed.W_U"] + W["unembed.b_U"]

@@ -11,7 +11,13 @@ from cases import LAYOUT_CODEBOOKS, SUPERPOSED_BCH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geoconstruct import MemoryBudgetError, construct_single_hop, proven_dimension
+from geoconstruct import (
+    MemoryBudgetError,
+    construct_single_hop,
+    proven_dimension,
+    required_dimension,
+)
+from geoconstruct.codes.codebooks import GridCodes
 from geoconstruct.verification.certificate import _fraction_bits, certificate_bytes
 
 
@@ -77,6 +83,44 @@ def test_grid_constructions_are_exact_in_floating_point(dtype):
     certificate = construction.certify()
     assert certificate.rounding_error == 0.0
     assert certificate.margins.min() == 0.5  # exact arithmetic: no rounding slack at all
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    bits=st.integers(1, 12),
+    n_subjects=st.integers(2, 5000),
+    n_relations=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_grid_codes_in_float32_certify_at_margin_one_half_at_every_accepted_width(
+    bits, n_subjects, n_relations, seed
+):
+    """Regression: at 10–12 bits the stagewise magnitude bound overflowed float32's significand,
+    so nothing was certified (the rounding bound read 3.6–81) and the search raised."""
+    family = GridCodes(bits=bits)
+    d = required_dimension(n_subjects, n_relations, layout="block", codebook=family)
+    try:
+        construction = construct_single_hop(
+            n_subjects, n_relations, d, layout="block", codebook=family, dtype="float32", seed=seed
+        )
+    except ValueError as error:  # this width and code length are not exact in float32
+        assert "not exact in float32" in str(error)
+        return
+    report = construction.recall(method="certified")
+    assert report.n_fallback == 0 and report.all_correct
+    certificate = construction.certify()
+    assert certificate.rounding_error == 0.0
+    assert certificate.margins.min() == 0.5
+
+
+@pytest.mark.parametrize("bits", [10, 11, 12])
+def test_the_widest_grid_codes_certify_every_query_in_float32(bits):
+    family = GridCodes(bits=bits)
+    d = required_dimension(4096, 4, layout="block", codebook=family)
+    construction = construct_single_hop(
+        4096, 4, d, layout="block", codebook=family, dtype="float32"
+    )
+    assert construction.recall(method="certified").n_fallback == 0
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

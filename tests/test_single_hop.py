@@ -100,13 +100,19 @@ def test_superposed_layout_succeeds_on_twenty_seeds(n_subjects, n_relations):
 
 
 def test_superposed_dimension_formula():
-    # k = max(8 ln(2N(N-1)), ⌈4(R-1)/(1-μ) ln(N(N-1)R/δ)⌉) with μ = 1/2, δ = 1/100;
-    # d = k + R read out in place (the default), 2k + R with a separate output subspace
+    # R >= 2: k = ⌈32(R-1)²/(8R-9-16γ(R-1)) · ln(N(N-1)R/δ)⌉, δ = 1/100, γ = 2^-16
+    # (proofs/superposed_recall.md); R = 1: the coherent length ⌈8 ln(2N(N-1))⌉ (μ = 1/2).
+    # d = k + R read out in place (the default), 2k + R with a separate output subspace.
+    gamma = 2.0**-16
     for n_subjects, n_relations in [(100, 2), (1000, 4), (4000, 8), (50, 1)]:
         pairs = n_subjects * (n_subjects - 1)
-        code = math.ceil(2 * math.log(2 * pairs) / 0.25)
-        crosstalk = math.ceil(8 * (n_relations - 1) * math.log(pairs * n_relations * 100))
-        k = max(code, crosstalk)
+        if n_relations == 1:
+            k = math.ceil(2 * math.log(2 * pairs) / 0.25)
+        else:
+            rate = (8 * n_relations - 9 - 16 * gamma * (n_relations - 1)) / (
+                32 * (n_relations - 1) ** 2
+            )
+            k = math.ceil(math.log(pairs * n_relations * 100) / rate)
         assert proven_dimension(n_subjects, n_relations) == k + n_relations
         assert (
             proven_dimension(
@@ -114,6 +120,8 @@ def test_superposed_dimension_formula():
             )
             == 2 * k + n_relations
         )
+    # the figures the theorem is quoted with (N = 4,096)
+    assert [proven_dimension(4096, r) for r in (2, 4, 8)] == [103, 288, 673]
 
 
 def test_ten_thousand_subjects_eight_relations_all_recalled():

@@ -10,12 +10,12 @@ name; :func:`resolve_layout` turns a name into its object.
     ``B_r`` is a random ``k×k`` orthogonal matrix (for dual-BCH codes: the trace code's ±1 sign
     diagonals) and all relations share ``d_s = k`` dimensions; the read-out carries crosstalk from
     the other relations. Unit codes only. The read-out is written in place, into the subject
-    subspace itself: ``d = k + R``. With ``k >= ⌈4(R-1)/(1-μ) · ln(N(N-1)R/δ)⌉``, ``μ`` the
-    codebook's coherence bound and ``δ = 1/100``, every fact is recalled with probability at least
-    ``1 - δ`` over the draw of the ``B_r``, for facts and codes drawn independently of them
-    (``proofs/superposed_recall.md``, ``proofs/in_place_readout.md``). Where checking the codes'
-    coherence would cost more than :data:`COHERENCE_CHECK_WORK` multiply-adds, they are drawn
-    once and the chance that it exceeds μ joins δ.
+    subspace itself: ``d = k + R``. For random codes (gaussian, rademacher) and ``R >= 2``, with
+    ``k >= ⌈32(R-1)² / (8R - 9 - 16γ(R-1)) · ln(N(N-1)R/δ)⌉`` (:func:`superposed_code_length`,
+    ``δ = 1/100``, ``γ`` = :data:`ROUNDING_MARGIN`), every fact is recalled, with an exact logit
+    margin of at least γ, with probability at least ``1 - δ`` over the draw of the codes and the
+    ``B_r``, for facts drawn independently of them (``proofs/superposed_recall.md``,
+    ``proofs/in_place_readout.md``). The codes are drawn once: the proof needs no coherence check.
 ``block``
     ``B_r`` puts relation r's code in its own k-dimensional slot: ``d_s = R·k``, no crosstalk,
     ``y = u_{π_r(s)}`` exactly, read out in place at slot 0: ``d = R·(k + 1)``. With grid codes,
@@ -46,8 +46,8 @@ from geoconstruct.constructions.construction import Guarantee
 from geoconstruct.model.assembly import ResidualMap
 
 __all__ = [
-    "COHERENCE_CHECK_WORK",
     "LAYOUTS",
+    "ROUNDING_MARGIN",
     "SUPERPOSED_FAILURE_PROBABILITY",
     "BlockLayout",
     "Layout",
@@ -56,7 +56,8 @@ __all__ = [
     "SuperposedLayout",
     "block_read_maps",
     "resolve_layout",
-    "unchecked_coherence_failure",
+    "superposed_code_length",
+    "superposed_failure_bound",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -65,10 +66,10 @@ Rng = np.random.Generator
 SUPERPOSED_FAILURE_PROBABILITY = 0.01
 """δ in the superposed dimension formula: recall fails with probability at most δ."""
 
-COHERENCE_CHECK_WORK = 2**36
-"""The most multiply-adds (``N²·k``) the superposed layout spends on checking a random codebook's
-coherence. Above it the codes are drawn once, unchecked, and the probability that their coherence
-exceeds μ, at most ``N(N-1)·e^(-kμ²/2)``, is added to δ (``proofs/superposed_recall.md``)."""
+ROUNDING_MARGIN = 2.0**-16
+"""The exact logit margin (gamma in the proof) the superposed theorem guarantees beside recall, so
+that a computed forward pass whose every logit is within half of it of the exact one recalls the
+same facts (``proofs/superposed_recall.md``, Rounding). It costs at most one code coordinate."""
 
 
 class Layout(ABC):
@@ -244,24 +245,17 @@ class SeparateSuperposedLayout(Layout):
         return (d - n_relations) // 2
 
     def min_code_length(self, n_subjects: int, n_relations: int, family: CodebookFamily) -> int:
-        """Also at least ``⌈4(R-1)/(1-μ) · ln(N(N-1)R/δ)⌉`` (dual-BCH: the closed-form bound)."""
+        """Random codes, ``R >= 2``: :func:`superposed_code_length` (no coherence bound is used);
+        ``R = 1``: the codebook's coherent length; dual-BCH: the closed-form bound."""
         if isinstance(family, BCHCodes):
             # sign read maps: the crosstalk is bounded in closed form, for every set of facts
             return family.superposed_code_length(n_subjects, n_relations)
-        shortest = family.min_code_length(n_subjects)
         if n_relations == 1 or n_subjects == 1:
-            return shortest
-        max_coherence = family.coherence_bound
-        if max_coherence is None:
-            raise ValueError("the superposed layout needs unit codes with a coherence bound")
-        pairs = n_subjects * (n_subjects - 1) * n_relations
-        crosstalk = (
-            4.0
-            * (n_relations - 1)
-            / (1.0 - max_coherence)
-            * math.log(pairs / SUPERPOSED_FAILURE_PROBABILITY)
+            return family.min_code_length(n_subjects)
+        return max(
+            family.shortest_code_length(n_subjects),
+            superposed_code_length(n_subjects, n_relations),
         )
-        return max(shortest, math.ceil(crosstalk))
 
     def build_codebook(
         self, family: CodebookFamily, n_codes: int, code_length: int, n_relations: int, rng: Rng
@@ -297,11 +291,10 @@ class SeparateSuperposedLayout(Layout):
     def checks_coherence(
         self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
     ) -> bool:
-        """Also only while the check costs at most :data:`COHERENCE_CHECK_WORK` (``N²·k``) where
-        the crosstalk proof can absorb an unchecked draw (R >= 2)."""
+        """Only for ``R = 1``: the crosstalk theorem (``R >= 2``) averages over the codes' draw
+        and needs no coherence bound, so there the codes are drawn once."""
         proved = super().checks_coherence(n_subjects, n_relations, family, code_length)
-        affordable = n_subjects * n_subjects * code_length <= COHERENCE_CHECK_WORK
-        return proved and (affordable or n_relations == 1)
+        return proved and n_relations == 1
 
     def proved_guarantee(
         self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
@@ -310,22 +303,19 @@ class SeparateSuperposedLayout(Layout):
             return Guarantee(
                 "every_draw", None, "every fact, for every set of facts (proofs/bch_codes.md)"
             )
-        delta = SUPERPOSED_FAILURE_PROBABILITY
-        if self.checks_coherence(n_subjects, n_relations, family, code_length):
+        if n_relations == 1 or n_subjects == 1:  # no crosstalk: y = u_t, codes checked coherent
             return Guarantee(
-                "with_probability",
-                delta,
-                f"every fact with probability >= {1 - delta:g} over the draw of the read maps, "
-                "for facts and codes drawn independently of them (proofs/superposed_recall.md)",
+                "every_draw", None, "every fact, for every draw (proofs/superposed_recall.md)"
             )
-        max_coherence = family.coherence_bound or 0.0  # unit codes have one (min_code_length)
-        delta += unchecked_coherence_failure(n_subjects, code_length, max_coherence)
+        delta = SUPERPOSED_FAILURE_PROBABILITY
+        exponent = round(math.log2(ROUNDING_MARGIN))
         return Guarantee(
             "with_probability",
             delta,
-            f"every fact with probability >= 1 - {delta:.6g} over the draw of the codes and the "
-            "read maps (codes drawn once, their coherence unchecked), for facts drawn "
-            "independently of them (proofs/superposed_recall.md)",
+            f"every fact with probability >= {1 - delta:g} over the draw of the codes and the "
+            "read maps, for facts drawn independently of them, with exact logit margins >= "
+            f"2^{exponent}, so also by any pass whose logits are within 2^{exponent - 1} of "
+            "exact (proofs/superposed_recall.md)",
         )
 
     def subject_dim_formula(
@@ -425,17 +415,47 @@ def resolve_layout(layout: str | Layout) -> Layout:
     return LAYOUTS[require_choice("layout", layout, tuple(LAYOUTS))]
 
 
-def unchecked_coherence_failure(n_subjects: int, code_length: int, max_coherence: float) -> float:
-    """``N(N−1)·e^{−kμ²/2}``: a bound on the probability that N random unit codes of length k
-    have coherence above μ (``proofs/unit_codes.md``), capped at 1.
+def superposed_failure_bound(
+    n_subjects: int, n_relations: int, code_length: int, margin: float = ROUNDING_MARGIN
+) -> float:
+    """``N(N−1)R·exp(−k(8R − 9 − 16γ(R−1)) / (32(R−1)²))``: a bound on the probability that some
+    fact of the superposed layout (random codes, ``R >= 2``) has an exact logit margin below γ,
+    capped at 1 (``proofs/superposed_recall.md``).
 
     Examples
     --------
-    >>> unchecked_coherence_failure(2**20, 810, 0.5) < 1e-30
+    >>> superposed_failure_bound(4096, 4, 284) <= 0.01 < superposed_failure_bound(4096, 4, 283)
     True
     """
-    pairs = n_subjects * (n_subjects - 1)
-    return min(1.0, pairs * math.exp(-code_length * max_coherence**2 / 2))
+    n_relations_less_one = n_relations - 1
+    rate = (8 * n_relations - 9 - 16 * margin * n_relations_less_one) / (
+        32 * n_relations_less_one**2
+    )
+    pairs = n_subjects * (n_subjects - 1) * n_relations
+    return min(1.0, pairs * math.exp(-code_length * rate))
+
+
+def superposed_code_length(
+    n_subjects: int,
+    n_relations: int,
+    failure_probability: float = SUPERPOSED_FAILURE_PROBABILITY,
+    margin: float = ROUNDING_MARGIN,
+) -> int:
+    """``⌈32(R−1)² / (8R − 9 − 16γ(R−1)) · ln(N(N−1)R/δ)⌉``: the shortest random code with which
+    every fact of the superposed layout keeps a margin of γ with probability at least ``1 − δ``
+    (``R >= 2``, ``N >= 2``; ``proofs/superposed_recall.md``).
+
+    Examples
+    --------
+    >>> [superposed_code_length(4096, relations) for relations in (2, 4, 8)]
+    [101, 284, 665]
+    """
+    n_relations_less_one = n_relations - 1
+    per_unit = (32 * n_relations_less_one**2) / (
+        8 * n_relations - 9 - 16 * margin * n_relations_less_one
+    )
+    pairs = n_subjects * (n_subjects - 1) * n_relations
+    return math.ceil(per_unit * math.log(pairs / failure_probability))
 
 
 def block_read_maps(n_keys: int, code_length: int) -> FloatArray:

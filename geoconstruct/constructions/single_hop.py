@@ -193,7 +193,7 @@ def construct_single_hop(
 
     >>> c = construct_single_hop(1000, 4, d=proven_dimension(1000, 4), seed=0)
     >>> c.config.d_model, c.config.d_mlp, c.config.d_vocab, c.guarantee.scope
-    (480, 3808, 2004, 'with_probability')
+    (253, 1992, 2004, 'with_probability')
     >>> c.recall().accuracy
     1.0
     >>> below = construct_single_hop(1000, 4, d=200, seed=0)
@@ -384,13 +384,14 @@ def code_length_for(
 ) -> int:
     """The smallest code length k with a proof, for N subjects and R relations.
 
-    Block: the codebook's minimum for N codes. Superposed: also at least
-    ``⌈4(R-1)/(1-μ) · ln(N(N-1)R/δ)⌉`` (see :mod:`~geoconstruct.constructions.layouts`).
+    Block: the codebook's minimum for N codes. Superposed with random codes and ``R >= 2``:
+    ``⌈32(R-1)²/(8R-9-16γ(R-1)) · ln(N(N-1)R/δ)⌉`` (see
+    :func:`~geoconstruct.constructions.layouts.superposed_code_length`).
 
     Examples
     --------
     >>> code_length_for(10_000, 8, layout="block", codebook="grid"), code_length_for(10_000, 8)
-    (2, 1406)
+    (2, 716)
     """
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
@@ -449,7 +450,7 @@ def proven_dimension(
     >>> proven_dimension(10_000, 8, layout="block", codebook="grid")
     24
     >>> proven_dimension(1000, 4), proven_dimension(1000, 4, layout="superposed_separate")
-    (480, 956)
+    (253, 502)
     """
     code_length = code_length_for(n_subjects, n_relations, layout=layout, codebook=codebook)
     return resolve_layout(layout).dimension(n_relations, code_length)

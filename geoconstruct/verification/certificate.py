@@ -419,6 +419,7 @@ class _SubjectRows:
 
     magnitude: FloatArray  # [d_model], max_s |W_E[s, i]|
     fraction_bits: int | None  # the rows lie on 2^-f·Z (None: not on a grid we track)
+    output_magnitude: float = math.inf  # bounds every exact output coordinate y_j, every query
 
 
 def _margin_bounds(
@@ -460,6 +461,7 @@ def _margin_bounds(
     magnitude = np.zeros(d_model)
     fraction_bits: int | None = 0
     largest_y = 0.0
+    largest_exact_y = 0.0  # |y_j| plus Step 2's per-coordinate error: bounds the exact y_j
     W_E = weights["embed.W_E"]
     codes_by_coordinate = np.ascontiguousarray(decoding.codes.T)  # [k, M]
     attribute_bias = decoding.attribute_bias
@@ -497,6 +499,9 @@ def _margin_bounds(
             y = subject_reads[j] + subject_output[j] + y_constants[:, j]  # [R, n]
             expected = codes_by_coordinate[j][answers]
             largest_y = max(largest_y, float(np.abs(y).max(initial=0.0)))
+            largest_exact_y = max(
+                largest_exact_y, float((np.abs(y) + y_error / math.sqrt(k)).max(initial=0.0))
+            )
             if signs is not None:
                 squared_deviation += (y - signs[:, j, None] * superposed[j]) ** 2
             squared_distance += (y - expected) ** 2
@@ -544,7 +549,13 @@ def _margin_bounds(
     if structure.exact and _sum_of_products_exact(subject_product):
         own_error = 0.0
     else:
-        scale = float(magnitude @ np.abs(columns).max(axis=1)) + float(np.abs(y_constants).max())
+        # γ of the terms |W_E[s]|·|A|·|column|, not of the computed product (which may cancel)
+        abs_A = np.abs(A)
+        terms = np.concatenate(
+            [abs_A @ np.abs(reads), abs_A @ np.abs(structure.gates), abs_A[:, layout.output]],
+            axis=1,
+        )
+        scale = float(magnitude @ terms.max(axis=1)) + float(np.abs(y_constants).max())
         own_error = _gamma(4 * d_model + 8, np.float64) * (scale + largest_y) * math.sqrt(k)
         # and what A and c_r carry from their own float64 products into every read and gate
         selector = np.abs(np.concatenate([reads, structure.gates], axis=1))
@@ -552,7 +563,10 @@ def _margin_bounds(
         carried += (structure.relation_constants_error @ selector).max(axis=0)
         own_error += float(carried.max(initial=0.0)) * math.sqrt(k)
         own_error *= lipschitz
-    return margins.reshape(-1), _SubjectRows(magnitude, fraction_bits), float(own_error)
+    # Where this function's products were exact, y is the exact output up to Step 2's error.
+    output_magnitude = largest_exact_y if own_error == 0.0 else math.inf
+    rows_seen = _SubjectRows(magnitude, fraction_bits, output_magnitude)
+    return margins.reshape(-1), rows_seen, float(own_error)
 
 
 # --- 4. Rounding of the forward pass --------------------------------------------------------
@@ -660,7 +674,10 @@ def _rounding_error(
     stages += [(pre, f_pre), (mlp_out, f_mlp), (final, f_final)]
     output = layout.output
     abs_W_U = np.abs(W_U_output)
-    logit_magnitude = final[output] @ abs_W_U + np.abs(b_U)  # [d_vocab]
+    # The output coordinates are what the margin pass computed (exactly, when its products were):
+    # the stagewise bound above forgets that the open pair cancels what the residual holds.
+    final_output = np.minimum(final[output], subject_rows.output_magnitude)
+    logit_magnitude = final_output @ abs_W_U + np.abs(b_U)  # [d_vocab]
     stages.append((logit_magnitude, product_bits(f_final, "U", "bU")))
     if exact and all(
         np.all(np.isfinite(m)) and float(np.max(m, initial=0.0)) * 2.0**f < 2.0**mantissa
