@@ -769,10 +769,14 @@ def check_superposed_length_in_library() -> bool:
                 pairs = n * (n - 1) * relations
                 at_k = sp.N(pairs * sp.exp(-k * rate), 50)
                 below = sp.N(pairs * sp.exp(-(k - 1) * rate), 50)
-                ok &= at_k <= DOCUMENTED_DELTA
-                ok &= k == family.shortest_code_length(n) or below > DOCUMENTED_DELTA
-                library = layouts.superposed_failure_bound(n, relations, k)
-                ok &= abs(at_k - library) <= at_k * sp.Float("1e-9")
+                if relations == 2:  # Theorem 2, sharper: at most the exponential k
+                    ok &= at_k <= DOCUMENTED_DELTA or below > DOCUMENTED_DELTA
+                    ok &= layouts.superposed_failure_bound(n, 2, k) <= DOCUMENTED_DELTA
+                else:
+                    ok &= at_k <= DOCUMENTED_DELTA
+                    ok &= k == family.shortest_code_length(n) or below > DOCUMENTED_DELTA
+                    library = layouts.superposed_failure_bound(n, relations, k)
+                    ok &= abs(at_k - library) <= at_k * sp.Float("1e-9")
                 ok &= not layout.checks_coherence(n, relations, family, k)
                 guarantee = layout.proved_guarantee(n, relations, family, k)
                 ok &= guarantee.failure_probability == float(DOCUMENTED_DELTA)
@@ -1047,4 +1051,65 @@ def check_sampled_interval_in_library(population: int = 20, n_sampled: int = 8) 
             if low * M - 1e-9 <= K <= high * M + 1e-9:
                 covered += sp.binomial(K, x) * sp.binomial(M - K, n - x) / sp.binomial(M, n)
         ok &= covered >= sp.Rational(95, 100)
+    return bool(ok)
+
+
+def check_r2_tail_monotone() -> bool:
+    """x(c) = √(2(1−c))/2 − γ/√(2(1−c)) decreases on c < 1 for every γ >= 0, so T_k(x(c))
+    increases in c and the right end of an interval bounds it there (superposed_recall.md,
+    Theorem 2)."""
+    gamma = sp.Symbol("gamma", nonnegative=True)
+    w = sp.Symbol("w", positive=True)  # w = 1 − c > 0
+    distance = sp.sqrt(2 * w)
+    x = distance / 2 - gamma / distance
+    derivative_in_c = -sp.diff(x, w)  # dc = −dw
+    # −dx/dw = −(1/(2√(2w)) + γ/(2w√(2w))) < 0
+    expected = -(1 / (2 * sp.sqrt(2 * w)) + gamma / (2 * w * sp.sqrt(2 * w)))
+    ok = sp.simplify(derivative_in_c - expected) == 0
+    ok &= bool(expected.subs({gamma: 0, w: 1}) < 0)
+    return bool(ok)
+
+
+def check_r2_tail_in_library() -> bool:
+    """The library's R = 2 bound against an independent evaluation: mpmath quadrature of
+    ``T_k(x(c))·f_k(c)`` (f_k the sphere coordinate's density) at 30 digits is at most the
+    library's upper sum and within 1 % of it, and the library's k is the smallest with
+    ``2N(N−1)·p_k <= δ`` at the library's γ (superposed_recall.md, Theorem 2)."""
+    import mpmath
+
+    from geoconstruct.codes.codebooks import GaussianCodes
+    from geoconstruct.constructions import layouts
+
+    mpmath.mp.dps = 30
+    gamma = mpmath.mpf(layouts.ROUNDING_MARGIN)
+
+    def tail(k: int, x: object) -> object:
+        if x <= -1:
+            return mpmath.mpf(1)
+        if x >= 1:
+            return mpmath.mpf(0)
+        upper = mpmath.betainc((k - 1) / mpmath.mpf(2), 0.5, 0, 1 - x**2, regularized=True) / 2
+        return upper if x >= 0 else 1 - upper
+
+    def average(k: int) -> object:
+        norm = mpmath.beta((k - 1) / mpmath.mpf(2), 0.5)
+
+        def integrand(c: object) -> object:
+            distance = mpmath.sqrt(2 * (1 - c))
+            x = distance / 2 - gamma / distance
+            return tail(k, x) * (1 - c**2) ** ((k - 3) / mpmath.mpf(2)) / norm
+
+        return mpmath.quad(integrand, [-1, -0.5, 0, 0.5, 1])
+
+    ok = True
+    for k in (20, 75, 117):
+        exact = average(k)
+        library = mpmath.mpf(layouts.pair_failure_r2(k))
+        ok &= library >= exact * (1 - mpmath.mpf("1e-9")) and library <= exact * 1.01
+    layout = layouts.SuperposedLayout()
+    for n in (64, 4096, 2**20):
+        k = layout.min_code_length(n, 2, GaussianCodes())
+        pairs = 2 * n * (n - 1)
+        ok &= pairs * layouts.pair_failure_r2(k) <= DOCUMENTED_DELTA
+        ok &= pairs * layouts.pair_failure_r2(k - 1) > DOCUMENTED_DELTA
     return bool(ok)

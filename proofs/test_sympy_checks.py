@@ -67,6 +67,8 @@ ALL_CHECKS = [
     checks.check_significand_bits_in_library,
     checks.check_rounding_bound_in_library,
     checks.check_sampled_interval_in_library,
+    checks.check_r2_tail_monotone,
+    checks.check_r2_tail_in_library,
 ]
 
 
@@ -165,10 +167,17 @@ def _wrong_library():
             checks.check_superposed_length_in_library,
             layouts,
             "superposed_failure_bound",
-            lambda n, relations, k, margin=2.0**-16: min(
+            lambda n, relations, k, margin=2.0**-16, inner_products="sphere": min(
                 1.0,
                 n * (n - 1) * relations * math.exp(-k * (8 * relations - 9) / (32 * relations**2)),
             ),
+        ),
+        (
+            "a coarse R = 2 upper sum (8 intervals)",
+            checks.check_r2_tail_in_library,
+            layouts,
+            "TAIL_GRID",
+            8,
         ),
         (
             "grid codes one digit long",
@@ -203,7 +212,7 @@ def _wrong_library():
             checks.check_superposed_length_in_library,
             layouts,
             "superposed_code_length",
-            lambda n, relations, failure_probability=0.01, margin=0.0: (
+            lambda n, relations, failure_probability=0.01, margin=0.0, inner_products="": (
                 math.ceil(
                     8 * (relations - 1) * math.log(n * (n - 1) * relations / failure_probability)
                 )

@@ -5,7 +5,8 @@ Each block sits between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` in the
 command stated above it:
 
     demo                geoconstruct demo                                  README.md
-    transition-summary  docs/results/transition.json, a row per (N, R)     README.md
+    transition-summary  the transition tables' JSON, a row per (N, R)      README.md
+    transition-2-16     benchmarks/results/transition_2_16.json            results/transition.md
     bounds              geoconstruct bounds --subjects 65536 ...           docs/guide.md
     precision           geoconstruct construct --subjects 1048576 ...      docs/guide.md
     transition          docs/results/transition_table.md                   results/transition.md
@@ -20,8 +21,9 @@ command stated above it:
     structured          benchmarks/results/structured_table.md             results/transition.md
 
 Usage: ``python tools/render_docs.py [block ...]`` (default: every block). ``--check`` exits 1
-if a deterministic block (bounds, transfer, transition-summary) differs from what its command
-prints now.
+if a deterministic block (bounds, transfer, transition-summary, transition-2-16) differs from
+what its command prints now. Unknown options are refused (exit 2), so that ``--help`` prints this
+and changes nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ README = ROOT / "README.md"
 GUIDE = ROOT / "docs" / "guide.md"
 RESULTS = ROOT / "docs" / "results"
 TRANSITION_JSON = RESULTS / "transition_table.json"
+TRANSITION_2_16_JSON = ROOT / "benchmarks" / "results" / "transition_2_16.json"
+TRANSITION_2_16_COMMAND = (
+    "geoconstruct table transition --subjects 65536 --relations 2,4 --seeds 0,1,2,3,4 "
+    "--exact-work-limit 1e13 --save benchmarks/results/transition_2_16"
+)
 PRECISION_RESULTS = RESULTS / "precision_table.md"
 PRECISION_COMMAND = (
     "geoconstruct table dimension --subjects 1024,16384 --relations 4 "
@@ -84,7 +91,7 @@ COMMANDS = {
         *("--hops", "3", "--steps", "1"),
     ],
 }
-DETERMINISTIC = ("bounds", "transfer", "transition-summary")
+DETERMINISTIC = ("bounds", "transfer", "transition-summary", "transition-2-16")
 BLOCK_FILES = {
     "demo": README,
     "transition-summary": README,
@@ -100,21 +107,29 @@ BLOCK_FILES = {
     "transfer": RESULTS / "transfer.md",
     "baselines": RESULTS / "baselines.md",
     "structured": RESULTS / "transition.md",
+    "transition-2-16": RESULTS / "transition.md",
 }
 TABLES = ("superposed", "scale", "dimension", "tradeoff", "baselines", "transition")
 TABLES += ("structured",)
 TABLES += ("precision-table",)
 
 
-def transition_summary() -> str:
-    """One row per (N, R) of the transition table: the measured min d with its basis, the predicted
-    and the proved d."""
+def transition_summary(*sources: tuple[Path, str]) -> str:
+    """One row per (N, R) of the transition tables: the measured min d with its basis, the
+    predicted d, and the proved d (``proven_dimension``, a formula: computed here, so that a
+    table measured before the theorem changed shows today's proof)."""
     import json
 
-    rows = json.loads(TRANSITION_JSON.read_text())
+    from geoconstruct import proven_dimension
+
     seen: dict[tuple[int, int], dict[str, float]] = {}
-    for row in rows:
-        seen.setdefault((row["n_subjects"], row["n_relations"]), row)
+    commands = []
+    for path, command in sources:
+        rows = json.loads(path.read_text())
+        for row in rows:
+            seen.setdefault((row["n_subjects"], row["n_relations"]), row)
+        seeds = ", ".join(str(seed) for seed in rows[0]["seeds"])
+        commands.append(f"seeds {seeds} from `{command}`")
     lines = [
         "| N | R | R·log2 N | measured min d | basis | / R·log2 N | predicted min d | "
         "predicted / measured | proved d | / R·log2 N |",
@@ -123,18 +138,22 @@ def transition_summary() -> str:
     for (n, r), row in sorted(seen.items()):
         ratio = row["r_log2_n"]
         measured, predicted = row["min_d"], row["predicted_min_d"]
+        proved = proven_dimension(n, r)
         lines.append(
             f"| {n:,} | {r} | {ratio:.0f} | {measured} | {row['min_d_basis']} | "
             f"{measured / ratio:.2f} | {predicted} | {predicted / measured:.3f} | "
-            f"{row['proven_d']} | {row['proven_d'] / ratio:.2f} |"
+            f"{proved} | {proved / ratio:.2f} |"
         )
-    seeds = ", ".join(str(seed) for seed in rows[0]["seeds"])
-    return "\n".join(lines) + f"\n\nSeeds {seeds}; from `{TRANSITION_COMMAND}`."
+    return "\n".join(lines) + "\n\n" + "; ".join(commands).capitalize() + "."
 
 
 def command_output(name: str) -> str:
     if name == "transition-summary":
-        return transition_summary()
+        return transition_summary(
+            (TRANSITION_JSON, TRANSITION_COMMAND), (TRANSITION_2_16_JSON, TRANSITION_2_16_COMMAND)
+        )
+    if name == "transition-2-16":
+        return transition_summary((TRANSITION_2_16_JSON, TRANSITION_2_16_COMMAND))
     if name == "transition":
         text = (RESULTS / "transition_table.md").read_text().strip()
         return f"`$ {TRANSITION_COMMAND}`\n\n" + text
@@ -158,7 +177,7 @@ def command_output(name: str) -> str:
 
 
 def render_block(name: str, output: str) -> str:
-    if name in (*TABLES, "transition-summary"):
+    if name in (*TABLES, "transition-summary", "transition-2-16"):
         return output + "\n"  # already a Markdown table
     return f"`$ {' '.join(COMMANDS[name])}`\n\n```\n{output}\n```\n"
 
@@ -175,6 +194,11 @@ def current_block(text: str, name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    unknown = [arg for arg in argv if arg.startswith("-") and arg != "--check"]
+    unknown += [arg for arg in argv if not arg.startswith("-") and arg not in BLOCK_FILES]
+    if unknown:
+        print(__doc__, file=sys.stderr)
+        return 2 if unknown != ["--help"] and unknown != ["-h"] else 0
     check = "--check" in argv
     names = [arg for arg in argv if not arg.startswith("--")] or list(BLOCK_FILES)
     if check:

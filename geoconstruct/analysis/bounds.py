@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import math
 
-from scipy.special import betainc
-
 from geoconstruct._validation import require_int, require_probability
 from geoconstruct.codes.codebooks import (
     CodebookFamily,
@@ -43,6 +41,7 @@ from geoconstruct.codes.codebooks import (
     RademacherCodes,
     resolve_codebook,
 )
+from geoconstruct.codes.sphere import cap_fraction
 from geoconstruct.constructions.layouts import resolve_layout
 from geoconstruct.constructions.multi_hop import chain_count
 from geoconstruct.constructions.single_hop import code_length_for
@@ -153,22 +152,6 @@ def global_min_dimension(n_subjects: int, n_relations: int, bits: int) -> int:
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     bits = require_int("bits", bits, minimum=1)
     return math.ceil(global_bits(n_subjects, n_relations) / (n_subjects * bits) - 1e-12)
-
-
-def cap_fraction(dimension: int, angle: float) -> float:
-    """The fraction of the unit sphere in ``R^dimension`` within ``angle`` (<= π/2) of a point.
-
-    ``½·I_{sin² angle}((dimension-1)/2, ½)`` (regularised incomplete beta function).
-
-    Examples
-    --------
-    >>> round(cap_fraction(2, math.pi / 4), 6), round(cap_fraction(3, math.pi / 3), 6)
-    (0.25, 0.25)
-    """
-    dimension = require_int("dimension", dimension, minimum=2)
-    if not 0.0 <= angle <= math.pi / 2:
-        raise ValueError(f"angle must lie in [0, π/2], got {angle}")
-    return 0.5 * float(betainc((dimension - 1) / 2, 0.5, math.sin(angle) ** 2))
 
 
 def packing_min_code_length(n_codes: int, max_coherence: float) -> int:

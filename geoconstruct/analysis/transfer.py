@@ -289,11 +289,11 @@ def transfer_summary(
     >>> summary = transfer_summary(300, 2, layout="block", codebook="grid")
     >>> summary.moved.all_correct, summary.fitted.all_correct, summary.unchanged
     (True, True, True)
-    >>> summary = transfer_summary(100, 2)   # superposed: R·k > N, the fit is not identifiable
+    >>> summary = transfer_summary(60, 2)   # superposed: R·k > N, the fit is not identifiable
     >>> summary.moved.all_correct, summary.fitted
     (True, None)
     >>> print(summary.fit_skipped)
-    fitting R=2 read maps of 67-dimensional codes needs N >= 134 subjects, got N=100
+    fitting R=2 read maps of 44-dimensional codes needs N >= 88 subjects, got N=60
     """
     family = resolve_codebook(codebook)
     d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=family)

@@ -33,6 +33,7 @@ from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import binom
 
 from geoconstruct._validation import require_choice
 from geoconstruct.codes.codebooks import (
@@ -42,6 +43,7 @@ from geoconstruct.codes.codebooks import (
     GaussianCodes,
     RademacherCodes,
 )
+from geoconstruct.codes.sphere import coordinate_tail
 from geoconstruct.constructions.construction import Guarantee
 from geoconstruct.model.assembly import ResidualMap
 
@@ -55,6 +57,7 @@ __all__ = [
     "SeparateSuperposedLayout",
     "SuperposedLayout",
     "block_read_maps",
+    "pair_failure_r2",
     "resolve_layout",
     "superposed_code_length",
     "superposed_failure_bound",
@@ -245,16 +248,18 @@ class SeparateSuperposedLayout(Layout):
         return (d - n_relations) // 2
 
     def min_code_length(self, n_subjects: int, n_relations: int, family: CodebookFamily) -> int:
-        """Random codes, ``R >= 2``: :func:`superposed_code_length` (no coherence bound is used);
+        """Random codes, ``R >= 2``: :func:`superposed_code_length`, with the law of the inner
+        product of two of the family's codes (no coherence bound is used);
         ``R = 1``: the codebook's coherent length; dual-BCH: the closed-form bound."""
         if isinstance(family, BCHCodes):
             # sign read maps: the crosstalk is bounded in closed form, for every set of facts
             return family.superposed_code_length(n_subjects, n_relations)
         if n_relations == 1 or n_subjects == 1:
             return family.min_code_length(n_subjects)
+        inner_products = "signs" if isinstance(family, RademacherCodes) else "sphere"
         return max(
             family.shortest_code_length(n_subjects),
-            superposed_code_length(n_subjects, n_relations),
+            superposed_code_length(n_subjects, n_relations, inner_products=inner_products),
         )
 
     def build_codebook(
@@ -415,24 +420,77 @@ def resolve_layout(layout: str | Layout) -> Layout:
     return LAYOUTS[require_choice("layout", layout, tuple(LAYOUTS))]
 
 
+TAIL_GRID = 16384
+"""Intervals of the code inner product's range in the upper sum that bounds the ``R = 2`` tail."""
+
+
 def superposed_failure_bound(
-    n_subjects: int, n_relations: int, code_length: int, margin: float = ROUNDING_MARGIN
+    n_subjects: int,
+    n_relations: int,
+    code_length: int,
+    margin: float = ROUNDING_MARGIN,
+    inner_products: str = "sphere",
 ) -> float:
-    """``N(N−1)R·exp(−k(8R − 9 − 16γ(R−1)) / (32(R−1)²))``: a bound on the probability that some
-    fact of the superposed layout (random codes, ``R >= 2``) has an exact logit margin below γ,
-    capped at 1 (``proofs/superposed_recall.md``).
+    """A bound on the probability that some fact of the superposed layout (random codes,
+    ``R >= 2``) has an exact logit margin below γ, capped at 1 (``proofs/superposed_recall.md``).
+
+    ``R >= 3``: ``N(N−1)R·exp(−k(8R − 9 − 16γ(R−1)) / (32(R−1)²))``. ``R = 2``: ``N(N−1)·2`` times
+    the exact tail of one wrong attribute, :func:`pair_failure_r2`.
 
     Examples
     --------
     >>> superposed_failure_bound(4096, 4, 284) <= 0.01 < superposed_failure_bound(4096, 4, 283)
     True
     """
+    pairs = n_subjects * (n_subjects - 1) * n_relations
+    if n_relations == 2:
+        return min(1.0, pairs * pair_failure_r2(code_length, margin, inner_products))
     n_relations_less_one = n_relations - 1
     rate = (8 * n_relations - 9 - 16 * margin * n_relations_less_one) / (
         32 * n_relations_less_one**2
     )
-    pairs = n_subjects * (n_subjects - 1) * n_relations
     return min(1.0, pairs * math.exp(-code_length * rate))
+
+
+def pair_failure_r2(
+    code_length: int, margin: float = ROUNDING_MARGIN, inner_products: str = "sphere"
+) -> float:
+    """``R = 2``: a bound on ``P(margin against one wrong attribute < γ)``, over the codes and
+    the read maps.
+
+    Given the codes, the crosstalk is one uniform unit vector, so the probability is exactly the
+    sphere tail ``T_k(x(c))`` at ``x(c) = ‖z‖/2 − γ/‖z‖``, ``‖z‖ = √(2(1 − c))``, c the inner
+    product of the two codes; it increases with c. For codes uniform on the sphere
+    (``inner_products="sphere"``) c has the sphere coordinate's law and the average is bounded by
+    the upper sum over :data:`TAIL_GRID` intervals of ``[−1, 1]``; for rademacher codes
+    (``"signs"``) c = (k − 2j)/k with binomial weights and the average is a finite sum.
+
+    Examples
+    --------
+    >>> 0 < pair_failure_r2(75) < pair_failure_r2(74) < 1e-9
+    True
+    """
+    if inner_products == "signs":
+        flips = np.arange(code_length + 1)
+        weights = binom.pmf(flips, code_length, 0.5)
+        inner = (code_length - 2 * flips) / code_length
+        return float(np.sum(weights * _r2_tail(code_length, inner, margin)))
+    edges = np.linspace(-1.0, 1.0, TAIL_GRID + 1)
+    # P(edge_i < c <= edge_i+1), each from the side where its terms are small (no 1 − tail):
+    # P(c <= x) = T_k(−x) by symmetry, and P(c > x) = T_k(x).
+    lower, upper = edges[:-1], edges[1:]
+    below = coordinate_tail(code_length, -upper) - coordinate_tail(code_length, -lower)
+    above = coordinate_tail(code_length, lower) - coordinate_tail(code_length, upper)
+    weights = np.where(upper <= 0, below, above)
+    return float(np.sum(np.maximum(weights, 0.0) * _r2_tail(code_length, upper, margin)))
+
+
+def _r2_tail(code_length: int, inner: FloatArray, margin: float) -> FloatArray:
+    """``T_k(‖z‖/2 − γ/‖z‖)`` at code inner products ``inner`` (1 where the codes coincide)."""
+    distance = np.sqrt(np.maximum(2.0 * (1.0 - inner), 0.0))
+    with np.errstate(divide="ignore"):
+        threshold = np.where(distance > 0, distance / 2 - margin / distance, -np.inf)
+    return coordinate_tail(code_length, threshold)
 
 
 def superposed_code_length(
@@ -440,22 +498,35 @@ def superposed_code_length(
     n_relations: int,
     failure_probability: float = SUPERPOSED_FAILURE_PROBABILITY,
     margin: float = ROUNDING_MARGIN,
+    inner_products: str = "sphere",
 ) -> int:
-    """``⌈32(R−1)² / (8R − 9 − 16γ(R−1)) · ln(N(N−1)R/δ)⌉``: the shortest random code with which
-    every fact of the superposed layout keeps a margin of γ with probability at least ``1 − δ``
-    (``R >= 2``, ``N >= 2``; ``proofs/superposed_recall.md``).
+    """The shortest random code with which every fact of the superposed layout keeps a margin of
+    γ with probability at least ``1 − δ`` (``R >= 2``, ``N >= 2``; ``proofs/superposed_recall.md``).
+
+    ``R >= 3``: ``⌈32(R−1)² / (8R − 9 − 16γ(R−1)) · ln(N(N−1)R/δ)⌉``. ``R = 2``: the smallest k at
+    which :func:`superposed_failure_bound`, with the exact tail, is at most δ.
 
     Examples
     --------
     >>> [superposed_code_length(4096, relations) for relations in (2, 4, 8)]
-    [101, 284, 665]
+    [75, 284, 665]
     """
     n_relations_less_one = n_relations - 1
     per_unit = (32 * n_relations_less_one**2) / (
         8 * n_relations - 9 - 16 * margin * n_relations_less_one
     )
     pairs = n_subjects * (n_subjects - 1) * n_relations
-    return math.ceil(per_unit * math.log(pairs / failure_probability))
+    exponential = math.ceil(per_unit * math.log(pairs / failure_probability))
+    if n_relations != 2:
+        return exponential
+    # The exact tail is at most the exponential bound, so its k is at most that one; bisect
+    # (the tail falls with k; the sympy checks confirm that one code length less fails).
+    low, high = 1, exponential  # the bound fails at low (or low is below any code), holds at high
+    while high - low > 1:
+        middle = (low + high) // 2
+        bound = superposed_failure_bound(n_subjects, 2, middle, margin, inner_products)
+        low, high = (low, middle) if bound <= failure_probability else (middle, high)
+    return high
 
 
 def block_read_maps(n_keys: int, code_length: int) -> FloatArray:
