@@ -19,6 +19,7 @@ command stated above it:
     transfer            geoconstruct transfer --subjects 2000 ...          results/transfer.md
     baselines           benchmarks/results/baselines_table.md              results/baselines.md
     structured          benchmarks/results/structured_table.md             results/transition.md
+    sampled-scale       benchmarks/results/sampled_scale.md                results/scale.md
 
 Usage: ``python tools/render_docs.py [block ...]`` (default: every block). ``--check`` exits 1
 if a deterministic block (bounds, transfer, transition-summary, transition-2-16) differs from
@@ -108,10 +109,11 @@ BLOCK_FILES = {
     "baselines": RESULTS / "baselines.md",
     "structured": RESULTS / "transition.md",
     "transition-2-16": RESULTS / "transition.md",
+    "sampled-scale": RESULTS / "scale.md",
 }
 TABLES = ("superposed", "scale", "dimension", "tradeoff", "baselines", "transition")
 TABLES += ("structured",)
-TABLES += ("precision-table",)
+TABLES += ("precision-table", "sampled-scale")
 
 
 def transition_summary(*sources: tuple[Path, str]) -> str:
@@ -159,6 +161,8 @@ def command_output(name: str) -> str:
         return f"`$ {TRANSITION_COMMAND}`\n\n" + text
     if name == "precision-table":
         return f"`$ {PRECISION_COMMAND}`\n\n" + PRECISION_RESULTS.read_text().strip()
+    if name == "sampled-scale":
+        return (ROOT / "benchmarks" / "results" / "sampled_scale.md").read_text().strip()
     if name == "superposed":
         return SUPERPOSED_RESULTS.read_text().strip()
     if name == "scale":
