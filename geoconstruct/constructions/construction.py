@@ -64,9 +64,9 @@ class Guarantee:
     """What is proved about a construction at its dimension.
 
     ``scope`` is ``"every_draw"`` (every fact, whatever the seed), ``"with_probability"`` (every
-    fact with probability at least ``1 − failure_probability`` over the draw of the read maps,
-    and of the codes where their coherence is not checked, for facts drawn independently of
-    them), or ``"none"`` (below the proved dimension:
+    fact with probability at least ``1 − failure_probability`` over the draw of the codes and the
+    read maps, for facts drawn independently of them, in exact arithmetic with a margin for
+    rounding: the superposed layout), or ``"none"`` (below the proved dimension:
     recall is measured, not promised). ``statement`` says it in words, with the proof's file.
 
     Examples

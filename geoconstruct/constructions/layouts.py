@@ -33,7 +33,7 @@ from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import binom
+from scipy.special import gammaln
 
 from geoconstruct._validation import require_choice
 from geoconstruct.codes.codebooks import (
@@ -472,7 +472,10 @@ def pair_failure_r2(
     """
     if inner_products == "signs":
         flips = np.arange(code_length + 1)
-        weights = binom.pmf(flips, code_length, 0.5)
+        log_choose = (
+            gammaln(code_length + 1) - gammaln(flips + 1) - gammaln(code_length - flips + 1)
+        )
+        weights = np.exp(log_choose - code_length * math.log(2.0))  # C(k, j)·2^-k
         inner = (code_length - 2 * flips) / code_length
         return float(np.sum(weights * _r2_tail(code_length, inner, margin)))
     edges = np.linspace(-1.0, 1.0, TAIL_GRID + 1)
