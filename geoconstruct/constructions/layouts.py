@@ -33,7 +33,7 @@ from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import binom
+from scipy.special import gammaln
 
 from geoconstruct._validation import require_choice
 from geoconstruct.codes.codebooks import (
@@ -177,12 +177,6 @@ class Layout(ABC):
         """Whether the read maps are a trace code's relation signs (a certificate hint)."""
         return False
 
-    @abstractmethod
-    def subject_dim_formula(
-        self, n_relations: int, code_length: int, code_symbol: str, code_value: str
-    ) -> str:
-        """``d_s`` as a formula in the code length's (``code_symbol = code_value``)."""
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -215,11 +209,6 @@ class SeparateBlockLayout(Layout):
 
     def output_norm(self, codebook: Codebook, n_relations: int) -> float:
         return codebook.norm_bound
-
-    def subject_dim_formula(
-        self, n_relations: int, code_length: int, code_symbol: str, code_value: str
-    ) -> str:
-        return f"R·{code_symbol} = {n_relations}·{code_value}"
 
 
 class SeparateSuperposedLayout(Layout):
@@ -322,11 +311,6 @@ class SeparateSuperposedLayout(Layout):
             f"2^{exponent}, so also by any pass whose logits are within 2^{exponent - 1} of "
             "exact (proofs/superposed_recall.md)",
         )
-
-    def subject_dim_formula(
-        self, n_relations: int, code_length: int, code_symbol: str, code_value: str
-    ) -> str:
-        return f"k = {code_length} (superposed, proofs/superposed_recall.md, proofs/bch_codes.md)"
 
 
 class _InPlace(Layout):
@@ -472,7 +456,9 @@ def pair_failure_r2(
     """
     if inner_products == "signs":
         flips = np.arange(code_length + 1)
-        weights = binom.pmf(flips, code_length, 0.5)
+        others = code_length - flips
+        log_choose = gammaln(code_length + 1) - gammaln(flips + 1) - gammaln(others + 1)
+        weights = np.exp(log_choose - code_length * math.log(2.0))  # C(k, j)·2^-k
         inner = (code_length - 2 * flips) / code_length
         return float(np.sum(weights * _r2_tail(code_length, inner, margin)))
     edges = np.linspace(-1.0, 1.0, TAIL_GRID + 1)
