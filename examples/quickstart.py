@@ -21,7 +21,7 @@ assert report.all_correct and report.n_queries == report.n_facts == 8_000
 print(f"recalled {report.n_correct} of {report.n_facts} facts, min margin {report.min_margin}")
 
 # Ask a few questions directly: attribute ids, as the model answers them.
-predicted = construction.queries.predict(construction, [0, 1, 2], [3, 3, 3]).tolist()
+predicted = construction.predict([0, 1, 2], [3, 3, 3]).tolist()
 truth = construction.facts.answer([0, 1, 2], [3, 3, 3]).tolist()
 assert predicted == truth
 print("model  :", predicted)

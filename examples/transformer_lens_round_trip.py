@@ -23,7 +23,7 @@ with tempfile.TemporaryDirectory() as folder:
 print(f"loaded: {loaded.config.d_model=}, {loaded.recall().accuracy=}")
 
 model = to_transformer_lens(loaded)  # TransformerLens 4's native bridge, weights converted by TL
-tokens, answers = loaded.queries.prompts(loaded)
+tokens, answers = loaded.prompts()
 with torch.no_grad():
     logits = model(torch.from_numpy(tokens))  # [batch, pos, d_vocab]
 recalled = int((logits[:, -1].argmax(-1).numpy() == answers).sum())

@@ -30,7 +30,7 @@ Multi-hop queries ("the mother of the wife of x") by chain of thought, one hop a
 1.0
 """
 
-from geoconstruct._validation import MemoryBudgetError
+from geoconstruct._validation import InputTypeError, MemoryBudgetError, NoResultError
 from geoconstruct.analysis.prediction import predicted_accuracy, predicted_min_dimension
 from geoconstruct.codes.codebooks import Codebook, GaussianCodes, GridCodes, RademacherCodes
 from geoconstruct.constructions.baselines import construct_baseline
@@ -64,8 +64,10 @@ __all__ = [
     "Failure",
     "GaussianCodes",
     "GridCodes",
+    "InputTypeError",
     "Layout",
     "MemoryBudgetError",
+    "NoResultError",
     "RademacherCodes",
     "RecallReport",
     "SeparateBlockLayout",

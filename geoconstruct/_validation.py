@@ -26,6 +26,16 @@ DEFAULT_MEMORY_BUDGET = 8 * 2**30
 """Bytes a single request (a construction, a recall) may allocate unless told otherwise: 8 GiB."""
 
 
+class InputTypeError(TypeError):
+    """An argument of the wrong type: the caller's mistake, reported as such (the command line
+    exits 2). A plain ``TypeError`` from inside the library is a bug and is not one of these."""
+
+
+class NoResultError(RuntimeError):
+    """A well-formed request with no answer: no code length recalls every fact on every seed,
+    or ``method="certified"`` was told not to fall back and the certificate proved nothing."""
+
+
 class MemoryBudgetError(MemoryError):
     """A request whose estimated peak memory exceeds its budget; raised before allocating.
 
@@ -75,10 +85,10 @@ def require_int(name: str, value: object, *, minimum: int) -> int:
     >>> require_int("d", 2.0, minimum=1)
     Traceback (most recent call last):
     ...
-    TypeError: d must be an integer, got 2.0 (float)
+    geoconstruct._validation.InputTypeError: d must be an integer, got 2.0 (float)
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+        raise InputTypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     as_int = int(value)
     if as_int < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {as_int}")
@@ -107,7 +117,9 @@ def require_choice(name: str, value: object, choices: Iterable[str]) -> str:
 def require_probability(name: str, value: object, *, open_interval: bool = True) -> float:
     """Return ``value`` as a float in ``(0, 1)`` (or ``[0, 1]`` with ``open_interval=False``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+        raise InputTypeError(
+            f"{name} must be a real number, got {value!r} ({type(value).__name__})"
+        )
     as_float = float(value)
     inside = 0.0 < as_float < 1.0 if open_interval else 0.0 <= as_float <= 1.0
     if not inside:
@@ -130,7 +142,7 @@ def require_ids(name: str, values: npt.ArrayLike, upper: int) -> npt.NDArray[np.
     """
     ids = np.asarray(values)
     if ids.size and not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"{name} must be integer ids, got dtype {ids.dtype}")
+        raise InputTypeError(f"{name} must be integer ids, got dtype {ids.dtype}")
     ids = ids.astype(np.int64)
     if ids.size and (ids.min() < 0 or ids.max() >= upper):
         raise ValueError(f"{name} must lie in [0, {upper}), got values {ids.min()}..{ids.max()}")

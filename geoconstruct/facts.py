@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct._validation import require_int
+from geoconstruct._validation import InputTypeError, require_int
 
 __all__ = ["Facts", "random_facts", "require_facts"]
 
@@ -53,7 +53,7 @@ class Facts:
                 f"got shape {table.shape}"
             )
         if not np.issubdtype(table.dtype, np.integer):
-            raise TypeError(f"permutations must hold integers, got dtype {table.dtype}")
+            raise InputTypeError(f"permutations must hold integers, got dtype {table.dtype}")
         table = table.astype(np.int64, copy=True)
         identity = np.arange(table.shape[1])
         for relation, row in enumerate(table):
@@ -168,7 +168,7 @@ def require_facts(name: str, facts: object, n_subjects: int, n_relations: int) -
     ValueError: facts hold N=5, R=2; expected N=5, R=3
     """
     if not isinstance(facts, Facts):
-        raise TypeError(f"{name} must be a Facts object, got {type(facts).__name__}")
+        raise InputTypeError(f"{name} must be a Facts object, got {type(facts).__name__}")
     if (facts.n_subjects, facts.n_relations) != (n_subjects, n_relations):
         raise ValueError(
             f"{name} hold N={facts.n_subjects}, R={facts.n_relations}; "

@@ -1007,7 +1007,7 @@ def check_rounding_bound_in_library() -> bool:
         n, relations = 120, 2
         d = proven_dimension(n, relations, layout=layout, codebook="gaussian")
         built = construct_single_hop(n, relations, d, layout=layout, dtype="float32", seed=2)
-        tokens, answers = built.queries.prompts(built)
+        tokens, answers = built.prompts()
         computed = forward(built.weights, built.config, tokens, last_position_only=True)
         wide = {name: np.asarray(array, np.float64) for name, array in built.weights.items()}
         wide_config = dataclasses.replace(built.config, dtype="float64")

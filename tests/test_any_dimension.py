@@ -35,7 +35,7 @@ def test_recall_at_any_accepted_d_agrees_with_an_independent_forward_pass(
         n_subjects, n_relations, d, layout=layout, codebook=codebook, seed=seed
     )
     report = construction.recall()
-    tokens, answers = construction.queries.prompts(construction)
+    tokens, answers = construction.prompts()
     right = independent_argmax(construction.weights, tokens) == answers
     assert report.n_correct == int(right.sum())
     assert report.n_queries == n_subjects * n_relations

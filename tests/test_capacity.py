@@ -33,7 +33,7 @@ GRID = {"layout": "block", "codebook": "grid"}
 
 def _every_fact(construction):
     """Whether an independent forward pass answers every query."""
-    tokens, answers = construction.queries.prompts(construction)
+    tokens, answers = construction.prompts()
     return bool(np.array_equal(independent_argmax(construction.weights, tokens), answers))
 
 

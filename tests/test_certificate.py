@@ -23,9 +23,9 @@ from geoconstruct.verification.certificate import _fraction_bits, certificate_by
 
 def exactly_correct(construction):
     """Per query (q = r·N + s): does the forward pass's argmax give the right attribute?"""
-    tokens, answers = construction.queries.prompts(construction)
+    tokens, answers = construction.prompts()
     subjects, relations = tokens[:, 0], tokens[:, 1] - construction.vocabulary.relation_offset
-    predicted = construction.queries.predict(construction, subjects, relations)
+    predicted = construction.predict(subjects, relations)
     return predicted == answers - construction.vocabulary.attribute_offset
 
 

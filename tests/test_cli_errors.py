@@ -1,6 +1,6 @@
-"""Every command-line failure is one line on stderr and exit status 2: no traceback, nothing
-printed before it, whatever the subcommand and whatever is wrong (a value, a size the
-construction refuses, an output path, a missing optional extra)."""
+"""Every command-line failure is one line on stderr and exit status 2 (1 for a bug in the
+library): no traceback, nothing printed before it, whatever the subcommand and whatever is wrong
+(a value, a size the construction refuses, an output path, a missing optional extra)."""
 
 import argparse
 import sys
@@ -142,3 +142,46 @@ def test_help_shows_a_default_of_zero(capsys):
         main(["construct", "--help"])
     out, _ = capsys.readouterr()
     assert "seed of the facts and the codes (default: 0)" in " ".join(out.split())
+
+
+@pytest.mark.parametrize(
+    "bug", [TypeError("unsupported operand"), RuntimeError("oops"), KeyError(3)]
+)
+def test_a_bug_in_the_library_exits_1_and_says_it_is_a_bug(capsys, monkeypatch, bug):
+    """A plain TypeError or RuntimeError from inside the library is not the user's mistake: it is
+    reported as a bug (exit 1, one line), not as a refused request (exit 2)."""
+    from geoconstruct.cli import commands
+
+    def broken(args):
+        raise bug
+
+    monkeypatch.setitem(commands.HANDLERS, "demo", broken)
+    assert main(["demo"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error" in err and "a bug in geoconstruct" in err
+
+
+def test_the_library_s_own_refusals_exit_2(capsys, monkeypatch):
+    from geoconstruct import InputTypeError, NoResultError
+    from geoconstruct.cli import commands
+
+    for refusal in (InputTypeError("d must be an integer"), NoResultError("no code length")):
+
+        def refuse(args, refusal=refusal):
+            raise refusal
+
+        monkeypatch.setitem(commands.HANDLERS, "demo", refuse)
+        assert main(["demo"]) == 2
+        assert "internal error" not in capsys.readouterr().err
+
+
+def test_a_closed_pipe_is_not_an_error(capsys, monkeypatch):
+    """``geoconstruct ... | head``: the reader going away ends the command quietly."""
+    from geoconstruct.cli import commands
+
+    def write_to_a_closed_pipe(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setitem(commands.HANDLERS, "demo", write_to_a_closed_pipe)
+    assert main(["demo"]) == 0
+    assert capsys.readouterr().err == ""

@@ -40,7 +40,7 @@ def test_every_fact_at_the_required_dimension_and_one_less_is_refused(
     assert report.n_correct == report.n_queries, report.failures
     assert report.min_margin > 0
     # an answer names its relation: (r, a) is token N + R + r·N + a, checked by a pass of our own
-    tokens, answers = construction.queries.prompts(construction)
+    tokens, answers = construction.prompts()
     relations = tokens[:, 1] - n_subjects
     expected = n_subjects + n_relations + relations * n_subjects
     expected += construction.facts.permutations[relations, tokens[:, 0]]
@@ -62,7 +62,7 @@ def test_without_the_relation_bonus_recall_fails():
     W_U = np.array(weights["unembed.W_U"])
     W_U[construction.residual["relation"]] = 0.0
     weights["unembed.W_U"] = W_U
-    tokens, answers = construction.queries.prompts(construction)
+    tokens, answers = construction.prompts()
     assert (independent_argmax(weights, tokens) == answers).mean() < 0.9
 
 

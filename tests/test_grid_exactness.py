@@ -66,6 +66,6 @@ def test_the_inexact_float32_construction_would_have_failed():
     config = TransformerConfig(**(built.config.as_dict() | {"dtype": "float32"}))
     weights = {name: array.astype(np.float32) for name, array in built.weights.items()}
     queries = np.arange(30_000, 31_000)  # codes of size about 2^15: logits near 2^31
-    tokens, answers = built.queries.prompts(built, queries)
+    tokens, answers = built.prompts(queries)
     logits = forward(weights, config, tokens, last_position_only=True)
     assert (logits.argmax(axis=1) != answers).mean() > 0.5

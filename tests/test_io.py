@@ -60,8 +60,8 @@ def test_save_load_round_trip_gives_identical_weights_and_report(
     assert loaded.codebook.trace_code == original.codebook.trace_code
     assert loaded.recall() == original.recall()
     assert loaded.recall(method="certified") == original.recall(method="certified")
-    tokens, answers = loaded.queries.prompts(loaded)
-    expected_tokens, expected_answers = original.queries.prompts(original)
+    tokens, answers = loaded.prompts()
+    expected_tokens, expected_answers = original.prompts()
     assert np.array_equal(tokens, expected_tokens) and np.array_equal(answers, expected_answers)
 
 

@@ -72,7 +72,7 @@ def transformer_lens_answers(construction):
         return logits[:, -1].argmax(-1).numpy()
 
     if construction.kind != "multi_hop":
-        tokens, answers = construction.queries.prompts(construction)
+        tokens, answers = construction.prompts()
         return argmax(tokens), answers
     queries, facts = construction.queries, construction.facts
     g = construction.metadata.hops_per_pass

@@ -55,7 +55,7 @@ def test_in_place_read_out_recalls_every_fact(n_subjects, n_relations, setting, 
     report = construction.recall()
     assert report.n_correct == report.n_queries, report.failures
     # the last position's output coordinates hold B_rᵀ e_s after the MLP: check it directly
-    tokens, answers = construction.queries.prompts(construction)
+    tokens, answers = construction.prompts()
     logits = forward(construction.weights, construction.config, tokens, last_position_only=True)
     assert np.array_equal(logits.argmax(axis=1), answers)
     certified = construction.recall(method="certified")

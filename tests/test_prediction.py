@@ -93,7 +93,7 @@ def _published_rows():
 
 def _recalls_every_fact(n_subjects, n_relations, d, seed):
     construction = construct_single_hop(n_subjects, n_relations, d, seed=seed, dtype="float32")
-    tokens, answers = construction.queries.prompts(construction)
+    tokens, answers = construction.prompts()
     return bool(np.array_equal(independent_argmax(construction.weights, tokens), answers))
 
 

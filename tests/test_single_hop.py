@@ -181,7 +181,7 @@ def test_a_single_subject_works():
         d = proven_dimension(1, 3, layout=layout, codebook=codebook)
         construction = construct_single_hop(1, 3, d, layout=layout, codebook=codebook)
         assert construction.recall().all_correct
-        assert construction.queries.predict(construction, [0, 0, 0], [0, 1, 2]).tolist() == [
+        assert construction.predict([0, 0, 0], [0, 1, 2]).tolist() == [
             0,
             0,
             0,
@@ -247,7 +247,7 @@ def test_attention_copies_the_subject_exactly():
     c = construct_single_hop(
         60, 3, proven_dimension(60, 3, codebook="gaussian"), codebook="gaussian", seed=3
     )
-    tokens, _ = c.queries.prompts(c)
+    tokens, _ = c.prompts()
     W = c.weights
     resid = W["embed.W_E"][tokens]
     # uniform attention over two positions, W_V = I, W_O = 2I on the subject subspace
@@ -321,14 +321,12 @@ def test_same_seed_gives_bit_identical_weights_and_different_seeds_different_fac
 
 def test_prompts_and_predict_agree_with_the_facts():
     c = construct_single_hop(90, 3, proven_dimension(90, 3), seed=5)
-    tokens, answers = c.queries.prompts(c)
+    tokens, answers = c.prompts()
     assert tokens.shape == (270, 2) and answers.shape == (270,)
     subjects, relations = tokens[:, 0], tokens[:, 1] - 90
     assert np.array_equal(answers - 93, c.facts.answer(subjects, relations))
-    assert np.array_equal(
-        c.queries.predict(c, subjects, relations), c.facts.answer(subjects, relations)
-    )
-    grid = c.queries.predict(c, np.arange(90)[:, None], np.arange(3)[None, :])
+    assert np.array_equal(c.predict(subjects, relations), c.facts.answer(subjects, relations))
+    grid = c.predict(np.arange(90)[:, None], np.arange(3)[None, :])
     assert grid.shape == (90, 3)
     assert np.array_equal(grid, c.facts.permutations.T)
 
@@ -336,11 +334,11 @@ def test_prompts_and_predict_agree_with_the_facts():
 def test_predict_refuses_out_of_range_ids():
     c = construct_single_hop(20, 2, proven_dimension(20, 2))
     with pytest.raises(ValueError, match="subjects must lie in \\[0, 20\\)"):
-        c.queries.predict(c, [20], [0])
+        c.predict([20], [0])
     with pytest.raises(ValueError, match="relations must lie in \\[0, 2\\)"):
-        c.queries.predict(c, [0], [-1])
+        c.predict([0], [-1])
     with pytest.raises(TypeError, match="subjects must be integer ids"):
-        c.queries.predict(c, [0.5], [0])
+        c.predict([0.5], [0])
 
 
 def test_recall_reports_broken_weights():
@@ -362,7 +360,7 @@ def test_min_margin_matches_an_independent_computation():
     c = construct_single_hop(
         80, 3, proven_dimension(80, 3, codebook="rademacher"), codebook="rademacher", seed=8
     )
-    tokens, answers = c.queries.prompts(c)
+    tokens, answers = c.prompts()
     logits = forward(c.weights, c.config, tokens)[:, -1]
     true = logits[np.arange(len(answers)), answers]
     others = np.array(
@@ -378,7 +376,7 @@ def test_min_margin_matches_an_independent_computation():
 def test_recall_memory_stays_within_the_budget(n_subjects, layout, codebook):
     d = proven_dimension(n_subjects, 4, layout=layout, codebook=codebook)
     c = construct_single_hop(n_subjects, 4, d, layout=layout, codebook=codebook, seed=0)
-    tokens, answers = c.queries.prompts(c)
+    tokens, answers = c.prompts()
     table = tokens.nbytes + answers.nbytes
     # the table, the logits buffer and 32 prompts a chunk
     budget = table + _unembedding_bytes(c.config) + 32 * bytes_per_prompt(c.config)
@@ -516,7 +514,7 @@ def test_recall_and_predict_over_budget_refuse_before_allocating():
     with pytest.raises(MemoryBudgetError, match="recall would need about"):
         c.recall(memory_budget=table)
     with pytest.raises(MemoryBudgetError, match="predict would need about"):
-        c.queries.predict(c, np.arange(2000), 0, memory_budget=1000)
+        c.predict(np.arange(2000), 0, memory_budget=1000)
     with pytest.raises(TypeError, match="memory_budget"):
         c.recall(memory_budget=1.5e9)
     smallest = table + _unembedding_bytes(c.config) + bytes_per_prompt(c.config)

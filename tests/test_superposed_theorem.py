@@ -32,7 +32,7 @@ def test_every_fact_is_recalled_at_the_proved_dimension_on_fifty_seeds(
         assert report.all_correct and report.n_queries == n_subjects * n_relations, seed
         smallest = min(smallest, report.min_margin)
         if seed in INDEPENDENT_SEEDS:
-            tokens, answers = construction.queries.prompts(construction)
+            tokens, answers = construction.prompts()
             # a positive margin is an argmax equal to the answer, whatever the tie-breaking
             margins = independent_margins(construction.weights, tokens, answers)
             assert margins.min() > 0, (seed, int((margins <= 0).sum()))

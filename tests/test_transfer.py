@@ -45,9 +45,7 @@ def test_transfer_recalls_twenty_fresh_bijection_sets(layout, codebook):
         # the moved model answers the new facts, not the old ones (those only by chance)
         subjects = np.arange(n_subjects)
         old_answers = original.facts.permutations
-        moved_answers = np.stack(
-            [moved.queries.predict(moved, subjects, r) for r in range(n_relations)]
-        )
+        moved_answers = np.stack([moved.predict(subjects, r) for r in range(n_relations)])
         assert np.mean(moved_answers == old_answers) < 0.05
     # the original is untouched and still recalls its own facts
     assert digest(original.weights) == before

@@ -40,7 +40,7 @@ def test_transformer_lens_recalls_every_single_hop_fact(layout, codebook, dtype)
         n_subjects, n_relations, d, layout=layout, codebook=codebook, seed=2, dtype=dtype
     )
     model = to_transformer_lens(construction)
-    tokens, answers = construction.queries.prompts(construction)
+    tokens, answers = construction.prompts()
     logits = transformer_lens_logits(model, tokens)
     assert logits.shape == (n_subjects * n_relations, 2, construction.config.d_vocab)
     assert np.array_equal(logits[:, -1].argmax(-1), answers)  # every fact
@@ -83,7 +83,7 @@ def test_transformer_lens_answers_in_a_single_pass():
 
 def test_baselines_run_in_transformer_lens_too():
     memory = construct_baseline(300, 2, "key_value", seed=0)
-    tokens, answers = memory.queries.prompts(memory)
+    tokens, answers = memory.prompts()
     logits = transformer_lens_logits(to_transformer_lens(memory), tokens)
     assert np.array_equal(logits[:, -1].argmax(-1), answers)
 

@@ -19,12 +19,6 @@ Per pass, multi-hop (fact-independent read-out)
     uniformly random facts, recall with probability ``1 - δ`` needs
     ``d_s·p >= R·log2(N!/(N-m)!) + log2(1 - δ - C)``, ``m = Σ_{h<g} R^h`` and
     ``C = D_g(D_g+1) / (2(N-m+1))`` (:func:`per_pass_bits_random`).
-Upper bounds
-    :func:`construction_subject_dimension` is the ``d_s`` each construction uses, with its formula:
-    ``R·⌈log2 N / p⌉`` for grid codes (the per-subject bound up to rounding), ``R·k_μ(N)`` with
-    ``k_μ(N) = ⌈2 ln(2N(N-1))/μ²⌉ = O(R log N)`` for random unit codes, and the closed forms of
-    ``proofs/bch_codes.md`` for bch codes.
-
 Proofs: ``proofs/lower_bounds.md`` and ``proofs/multi_hop.md``. ``log2 N!`` is computed through
 ``math.lgamma``.
 """
@@ -36,10 +30,6 @@ import math
 from geoconstruct._validation import require_int, require_probability
 from geoconstruct.codes.codebooks import (
     CodebookFamily,
-    GaussianCodes,
-    GridCodes,
-    RademacherCodes,
-    resolve_codebook,
 )
 from geoconstruct.codes.sphere import cap_fraction
 from geoconstruct.constructions.layouts import resolve_layout
@@ -181,35 +171,6 @@ def packing_min_code_length(n_codes: int, max_coherence: float) -> int:
     while 2 * n_codes * fraction(length) > 1.0:
         length += 1
     return length
-
-
-def construction_subject_dimension(
-    n_subjects: int,
-    n_relations: int,
-    *,
-    layout: str = "block",
-    codebook: str | CodebookFamily = "grid",
-) -> tuple[int, str]:
-    """``d_s`` the construction uses at its smallest ``d``, and the formula that gives it.
-
-    Examples
-    --------
-    >>> construction_subject_dimension(2**16, 4)
-    (8, 'R·⌈log2 N / p⌉ = 4·⌈16/8⌉')
-    >>> construction_subject_dimension(2**16, 4, codebook="gaussian")[1]
-    'R·⌈2 ln(2N(N-1))/μ²⌉ = 4·183'
-    """
-    family = resolve_codebook(codebook)
-    layout_object = resolve_layout(layout)
-    code_length = code_length_for(n_subjects, n_relations, layout=layout_object, codebook=family)
-    d_s = layout_object.subject_dim(n_relations, code_length)
-    if isinstance(family, GridCodes):
-        code = ("⌈log2 N / p⌉", f"⌈{math.log2(n_subjects):g}/{family.bits}⌉")
-    elif isinstance(family, GaussianCodes | RademacherCodes):
-        code = ("⌈2 ln(2N(N-1))/μ²⌉", f"{code_length}")
-    else:
-        code = ("(2^m - 1)", f"{code_length} (bch, proofs/bch_codes.md)")
-    return d_s, layout_object.subject_dim_formula(n_relations, code_length, *code)
 
 
 def log2_falling_factorial(n: int, count: int) -> float:

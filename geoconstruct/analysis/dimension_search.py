@@ -33,7 +33,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, fields
 from typing import TypedDict, Unpack, cast
 
-from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
+from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, NoResultError, require_int
 from geoconstruct.analysis.precision import numeric_format, quantize_construction
 from geoconstruct.analysis.prediction import has_prediction, predicted_code_length
 from geoconstruct.codes.codebooks import CodebookFamily, GridCodes, resolve_codebook
@@ -368,7 +368,7 @@ def measure_min_dimension(
     while not (passing := passes(code_length))[-1].passed:
         failed = passing[-1]
         if code_length >= last:
-            raise RuntimeError(
+            raise NoResultError(
                 f"no construction with code length {upper}..{last} recalls every fact at "
                 f"precision {search.precision} on seeds {list(seeds)}"
             )

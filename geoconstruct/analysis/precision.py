@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from geoconstruct._validation import InputTypeError
 from geoconstruct.analysis.bounds import global_bits, per_subject_bits
 from geoconstruct.constructions.construction import Construction
 
@@ -79,7 +80,7 @@ def numeric_format(name: str | NumericFormat) -> NumericFormat:
     if isinstance(name, NumericFormat):
         return name
     if not isinstance(name, str):
-        raise TypeError(f"format must be a string such as 'int8', got {name!r}")
+        raise InputTypeError(f"format must be a string such as 'int8', got {name!r}")
     if name in FLOAT_FORMATS:
         return NumericFormat(name, FLOAT_FORMATS[name], integer=False)
     match = re.fullmatch(r"int(\d+)", name)

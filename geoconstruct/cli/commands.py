@@ -32,6 +32,7 @@ Errors in the arguments print one line to stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -42,7 +43,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from geoconstruct._validation import require_int
+from geoconstruct._validation import InputTypeError, NoResultError, require_int
 from geoconstruct.analysis.bench import BenchRow, bench_size
 from geoconstruct.analysis.capacity import (
     capacity_table,
@@ -92,7 +93,9 @@ DEMO_SETTINGS = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (2, with one line on stderr, on any error)."""
+    """Run the command line; return the exit status: 2, with one line on stderr, for a request
+    the library refuses (bad input, over the memory budget, a missing extra, a file that cannot
+    be read, a search with no answer); 1, with one line that says so, for a bug."""
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
@@ -103,11 +106,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         status: int = HANDLERS[args.command](args)
-    except (TypeError, ValueError, MemoryError, RuntimeError, ImportError, OSError) as error:
+    except BrokenPipeError:  # the reader (``| head``) stopped reading: not an error of ours
+        _silence_stdout()
+        return 0
+    except (InputTypeError, ValueError, MemoryError, NoResultError, ImportError, OSError) as error:
         message = " ".join(str(error).split())  # one line
         print(f"geoconstruct {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except Exception as error:  # anything else is a bug in the library, not in the request
+        message = " ".join(f"{type(error).__name__}: {error}".split())
+        print(
+            f"geoconstruct {args.command}: internal error: {message} (a bug in geoconstruct; "
+            "please report it with the command line)",
+            file=sys.stderr,
+        )
+        return 1
     return status
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush into a closed pipe is
+    silent too (where stdout is a real file descriptor)."""
+    # not a file descriptor when captured or redirected in-process: nothing to silence then
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _progress(args: argparse.Namespace, **options: Any) -> tqdm[Any]:

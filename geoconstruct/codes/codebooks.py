@@ -30,7 +30,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct._validation import require_choice, require_int, require_probability
+from geoconstruct._validation import NoResultError, require_choice, require_int, require_probability
 from geoconstruct.codes import bch
 
 __all__ = [
@@ -656,7 +656,7 @@ def _draw_until_coherent(
         codes = draw()
         if coherence(codes) <= max_coherence:
             return _frozen_codebook(family, codes, "inner_product", True, 1.0)
-    raise RuntimeError(
+    raise NoResultError(
         f"no {family} codebook with coherence <= {max_coherence} in {max_draws} draws; "
         "each draw succeeds with probability >= 1/2 at the documented code length"
     )

@@ -26,9 +26,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
+from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_ids
 from geoconstruct.codes.codebooks import Codebook
-from geoconstruct.constructions.queries import RecallOptions
+from geoconstruct.constructions.queries import RecallOptions, SingleHopQueries
 from geoconstruct.facts import Facts
 from geoconstruct.model.assembly import ResidualMap
 from geoconstruct.model.transformer import TransformerConfig, Weights
@@ -255,6 +255,71 @@ class Construction:
     def total_queries(self) -> int:
         """The queries there are: ``N·R`` single-hop prompts, ``N·R^H`` chains."""
         return self.queries.total_queries(self)
+
+    def prompts(
+        self, queries: npt.ArrayLike | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Tokens ``[n, 2]`` (``[s, N + r]``) and answer tokens ``[n]`` of single-hop queries.
+
+        Query ids number the facts ``q = r·N + s`` (every method here uses this one id space);
+        the default is every query, in that order.
+
+        Examples
+        --------
+        >>> from geoconstruct import construct_single_hop
+        >>> c = construct_single_hop(10, 2, 6, layout="block", codebook="grid")
+        >>> tokens, answers = c.prompts([0, 10])   # subject 0 under relations 0 and 1
+        >>> tokens.tolist(), bool(answers.min() >= 12)
+        ([[0, 10], [0, 11]], True)
+        """
+        ids = None if queries is None else require_ids("queries", queries, self.total_queries)
+        return self._single_hop("prompts").prompts(self, ids)
+
+    def predict(
+        self,
+        subjects: npt.ArrayLike,
+        relations: npt.ArrayLike,
+        *,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> npt.NDArray[np.int64]:
+        """The attribute the forward pass answers for each (subject, relation) pair, broadcast;
+        -1 where the argmax is not an attribute token.
+
+        Examples
+        --------
+        >>> from geoconstruct import construct_single_hop
+        >>> c = construct_single_hop(10, 2, 6, layout="block", codebook="grid")
+        >>> bool((c.predict([0, 1, 2], 1) == c.facts.answer([0, 1, 2], 1)).all())
+        True
+        """
+        return self._single_hop("predict").predict(self, subjects, relations, memory_budget)
+
+    def margins(
+        self,
+        queries: npt.ArrayLike | None = None,
+        *,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> npt.NDArray[np.float64]:
+        """Per query (ids as in :meth:`prompts`): the answer's logit minus the best other logit of
+        the forward pass, positive exactly where the fact is recalled.
+
+        Examples
+        --------
+        >>> from geoconstruct import construct_single_hop
+        >>> c = construct_single_hop(10, 2, 6, layout="block", codebook="grid")
+        >>> float(c.margins().min())   # grid codes: every margin is at least 1/2
+        0.5
+        """
+        ids = None if queries is None else require_ids("queries", queries, self.total_queries)
+        return self._single_hop("margins").margins(self, ids, memory_budget)
+
+    def _single_hop(self, method: str) -> SingleHopQueries:
+        if not isinstance(self.queries, SingleHopQueries):
+            raise ValueError(
+                f"{method}() asks single-hop questions; this {self.kind} construction answers "
+                "chains: use construction.recall() or construction.queries.run(...)"
+            )
+        return self.queries
 
     def recall(
         self,

@@ -177,12 +177,6 @@ class Layout(ABC):
         """Whether the read maps are a trace code's relation signs (a certificate hint)."""
         return False
 
-    @abstractmethod
-    def subject_dim_formula(
-        self, n_relations: int, code_length: int, code_symbol: str, code_value: str
-    ) -> str:
-        """``d_s`` as a formula in the code length's (``code_symbol = code_value``)."""
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -215,11 +209,6 @@ class SeparateBlockLayout(Layout):
 
     def output_norm(self, codebook: Codebook, n_relations: int) -> float:
         return codebook.norm_bound
-
-    def subject_dim_formula(
-        self, n_relations: int, code_length: int, code_symbol: str, code_value: str
-    ) -> str:
-        return f"R·{code_symbol} = {n_relations}·{code_value}"
 
 
 class SeparateSuperposedLayout(Layout):
@@ -322,11 +311,6 @@ class SeparateSuperposedLayout(Layout):
             f"2^{exponent}, so also by any pass whose logits are within 2^{exponent - 1} of "
             "exact (proofs/superposed_recall.md)",
         )
-
-    def subject_dim_formula(
-        self, n_relations: int, code_length: int, code_symbol: str, code_value: str
-    ) -> str:
-        return f"k = {code_length} (superposed, proofs/superposed_recall.md, proofs/bch_codes.md)"
 
 
 class _InPlace(Layout):
@@ -472,9 +456,8 @@ def pair_failure_r2(
     """
     if inner_products == "signs":
         flips = np.arange(code_length + 1)
-        log_choose = (
-            gammaln(code_length + 1) - gammaln(flips + 1) - gammaln(code_length - flips + 1)
-        )
+        others = code_length - flips
+        log_choose = gammaln(code_length + 1) - gammaln(flips + 1) - gammaln(others + 1)
         weights = np.exp(log_choose - code_length * math.log(2.0))  # C(k, j)·2^-k
         inner = (code_length - 2 * flips) / code_length
         return float(np.sum(weights * _r2_tail(code_length, inner, margin)))

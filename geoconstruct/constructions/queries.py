@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from geoconstruct._validation import (
     DEFAULT_MEMORY_BUDGET,
+    NoResultError,
     require_choice,
     require_ids,
     require_int,
@@ -157,6 +158,22 @@ class SingleHopQueries:
         attributes = construction.vocabulary.attribute_of(predicted)
         return attributes.reshape(subject_ids.shape)
 
+    def margins(
+        self,
+        construction: Construction,
+        queries: IntArray | None = None,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> FloatArray:
+        """Per query (default: all, ``q = r·N + s``): the answer's logit minus the best other
+        logit of the forward pass; positive exactly where the fact is recalled."""
+        tokens, answers = self.prompts(construction, queries)
+        config = construction.config
+        chunk_bytes = plan_chunk_bytes(config, len(tokens), memory_budget, "margins")
+        _, margins = predict_with_margins(
+            construction.weights, config, tokens, answers, chunk_bytes=chunk_bytes
+        )
+        return margins
+
     def prompt_layout(self, construction: Construction) -> PromptLayout:
         """Where the tokens and the output subspace are: the claims the certificate checks."""
         vocabulary = construction.vocabulary
@@ -197,7 +214,7 @@ class SingleHopQueries:
             certificate = self.certify(construction, memory_budget)
             queries = np.flatnonzero(~certificate.certified).astype(np.int64)
             if max_fallback is not None and queries.size > max_fallback:
-                raise RuntimeError(
+                raise NoResultError(
                     f"the certificate leaves {queries.size:,} queries to the forward pass, "
                     f"more than max_fallback={max_fallback:,}"
                     + (f" ({certificate.reason})" if certificate.reason else "")
@@ -260,10 +277,6 @@ class ChainOfThoughtQueries:
 
     def total_queries(self, construction: Construction) -> int:
         return int(construction.facts.n_subjects * construction.facts.n_relations**self.hops)
-
-    def padding_token(self, construction: Construction) -> int:
-        """The token of ``∅``, the padding relation: ``N + R``."""
-        return construction.facts.n_subjects + construction.facts.n_relations
 
     def queries(
         self, construction: Construction, ids: IntArray | None = None

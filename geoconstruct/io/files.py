@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct import __version__
+from geoconstruct._validation import InputTypeError
 from geoconstruct.codes.codebooks import Codebook, TraceCode
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.registry import RECIPES
@@ -91,7 +92,9 @@ def save(construction: Construction, path: PathLike) -> Path:
     (True, True)
     """
     if not isinstance(construction, Construction):
-        raise TypeError(f"construction must be a Construction, got {type(construction).__name__}")
+        raise InputTypeError(
+            f"construction must be a Construction, got {type(construction).__name__}"
+        )
     target = Path(path)
     arrays = _arrays_of(construction)
     manifest = {

@@ -69,7 +69,7 @@ def to_transformer_lens(construction: Construction) -> Any:
     >>> from geoconstruct import construct_single_hop, proven_dimension
     >>> c = construct_single_hop(200, 2, proven_dimension(200, 2), seed=0)
     >>> model = to_transformer_lens(c)
-    >>> tokens, answers = c.queries.prompts(c)
+    >>> tokens, answers = c.prompts()
     >>> with torch.no_grad():
     ...     predicted = model(torch.from_numpy(tokens))[:, -1].argmax(-1).numpy()
     >>> bool(np.array_equal(predicted, answers))

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct._validation import require_choice, require_int
+from geoconstruct._validation import InputTypeError, require_choice, require_int
 from geoconstruct.model.linear_maps import LinearMap, linear_maps
 
 __all__ = [
@@ -300,7 +300,7 @@ def _check_tokens(tokens: npt.ArrayLike, config: TransformerConfig) -> npt.NDArr
             f"tokens must have shape [batch, pos] with pos >= 1, got {token_ids.shape}"
         )
     if token_ids.size and not np.issubdtype(token_ids.dtype, np.integer):
-        raise TypeError(f"tokens must be integer ids, got dtype {token_ids.dtype}")
+        raise InputTypeError(f"tokens must be integer ids, got dtype {token_ids.dtype}")
     if token_ids.shape[1] > config.n_ctx:
         raise ValueError(f"prompts of length {token_ids.shape[1]} exceed n_ctx={config.n_ctx}")
     if token_ids.size and (token_ids.min() < 0 or token_ids.max() >= config.d_vocab):

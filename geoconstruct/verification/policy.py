@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -87,8 +87,9 @@ class Checkable(Protocol):
     @property
     def total_queries(self) -> int: ...
 
-    @property
-    def queries(self) -> Any: ...  # single-hop: ``prompts(construction, ids)``
+    def prompts(
+        self, queries: npt.ArrayLike | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
 
 
 def sample_queries(total: int, sample: int | None, seed: int) -> npt.NDArray[np.int64] | None:
@@ -267,7 +268,7 @@ def check_recall(
     order = np.random.default_rng(seed).permutation(total) if drawn is None else drawn
     config = construction.config
     chunk_bytes = plan_chunk_bytes(config, order.size, memory_budget, "this check")
-    tokens, answers = construction.queries.prompts(construction, order)
+    tokens, answers = construction.prompts(order)
     scores = score_prompts(
         construction.weights,
         config,
