@@ -325,8 +325,8 @@ def test_multihop_report_lists_failures(capsys):
     import dataclasses
     import io
 
-    from geoconstruct.analysis.reports import MultiHopSummary
     from geoconstruct.cli.printing import print_multi_hop
+    from geoconstruct.cli.reports import MultiHopSummary
     from geoconstruct.verification.evaluation import ChainFailure
 
     argv = ["multihop", "--entities", "40", "--relations", "2", "--hops", "2", "--steps", "2"]
@@ -370,7 +370,7 @@ def test_certified_says_what_it_certified(capsys):
 
 def test_a_bad_sample_size_is_refused_before_the_build(capsys, monkeypatch):
     """Regression: ``--sample-size 0`` was refused only after the build, naming ``sample``."""
-    import geoconstruct.analysis.reports as reports
+    import geoconstruct.cli.reports as reports
 
     def no_build(*args, **kwargs):
         raise AssertionError("built before the arguments were checked")

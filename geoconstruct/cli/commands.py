@@ -57,11 +57,6 @@ from geoconstruct.analysis.plotting import (
     require_matplotlib,
 )
 from geoconstruct.analysis.precision import numeric_format
-from geoconstruct.analysis.reports import (
-    bounds_summary,
-    multi_hop_summary,
-    single_hop_summary,
-)
 from geoconstruct.analysis.sweeps import process_pool
 from geoconstruct.analysis.tables import markdown_header, markdown_row, render_table
 from geoconstruct.analysis.tradeoff import TradeoffRow, tradeoff_table
@@ -74,6 +69,11 @@ from geoconstruct.cli.printing import (
     print_single_hop,
     print_trained,
     print_transfer,
+)
+from geoconstruct.cli.reports import (
+    bounds_summary,
+    multi_hop_summary,
+    single_hop_summary,
 )
 from geoconstruct.codes.codebooks import resolve_codebook
 from geoconstruct.constructions.single_hop import proven_dimension

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from geoconstruct.analysis.reports import (
+from geoconstruct.analysis.tables import render_table
+from geoconstruct.analysis.transfer import TransferSummary
+from geoconstruct.cli.reports import (
     BoundsSummary,
     MultiHopSummary,
     SingleHopSummary,
 )
-from geoconstruct.analysis.tables import render_table
-from geoconstruct.analysis.transfer import TransferSummary
 from geoconstruct.training.comparison import ComparisonRow
 
 __all__ = [

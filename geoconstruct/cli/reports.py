@@ -1,4 +1,4 @@
-"""One construction measured end to end: what the command line prints, as library results.
+"""The command line's view models: one construction measured end to end, as frozen results.
 
 :func:`single_hop_summary` builds a single-hop construction, optionally quantises its
 fact-dependent parameters, runs recall and reports sizes, parameters, storage efficiency and
