@@ -79,3 +79,22 @@ def test_the_architecture_test_sees_a_violation(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path)
     with pytest.raises(AssertionError, match=r"imports geoconstruct\.constructions"):
         test_imports_flow_one_way("model/bad.py")
+
+
+def test_the_subject_rows_are_written_in_one_place():
+    """One contract, one site: ``W_E`` is written only by the writers of ``model/assembly.py``
+    (assembly, and ``with_subject_rows`` for every rewrite after it: quantisation, transfer, the
+    intervention probe); nowhere else does an assignment target ``W_E`` or ``"embed.W_E"``."""
+    import re
+
+    writes = re.compile(r"""(\bW_E|\[["']embed\.W_E["']\])\s*\[[^\]]*\]\s*[-+*/]?=(?!=)""")
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE).as_posix() != "model/assembly.py"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if writes.search(line)
+    ]
+    assert offenders == []
+    assert writes.search('W["embed.W_E"][tokens, subspace] = vectors')  # the pattern works
+    assert writes.search("W_E[:n, columns] += delta")

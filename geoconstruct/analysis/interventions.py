@@ -25,6 +25,7 @@ import numpy.typing as npt
 from geoconstruct._validation import require_int
 from geoconstruct.constructions.queries import prompt_tokens, query_pairs
 from geoconstruct.facts import Facts
+from geoconstruct.model.assembly import with_subject_rows
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.model.vocabulary import Vocabulary
 from geoconstruct.verification.evaluation import predict_tokens
@@ -107,10 +108,9 @@ def intervention_probe(
     new = (old + rng.integers(1, n_subjects, size=n_subjects)) % n_subjects  # any other attribute
 
     # e'_s = e_s + B_r (u_new − u_old), in the subject columns of W_E
-    W_E = np.array(weights["embed.W_E"], dtype=np.float64)  # a writeable copy
+    rows = np.asarray(weights["embed.W_E"], dtype=np.float64)[:n_subjects, subject_columns]
     delta = np.einsum("sdk,sk->sd", maps[edited], code_table[new] - code_table[old])
-    W_E[:n_subjects, subject_columns] += delta
-    edited_weights = {**weights, "embed.W_E": W_E.astype(weights["embed.W_E"].dtype)}
+    edited_weights = with_subject_rows(weights, n_subjects, subject_columns, rows + delta)
 
     # every prompt [s, r'] of the edited model: query r'·N + s
     vocabulary = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)

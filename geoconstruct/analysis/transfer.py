@@ -32,6 +32,7 @@ from geoconstruct.constructions.single_hop import (
     superpose,
 )
 from geoconstruct.facts import Facts, random_facts, require_facts
+from geoconstruct.model.assembly import with_subject_rows
 from geoconstruct.model.transformer import Weights
 from geoconstruct.model.vocabulary import Vocabulary
 from geoconstruct.verification.evaluation import RecallReport
@@ -79,9 +80,9 @@ def reinitialize(construction: Construction, new_facts: Facts) -> Construction:
             "through; fit them from the weights with fit_superposition and reinitialize_weights"
         )
     embeddings = superpose(new_facts, construction.codebook.codes, read_maps)
-    weights = _with_subject_embeddings(
+    weights = with_subject_rows(
         construction.weights,
-        construction.vocabulary,
+        construction.vocabulary.n_subjects,
         construction.residual["subject"],
         embeddings,
     )
@@ -208,16 +209,7 @@ def reinitialize_weights(
     require_facts("new_facts", new_facts, new_facts.n_subjects, n_relations)
     vocabulary = Vocabulary(new_facts.n_subjects, n_relations, n_attributes=new_facts.n_subjects)
     embeddings = superpose(new_facts, fit.codes, fit.read_maps)  # [N, d_model]
-    return _with_subject_embeddings(weights, vocabulary, slice(None), embeddings)
-
-
-def _with_subject_embeddings(
-    weights: Weights, vocabulary: Vocabulary, columns: slice, embeddings: FloatArray
-) -> dict[str, npt.NDArray[Any]]:
-    W_E = np.array(weights["embed.W_E"])  # a writeable copy
-    W_E[: vocabulary.n_subjects, columns] = embeddings
-    W_E.flags.writeable = False
-    return {**weights, "embed.W_E": W_E}
+    return with_subject_rows(weights, vocabulary.n_subjects, slice(None), embeddings)
 
 
 def _r2(target: FloatArray, fitted: FloatArray) -> float:

@@ -30,7 +30,7 @@ from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_ids
 from geoconstruct.codes.codebooks import Codebook
 from geoconstruct.constructions.queries import RecallOptions, SingleHopQueries
 from geoconstruct.facts import Facts
-from geoconstruct.model.assembly import ResidualMap
+from geoconstruct.model.assembly import ResidualMap, with_subject_rows
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.model.vocabulary import Vocabulary
 from geoconstruct.verification.certificate import Certificate
@@ -234,11 +234,9 @@ class Construction:
                 f"subject_embeddings must have shape {self.subject_embeddings.shape}, "
                 f"got {table.shape}"
             )
-        W_E = np.array(self.weights["embed.W_E"])
-        W_E[: self.facts.n_subjects, self.residual["subject"]] = table
-        W_E.flags.writeable = False
-        weights = dict(self.weights)
-        weights["embed.W_E"] = W_E
+        weights = with_subject_rows(
+            self.weights, self.facts.n_subjects, self.residual["subject"], table
+        )
         restated = self.restated_guarantee
         if not np.array_equal(table, self.subject_embeddings):
             restated = Guarantee(

@@ -36,6 +36,7 @@ from geoconstruct.model.transformer import Weights
 __all__ = [
     "ResidualMap",
     "freeze",
+    "with_subject_rows",
     "write_codebook_unembedding",
     "write_copy_head",
     "write_embedding",
@@ -229,3 +230,26 @@ def freeze(W: MutableWeights) -> Weights:
         contiguous.flags.writeable = False
         frozen[name] = contiguous
     return MappingProxyType(frozen)
+
+
+def with_subject_rows(
+    weights: Weights, n_subjects: int, columns: slice, rows: npt.ArrayLike
+) -> dict[str, npt.NDArray[Any]]:
+    """The weights with ``W_E[:n_subjects, columns]`` replaced by ``rows`` (cast to ``W_E``'s
+    dtype): a new read-only ``W_E``, every other array the same object.
+
+    The one place a fact-dependent row is rewritten after assembly: quantisation and
+    :meth:`~geoconstruct.constructions.construction.Construction.with_subject_embeddings`,
+    transfer to new facts, and the intervention probe all go through it.
+
+    Examples
+    --------
+    >>> W = freeze({"embed.W_E": np.zeros((3, 2)), "unembed.W_U": np.ones((2, 3))})
+    >>> edited = with_subject_rows(W, 2, slice(0, 2), [[1.0, 2.0], [3.0, 4.0]])
+    >>> edited["embed.W_E"].tolist(), edited["unembed.W_U"] is W["unembed.W_U"]
+    ([[1.0, 2.0], [3.0, 4.0], [0.0, 0.0]], True)
+    """
+    W_E = np.array(weights["embed.W_E"])  # a writeable copy, W_E's dtype
+    W_E[:n_subjects, columns] = rows
+    W_E.flags.writeable = False
+    return {**weights, "embed.W_E": W_E}
