@@ -98,3 +98,16 @@ def test_the_subject_rows_are_written_in_one_place():
     assert offenders == []
     assert writes.search('W["embed.W_E"][tokens, subspace] = vectors')  # the pattern works
     assert writes.search("W_E[:n, columns] += delta")
+
+
+def test_a_seed_is_split_in_one_place():
+    """One contract, one site: ``facts.seed_streams`` splits a seed into the facts, codes and
+    read-maps streams; no other module spawns or seeds a ``SeedSequence``."""
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE).as_posix() != "facts.py"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if "SeedSequence(" in line and not line.lstrip().startswith((">>>", "#"))
+    ]
+    assert offenders == []

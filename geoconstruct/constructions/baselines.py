@@ -43,7 +43,7 @@ from geoconstruct._validation import (
 from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.queries import SingleHopQueries
-from geoconstruct.facts import Facts, random_facts, require_facts
+from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
 from geoconstruct.model.assembly import (
     ResidualMap,
     freeze,
@@ -191,10 +191,10 @@ def construct_baseline(
     needed = config.n_params() * np.dtype(dtype).itemsize + 8 * 2 * temporaries
     require_within_budget("this baseline", needed, memory_budget)
 
-    facts_stream, code_stream, _ = np.random.SeedSequence(seed).spawn(3)
+    streams = seed_streams(seed)
     if facts is None:
-        facts = random_facts(n_subjects, n_relations, np.random.default_rng(facts_stream))
-    codebook_built = family.build(n_subjects, code_length, np.random.default_rng(code_stream))
+        facts = random_facts(n_subjects, n_relations, streams.facts)
+    codebook_built = family.build(n_subjects, code_length, streams.codes)
     metadata = BaselineMetadata(subject_keys(n_subjects, kind))
     return assemble(kind, facts, codebook_built, metadata, config.d_model, dtype, seed)
 

@@ -46,7 +46,7 @@ from geoconstruct.codes.codebooks import (
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.layouts import block_read_maps
 from geoconstruct.constructions.queries import SingleHopQueries
-from geoconstruct.facts import Facts, random_facts, require_facts
+from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
 from geoconstruct.model.assembly import (
     ResidualMap,
     freeze,
@@ -181,10 +181,10 @@ def construct_disjoint(
     needed += draw_bytes(family, n_subjects, code_length, coherence_checked=coherent)
     require_within_budget("this construction", needed, memory_budget)
 
-    facts_stream, code_stream, _ = np.random.SeedSequence(seed).spawn(3)
+    streams = seed_streams(seed)
     if facts is None:
-        facts = random_facts(n_subjects, n_relations, np.random.default_rng(facts_stream))
-    rng = np.random.default_rng(code_stream)
+        facts = random_facts(n_subjects, n_relations, streams.facts)
+    rng = streams.codes
     if isinstance(family, GaussianCodes | RademacherCodes):  # coherent: the margin needs μ
         codes = family.build(n_subjects, code_length, rng, coherent=True)
     else:

@@ -58,7 +58,7 @@ from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codeb
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.layouts import block_read_maps
 from geoconstruct.constructions.queries import ChainOfThoughtQueries
-from geoconstruct.facts import Facts, random_facts, require_facts
+from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
 from geoconstruct.model.assembly import (
     ResidualMap,
     freeze,
@@ -313,10 +313,10 @@ def construct_multi_hop(
     needed = _construction_bytes(n_entities, n_relations, g, d, code_length, dtype)
     require_within_budget("this construction", needed, memory_budget)
 
-    facts_stream, code_stream = np.random.SeedSequence(seed).spawn(2)
+    streams = seed_streams(seed)
     if facts is None:
-        facts = random_facts(n_entities, n_relations, np.random.default_rng(facts_stream))
-    codebook_built = family.build(n_entities, code_length, np.random.default_rng(code_stream))
+        facts = random_facts(n_entities, n_relations, streams.facts)
+    codebook_built = family.build(n_entities, code_length, streams.codes)
     bound = _attention_bound(codebook_built, g, family.coherence_bound)
     gate_scale = 2.0 * codebook_built.coordinate_bound
     metadata = MultiHopMetadata(hops, steps, g, bound, gate_scale)

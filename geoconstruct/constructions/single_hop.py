@@ -51,7 +51,7 @@ from geoconstruct.constructions.layouts import (
     resolve_layout,
 )
 from geoconstruct.constructions.queries import RECALL_METHODS, SingleHopQueries
-from geoconstruct.facts import Facts, random_facts, require_facts
+from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
 from geoconstruct.model.assembly import (
     freeze,
     write_codebook_unembedding,
@@ -230,13 +230,13 @@ def construct_single_hop(
     require_within_budget("this construction", needed, memory_budget)
 
     # Draw the facts, the codes and the read maps from independent streams of the seed.
-    facts_stream, code_stream, read_stream = np.random.SeedSequence(seed).spawn(3)
+    streams = seed_streams(seed)
     if facts is None:
-        facts = random_facts(n_subjects, n_relations, np.random.default_rng(facts_stream))
+        facts = random_facts(n_subjects, n_relations, streams.facts)
     codes = layout_object.build_codebook(
-        family, n_subjects, code_length, n_relations, np.random.default_rng(code_stream)
+        family, n_subjects, code_length, n_relations, streams.codes
     )
-    read_maps = layout_object.read_maps(n_relations, codes, np.random.default_rng(read_stream))
+    read_maps = layout_object.read_maps(n_relations, codes, streams.read_maps)
     read_maps.flags.writeable = False
     gate_scale = layout_object.gate_scale(codes, n_relations)
     guarantee = layout_object.guarantee(n_subjects, n_relations, family, code_length)

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from geoconstruct._validation import require_int
 from geoconstruct.constructions.queries import prompt_tokens, query_pairs
-from geoconstruct.facts import Facts, random_facts, require_facts
+from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.model.vocabulary import Vocabulary
 from geoconstruct.verification.evaluation import RecallReport, recall_report, score_prompts
@@ -169,8 +169,7 @@ def train_single_hop(
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
     seed = require_int("seed", seed, minimum=0)
     if facts is None:  # the facts construct_single_hop stores for this seed
-        facts_stream = np.random.SeedSequence(seed).spawn(3)[0]
-        facts = random_facts(n_subjects, n_relations, np.random.default_rng(facts_stream))
+        facts = random_facts(n_subjects, n_relations, seed_streams(seed).facts)
     require_facts("facts", facts, n_subjects, n_relations)
     vocabulary = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)
     config = TransformerConfig(
