@@ -366,9 +366,9 @@ def assemble(
         W,
         residual.lift("subject", read_maps),  # [D_g, d_model, k]
         gates,
-        float(g),
         residual.basis("output"),  # [k, d_model]
-        metadata.gate_scale,
+        gate_threshold=float(g),  # g conditions: one relation in each slot of the chain
+        gate_scale=metadata.gate_scale,
     )
 
     # Unembedding: decode the output subspace to an entity; relation tokens sit below them all.

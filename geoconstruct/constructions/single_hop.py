@@ -275,9 +275,9 @@ def assemble(
         W,
         layout.selector_reads(residual, read_maps),  # [R, d_model, k]
         gates,
-        1.0,
         residual.basis("output"),  # [k, d_model]
-        metadata.gate_scale,
+        gate_threshold=1.0,  # one condition: the prompt's relation
+        gate_scale=metadata.gate_scale,  # λ, doubled in place (layouts.py)
     )
 
     # Unembedding: decode the output subspace; every other token sits below all attributes.

@@ -10,7 +10,8 @@ it is given::
     write_embedding(W, subject_tokens, residual["subject"], subject_embeddings)
     write_one_hot_embedding(W, relation_tokens, residual["relation"])
     write_copy_head(W, 0, residual["subject"], n_positions=2)
-    write_selector(W, residual.lift("subject", read_maps), gates, 1.0, residual.basis("output"), λ)
+    reads = residual.lift("subject", read_maps)
+    write_selector(W, reads, gates, residual.basis("output"), gate_threshold=1, gate_scale=λ)
     write_codebook_unembedding(W, residual["output"], attribute_tokens, codebook, output_norm=ν)
     weights = freeze(W)
 
@@ -187,11 +188,14 @@ def write_selector(
     W: MutableWeights,
     read_maps: npt.ArrayLike,
     gates: npt.ArrayLike,
-    gate_threshold: float,
     output_map: npt.ArrayLike,
+    *,
+    gate_threshold: float,
     gate_scale: float,
 ) -> None:
-    """The gated selector MLP of :func:`~geoconstruct.model.selector.selector_mlp`."""
+    """The gated selector MLP of :func:`~geoconstruct.model.selector.selector_mlp`: key c opens
+    when ``⟨gates[c], x⟩`` reaches ``gate_threshold`` (the number of conditions it checks), and
+    ``gate_scale`` (λ) bounds every coordinate it reads."""
     selector = selector_mlp(read_maps, gates, gate_threshold, output_map, gate_scale)
     W["blocks.0.mlp.W_in"][:] = selector.W_in
     W["blocks.0.mlp.b_in"][:] = selector.b_in
