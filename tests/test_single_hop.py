@@ -27,7 +27,9 @@ seeds = st.integers(0, 2**32 - 1)
 
 
 def assert_recalls_at_minimum_and_refuses_one_less(n_subjects, n_relations, layout, codebook, seed):
-    """Every fact at the proven dimension; below the assemble-able one, a refusal."""
+    """Every fact at the proven dimension where the proof holds for every draw (a proof with
+    probability 1 − δ is checked by counting, :func:`_failing_seeds_allowed`); below the
+    assemble-able dimension, a refusal."""
     d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     construction = construct_single_hop(
         n_subjects, n_relations, d, layout=layout, codebook=codebook, seed=seed
@@ -35,9 +37,10 @@ def assert_recalls_at_minimum_and_refuses_one_less(n_subjects, n_relations, layo
     assert construction.guarantee.proved
     report = construction.recall()
     assert report.n_facts == n_subjects * n_relations
-    assert report.n_correct == report.n_facts, report.failures
-    assert report.min_margin > 0
-    assert report.failures == ()
+    if construction.guarantee.scope == "every_draw":
+        assert report.n_correct == report.n_facts, report.failures
+        assert report.min_margin > 0
+        assert report.failures == ()
     smallest = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     assert smallest <= d
     with pytest.raises(ValueError, match=re.escape(f"requires d >= {smallest}")):
@@ -93,10 +96,34 @@ def test_superposed_layout_recalls_everything_at_required_dimension(
 @pytest.mark.slow
 @pytest.mark.parametrize(("n_subjects", "n_relations"), [(500, 2), (500, 4), (1000, 4)])
 def test_superposed_layout_succeeds_on_twenty_seeds(n_subjects, n_relations):
+    failing = 0
     for seed in range(20):
-        assert_recalls_at_minimum_and_refuses_one_less(
+        _, report = assert_recalls_at_minimum_and_refuses_one_less(
             n_subjects, n_relations, "superposed", "gaussian", seed
         )
+        failing += not report.all_correct
+    assert failing <= _failing_seeds_allowed(20)
+
+
+def _failing_seeds_allowed(n_seeds, delta=0.01, false_alarm=1e-4):
+    """The most seeds that may miss a fact when each does so with probability at most δ: the
+    smallest c with P(Binomial(n, δ) > c) <= false_alarm. More would refute the guarantee."""
+    from scipy.stats import binom
+
+    return int(binom.isf(false_alarm, n_seeds, delta))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("n_subjects", "n_relations"), [(162, 2), (100, 3)])
+def test_the_superposed_guarantee_holds_as_a_rate(n_subjects, n_relations):
+    """With probability >= 0.99 per draw, so over 200 seeds at most a handful may miss a fact
+    (at N = 162, R = 2 the sharp R = 2 theorem leaves seeds 219 and others that miss one)."""
+    d = proven_dimension(n_subjects, n_relations)
+    failing = sum(
+        not construct_single_hop(n_subjects, n_relations, d, seed=seed).recall().all_correct
+        for seed in range(200)
+    )
+    assert failing <= _failing_seeds_allowed(200)
 
 
 def test_superposed_dimension_formula():
