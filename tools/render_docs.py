@@ -20,6 +20,7 @@ command stated above it:
     baselines           benchmarks/results/baselines_table.md              results/baselines.md
     structured          benchmarks/results/structured_table.md             results/transition.md
     sampled-scale       benchmarks/results/sampled_scale.md                results/scale.md
+    structured-2-16     benchmarks/results/structured_2_16.md              results/transition.md
 
 Usage: ``python tools/render_docs.py [block ...]`` (default: every block). ``--check`` exits 1
 if a deterministic block (bounds, transfer, transition-summary, transition-2-16) differs from
@@ -110,10 +111,11 @@ BLOCK_FILES = {
     "structured": RESULTS / "transition.md",
     "transition-2-16": RESULTS / "transition.md",
     "sampled-scale": RESULTS / "scale.md",
+    "structured-2-16": RESULTS / "transition.md",
 }
 TABLES = ("superposed", "scale", "dimension", "tradeoff", "baselines", "transition")
 TABLES += ("structured",)
-TABLES += ("precision-table", "sampled-scale")
+TABLES += ("precision-table", "sampled-scale", "structured-2-16")
 
 
 def transition_summary(*sources: tuple[Path, str]) -> str:
@@ -161,6 +163,15 @@ def command_output(name: str) -> str:
         return f"`$ {TRANSITION_COMMAND}`\n\n" + text
     if name == "precision-table":
         return f"`$ {PRECISION_COMMAND}`\n\n" + PRECISION_RESULTS.read_text().strip()
+    if name == "structured-2-16":
+        command = (
+            "geoconstruct table dimension --subjects 65536 --relations 2 --codebook rademacher "
+            "--layout superposed --exact-work-limit 1e13 "
+            "--save benchmarks/results/structured_2_16"
+        )
+        return f"`$ {command}`\n\n" + (
+            (ROOT / "benchmarks" / "results" / "structured_2_16.md").read_text().strip()
+        )
     if name == "sampled-scale":
         return (ROOT / "benchmarks" / "results" / "sampled_scale.md").read_text().strip()
     if name == "superposed":
