@@ -20,6 +20,7 @@ from geoconstruct.analysis.capacity import (
     render_table,
 )
 from geoconstruct.analysis.dimension_search import (
+    MAX_CODE_STEPS,
     capacity,
     measure_min_dimension,
     min_dimension,
@@ -27,6 +28,7 @@ from geoconstruct.analysis.dimension_search import (
 )
 from geoconstruct.analysis.prediction import predicted_min_dimension
 from geoconstruct.cli import main
+from geoconstruct.constructions.single_hop import code_length_for
 
 GRID = {"layout": "block", "codebook": "grid"}
 
@@ -114,7 +116,11 @@ def test_a_lossy_format_needs_longer_codes_for_unit_codes():
 
 @pytest.mark.slow
 def test_a_format_too_coarse_for_every_code_length_is_refused():
-    with pytest.raises(RuntimeError, match=r"no construction with code length \d+\.\.191 recalls"):
+    # the search walks up from the prediction to MAX_CODE_STEPS past the proof's code length
+    last = code_length_for(200, 2) + MAX_CODE_STEPS - 1
+    with pytest.raises(
+        RuntimeError, match=rf"no construction with code length \d+\.\.{last} recalls"
+    ):
         min_dimension(200, 2, precision="int2", seeds=(0,))
 
 
