@@ -33,7 +33,8 @@ def test_accuracy_is_a_probability_that_grows_with_d(n_subjects, n_relations, d,
     options = dict(layout=layout, codebook="gaussian")
     here = predicted_accuracy(n_subjects, n_relations, d + 2 * n_relations, **options)
     further = predicted_accuracy(n_subjects, n_relations, 2 * d + 2 * n_relations, **options)
-    assert 0.0 <= here <= further + 1e-6 and further <= 1.0  # 1e-6: the quadrature's error
+    # the quadrature's error, absolute and relative (found at chance level: N = 11,870, R = 11)
+    assert 0.0 <= here <= further * (1 + 1e-4) + 1e-6 and further <= 1.0
     estimate = predict(n_subjects, n_relations, d + 2 * n_relations, **options)
     assert estimate.failing_facts == pytest.approx(n_subjects * n_relations * (1 - here))
 
