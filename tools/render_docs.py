@@ -73,6 +73,11 @@ STRUCTURED_COMMAND = (
     "geoconstruct table dimension --subjects 256,1024,4096,16384 --relations 2,4,8 "
     "--codebook rademacher,bch --layout superposed --save benchmarks/results/structured_table"
 )
+STRUCTURED_2_16_RESULTS = ROOT / "benchmarks" / "results" / "structured_2_16.md"
+STRUCTURED_2_16_COMMAND = (
+    "geoconstruct table dimension --subjects 65536 --relations 2 --codebook rademacher "
+    "--layout superposed --exact-work-limit 1e13 --save benchmarks/results/structured_2_16"
+)
 BASELINES_RESULTS = ROOT / "benchmarks" / "results" / "baselines_table.md"
 BASELINES_COMMAND = (
     "geoconstruct table baselines --subjects 256,1024,4096,16384,65536 --relations 1,4,16 "
@@ -164,14 +169,7 @@ def command_output(name: str) -> str:
     if name == "precision-table":
         return f"`$ {PRECISION_COMMAND}`\n\n" + PRECISION_RESULTS.read_text().strip()
     if name == "structured-2-16":
-        command = (
-            "geoconstruct table dimension --subjects 65536 --relations 2 --codebook rademacher "
-            "--layout superposed --exact-work-limit 1e13 "
-            "--save benchmarks/results/structured_2_16"
-        )
-        return f"`$ {command}`\n\n" + (
-            (ROOT / "benchmarks" / "results" / "structured_2_16.md").read_text().strip()
-        )
+        return f"`$ {STRUCTURED_2_16_COMMAND}`\n\n" + STRUCTURED_2_16_RESULTS.read_text().strip()
     if name == "sampled-scale":
         return (ROOT / "benchmarks" / "results" / "sampled_scale.md").read_text().strip()
     if name == "superposed":

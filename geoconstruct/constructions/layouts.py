@@ -27,6 +27,7 @@ name; :func:`resolve_layout` turns a name into its object.
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from typing import ClassVar
@@ -479,6 +480,7 @@ def _r2_tail(code_length: int, inner: FloatArray, margin: float) -> FloatArray:
     return coordinate_tail(code_length, threshold)
 
 
+@functools.lru_cache(maxsize=256)
 def superposed_code_length(
     n_subjects: int,
     n_relations: int,
@@ -490,7 +492,8 @@ def superposed_code_length(
     γ with probability at least ``1 − δ`` (``R >= 2``, ``N >= 2``; ``proofs/superposed_recall.md``).
 
     ``R >= 3``: ``⌈32(R−1)² / (8R − 9 − 16γ(R−1)) · ln(N(N−1)R/δ)⌉``. ``R = 2``: the smallest k at
-    which :func:`superposed_failure_bound`, with the exact tail, is at most δ.
+    which :func:`superposed_failure_bound`, with the exact tail, is at most δ (a bisection over
+    sums of 16,384 sphere tails, so the answer is remembered: a build asks for it three times).
 
     Examples
     --------
