@@ -19,24 +19,45 @@ from geoconstruct.analysis.prediction import (
     predict,
     predicted_accuracy,
     predicted_min_dimension,
+    regime_code_length,
 )
+from geoconstruct.constructions.layouts import resolve_layout
 
 
 @settings(max_examples=25, deadline=None)
 @given(
     n_subjects=st.integers(2, 2**20),
     n_relations=st.integers(2, 16),
-    d=st.integers(20, 2000),
+    beyond=st.integers(0, 2000),
     layout=st.sampled_from(["superposed", "superposed_separate"]),
 )
-def test_accuracy_is_a_probability_that_grows_with_d(n_subjects, n_relations, d, layout):
+def test_accuracy_is_a_probability_that_grows_with_d_in_its_regime(
+    n_subjects, n_relations, beyond, layout
+):
     options = dict(layout=layout, codebook="gaussian")
-    here = predicted_accuracy(n_subjects, n_relations, d + 2 * n_relations, **options)
-    further = predicted_accuracy(n_subjects, n_relations, 2 * d + 2 * n_relations, **options)
-    # the quadrature's error, absolute and relative (found at chance level: N = 11,870, R = 11)
-    assert 0.0 <= here <= further * (1 + 1e-4) + 1e-6 and further <= 1.0
-    estimate = predict(n_subjects, n_relations, d + 2 * n_relations, **options)
-    assert estimate.failing_facts == pytest.approx(n_subjects * n_relations * (1 - here))
+    k = regime_code_length(n_relations) + beyond
+    d = resolve_layout(layout).dimension(n_relations, k)
+    here = predict(n_subjects, n_relations, d, **options)
+    further = predict(n_subjects, n_relations, d + 1 + beyond, **options)
+    assert here.code_length == k and here.in_regime and further.in_regime
+    # the quadrature's error, absolute and relative
+    assert 0.0 <= here.accuracy <= further.accuracy * (1 + 1e-4) + 1e-6 and further.accuracy <= 1
+    assert here.failing_facts == pytest.approx(n_subjects * n_relations * (1 - here.accuracy))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_subjects=st.integers(2, 2**20),
+    n_relations=st.integers(2, 16),
+    d=st.integers(1, 200),
+    layout=st.sampled_from(["superposed", "superposed_separate"]),
+)
+def test_below_its_regime_the_estimate_is_a_probability_and_says_so(
+    n_subjects, n_relations, d, layout
+):
+    estimate = predict(n_subjects, n_relations, d, layout=layout, codebook="gaussian")
+    assert 0.0 <= estimate.accuracy <= 1.0
+    assert estimate.in_regime == (estimate.code_length >= regime_code_length(n_relations))
 
 
 @settings(max_examples=15, deadline=None)

@@ -14,6 +14,8 @@ approximation) takes
 
 so ``accuracy(k) = E_{g,h}[(1 − q_k(c))^{N−1}]``, computed by Gauss-Hermite quadrature. It is an
 estimate, not a theorem: the distractors share y and the codes, and float rounding is left out.
+Its regime is small crosstalk, ``k >= max(16, 10(R − 1))`` (:func:`regime_code_length`); below
+it, near chance, the Gaussian ``g`` is a poor model and the estimate is not monotone in ``k``.
 :func:`predicted_min_dimension` is the smallest d at which the expected number of failing facts
 over ``n_seeds`` constructions is at most ln 2, the median of "every seed recalls every fact".
 """
@@ -40,6 +42,7 @@ __all__ = [
     "predicted_accuracy",
     "predicted_code_length",
     "predicted_min_dimension",
+    "regime_code_length",
 ]
 
 PREDICTED_CODEBOOKS = ("gaussian", "rademacher")
@@ -56,7 +59,11 @@ QUADRATURE_NODES = 48
 
 @dataclass(frozen=True)
 class Prediction:
-    """The estimate at one d: expected accuracy and failing facts of one construction."""
+    """The estimate at one d: expected accuracy and failing facts of one construction.
+
+    ``in_regime`` says whether the code length is in the estimate's regime
+    (:func:`regime_code_length`); outside it the numbers are near chance and only indicative.
+    """
 
     n_subjects: int
     n_relations: int
@@ -64,6 +71,23 @@ class Prediction:
     code_length: int
     accuracy: float
     failing_facts: float
+    in_regime: bool
+
+
+def regime_code_length(n_relations: int) -> int:
+    """The shortest code length in the estimate's regime: ``max(16, 10(R − 1))``.
+
+    There the crosstalk's component along the answer, ``g ~ N(0, (R−1)/k)``, has standard
+    deviation at most about ⅓, and the estimate rises with ``k`` (checked by hypothesis in
+    ``tests/test_prediction.py``); below it the estimate is near chance and not monotone.
+
+    Examples
+    --------
+    >>> [regime_code_length(r) for r in (1, 2, 4, 8)]
+    [16, 16, 30, 70]
+    """
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    return max(16, 10 * (n_relations - 1))
 
 
 def has_prediction(
@@ -130,6 +154,7 @@ def predict(
         code_length=k,
         accuracy=accuracy,
         failing_facts=n_subjects * n_relations * (1.0 - accuracy),
+        in_regime=k >= regime_code_length(n_relations),
     )
 
 
