@@ -36,13 +36,7 @@ from geoconstruct.codes.codebooks import Codebook, GaussianCodes, GridCodes, Rad
 from geoconstruct.constructions.baselines import construct_baseline
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.disjoint import construct_disjoint, disjoint_dimension
-from geoconstruct.constructions.layouts import (
-    BlockLayout,
-    Layout,
-    SeparateBlockLayout,
-    SeparateSuperposedLayout,
-    SuperposedLayout,
-)
+from geoconstruct.constructions.layouts import Layout
 from geoconstruct.constructions.multi_hop import construct_multi_hop, multi_hop_dimension
 from geoconstruct.constructions.single_hop import (
     construct_single_hop,
@@ -56,7 +50,6 @@ from geoconstruct.verification.evaluation import ChainFailure, Failure, RecallRe
 __version__ = "0.1.0"
 
 __all__ = [
-    "BlockLayout",
     "ChainFailure",
     "Codebook",
     "Construction",
@@ -70,9 +63,6 @@ __all__ = [
     "NoResultError",
     "RademacherCodes",
     "RecallReport",
-    "SeparateBlockLayout",
-    "SeparateSuperposedLayout",
-    "SuperposedLayout",
     "TransformerConfig",
     "__version__",
     "construct_baseline",

@@ -758,7 +758,7 @@ def check_superposed_length_in_library() -> bool:
     gamma = sp.nsimplify(layouts.ROUNDING_MARGIN)
     if not 0 < gamma <= sp.Rational(1, 2**16):  # the documented γ
         return False
-    layout = layouts.SuperposedLayout()
+    layout = layouts.LAYOUTS["superposed"]
     for family in (GaussianCodes(), RademacherCodes()):
         for n in (2, 3, 1000, 65_536, 10**6):
             for relations in (2, 3, 4, 8, 16):
@@ -789,17 +789,19 @@ def check_gate_scale_in_library() -> bool:
     import numpy as np
 
     from geoconstruct.codes.codebooks import GaussianCodes, GridCodes
-    from geoconstruct.constructions.layouts import SeparateBlockLayout, SeparateSuperposedLayout
+    from geoconstruct.constructions.layouts import LAYOUTS
 
     ok = True
     for bits in range(1, 17):
         book = GridCodes(bits=bits).build(min(2**bits, 4096), 1, np.random.default_rng(0))
         largest = sp.Integer(2) ** (bits - 1)  # the code −2^(p−1) has this coordinate
-        ok &= sp.Float(SeparateBlockLayout().gate_scale(book, 3)) >= largest
+        ok &= sp.Float(LAYOUTS["block_separate"].gate_scale(book, 3)) >= largest
+        ok &= sp.Float(LAYOUTS["block"].gate_scale(book, 3)) >= 2 * largest  # in place: doubled
     unit = GaussianCodes().build(50, 117, np.random.default_rng(0))
     for relations in (1, 2, 5, 16):
-        gate = SeparateSuperposedLayout().gate_scale(unit, relations)
+        gate = LAYOUTS["superposed_separate"].gate_scale(unit, relations)
         ok &= sp.Float(gate) >= relations  # ‖u‖ = 1
+        ok &= sp.Float(LAYOUTS["superposed"].gate_scale(unit, relations)) >= 2 * relations
     return bool(ok)
 
 
@@ -1106,7 +1108,7 @@ def check_r2_tail_in_library() -> bool:
         exact = average(k)
         library = mpmath.mpf(layouts.pair_failure_r2(k))
         ok &= library >= exact * (1 - mpmath.mpf("1e-9")) and library <= exact * 1.01
-    layout = layouts.SuperposedLayout()
+    layout = layouts.LAYOUTS["superposed"]
     for n in (64, 4096, 2**20):
         k = layout.min_code_length(n, 2, GaussianCodes())
         pairs = 2 * n * (n - 1)

@@ -121,14 +121,14 @@ def _wrong_library():
         (
             "a wrong in-place inverse: k = d - R + 1",
             checks.check_layout_dimensions_in_library,
-            layouts.SuperposedLayout,
+            layouts.Layout,
             "code_length_at",
             lambda self, n_relations, d: d - n_relations + 1,
         ),
         (
             "a wrong in-place inverse: k = d // R",
             checks.check_layout_dimensions_in_library,
-            layouts.BlockLayout,
+            layouts.Layout,
             "code_length_at",
             lambda self, n_relations, d: d // n_relations,
         ),
@@ -222,8 +222,8 @@ def _wrong_library():
         (
             "half the gate scale",
             checks.check_gate_scale_in_library,
-            layouts.SeparateBlockLayout,
-            "gate_scale",
+            layouts.Layout,
+            "selected_bound",
             lambda self, codebook, n_relations: codebook.coordinate_bound / 2,
         ),
         (

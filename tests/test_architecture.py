@@ -111,3 +111,96 @@ def test_a_seed_is_split_in_one_place():
         if "SeedSequence(" in line and not line.lstrip().startswith((">>>", "#"))
     ]
     assert offenders == []
+
+
+CODES_CLASSES = ("GridCodes", "GaussianCodes", "RademacherCodes", "BCHCodes", "_UnitCodes")
+
+
+def _sites(pattern, *, outside=()):
+    """Modules (relative paths) with a line matching ``pattern`` that is not a comment or a
+    doctest, skipping modules under the folders ``outside``."""
+    import re
+
+    compiled = re.compile(pattern)
+    return sorted(
+        {
+            path.relative_to(PACKAGE).as_posix()
+            for path in PACKAGE.rglob("*.py")
+            if not path.relative_to(PACKAGE).as_posix().startswith(outside)
+            for line in path.read_text().splitlines()
+            if compiled.search(line) and not line.lstrip().startswith((">>>", "#"))
+        }
+    )
+
+
+def _constant_definitions():
+    """Every module-level UPPER_CASE name and the modules that assign it."""
+    defined = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign)
+                else []
+            )
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id.isupper():
+                    defined.setdefault(target.id, []).append(path.relative_to(PACKAGE).as_posix())
+    return defined
+
+
+def test_each_contract_is_written_at_one_site():
+    """One contract, one code site: where each rule lives, counted over the whole package.
+
+    seed streams (facts.seed_streams), the subject-row rewrite (model/assembly.py), codebook
+    dispatch (nothing outside ``codes/`` tests a family's class or switches on its name), the
+    verification constants (verification/policy.py), and every named constant defined once.
+    """
+    sites = {
+        "seed streams": _sites(r"SeedSequence\("),
+        "subject-row rewrite": _sites(
+            r"""(\bW_E|\[["']embed\.W_E["']\])\s*\[[^\]]*\]\s*[-+*/]?=(?!=)"""
+        ),
+        "codebook dispatch by class": _sites(rf"isinstance\([^)]*\b({'|'.join(CODES_CLASSES)})\b"),
+        "codebook dispatch by name": _sites(
+            r"""(codebook|family(\.name)?)\s*(==|!=|in)\s*\(?["'](grid|gaussian|rademacher|bch)""",
+            outside=("codes/",),
+        ),
+        "verification constants": sorted(
+            {
+                module
+                for name in ("EXACT_WORK_LIMIT", "PILOT_SIZE", "PILOT_QUERIES")
+                for module in _constant_definitions().get(name, [])
+            }
+        ),
+    }
+    assert sites == {
+        "seed streams": ["facts.py"],
+        "subject-row rewrite": ["model/assembly.py"],
+        "codebook dispatch by class": [],
+        "codebook dispatch by name": [],
+        "verification constants": ["verification/policy.py"],
+    }
+    twice = {name: where for name, where in _constant_definitions().items() if len(where) > 1}
+    assert twice == {}
+
+
+def test_the_contract_counter_sees_a_second_site(tmp_path, monkeypatch):
+    """The counters find what they look for: a copy of the package with a stray isinstance on a
+    codes class and a second definition of a constant."""
+    import shutil
+
+    copy = tmp_path / "geoconstruct"
+    shutil.copytree(PACKAGE, copy)
+    stray = copy / "analysis" / "stray.py"
+    stray.write_text(
+        "from geoconstruct.codes.codebooks import GridCodes\n"
+        "EXACT_WORK_LIMIT = 1\n"
+        "def f(family):\n"
+        "    return isinstance(family, GridCodes) or family.name == 'grid'\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", copy)
+    assert _sites(rf"isinstance\([^)]*\b({'|'.join(CODES_CLASSES)})\b") == ["analysis/stray.py"]
+    assert len(_constant_definitions()["EXACT_WORK_LIMIT"]) == 2

@@ -126,7 +126,7 @@ def test_dimension_prints_the_minimum(capsys):
                 *("construct", "--subjects", "10", "--relations", "2"),
                 *("--codebook", "grid", "--max-coherence", "0.3"),
             ],
-            "unit",
+            "--max-coherence applies to gaussian",
         ),
         (
             [

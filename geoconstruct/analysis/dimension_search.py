@@ -36,7 +36,7 @@ from typing import TypedDict, Unpack, cast
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, NoResultError, require_int
 from geoconstruct.analysis.precision import numeric_format, quantize_construction
 from geoconstruct.analysis.prediction import has_prediction, predicted_code_length
-from geoconstruct.codes.codebooks import CodebookFamily, GridCodes, resolve_codebook
+from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
 from geoconstruct.constructions.layouts import Layout, resolve_layout
 from geoconstruct.constructions.single_hop import (
     DEFAULT_CODEBOOK,
@@ -83,9 +83,7 @@ def table_codebook(codebook: str | CodebookFamily, precision: str) -> CodebookFa
     """
     family = resolve_codebook(codebook)
     form = numeric_format(precision)
-    if isinstance(family, GridCodes) and form.integer:
-        return GridCodes(bits=form.bits)
-    return family
+    return family.for_integer_format(form.bits) if form.integer else family
 
 
 def run_dtype(family: CodebookFamily, code_length: int, precision: str) -> str:
@@ -94,6 +92,7 @@ def run_dtype(family: CodebookFamily, code_length: int, precision: str) -> str:
 
     Examples
     --------
+    >>> from geoconstruct.codes.codebooks import GridCodes
     >>> run_dtype(GridCodes(bits=8), 2, "int8"), run_dtype(GridCodes(bits=16), 1, "int16")
     ('float32', 'float64')
     """

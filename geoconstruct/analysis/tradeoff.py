@@ -20,7 +20,7 @@ from geoconstruct.analysis.bounds import per_pass_bits_random, per_pass_min_dime
 from geoconstruct.analysis.dimension_search import run_dtype, table_codebook
 from geoconstruct.analysis.precision import numeric_format, quantize
 from geoconstruct.analysis.tables import Columns
-from geoconstruct.codes.codebooks import CodebookFamily, GridCodes
+from geoconstruct.codes.codebooks import CodebookFamily
 from geoconstruct.constructions.multi_hop import (
     chain_count,
     construct_multi_hop,
@@ -117,9 +117,10 @@ def tradeoff_table(
     family = table_codebook(codebook, form.name)
     hop_counts = [require_int("hops", h, minimum=1) for h in hops]
     rounding = None
-    if isinstance(family, GridCodes) and n_entities > 1:
+    bits = family.digit_bits
+    if bits is not None and n_entities > 1:
         log_n = math.log2(n_entities)
-        rounding = family.bits * math.ceil(log_n / family.bits - 1e-12) / log_n
+        rounding = bits * math.ceil(log_n / bits - 1e-12) / log_n
     rows = []
     for h in hop_counts:
         for steps in range(1, h + 1):

@@ -62,7 +62,7 @@ from geoconstruct.analysis.tables import markdown_header, markdown_row, render_t
 from geoconstruct.analysis.tradeoff import TradeoffRow, tradeoff_table
 from geoconstruct.analysis.transfer import transfer_summary
 from geoconstruct.analysis.transition import DEFAULT_RATIOS, transition_table
-from geoconstruct.cli.parser import build_parser, codebook_family
+from geoconstruct.cli.parser import build_parser, family_from_args
 from geoconstruct.cli.printing import (
     print_bounds,
     print_multi_hop,
@@ -156,7 +156,7 @@ def _writable(path: str | None) -> None:
 
 
 def _dimension(args: argparse.Namespace) -> int:
-    family = codebook_family(args)
+    family = family_from_args(args)
     print(proven_dimension(args.subjects, args.relations, layout=args.layout, codebook=family))
     return 0
 
@@ -168,7 +168,7 @@ def _bounds(args: argparse.Namespace) -> int:
 
 
 def _construct(args: argparse.Namespace) -> int:
-    family = codebook_family(args)
+    family = family_from_args(args)
     if args.sample_size is not None:  # before the build, which can take minutes
         require_int("--sample-size", args.sample_size, minimum=1)
     with _progress(args, total=args.subjects * args.relations, desc="recall", unit="fact") as bar:
@@ -363,7 +363,7 @@ def _transfer(args: argparse.Namespace) -> int:
         args.subjects,
         args.relations,
         layout=args.layout,
-        codebook=codebook_family(args),
+        codebook=family_from_args(args),
         seed=args.seed,
         new_seed=args.new_seed,
     )
@@ -378,7 +378,7 @@ def _multihop(args: argparse.Namespace) -> int:
         args.hops,
         args.steps,
         args.dim,
-        codebook=codebook_family(args),
+        codebook=family_from_args(args),
         seed=args.seed,
         dtype=args.dtype,
         max_queries=args.max_queries,

@@ -11,15 +11,7 @@ from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
 from geoconstruct.analysis.dimension_search import DEFAULT_SEEDS
 from geoconstruct.analysis.tables import TABLE_FORMATS
 from geoconstruct.analysis.transition import DEFAULT_RATIOS
-from geoconstruct.codes.codebooks import (
-    CODEBOOK_NAMES,
-    BCHCodes,
-    CodebookFamily,
-    GaussianCodes,
-    GridCodes,
-    RademacherCodes,
-    resolve_codebook,
-)
+from geoconstruct.codes.codebooks import CODEBOOK_NAMES, CodebookFamily, codebook_family
 from geoconstruct.constructions.layouts import LAYOUTS
 from geoconstruct.constructions.multi_hop import MAX_EXHAUSTIVE_QUERIES
 from geoconstruct.constructions.queries import RECALL_METHODS
@@ -33,7 +25,7 @@ from geoconstruct.training.trainer import (
 from geoconstruct.verification.evaluation import BACKENDS
 from geoconstruct.verification.policy import EXACT_WORK_LIMIT
 
-__all__ = ["PLOTTED_TABLES", "TABLE_KINDS", "build_parser", "codebook_family"]
+__all__ = ["PLOTTED_TABLES", "TABLE_KINDS", "build_parser", "family_from_args"]
 
 Number = TypeVar("Number", int, float)
 
@@ -427,19 +419,6 @@ def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def codebook_family(args: argparse.Namespace) -> CodebookFamily:
+def family_from_args(args: argparse.Namespace) -> CodebookFamily:
     """The codebook family ``--codebook``, ``--bits`` and ``--max-coherence`` ask for."""
-    if args.codebook == "grid":
-        if args.max_coherence is not None:
-            raise ValueError("--max-coherence applies to unit codes, not to grid codes")
-        return GridCodes() if args.bits is None else GridCodes(bits=args.bits)
-    if args.bits is not None:
-        raise ValueError(f"--bits applies to grid codes, not to {args.codebook} codes")
-    family = resolve_codebook(args.codebook)
-    if args.max_coherence is None:
-        return family
-    if args.codebook == "gaussian":
-        return GaussianCodes(max_coherence=args.max_coherence)
-    if args.codebook == "rademacher":
-        return RademacherCodes(max_coherence=args.max_coherence)
-    return BCHCodes(max_coherence=args.max_coherence)
+    return codebook_family(args.codebook, bits=args.bits, max_coherence=args.max_coherence)

@@ -363,7 +363,7 @@ def multi_hop_summary(
     finished = time.perf_counter()
     g = construction.metadata.hops_per_pass
     config, bound = construction.config, construction.metadata.attention_bound
-    bits = family.bits if isinstance(family, GridCodes) else numeric_format(dtype).bits
+    bits = family.digit_bits or numeric_format(dtype).bits
     return MultiHopSummary(
         n_entities=n_entities,
         n_relations=n_relations,

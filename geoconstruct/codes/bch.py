@@ -18,6 +18,7 @@ Field arithmetic uses log/antilog tables of a primitive polynomial; everything i
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -27,12 +28,14 @@ from geoconstruct._validation import require_int
 __all__ = [
     "MAX_DEGREE",
     "PRIMITIVE_POLYNOMIALS",
+    "TraceCode",
     "antilog_table",
     "coherence_bound",
     "trace_words",
 ]
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 PRIMITIVE_POLYNOMIALS = {
     2: 0b111,
@@ -166,3 +169,63 @@ def coherence_bound(m: int, max_degree: int) -> float:
     """
     n = (1 << m) - 1
     return ((max_degree - 1) * math.sqrt(n + 1) + 1) / n
+
+
+@dataclass(frozen=True)
+class TraceCode:
+    """The parameters of a dual-BCH codebook: words of ``f = Σ_{i<t} a_i·x^(2i+1)`` over GF(2^m).
+
+    Examples
+    --------
+    >>> code = TraceCode(m=6, t=2)
+    >>> code.length, code.capacity, round(code.coherence_bound, 4)
+    (63, 4096, 0.2698)
+    """
+
+    m: int
+    t: int
+
+    @property
+    def length(self) -> int:
+        """n = 2^m - 1 coordinates."""
+        return (1 << self.m) - 1
+
+    @property
+    def capacity(self) -> int:
+        """2^(m·t) distinct words."""
+        return 1 << (self.m * self.t)
+
+    @property
+    def degrees(self) -> list[int]:
+        return list(range(1, 2 * self.t, 2))
+
+    @property
+    def coherence_bound(self) -> float:
+        """``|⟨u_a, u_b⟩| <= ((2t-2)·2^(m/2) + 1)/n`` for distinct codes (Carlitz–Uchiyama)."""
+        return coherence_bound(self.m, 2 * self.t - 1)
+
+    @property
+    def crosstalk_bound(self) -> float:
+        """``|⟨s_r ⊙ s_r' ⊙ u_a, u_b⟩| <= (2t·2^(m/2) + 1)/n`` for relation signs ``r != r'``."""
+        return coherence_bound(self.m, 2 * self.t + 1)
+
+    def interference(self, n_relations: int) -> float:
+        """``μ + 2(R-1)·μ_cross``: the superposed layout's margin is at least ``1 - this``."""
+        return self.coherence_bound + 2 * (n_relations - 1) * self.crosstalk_bound
+
+    def codes(self, n_codes: int, code_length: int) -> FloatArray:
+        """The first ``n_codes`` words as ±1/√n rows, zero-padded to ``code_length``."""
+        words = trace_words(np.arange(n_codes), self.m, self.degrees)
+        codes = np.zeros((n_codes, code_length))
+        codes[:, : self.length] = (1.0 - 2.0 * words) / math.sqrt(self.length)
+        return codes
+
+    def relation_signs(self, n_relations: int, code_length: int) -> FloatArray:
+        """``s_r = (-1)^Tr(b_r·x^(2t+1))`` with ``b_r`` the r-th field element, +1 on padding."""
+        if n_relations > 1 << self.m:
+            raise ValueError(f"at most 2^m = {1 << self.m} relations, got {n_relations}")
+        messages = np.arange(n_relations)
+        words = trace_words(messages, self.m, [2 * self.t + 1])
+        signs = np.ones((n_relations, code_length))
+        signs[:, : self.length] = 1.0 - 2.0 * words
+        return signs

@@ -1,6 +1,8 @@
-"""Attribute codebooks: one code vector ``u_a ∈ R^k`` per attribute, and how to decode them.
+"""The codebook families: one code vector ``u_a ∈ R^k`` per attribute, and how to decode them.
 
-Three interchangeable families (``docs/design.md`` §5):
+Each is a :class:`~geoconstruct.codes.protocol.CodebookFamily`; :data:`FAMILIES` names them, and
+nothing outside ``codes/`` tests a family's class. Interchangeable families
+(``docs/design.md`` §5):
 
 ``grid``
     Distinct integer vectors. Attribute ``a`` is written in base ``2^p`` and each digit is read as
@@ -24,17 +26,28 @@ Three interchangeable families (``docs/design.md`` §5):
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import NoResultError, require_choice, require_int, require_probability
 from geoconstruct.codes import bch
+from geoconstruct.codes.bch import TraceCode
+from geoconstruct.codes.protocol import (
+    Codebook,
+    CodebookFamily,
+    InnerProductLaw,
+    check_code_length,
+    coherence,
+    frozen_codebook,
+)
 
 __all__ = [
     "CODEBOOK_NAMES",
+    "FAMILIES",
     "MAX_GRID_BITS",
     "SIGNIFICAND_BITS",
     "BCHCodes",
@@ -42,218 +55,22 @@ __all__ = [
     "CodebookFamily",
     "GaussianCodes",
     "GridCodes",
+    "InnerProductLaw",
     "RademacherCodes",
+    "TraceCode",
+    "codebook_family",
     "coherence",
-    "draw_bytes",
     "exact_grid_logits",
     "resolve_codebook",
 ]
 
 FloatArray = npt.NDArray[np.float64]
-Decoding = Literal["inner_product", "nearest_neighbour"]
-
-CODEBOOK_NAMES = ("grid", "gaussian", "rademacher", "bch")
 
 MAX_DRAWS = 64
 """Draws of a random codebook before giving up; each is accepted with probability >= 1/2."""
 
 _NORM_ROWS = 65_536
 """Gaussian codes are normalised this many rows at a time (bounded temporaries at any N)."""
-
-
-@dataclass(frozen=True)
-class TraceCode:
-    """The parameters of a dual-BCH codebook: words of ``f = Σ_{i<t} a_i·x^(2i+1)`` over GF(2^m).
-
-    Examples
-    --------
-    >>> code = TraceCode(m=6, t=2)
-    >>> code.length, code.capacity, round(code.coherence_bound, 4)
-    (63, 4096, 0.2698)
-    """
-
-    m: int
-    t: int
-
-    @property
-    def length(self) -> int:
-        """n = 2^m - 1 coordinates."""
-        return (1 << self.m) - 1
-
-    @property
-    def capacity(self) -> int:
-        """2^(m·t) distinct words."""
-        return 1 << (self.m * self.t)
-
-    @property
-    def degrees(self) -> list[int]:
-        return list(range(1, 2 * self.t, 2))
-
-    @property
-    def coherence_bound(self) -> float:
-        """``|⟨u_a, u_b⟩| <= ((2t-2)·2^(m/2) + 1)/n`` for distinct codes (Carlitz–Uchiyama)."""
-        return bch.coherence_bound(self.m, 2 * self.t - 1)
-
-    @property
-    def crosstalk_bound(self) -> float:
-        """``|⟨s_r ⊙ s_r' ⊙ u_a, u_b⟩| <= (2t·2^(m/2) + 1)/n`` for relation signs ``r != r'``."""
-        return bch.coherence_bound(self.m, 2 * self.t + 1)
-
-    def interference(self, n_relations: int) -> float:
-        """``μ + 2(R-1)·μ_cross``: the superposed layout's margin is at least ``1 - this``."""
-        return self.coherence_bound + 2 * (n_relations - 1) * self.crosstalk_bound
-
-    def codes(self, n_codes: int, code_length: int) -> FloatArray:
-        """The first ``n_codes`` words as ±1/√n rows, zero-padded to ``code_length``."""
-        words = bch.trace_words(np.arange(n_codes), self.m, self.degrees)
-        codes = np.zeros((n_codes, code_length))
-        codes[:, : self.length] = (1.0 - 2.0 * words) / math.sqrt(self.length)
-        return codes
-
-    def relation_signs(self, n_relations: int, code_length: int) -> FloatArray:
-        """``s_r = (-1)^Tr(b_r·x^(2t+1))`` with ``b_r`` the r-th field element, +1 on padding."""
-        if n_relations > 1 << self.m:
-            raise ValueError(f"at most 2^m = {1 << self.m} relations, got {n_relations}")
-        messages = np.arange(n_relations)
-        words = bch.trace_words(messages, self.m, [2 * self.t + 1])
-        signs = np.ones((n_relations, code_length))
-        signs[:, : self.length] = 1.0 - 2.0 * words
-        return signs
-
-
-@dataclass(frozen=True, eq=False)
-class Codebook:
-    """The codes of one construction.
-
-    Attributes
-    ----------
-    family : str
-        ``"grid"``, ``"gaussian"`` or ``"rademacher"``.
-    codes : ndarray, shape [n_codes, code_length]
-        Row ``a`` is ``u_a``; read-only.
-    decoding : {"inner_product", "nearest_neighbour"}
-        How the unembedding reads a code: ``argmax_a ⟨u_a, y⟩`` or ``argmin_a ‖y - u_a‖``.
-    unit_norm : bool
-        Whether every code has norm 1 (required by the superposed layout).
-    coordinate_bound : float
-        A bound on ``|u[j]|`` for every code the family can produce at this length (``2^(p-1)``
-        for grid codes, 1 for unit codes): it depends on the family, not on the draw.
-    trace_code : TraceCode, optional
-        For ``bch`` codes, the field and degree that generate them.
-    """
-
-    family: str
-    codes: FloatArray
-    decoding: Decoding
-    unit_norm: bool
-    coordinate_bound: float
-    trace_code: TraceCode | None = None
-
-    @property
-    def norm_bound(self) -> float:
-        """A bound on ``‖u‖`` for every code the family can produce at this length."""
-        return 1.0 if self.unit_norm else self.coordinate_bound * math.sqrt(self.code_length)
-
-    @property
-    def n_codes(self) -> int:
-        """M, the number of attributes."""
-        return int(self.codes.shape[0])
-
-    @property
-    def code_length(self) -> int:
-        """k, the length of every code."""
-        return int(self.codes.shape[1])
-
-    def unembedding_bias(self) -> FloatArray:
-        """``b_U`` on attribute tokens: 0 for inner product, ``-‖u_a‖²/2`` for nearest neighbour.
-
-        With this bias ``argmax_a ⟨u_a, y⟩ + b_U[a]`` is the decoding rule of the codebook.
-        """
-        if self.decoding == "inner_product":
-            return np.zeros(self.n_codes)
-        bias: FloatArray = -0.5 * (self.codes**2).sum(axis=1)
-        return bias
-
-    def decode(self, outputs: npt.ArrayLike) -> npt.NDArray[np.int64]:
-        """Decode output vectors ``y`` of shape [n, k] to attribute ids [n] (a reference decoder).
-
-        Examples
-        --------
-        >>> book = GridCodes(bits=2).build(10, 2, np.random.default_rng(0))
-        >>> book.decode(book.codes[[3, 7]] + 0.3).tolist()
-        [3, 7]
-        """
-        y = np.atleast_2d(np.asarray(outputs, dtype=np.float64))
-        scores = y @ self.codes.T + self.unembedding_bias()
-        decoded: npt.NDArray[np.int64] = np.argmax(scores, axis=1).astype(np.int64)
-        return decoded
-
-    def coherence(self) -> float:
-        """``max_{a≠b} |⟨u_a, u_b⟩| / (‖u_a‖·‖u_b‖)``; see :func:`coherence`."""
-        return coherence(self.codes)
-
-
-GRAM_BLOCK_ROWS = 4096
-"""Rows of the Gram matrix :func:`coherence` forms at once."""
-
-
-def draw_bytes(
-    family: CodebookFamily, n_codes: int, code_length: int, *, coherence_checked: bool
-) -> int:
-    """Bytes a family's ``build`` holds at its peak: the float64 codes, the draw's temporaries,
-    and, where the coherence is checked, a block of the Gram matrix and its absolute values.
-
-    Examples
-    --------
-    >>> draw_bytes(GaussianCodes(), 1000, 100, coherence_checked=True) // 2**20
-    16
-    """
-    floats = n_codes * code_length  # the codes
-    if isinstance(family, BCHCodes):  # message bits times the generator, rounded, reduced
-        floats += 3 * n_codes * code_length
-    elif isinstance(family, GaussianCodes):  # the squares the norms sum, a block of rows
-        floats += min(n_codes, _NORM_ROWS) * code_length
-    elif family.unit_norm:  # the integer signs and their float copy
-        floats += 2 * n_codes * code_length
-    if coherence_checked:
-        floats += 2 * min(n_codes, GRAM_BLOCK_ROWS) * n_codes
-    return int(floats * 8)
-
-
-def coherence(codes: npt.ArrayLike, *, block_rows: int = GRAM_BLOCK_ROWS) -> float:
-    """Largest absolute cosine between two distinct rows of ``codes``.
-
-    Computed in row blocks so that memory stays at ``block_rows × n_codes`` floats.
-
-    Parameters
-    ----------
-    codes : array_like, shape [n_codes, k]
-        Non-zero rows.
-    block_rows : int
-        Rows of the Gram matrix formed at once.
-
-    Returns
-    -------
-    float
-        0.0 when there is a single code.
-
-    Examples
-    --------
-    >>> coherence([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])  # doctest: +ELLIPSIS
-    0.7071...
-    """
-    vectors = np.asarray(codes, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1)
-    if np.any(norms == 0):
-        raise ValueError("coherence is undefined for a zero code")
-    unit = vectors / norms[:, None]
-    largest = 0.0
-    for start in range(0, unit.shape[0], block_rows):
-        stop = min(start + block_rows, unit.shape[0])
-        gram = np.abs(unit[start:stop] @ unit.T)
-        gram[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        largest = max(largest, float(gram.max(initial=0.0)))
-    return largest
 
 
 SIGNIFICAND_BITS = {"float64": 53, "float32": 24}
@@ -271,47 +88,12 @@ def exact_grid_logits(bits: int, code_length: int, significand: int) -> bool:
     return bool(3 * code_length * 4 ** (bits - 1) <= 2**significand)
 
 
-class CodebookFamily(Protocol):
-    """A rule that builds a codebook of any size: what a construction needs from a family."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def unit_norm(self) -> bool: ...
-
-    @property
-    def coherence_bound(self) -> float | None:
-        """The coherence every built codebook is guaranteed not to exceed (None: no such bound)."""
-        ...
-
-    def min_code_length(self, n_codes: int) -> int:
-        """Smallest k for which :meth:`build` accepts ``n_codes`` codes."""
-        ...
-
-    def check_dtype(self, code_length: int, dtype: str) -> None:
-        """Raise ``ValueError`` if codes of this length cannot be decoded as promised in dtype."""
-        ...
-
-    def shortest_code_length(self, n_codes: int) -> int:
-        """Smallest k at which :meth:`build` can produce ``n_codes`` codes at all."""
-        ...
-
-    def coherent_at(self, n_codes: int, code_length: int) -> bool:
-        """Whether codes built at this length carry the family's decoding guarantee."""
-        ...
-
-    def build(self, n_codes: int, code_length: int, rng: np.random.Generator) -> Codebook:
-        """Build ``n_codes`` codes of length ``code_length`` (>= ``min_code_length``)."""
-        ...
-
-
 MAX_GRID_BITS = 16
 """The widest grid digit: codes are two's-complement integers of at most this many bits."""
 
 
 @dataclass(frozen=True)
-class GridCodes:
+class GridCodes(CodebookFamily):
     """Distinct signed ``bits``-bit integer vectors, decoded by nearest neighbour.
 
     Examples
@@ -325,22 +107,28 @@ class GridCodes:
 
     bits: int = 8
 
+    name: ClassVar[str] = "grid"
+    options: ClassVar[tuple[str, ...]] = ("bits",)
+    unit_norm: ClassVar[bool] = False
+
     def __post_init__(self) -> None:
         require_int("bits", self.bits, minimum=1)
         if self.bits > MAX_GRID_BITS:
             raise ValueError(f"bits must be at most {MAX_GRID_BITS}, got {self.bits}")
 
     @property
-    def name(self) -> str:
-        return "grid"
+    def digit_bits(self) -> int | None:
+        return self.bits
 
-    @property
-    def unit_norm(self) -> bool:
-        return False
+    def for_integer_format(self, bits: int) -> CodebookFamily:
+        """Digits as wide as the integer format.
 
-    @property
-    def coherence_bound(self) -> float | None:
-        return None
+        Examples
+        --------
+        >>> GridCodes().for_integer_format(4)
+        GridCodes(bits=4)
+        """
+        return GridCodes(bits=bits)
 
     def check_dtype(self, code_length: int, dtype: str) -> None:
         """Refuse a dtype in which the nearest-neighbour logits are not exact.
@@ -369,14 +157,6 @@ class GridCodes:
             f"(3k·2^(2p-2) <= 2^m), {dtype} has {significand}; use dtype='float64'{advice}"
         )
 
-    def shortest_code_length(self, n_codes: int) -> int:
-        """Distinct integer codes must fit: the structural minimum is :meth:`min_code_length`."""
-        return self.min_code_length(n_codes)
-
-    def coherent_at(self, n_codes: int, code_length: int) -> bool:
-        """Grid codes are distinct at every length they are built at: their margin always holds."""
-        return True
-
     def min_code_length(self, n_codes: int) -> int:
         """Smallest k with ``2^(bits·k) >= n_codes`` (at least 1)."""
         n_codes = require_int("n_codes", n_codes, minimum=1)
@@ -385,12 +165,18 @@ class GridCodes:
             length += 1
         return length
 
-    def build(self, n_codes: int, code_length: int, rng: np.random.Generator) -> Codebook:
-        """Codes ``u_a[j]`` = the j-th base-``2^bits`` digit of ``a``, read as two's complement.
-
-        The codebook is deterministic; ``rng`` is accepted for a uniform interface and not used.
-        """
-        _check_length(self, n_codes, code_length)
+    def build(
+        self,
+        n_codes: int,
+        code_length: int,
+        rng: np.random.Generator,
+        *,
+        superposed_relations: int = 1,
+        coherent: bool | None = None,
+    ) -> Codebook:
+        """Codes ``u_a[j]`` = the j-th base-``2^bits`` digit of ``a``, read as two's complement
+        (deterministic, distinct at every length they are built at: nothing is drawn)."""
+        check_code_length(self, n_codes, code_length)
         radix = 1 << self.bits
         digits = np.zeros((n_codes, code_length), dtype=np.int64)
         remaining = np.arange(n_codes, dtype=np.int64)
@@ -399,43 +185,20 @@ class GridCodes:
             remaining //= radix
         signed = np.where(digits >= radix // 2, digits - radix, digits)
         codes = signed.astype(np.float64)
-        return _frozen_codebook("grid", codes, "nearest_neighbour", False, float(radix // 2))
+        return frozen_codebook("grid", codes, "nearest_neighbour", False, float(radix // 2))
 
 
 @dataclass(frozen=True)
-class _UnitCodes:
+class _UnitCodes(CodebookFamily):
     """What every unit-code family shares: unit norm and a coherence bound ``max_coherence``."""
 
     max_coherence: float = 0.5
 
+    options: ClassVar[tuple[str, ...]] = ("max_coherence",)
+    unit_norm: ClassVar[bool] = True
+
     def __post_init__(self) -> None:
         require_probability("max_coherence", self.max_coherence)
-
-    def check_dtype(self, code_length: int, dtype: str) -> None:
-        """Unit codes claim a margin, not exactness: every dtype is accepted (the certificate
-        and the forward pass account for rounding)."""
-
-    def shortest_code_length(self, n_codes: int) -> int:
-        """Random codes can be drawn at any length; below :meth:`min_code_length` without the
-        coherence guarantee (a single draw, no rejection)."""
-        require_int("n_codes", n_codes, minimum=1)
-        return 1
-
-    def coherent_at(self, n_codes: int, code_length: int) -> bool:
-        """Whether a codebook of this length comes with the coherence bound μ."""
-        return code_length >= self.min_code_length(n_codes)  # type: ignore[attr-defined,no-any-return]
-
-    def _draw(self, n_codes: int, code_length: int, draw: _Draw, coherent: bool | None) -> Codebook:
-        name: str = self.name  # type: ignore[attr-defined]
-        if coherent is None:
-            coherent = self.coherent_at(n_codes, code_length)
-        if not coherent:
-            return _frozen_codebook(name, draw(), "inner_product", True, 1.0)
-        return _draw_until_coherent(name, draw, self.max_coherence)
-
-    @property
-    def unit_norm(self) -> bool:
-        return True
 
     @property
     def coherence_bound(self) -> float | None:
@@ -446,8 +209,16 @@ class _UnitCodes:
 class _RandomUnitCodes(_UnitCodes):
     """Unit codes drawn at random: until coherent where that is asked for, else once."""
 
+    random: ClassVar[bool] = True
+
     def min_code_length(self, n_codes: int) -> int:
         return _unit_code_length(n_codes, self.max_coherence)
+
+    def shortest_code_length(self, n_codes: int) -> int:
+        """Random codes can be drawn at any length; below :meth:`min_code_length` without the
+        coherence guarantee (a single draw, no rejection)."""
+        require_int("n_codes", n_codes, minimum=1)
+        return 1
 
     def build(
         self,
@@ -455,17 +226,25 @@ class _RandomUnitCodes(_UnitCodes):
         code_length: int,
         rng: np.random.Generator,
         *,
+        superposed_relations: int = 1,
         coherent: bool | None = None,
     ) -> Codebook:
         """Draw until the coherence is at most μ, or once where k is too short for that (or
         ``coherent=False``: where no proof uses the bound, its O(N²k) check is not paid)."""
-        _check_length(self, n_codes, code_length)  # type: ignore[arg-type]  # subclasses name it
-        return self._draw(
-            n_codes, code_length, lambda: self._sample(n_codes, code_length, rng), coherent
+        check_code_length(self, n_codes, code_length)
+        if coherent is None:
+            coherent = self.coherent_at(n_codes, code_length)
+        if not coherent:
+            return frozen_codebook(
+                self.name, self._sample(n_codes, code_length, rng), "inner_product", True, 1.0
+            )
+        return _draw_until_coherent(
+            self.name, lambda: self._sample(n_codes, code_length, rng), self.max_coherence
         )
 
+    @abstractmethod
     def _sample(self, n_codes: int, code_length: int, rng: np.random.Generator) -> FloatArray:
-        raise NotImplementedError
+        """One draw of the codes, [n_codes, code_length]."""
 
 
 @dataclass(frozen=True)
@@ -482,9 +261,12 @@ class GaussianCodes(_RandomUnitCodes):
     (True, True)
     """
 
-    @property
-    def name(self) -> str:
-        return "gaussian"
+    name: ClassVar[str] = "gaussian"
+    inner_product_law: ClassVar[InnerProductLaw | None] = "sphere"
+
+    def _temporary_floats(self, n_codes: int, code_length: int) -> int:
+        """The squares the norms sum, a block of rows."""
+        return min(n_codes, _NORM_ROWS) * code_length
 
     def _sample(self, n_codes: int, code_length: int, rng: np.random.Generator) -> FloatArray:
         vectors: FloatArray = rng.standard_normal((n_codes, code_length))
@@ -506,9 +288,12 @@ class RademacherCodes(_RandomUnitCodes):
     [np.float64(-1.0), np.float64(1.0)]
     """
 
-    @property
-    def name(self) -> str:
-        return "rademacher"
+    name: ClassVar[str] = "rademacher"
+    inner_product_law: ClassVar[InnerProductLaw | None] = "signs"
+
+    def _temporary_floats(self, n_codes: int, code_length: int) -> int:
+        """The integer signs and their float copy."""
+        return 2 * n_codes * code_length
 
     def _sample(self, n_codes: int, code_length: int, rng: np.random.Generator) -> FloatArray:
         signs = rng.integers(0, 2, size=(n_codes, code_length)).astype(np.float64) * 2 - 1
@@ -538,9 +323,8 @@ class BCHCodes(_UnitCodes):
     True
     """
 
-    @property
-    def name(self) -> str:
-        return "bch"
+    name: ClassVar[str] = "bch"
+    sign_read_maps: ClassVar[bool] = True
 
     def design(
         self, n_codes: int, n_relations: int = 1, max_length: int | None = None
@@ -578,10 +362,6 @@ class BCHCodes(_UnitCodes):
     def min_code_length(self, n_codes: int) -> int:
         return self.design(n_codes).length
 
-    def shortest_code_length(self, n_codes: int) -> int:
-        """A trace code is built whole: the structural minimum is :meth:`min_code_length`."""
-        return self.min_code_length(n_codes)
-
     def coherent_at(self, n_codes: int, code_length: int) -> bool:
         """Every trace code this family builds meets its closed-form coherence bound."""
         return True
@@ -590,22 +370,35 @@ class BCHCodes(_UnitCodes):
         """Smallest code length whose superposition of R relations keeps the bound."""
         return self.design(n_codes, n_relations).length
 
+    def _temporary_floats(self, n_codes: int, code_length: int) -> int:
+        """Message bits times the generator, rounded, reduced."""
+        return 3 * n_codes * code_length
+
     def build(
         self,
         n_codes: int,
         code_length: int,
         rng: np.random.Generator,
-        n_relations: int = 1,
+        *,
+        superposed_relations: int = 1,
+        coherent: bool | None = None,
     ) -> Codebook:
-        """The longest fitting trace code's first ``n_codes`` words, zero-padded to the length.
-
-        Deterministic; ``rng`` is accepted for a uniform interface and not used.
-        """
-        _check_length(self, n_codes, code_length)
-        code = self.design(n_codes, n_relations, max_length=code_length)
+        """The longest fitting trace code (for ``superposed_relations`` sign read maps) whose
+        first ``n_codes`` words, zero-padded to the length, are the codes (deterministic)."""
+        check_code_length(self, n_codes, code_length)
+        code = self.design(n_codes, superposed_relations, max_length=code_length)
         codes = np.ascontiguousarray(code.codes(n_codes, code_length))
         codes.flags.writeable = False
         return Codebook("bch", codes, "inner_product", True, 1.0, trace_code=code)
+
+
+FAMILIES: dict[str, type[CodebookFamily]] = {
+    family.name: family for family in (GridCodes, GaussianCodes, RademacherCodes, BCHCodes)
+}
+"""Every codebook family by name: the registry :func:`resolve_codebook` and
+:func:`codebook_family` read (a new family is one entry here)."""
+
+CODEBOOK_NAMES = tuple(FAMILIES)
 
 
 def resolve_codebook(codebook: str | CodebookFamily) -> CodebookFamily:
@@ -618,16 +411,39 @@ def resolve_codebook(codebook: str | CodebookFamily) -> CodebookFamily:
     >>> resolve_codebook(GaussianCodes(max_coherence=0.25))
     GaussianCodes(max_coherence=0.25)
     """
-    if isinstance(codebook, GridCodes | GaussianCodes | RademacherCodes | BCHCodes):
+    if isinstance(codebook, CodebookFamily):
         return codebook
-    name = require_choice("codebook", codebook, CODEBOOK_NAMES)
-    families: dict[str, CodebookFamily] = {
-        "grid": GridCodes(),
-        "gaussian": GaussianCodes(),
-        "rademacher": RademacherCodes(),
-        "bch": BCHCodes(),
-    }
-    return families[name]
+    return codebook_family(codebook)
+
+
+def codebook_family(name: str, **options: object) -> CodebookFamily:
+    """The family ``name`` with its options (``None`` leaves an option at its default).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or an option the family does not take.
+
+    Examples
+    --------
+    >>> codebook_family("grid", bits=4, max_coherence=None)
+    GridCodes(bits=4)
+    >>> codebook_family("gaussian", bits=4)
+    Traceback (most recent call last):
+    ...
+    ValueError: --bits applies to grid codes, not to gaussian codes
+    """
+    family = FAMILIES[require_choice("codebook", name, CODEBOOK_NAMES)]
+    given = {option: value for option, value in options.items() if value is not None}
+    for option in given:
+        if option not in family.options:
+            takers = [f.name for f in FAMILIES.values() if option in f.options]
+            listed = " and ".join(
+                [", ".join(takers[:-1]), takers[-1]] if len(takers) > 1 else takers
+            )
+            flag = "--" + option.replace("_", "-")
+            raise ValueError(f"{flag} applies to {listed or 'no'} codes, not to {name} codes")
+    return family(**given)
 
 
 def _unit_code_length(n_codes: int, max_coherence: float) -> int:
@@ -638,24 +454,13 @@ def _unit_code_length(n_codes: int, max_coherence: float) -> int:
     return math.ceil(2.0 * math.log(2.0 * n_codes * (n_codes - 1)) / max_coherence**2)
 
 
-def _check_length(family: CodebookFamily, n_codes: int, code_length: int) -> None:
-    n_codes = require_int("n_codes", n_codes, minimum=1)
-    code_length = require_int("code_length", code_length, minimum=1)
-    shortest = family.shortest_code_length(n_codes)
-    if code_length < shortest:
-        raise ValueError(
-            f"{family.name} codes for {n_codes} attributes require code_length >= {shortest}, "
-            f"got {code_length}"
-        )
-
-
 def _draw_until_coherent(
     family: str, draw: _Draw, max_coherence: float, max_draws: int = MAX_DRAWS
 ) -> Codebook:
     for _ in range(max_draws):
         codes = draw()
         if coherence(codes) <= max_coherence:
-            return _frozen_codebook(family, codes, "inner_product", True, 1.0)
+            return frozen_codebook(family, codes, "inner_product", True, 1.0)
     raise NoResultError(
         f"no {family} codebook with coherence <= {max_coherence} in {max_draws} draws; "
         "each draw succeeds with probability >= 1/2 at the documented code length"
@@ -664,11 +469,3 @@ def _draw_until_coherent(
 
 class _Draw(Protocol):
     def __call__(self) -> FloatArray: ...
-
-
-def _frozen_codebook(
-    family: str, codes: FloatArray, decoding: Decoding, unit_norm: bool, coordinate_bound: float
-) -> Codebook:
-    codes = np.ascontiguousarray(codes, dtype=np.float64)
-    codes.flags.writeable = False
-    return Codebook(family, codes, decoding, unit_norm, coordinate_bound)

@@ -38,9 +38,6 @@ from geoconstruct._validation import (
 from geoconstruct.codes.codebooks import (
     Codebook,
     CodebookFamily,
-    GaussianCodes,
-    RademacherCodes,
-    draw_bytes,
     resolve_codebook,
 )
 from geoconstruct.constructions.construction import Construction
@@ -176,19 +173,15 @@ def construct_disjoint(
     code_length = d // n_relations - 1
     family.check_dtype(code_length, dtype)
     vocabulary = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects * n_relations)
-    coherent = isinstance(family, GaussianCodes | RademacherCodes)  # the margin needs μ
+    coherent = family.random  # random codes are drawn until coherent: the margin needs μ
     needed = 2 * vocabulary.d_vocab * d * (np.dtype(dtype).itemsize + 8)  # weights, float64 work
-    needed += draw_bytes(family, n_subjects, code_length, coherence_checked=coherent)
+    needed += family.draw_bytes(n_subjects, code_length, coherence_checked=coherent)
     require_within_budget("this construction", needed, memory_budget)
 
     streams = seed_streams(seed)
     if facts is None:
         facts = random_facts(n_subjects, n_relations, streams.facts)
-    rng = streams.codes
-    if isinstance(family, GaussianCodes | RademacherCodes):  # coherent: the margin needs μ
-        codes = family.build(n_subjects, code_length, rng, coherent=True)
-    else:
-        codes = family.build(n_subjects, code_length, rng)
+    codes = family.build(n_subjects, code_length, streams.codes, coherent=coherent)
     read_maps = block_read_maps(n_relations, code_length)
     read_maps.flags.writeable = False
     bonus = float(math.ceil(codes.norm_bound**2)) + 1.0

@@ -29,21 +29,15 @@ from __future__ import annotations
 
 import functools
 import math
-from abc import ABC, abstractmethod
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from scipy.special import gammaln
 
 from geoconstruct._validation import require_choice
-from geoconstruct.codes.codebooks import (
-    BCHCodes,
-    Codebook,
-    CodebookFamily,
-    GaussianCodes,
-    RademacherCodes,
-)
+from geoconstruct.codes.codebooks import Codebook, CodebookFamily
 from geoconstruct.codes.sphere import coordinate_tail
 from geoconstruct.constructions.construction import Guarantee
 from geoconstruct.model.assembly import ResidualMap
@@ -52,11 +46,7 @@ __all__ = [
     "LAYOUTS",
     "ROUNDING_MARGIN",
     "SUPERPOSED_FAILURE_PROBABILITY",
-    "BlockLayout",
     "Layout",
-    "SeparateBlockLayout",
-    "SeparateSuperposedLayout",
-    "SuperposedLayout",
     "block_read_maps",
     "pair_failure_r2",
     "resolve_layout",
@@ -66,6 +56,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 Rng = np.random.Generator
+Subspace = Literal["shared", "per_relation"]
+Output = Literal["in_place", "separate"]
 
 SUPERPOSED_FAILURE_PROBABILITY = 0.01
 """δ in the superposed dimension formula: recall fails with probability at most δ."""
@@ -75,48 +67,172 @@ ROUNDING_MARGIN = 2.0**-16
 that a computed forward pass whose every logit is within half of it of the exact one recalls the
 same facts (``proofs/superposed_recall.md``, Rounding). It costs at most one code coordinate."""
 
+_NAMES: dict[tuple[Subspace, Output], str] = {
+    ("shared", "in_place"): "superposed",
+    ("per_relation", "in_place"): "block",
+    ("shared", "separate"): "superposed_separate",
+    ("per_relation", "separate"): "block_separate",
+}
 
-class Layout(ABC):
-    """Where the relations' codes sit in the subject subspace, and what follows from it."""
 
-    name: ClassVar[str]
+@dataclass(frozen=True)
+class Layout:
+    """Where the relations' codes sit in the subject subspace, and what follows from it.
 
-    def check_codebook(self, family: CodebookFamily) -> None:  # noqa: B027 - accepts any
-        """Raise ``ValueError`` if the layout cannot use codes of this family."""
+    Two independent choices:
 
-    @abstractmethod
+    ``subspace``
+        ``"shared"``: every relation's code is read from the same ``d_s = k`` dimensions through
+        its own orthogonal ``B_r`` (superposed, with crosstalk); ``"per_relation"``: relation r's
+        code has its own k-slot, ``d_s = R·k`` (block, no crosstalk).
+    ``output``
+        ``"in_place"``: the read-out is written into the subject subspace's first k coordinates;
+        ``"separate"``: into its own k-dimensional output subspace.
+
+    Examples
+    --------
+    >>> layout = Layout("shared", "in_place")
+    >>> layout.name, layout.dimension(4, 100), layout.code_length_at(4, 104)
+    ('superposed', 104, 100)
+    >>> block = Layout("per_relation", "separate")
+    >>> block.name, block.dimension(8, 2), block.code_length_at(8, 26), block.code_length_at(8, 34)
+    ('block_separate', 26, 2, 2)
+    >>> [Layout("per_relation", "in_place").code_length_at(4, d) for d in (12, 15)]
+    [2, 2]
+    >>> Layout("shared", "separate").code_length_at(4, 205)
+    100
+    """
+
+    subspace: Subspace
+    output: Output
+
+    def __post_init__(self) -> None:
+        require_choice("subspace", self.subspace, ("shared", "per_relation"))
+        require_choice("output", self.output, ("in_place", "separate"))
+
+    @property
+    def name(self) -> str:
+        """``superposed``, ``block``, ``superposed_separate`` or ``block_separate``."""
+        return _NAMES[(self.subspace, self.output)]
+
+    @property
+    def superposed(self) -> bool:
+        """Whether the relations share the subject subspace."""
+        return self.subspace == "shared"
+
+    @property
+    def in_place(self) -> bool:
+        """Whether the read-out is written into the subject subspace itself."""
+        return self.output == "in_place"
+
+    # Dimensions --------------------------------------------------------------------------------
+
     def subject_dim(self, n_relations: int, code_length: int) -> int:
-        """``d_s``, the width of the subject subspace."""
-
-    def residual_map(self, n_relations: int, code_length: int, d: int) -> ResidualMap:
-        """``| subject (d_s) | relation (R, one-hot) | output (k) | unused |``."""
-        return ResidualMap.stack(
-            [
-                ("subject", self.subject_dim(n_relations, code_length)),
-                ("relation", n_relations),
-                ("output", code_length),
-            ],
-            d_model=d,
-        )
+        """``d_s``, the width of the subject subspace: k shared, or R·k in slots."""
+        return code_length if self.superposed else n_relations * code_length
 
     def dimension(self, n_relations: int, code_length: int) -> int:
-        """``d_model`` at code length k: the subject, relation and output subspaces."""
-        return self.subject_dim(n_relations, code_length) + n_relations + code_length
+        """``d_model`` at code length k: the subject and relation subspaces, and the output
+        subspace unless it is in place."""
+        output = 0 if self.in_place else code_length
+        return self.subject_dim(n_relations, code_length) + n_relations + output
 
-    @abstractmethod
     def code_length_at(self, n_relations: int, d: int) -> int:
         """The largest code length whose :meth:`dimension` fits in ``d`` (its inverse)."""
+        slots = 1 if self.superposed else n_relations  # copies of k in d_s
+        if self.in_place:
+            return (d - n_relations) // slots
+        return (d - n_relations) // (slots + 1)
+
+    def residual_map(self, n_relations: int, code_length: int, d: int) -> ResidualMap:
+        """``| subject (d_s) | relation (R, one-hot) | output (k) | unused |``, the output
+        subspace overlapping the subject subspace's first k coordinates when in place."""
+        subject = self.subject_dim(n_relations, code_length)
+        if not self.in_place:
+            return ResidualMap.stack(
+                [("subject", subject), ("relation", n_relations), ("output", code_length)],
+                d_model=d,
+            )
+        if subject + n_relations > d:
+            raise ValueError(f"the subspaces need {subject + n_relations} dimensions, d is {d}")
+        spans = (
+            ("subject", slice(0, subject)),
+            ("relation", slice(subject, subject + n_relations)),
+            ("output", slice(0, code_length)),
+        )
+        return ResidualMap(spans, d)
+
+    # Codes, and what is proved about them ------------------------------------------------------
+
+    def check_codebook(self, family: CodebookFamily) -> None:
+        """Raise ``ValueError`` if the layout cannot use codes of this family."""
+        if not self.superposed:
+            return
+        if not family.unit_norm:
+            raise ValueError(
+                f"codebook {family.name!r} cannot be used with the superposed layout: its "
+                "crosstalk bound needs unit-norm codes (use 'gaussian' or 'rademacher')"
+            )
+        if family.inner_product_law is None and not family.sign_read_maps:
+            raise ValueError(
+                f"codebook {family.name!r} cannot be used with the superposed layout: its "
+                "crosstalk theorem needs random codes (a known inner-product law) or the "
+                "family's own sign read maps"
+            )
 
     def min_code_length(self, n_subjects: int, n_relations: int, family: CodebookFamily) -> int:
-        """The shortest code with a proof: by default, the codebook's own guaranteed minimum."""
-        return family.min_code_length(n_subjects)
+        """The shortest code with a proof.
+
+        Block: the codebook's own guaranteed minimum. Superposed: a family's closed-form sign
+        read maps (dual-BCH); for ``R = 1`` the codebook's coherent length; otherwise
+        :func:`superposed_code_length` with the law of the inner product of two of the family's
+        codes (no coherence bound is used).
+        """
+        if not self.superposed:
+            return family.min_code_length(n_subjects)
+        if family.sign_read_maps:  # the crosstalk is bounded in closed form, for every fact set
+            return family.superposed_code_length(n_subjects, n_relations)
+        if n_relations == 1 or n_subjects == 1 or family.inner_product_law is None:
+            return family.min_code_length(n_subjects)  # no crosstalk (check_codebook: the law)
+        return max(
+            family.shortest_code_length(n_subjects),
+            superposed_code_length(
+                n_subjects, n_relations, inner_products=family.inner_product_law
+            ),
+        )
 
     def shortest_code_length(
         self, n_subjects: int, n_relations: int, family: CodebookFamily
     ) -> int:
         """The shortest code the construction can be assembled with (no proof below
-        :meth:`min_code_length`: recall is measured)."""
+        :meth:`min_code_length`: recall is measured); a trace code long enough for R sign read
+        maps is built whole."""
+        if self.superposed and family.sign_read_maps:
+            return family.superposed_code_length(n_subjects, n_relations)
         return family.shortest_code_length(n_subjects)
+
+    def checks_coherence(
+        self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
+    ) -> bool:
+        """Whether random codes are drawn until their coherence is at most μ: wherever a proof
+        uses the bound, from :meth:`min_code_length` on; superposed, only for ``R = 1`` (the
+        crosstalk theorem averages over the codes' draw and needs no coherence bound)."""
+        proved = code_length >= self.min_code_length(n_subjects, n_relations, family)
+        uses_bound = not self.superposed or n_relations == 1
+        return family.random and proved and uses_bound
+
+    def build_codebook(
+        self, family: CodebookFamily, n_codes: int, code_length: int, n_relations: int, rng: Rng
+    ) -> Codebook:
+        """The attribute codes, drawn from ``rng`` (checked for coherence only where
+        :meth:`checks_coherence`)."""
+        return family.build(
+            n_codes,
+            code_length,
+            rng,
+            superposed_relations=n_relations if self.superposed else 1,
+            coherent=self.checks_coherence(n_codes, n_relations, family, code_length),
+        )
 
     def guarantee(
         self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
@@ -137,168 +253,16 @@ class Layout(ABC):
         self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
     ) -> Guarantee:
         """What the proof gives at or above :meth:`min_code_length`."""
-        return Guarantee("every_draw", None, "every fact, for every draw (proofs/block_recall.md)")
-
-    def build_codebook(
-        self, family: CodebookFamily, n_codes: int, code_length: int, n_relations: int, rng: Rng
-    ) -> Codebook:
-        """The attribute codes, drawn from ``rng``. Random codes are drawn until coherent only
-        where the proof checks the bound (see :meth:`checks_coherence`); elsewhere, once."""
-        if isinstance(family, GaussianCodes | RademacherCodes):
-            checked = self.checks_coherence(n_codes, n_relations, family, code_length)
-            return family.build(n_codes, code_length, rng, coherent=checked)
-        return family.build(n_codes, code_length, rng)
-
-    def checks_coherence(
-        self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
-    ) -> bool:
-        """Whether the codes are random and drawn until their coherence is at most μ: wherever
-        a proof uses the bound, from :meth:`min_code_length` on."""
-        random = isinstance(family, GaussianCodes | RademacherCodes)
-        return random and code_length >= self.min_code_length(n_subjects, n_relations, family)
-
-    @abstractmethod
-    def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:
-        """``B_c`` for every selector key, shape [n_keys, d_s, k], drawn from ``rng``."""
-
-    def selector_reads(self, residual: ResidualMap, read_maps: FloatArray) -> FloatArray:
-        """What selector key c reads from the residual stream, [n_keys, d_model, k]: ``B_c``
-        lifted from the subject subspace (the MLP writes ``B_cᵀ e_s`` into ``output``)."""
-        return residual.lift("subject", read_maps)
-
-    @abstractmethod
-    def gate_scale(self, codebook: Codebook, n_relations: int) -> float:
-        """λ: a bound on every selected coordinate ``|(B_rᵀ e_s)_j|`` over every set of facts."""
-
-    @abstractmethod
-    def output_norm(self, codebook: Codebook, n_relations: int) -> float:
-        """A bound on ``‖y‖ = ‖B_rᵀ e_s‖`` over every set of facts (for the unembedding floor)."""
-
-    def sign_read_maps(self, codebook: Codebook) -> bool:
-        """Whether the read maps are a trace code's relation signs (a certificate hint)."""
-        return False
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-class SeparateBlockLayout(Layout):
-    """Relation r's code in its own k-slot: ``d_s = R·k``, ``d = (R+1)·k + R``.
-
-    Examples
-    --------
-    >>> block = SeparateBlockLayout()
-    >>> block.dimension(8, 2), block.code_length_at(8, 26), block.code_length_at(8, 34)
-    (26, 2, 2)
-    """
-
-    name = "block_separate"
-
-    def subject_dim(self, n_relations: int, code_length: int) -> int:
-        return n_relations * code_length
-
-    def code_length_at(self, n_relations: int, d: int) -> int:
-        return (d - n_relations) // (n_relations + 1)
-
-    def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:
-        """Slot c of ``n_keys`` k-slots: ``B_c`` is the identity on rows ``c·k … (c+1)·k``."""
-        return block_read_maps(n_keys, codebook.code_length)
-
-    def gate_scale(self, codebook: Codebook, n_relations: int) -> float:
-        """``(B_rᵀ e_s)_j`` is a coordinate of some code: the family's coordinate bound."""
-        return codebook.coordinate_bound
-
-    def output_norm(self, codebook: Codebook, n_relations: int) -> float:
-        return codebook.norm_bound
-
-
-class SeparateSuperposedLayout(Layout):
-    """All relations share ``d_s = k`` dimensions through orthogonal ``B_r``: ``d = 2k + R``.
-
-    Examples
-    --------
-    >>> superposed = SeparateSuperposedLayout()
-    >>> superposed.dimension(4, 100), superposed.code_length_at(4, 205)
-    (204, 100)
-    """
-
-    name = "superposed_separate"
-
-    def check_codebook(self, family: CodebookFamily) -> None:
-        if not family.unit_norm:
-            raise ValueError(
-                f"codebook {family.name!r} cannot be used with the superposed layout: its "
-                "crosstalk bound needs unit-norm codes (use 'gaussian' or 'rademacher')"
+        if not self.superposed:
+            return Guarantee(
+                "every_draw", None, "every fact, for every draw (proofs/block_recall.md)"
             )
-
-    def subject_dim(self, n_relations: int, code_length: int) -> int:
-        return code_length
-
-    def code_length_at(self, n_relations: int, d: int) -> int:
-        return (d - n_relations) // 2
-
-    def min_code_length(self, n_subjects: int, n_relations: int, family: CodebookFamily) -> int:
-        """Random codes, ``R >= 2``: :func:`superposed_code_length`, with the law of the inner
-        product of two of the family's codes (no coherence bound is used);
-        ``R = 1``: the codebook's coherent length; dual-BCH: the closed-form bound."""
-        if isinstance(family, BCHCodes):
-            # sign read maps: the crosstalk is bounded in closed form, for every set of facts
-            return family.superposed_code_length(n_subjects, n_relations)
-        if n_relations == 1 or n_subjects == 1:
-            return family.min_code_length(n_subjects)
-        inner_products = "signs" if isinstance(family, RademacherCodes) else "sphere"
-        return max(
-            family.shortest_code_length(n_subjects),
-            superposed_code_length(n_subjects, n_relations, inner_products=inner_products),
-        )
-
-    def build_codebook(
-        self, family: CodebookFamily, n_codes: int, code_length: int, n_relations: int, rng: Rng
-    ) -> Codebook:
-        if isinstance(family, BCHCodes):  # a trace code long enough for R superposed relations
-            return family.build(n_codes, code_length, rng, n_relations=n_relations)
-        return super().build_codebook(family, n_codes, code_length, n_relations, rng)
-
-    def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:
-        """Haar-random orthogonal ``B_r``, or a trace code's ±1 relation signs on the diagonal."""
-        if codebook.trace_code is not None:
-            signs = codebook.trace_code.relation_signs(n_keys, codebook.code_length)
-            return np.stack([np.diag(relation_signs) for relation_signs in signs])
-        return np.stack([_haar_orthogonal(codebook.code_length, rng) for _ in range(n_keys)])
-
-    def gate_scale(self, codebook: Codebook, n_relations: int) -> float:
-        """``|(B_rᵀ e_s)_j| <= ‖e_s‖ <= R·max‖u‖``."""
-        return n_relations * codebook.norm_bound
-
-    def output_norm(self, codebook: Codebook, n_relations: int) -> float:
-        return n_relations * codebook.norm_bound
-
-    def sign_read_maps(self, codebook: Codebook) -> bool:
-        return codebook.trace_code is not None
-
-    def shortest_code_length(
-        self, n_subjects: int, n_relations: int, family: CodebookFamily
-    ) -> int:
-        if isinstance(family, BCHCodes):  # a trace code long enough for R sign maps, built whole
-            return family.superposed_code_length(n_subjects, n_relations)
-        return family.shortest_code_length(n_subjects)
-
-    def checks_coherence(
-        self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
-    ) -> bool:
-        """Only for ``R = 1``: the crosstalk theorem (``R >= 2``) averages over the codes' draw
-        and needs no coherence bound, so there the codes are drawn once."""
-        proved = super().checks_coherence(n_subjects, n_relations, family, code_length)
-        return proved and n_relations == 1
-
-    def proved_guarantee(
-        self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
-    ) -> Guarantee:
-        if isinstance(family, BCHCodes) or not family.unit_norm:
+        if family.sign_read_maps:
             return Guarantee(
                 "every_draw", None, "every fact, for every set of facts (proofs/bch_codes.md)"
             )
-        if n_relations == 1 or n_subjects == 1:  # no crosstalk: y = u_t, codes checked coherent
+        if n_relations == 1 or n_subjects == 1 or family.inner_product_law is None:
+            # no crosstalk (y = u_t), codes checked coherent
             return Guarantee(
                 "every_draw", None, "every fact, for every draw (proofs/superposed_recall.md)"
             )
@@ -313,80 +277,66 @@ class SeparateSuperposedLayout(Layout):
             "exact (proofs/superposed_recall.md)",
         )
 
+    # Read maps and the bounds the selector and unembedding are written with ---------------------
 
-class _InPlace(Layout):
-    """The read-out shares the subject subspace: no separate output subspace.
+    def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:
+        """``B_c`` for every selector key, shape [n_keys, d_s, k], drawn from ``rng``.
 
-    The selector writes the difference between the selected read-out and what the residual stream
-    already holds at the output coordinates, ``(B_rᵀ − Pᵀ) e_s`` with ``P`` the output
-    coordinates' embedding, so that they hold ``B_rᵀ e_s`` after the MLP
-    (``proofs/in_place_readout.md``). λ doubles: a difference of two read-outs, each bounded by
-    the base layout's λ.
-    """
+        Block: slot c is the identity on rows ``c·k … (c+1)·k``. Superposed: Haar-random
+        orthogonal ``B_r``, or a trace code's ±1 relation signs on the diagonal.
+        """
+        if not self.superposed:
+            return block_read_maps(n_keys, codebook.code_length)
+        if codebook.trace_code is not None:
+            signs = codebook.trace_code.relation_signs(n_keys, codebook.code_length)
+            return np.stack([np.diag(relation_signs) for relation_signs in signs])
+        return np.stack([_haar_orthogonal(codebook.code_length, rng) for _ in range(n_keys)])
 
-    def residual_map(self, n_relations: int, code_length: int, d: int) -> ResidualMap:
-        """``| subject (d_s) ⊇ output (k) | relation (R) | unused |``."""
-        subject = self.subject_dim(n_relations, code_length)
-        spans = (
-            ("subject", slice(0, subject)),
-            ("relation", slice(subject, subject + n_relations)),
-            ("output", slice(0, code_length)),
-        )
-        if subject + n_relations > d:
-            raise ValueError(f"the subspaces need {subject + n_relations} dimensions, d is {d}")
-        return ResidualMap(spans, d)
-
-    def dimension(self, n_relations: int, code_length: int) -> int:
-        return self.subject_dim(n_relations, code_length) + n_relations
+    def sign_read_maps(self, codebook: Codebook) -> bool:
+        """Whether the read maps are a trace code's relation signs (a certificate hint)."""
+        return self.superposed and codebook.trace_code is not None
 
     def selector_reads(self, residual: ResidualMap, read_maps: FloatArray) -> FloatArray:
-        """``B_c − P``: the selected read-out minus what the output coordinates hold."""
+        """What selector key c reads from the residual stream, [n_keys, d_model, k].
+
+        Separate: ``B_c`` lifted from the subject subspace (the MLP writes ``B_cᵀ e_s`` into
+        ``output``). In place: ``B_c − P``, the selected read-out minus what the output
+        coordinates already hold (``P`` their embedding), so that they hold ``B_cᵀ e_s`` after
+        the MLP (``proofs/in_place_readout.md``).
+        """
+        lifted = residual.lift("subject", read_maps)
+        if not self.in_place:
+            return lifted
         held = residual.basis("output").T  # [d_model, k]
-        return residual.lift("subject", read_maps) - held[None, :, :]
+        return lifted - held[None, :, :]
+
+    def selected_bound(self, codebook: Codebook, n_relations: int) -> float:
+        """A bound on every selected coordinate ``|(B_rᵀ e_s)_j|`` over every set of facts:
+        block, a coordinate of some code; superposed, ``‖e_s‖ <= R·max‖u‖``."""
+        if self.superposed:
+            return n_relations * codebook.norm_bound
+        return codebook.coordinate_bound
 
     def gate_scale(self, codebook: Codebook, n_relations: int) -> float:
-        return 2.0 * super().gate_scale(codebook, n_relations)  # type: ignore[safe-super]
+        """λ, the selector's gate scale: :meth:`selected_bound`, doubled in place, where the
+        selector writes a difference of two read-outs each bounded by it."""
+        copies = 2.0 if self.in_place else 1.0
+        return copies * self.selected_bound(codebook, n_relations)
 
-
-class BlockLayout(_InPlace, SeparateBlockLayout):
-    """Block slots, read out at slot 0: ``d = R·(k + 1)``.
-
-    Examples
-    --------
-    >>> layout = BlockLayout()
-    >>> layout.dimension(4, 2), layout.code_length_at(4, 12), layout.code_length_at(4, 15)
-    (12, 2, 2)
-    """
-
-    name = "block"
-
-    def code_length_at(self, n_relations: int, d: int) -> int:
-        return d // n_relations - 1
-
-
-class SuperposedLayout(_InPlace, SeparateSuperposedLayout):
-    """Superposed, read out in the subject subspace itself: ``d = k + R``.
-
-    Examples
-    --------
-    >>> layout = SuperposedLayout()
-    >>> layout.dimension(4, 100), layout.code_length_at(4, 104)
-    (104, 100)
-    """
-
-    name = "superposed"
-
-    def code_length_at(self, n_relations: int, d: int) -> int:
-        return d - n_relations
+    def output_norm(self, codebook: Codebook, n_relations: int) -> float:
+        """A bound on ``‖y‖ = ‖B_rᵀ e_s‖`` over every set of facts (for the unembedding floor)."""
+        if self.superposed:
+            return n_relations * codebook.norm_bound
+        return codebook.norm_bound
 
 
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (
-        SuperposedLayout(),
-        BlockLayout(),
-        SeparateSuperposedLayout(),
-        SeparateBlockLayout(),
+        Layout("shared", "in_place"),
+        Layout("per_relation", "in_place"),
+        Layout("shared", "separate"),
+        Layout("per_relation", "separate"),
     )
 }
 """Every layout by name; the first, ``superposed``, is the default."""
@@ -397,8 +347,8 @@ def resolve_layout(layout: str | Layout) -> Layout:
 
     Examples
     --------
-    >>> resolve_layout("block").name
-    'block'
+    >>> resolve_layout("block")
+    Layout(subspace='per_relation', output='in_place')
     """
     if isinstance(layout, Layout):
         return layout

@@ -40,7 +40,6 @@ from geoconstruct._validation import (
 from geoconstruct.codes.codebooks import (
     Codebook,
     CodebookFamily,
-    draw_bytes,
     resolve_codebook,
 )
 from geoconstruct.constructions.construction import Construction, Guarantee
@@ -372,7 +371,7 @@ def construction_bytes(
         + n_relations * n_subjects  # facts
     )
     checked = layout_object.checks_coherence(n_subjects, n_relations, family, code_length)
-    return int(floats * 8) + draw_bytes(family, n_subjects, code_length, coherence_checked=checked)
+    return int(floats * 8) + family.draw_bytes(n_subjects, code_length, coherence_checked=checked)
 
 
 def code_length_for(

@@ -56,7 +56,7 @@ COHERENCE_WORK_LIMIT = 5 * 10**10
 """Largest ``M²·k`` for which the certificate computes a random codebook's coherence itself (a
 float64 Gram matrix in 4096-row blocks: about 20 s on two cores at the limit)."""
 
-SUBJECT_CHUNK = 1 << 16
+MAX_CHUNK_SUBJECTS = 1 << 16
 """Most subjects per chunk of the certificate's pass over ``W_E``."""
 
 CHUNK_ELEMENTS = 1 << 22
@@ -711,9 +711,9 @@ def _rounding_error(
 
 
 def _subject_chunk(n_subjects: int, n_relations: int, code_length: int) -> int:
-    """Subjects per chunk: at most SUBJECT_CHUNK, with [k+2, R, n] within CHUNK_ELEMENTS."""
+    """Subjects per chunk: at most MAX_CHUNK_SUBJECTS, with [k+2, R, n] within CHUNK_ELEMENTS."""
     per_subject = n_relations * (code_length + 2)
-    return max(1, min(SUBJECT_CHUNK, n_subjects, CHUNK_ELEMENTS // per_subject))
+    return max(1, min(MAX_CHUNK_SUBJECTS, n_subjects, CHUNK_ELEMENTS // per_subject))
 
 
 class _ColumnProduct:
