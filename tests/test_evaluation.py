@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from geoconstruct import construct_single_hop, proven_dimension
 from geoconstruct.codes import codebooks
 from geoconstruct.constructions import single_hop
-from geoconstruct.constructions.single_hop import construction_bytes, superpose
+from geoconstruct.constructions.single_hop import memory_plan, superpose
 from geoconstruct.model.linear_maps import LinearMap
 from geoconstruct.verification.evaluation import _reduce_tiles
 
@@ -100,7 +100,7 @@ def test_embeddings_superposed_a_chunk_of_subjects_at_a_time_are_the_whole_super
 def test_the_memory_estimate_bounds_the_peak_of_a_superposed_build():
     n, r = 400, 3
     d = proven_dimension(n, r)
-    estimate = construction_bytes(n, r, d)
+    estimate = memory_plan(n, r, d).total
     tracemalloc.start()
     try:
         construct_single_hop(n, r, d)

@@ -115,7 +115,8 @@ GRAM_BLOCK_ROWS = 4096
 def coherence(codes: npt.ArrayLike, *, block_rows: int = GRAM_BLOCK_ROWS) -> float:
     """Largest absolute cosine between two distinct rows of ``codes``.
 
-    Computed in row blocks so that memory stays at ``block_rows × n_codes`` floats.
+    Computed in row blocks so that memory stays at ``block_rows × n_codes`` floats beside a
+    normalised copy of the codes.
 
     Parameters
     ----------
@@ -142,9 +143,11 @@ def coherence(codes: npt.ArrayLike, *, block_rows: int = GRAM_BLOCK_ROWS) -> flo
     largest = 0.0
     for start in range(0, unit.shape[0], block_rows):
         stop = min(start + block_rows, unit.shape[0])
-        gram = np.abs(unit[start:stop] @ unit.T)
+        gram = unit[start:stop] @ unit.T
+        np.abs(gram, out=gram)  # in place: one block alive at a time
         gram[np.arange(stop - start), np.arange(start, stop)] = 0.0
         largest = max(largest, float(gram.max(initial=0.0)))
+        del gram  # before the next block is formed
     return largest
 
 
@@ -218,19 +221,19 @@ class CodebookFamily(ABC):
         raise NotImplementedError(f"{self.name} codes bring no sign read maps")
 
     def draw_bytes(self, n_codes: int, code_length: int, *, coherence_checked: bool) -> int:
-        """Bytes :meth:`build` holds at its peak: the float64 codes, the draw's temporaries
-        (:meth:`_temporary_floats`), and, where the coherence is checked, a block of the Gram
-        matrix and its absolute values.
+        """Bytes :meth:`build` holds at its peak: the float64 codes and the draw's temporaries
+        (:meth:`_temporary_floats`); where the coherence is checked, a redraw beside the codes
+        it replaces, their normalised copy and one block of the Gram matrix (:func:`coherence`).
 
         Examples
         --------
         >>> from geoconstruct.codes.codebooks import GaussianCodes
         >>> GaussianCodes().draw_bytes(1000, 100, coherence_checked=True) // 2**20
-        16
+        10
         """
         floats = n_codes * code_length + self._temporary_floats(n_codes, code_length)
         if coherence_checked:
-            floats += 2 * min(n_codes, GRAM_BLOCK_ROWS) * n_codes
+            floats += 2 * n_codes * code_length + min(n_codes, GRAM_BLOCK_ROWS) * n_codes
         return int(floats * 8)
 
     def _temporary_floats(self, n_codes: int, code_length: int) -> int:

@@ -42,6 +42,7 @@ from geoconstruct._validation import (
 )
 from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
 from geoconstruct.constructions.construction import Construction
+from geoconstruct.constructions.memory import FLOAT64, MemoryPlan, weight_bytes
 from geoconstruct.constructions.queries import SingleHopQueries
 from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
 from geoconstruct.model.assembly import (
@@ -185,18 +186,16 @@ def construct_baseline(
         facts = require_facts("facts", facts, n_subjects, n_relations)
     code_length = family.min_code_length(n_subjects)
     family.check_dtype(code_length, dtype)
-    config = _model_config(n_subjects, n_relations, kind, code_length, dtype)
-    key_dim = key_length(n_subjects, kind)
-    temporaries = n_subjects * n_relations * (code_length + 4) + n_subjects * (key_dim + 4)
-    needed = config.n_params() * np.dtype(dtype).itemsize + 8 * 2 * temporaries
-    require_within_budget("this baseline", needed, memory_budget)
+    plan = memory_plan(family, n_subjects, n_relations, kind, dtype)
+    require_within_budget("this baseline", plan.total, memory_budget)
 
     streams = seed_streams(seed)
     if facts is None:
         facts = random_facts(n_subjects, n_relations, streams.facts)
     codebook_built = family.build(n_subjects, code_length, streams.codes)
     metadata = BaselineMetadata(subject_keys(n_subjects, kind))
-    return assemble(kind, facts, codebook_built, metadata, config.d_model, dtype, seed)
+    d_model = _model_config(n_subjects, n_relations, kind, code_length, dtype).d_model
+    return assemble(kind, facts, codebook_built, metadata, d_model, dtype, seed)
 
 
 def subject_keys(n_subjects: int, kind: str) -> FloatArray:
@@ -288,4 +287,23 @@ def _model_config(
         d_vocab=Vocabulary(n_subjects, n_relations, n_subjects).d_vocab,
         n_ctx=2,
         dtype=dtype,
+    )
+
+
+def memory_plan(
+    family: CodebookFamily, n_subjects: int, n_relations: int, kind: str, dtype: str
+) -> MemoryPlan:
+    """The peak bytes of :func:`construct_baseline`, by part (:mod:`.memory`): the draw (at the
+    family's coherent length, random codes are checked); the facts, codes and keys kept; the
+    weights; and the R·N units' indices, gathered codes and tiled keys."""
+    code_length = family.min_code_length(n_subjects)
+    key_dim = key_length(n_subjects, kind)
+    config = _model_config(n_subjects, n_relations, kind, code_length, dtype)
+    facts = FLOAT64 * n_relations * n_subjects
+    units = n_relations * n_subjects
+    return MemoryPlan(
+        draw=facts + family.draw_bytes(n_subjects, code_length, coherence_checked=family.random),
+        kept=facts + FLOAT64 * n_subjects * (code_length + key_dim),
+        weights=weight_bytes(config),
+        work=FLOAT64 * units * (code_length + 5 + key_dim),
     )

@@ -42,6 +42,7 @@ from geoconstruct.codes.codebooks import (
 )
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.layouts import block_read_maps
+from geoconstruct.constructions.memory import FLOAT64, MemoryPlan, weight_bytes
 from geoconstruct.constructions.queries import SingleHopQueries
 from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
 from geoconstruct.model.assembly import (
@@ -172,16 +173,13 @@ def construct_disjoint(
         facts = require_facts("facts", facts, n_subjects, n_relations)
     code_length = d // n_relations - 1
     family.check_dtype(code_length, dtype)
-    vocabulary = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects * n_relations)
-    coherent = family.random  # random codes are drawn until coherent: the margin needs μ
-    needed = 2 * vocabulary.d_vocab * d * (np.dtype(dtype).itemsize + 8)  # weights, float64 work
-    needed += family.draw_bytes(n_subjects, code_length, coherence_checked=coherent)
-    require_within_budget("this construction", needed, memory_budget)
+    plan = memory_plan(family, n_subjects, n_relations, d, dtype)
+    require_within_budget("this construction", plan.total, memory_budget)
 
     streams = seed_streams(seed)
     if facts is None:
         facts = random_facts(n_subjects, n_relations, streams.facts)
-    codes = family.build(n_subjects, code_length, streams.codes, coherent=coherent)
+    codes = family.build(n_subjects, code_length, streams.codes, coherent=family.random)
     read_maps = block_read_maps(n_relations, code_length)
     read_maps.flags.writeable = False
     bonus = float(math.ceil(codes.norm_bound**2)) + 1.0
@@ -198,16 +196,7 @@ def assemble(
     # Lay out the residual stream: R slots of k, then R relation coordinates.
     residual = ResidualMap.stack([("subject", n_relations * k), ("relation", n_relations)], d)
     vocab = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects * n_relations)
-    config = TransformerConfig(
-        d_model=d,
-        n_layers=1,
-        n_heads=1,
-        d_head=n_relations * k,
-        d_mlp=1,  # no selector: the MLP stays zero
-        d_vocab=vocab.d_vocab,
-        n_ctx=2,
-        dtype=dtype,
-    )
+    config = _model_config(vocab, n_relations, k, d, dtype)
     W = zero_weights(config)
     subject, relation = residual["subject"], residual["relation"]
 
@@ -244,4 +233,38 @@ def assemble(
         queries=DisjointQueries(subject),
         metadata=metadata,
         seed=seed,
+    )
+
+
+def _model_config(
+    vocab: Vocabulary, n_relations: int, code_length: int, d: int, dtype: str
+) -> TransformerConfig:
+    return TransformerConfig(
+        d_model=d,
+        n_layers=1,
+        n_heads=1,
+        d_head=n_relations * code_length,
+        d_mlp=1,  # no selector: the MLP stays zero
+        d_vocab=vocab.d_vocab,
+        n_ctx=2,
+        dtype=dtype,
+    )
+
+
+def memory_plan(
+    family: CodebookFamily, n_subjects: int, n_relations: int, d: int, dtype: str
+) -> MemoryPlan:
+    """The peak bytes of :func:`construct_disjoint`, by part (:mod:`.memory`): the draw (random
+    codes checked coherent: the margin needs μ); the facts, codes and block read maps kept; the
+    weights; and the embeddings with one relation's gathered codes and product."""
+    code_length = d // n_relations - 1
+    vocab = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects * n_relations)
+    config = _model_config(vocab, n_relations, code_length, d, dtype)
+    facts = FLOAT64 * n_relations * n_subjects
+    slots = n_relations * code_length
+    return MemoryPlan(
+        draw=facts + family.draw_bytes(n_subjects, code_length, coherence_checked=family.random),
+        kept=facts + FLOAT64 * (n_subjects * code_length + n_relations * slots * code_length),
+        weights=weight_bytes(config),
+        work=FLOAT64 * n_subjects * (2 * slots + code_length),
     )

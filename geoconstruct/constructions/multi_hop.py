@@ -57,6 +57,7 @@ from geoconstruct._validation import (
 from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.layouts import block_read_maps
+from geoconstruct.constructions.memory import FLOAT64, MemoryPlan, selector_bytes, weight_bytes
 from geoconstruct.constructions.queries import ChainOfThoughtQueries
 from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
 from geoconstruct.model.assembly import (
@@ -310,8 +311,8 @@ def construct_multi_hop(
         )
     code_length = _code_length_at(n_relations, g, d)
     family.check_dtype(code_length, dtype)
-    needed = _construction_bytes(n_entities, n_relations, g, d, code_length, dtype)
-    require_within_budget("this construction", needed, memory_budget)
+    plan = memory_plan(family, n_entities, n_relations, g, d, code_length, dtype)
+    require_within_budget("this construction", plan.total, memory_budget)
 
     streams = seed_streams(seed)
     if facts is None:
@@ -458,18 +459,23 @@ def _model_config(
     )
 
 
-def _construction_bytes(
-    n: int, n_relations: int, g: int, d: int, code_length: int, dtype: str
-) -> int:
-    """An upper bound on the peak bytes of :func:`construct_multi_hop`."""
+def memory_plan(
+    family: CodebookFamily, n: int, n_relations: int, g: int, d: int, code_length: int, dtype: str
+) -> MemoryPlan:
+    """The peak bytes of :func:`construct_multi_hop`, by part (:mod:`.memory`): the draw; the
+    facts and codes kept; the weights; and, while they are written, the chain answers (every
+    entity's code along every chain), the block read maps, the gates and the selector."""
     n_chains = chain_count(n_relations, g)
     config = _model_config(n, n_relations, g, d, code_length, dtype)
-    floats = (
-        config.n_params() * np.dtype(dtype).itemsize / 8  # the weights, in dtype
-        + 4 * d * config.d_mlp  # selector temporaries
-        + 2 * n_chains * d * code_length  # lifted read maps and gates
-        + 4 * n * n_chains * code_length  # chain answers and gathered codes
-        + 3 * n * code_length
-        + 2 * min(n, 4096) * n  # the codebook and its coherence check
+    facts = FLOAT64 * n_relations * n
+    chain_answers = FLOAT64 * n * n_chains * (code_length + 1)  # codes gathered, their ids
+    read_maps = FLOAT64 * n_chains * (n_chains * code_length) * code_length
+    gates = FLOAT64 * n_chains * d
+    selector = selector_bytes(d, n_chains, code_length, in_place=False)
+    checked = family.random  # built at its coherent length: drawn until coherent
+    return MemoryPlan(
+        draw=facts + family.draw_bytes(n, code_length, coherence_checked=checked),
+        kept=facts + FLOAT64 * n * code_length,
+        weights=weight_bytes(config),
+        work=chain_answers + read_maps + gates + selector,
     )
-    return int(floats * 8)

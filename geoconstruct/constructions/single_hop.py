@@ -49,6 +49,7 @@ from geoconstruct.constructions.layouts import (
     Layout,
     resolve_layout,
 )
+from geoconstruct.constructions.memory import FLOAT64, MemoryPlan, selector_bytes, weight_bytes
 from geoconstruct.constructions.queries import RECALL_METHODS, SingleHopQueries
 from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
 from geoconstruct.model.assembly import (
@@ -72,7 +73,7 @@ __all__ = [
     "assemble",
     "code_length_for",
     "construct_single_hop",
-    "construction_bytes",
+    "memory_plan",
     "proven_dimension",
     "required_dimension",
     "single_hop_config",
@@ -166,7 +167,7 @@ def construct_single_hop(
     facts : Facts, optional
         Store these facts instead of drawing them from ``seed``; must be N subjects × R relations.
     memory_budget : int
-        Bytes the construction may allocate (default 8 GiB); see :func:`construction_bytes`.
+        Bytes the construction may allocate (default 8 GiB); see :func:`memory_plan`.
 
     Returns
     -------
@@ -182,7 +183,7 @@ def construct_single_hop(
         layout, mismatched ``facts``, or ``d`` below the minimum (the message says
         ``requires d >= <minimum>``).
     MemoryBudgetError
-        (a ``MemoryError``) before allocating, when :func:`construction_bytes` exceeds
+        (a ``MemoryError``) before allocating, when :func:`memory_plan` exceeds
         ``memory_budget``; the message states the bytes needed.
 
     Examples
@@ -223,9 +224,9 @@ def construct_single_hop(
         )
     code_length = layout_object.code_length_at(n_relations, d)
     family.check_dtype(code_length, dtype)
-    needed = construction_bytes(
+    needed = memory_plan(
         n_subjects, n_relations, d, layout=layout_object, codebook=family, dtype=dtype
-    )
+    ).total
     require_within_budget("this construction", needed, memory_budget)
 
     # Draw the facts, the codes and the read maps from independent streams of the seed.
@@ -263,6 +264,7 @@ def assemble(
         rows = slice(start, start + SUBJECT_CHUNK)
         embeddings = superpose(facts, codebook.codes, read_maps, rows)  # [chunk, d_s]
         write_embedding(W, subject_tokens[rows], residual["subject"], embeddings)
+        del embeddings  # freed before the next chunk, and before the selector
     write_one_hot_embedding(W, relation_tokens, residual["relation"])
 
     # Attention: uniform over [s, r], copying the subject subspace to the last position.
@@ -330,7 +332,7 @@ def superpose(
     return embeddings
 
 
-def construction_bytes(
+def memory_plan(
     n_subjects: int,
     n_relations: int,
     d: int,
@@ -338,19 +340,17 @@ def construction_bytes(
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     dtype: str = "float64",
-) -> int:
-    """An upper bound on the peak bytes :func:`construct_single_hop` allocates.
+) -> MemoryPlan:
+    """The peak bytes :func:`construct_single_hop` allocates, by part (:mod:`.memory`).
 
-    Counts the weights in full (in ``dtype``; zero pages never written, such as the attribute
-    rows of ``W_E``, are counted though the operating system backs them only when touched), the
-    selector's float64 temporaries (``4·d·d_mlp`` floats and the lifted read maps), the facts,
-    codes and read maps, the embeddings of :data:`SUBJECT_CHUNK` subjects at a time, the random
-    draw's temporaries, and the coherence check (a 4096-row block of the Gram matrix) where the
-    layout checks it.
+    The draw (and its coherence check where the layout checks it); then the facts, codes and
+    read maps (with the QR work of a random one) kept while the weights, in ``dtype``, are
+    written with the selector's float64 temporaries or the embeddings of
+    :data:`SUBJECT_CHUNK` subjects at a time, whichever is larger.
 
     Examples
     --------
-    >>> construction_bytes(10_000, 8, 24, layout="block", codebook="grid") < 50 * 2**20
+    >>> memory_plan(10_000, 8, 24, layout="block", codebook="grid").total < 50 * 2**20
     True
     """
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
@@ -358,20 +358,31 @@ def construction_bytes(
     d = require_int("d", d, minimum=1)
     dtype = require_choice("dtype", dtype, DTYPES)
     layout_object, family = _layout_and_family(layout, codebook)
-    config = single_hop_config(n_subjects, n_relations, d, layout=layout_object, codebook=family)
-    d_mlp, subject_dim = config.d_mlp, config.d_head
-    code_length = d_mlp // (2 * n_relations)
-    chunk = min(n_subjects, SUBJECT_CHUNK)
-    floats = (
-        config.n_params() * np.dtype(dtype).itemsize / 8  # the weights, allocated in dtype
-        + 4 * d * d_mlp  # selector temporaries
-        + n_relations * d * code_length  # lifted read maps
-        + 2 * n_relations * subject_dim * code_length  # read maps (and QR work)
-        + 3 * chunk * max(subject_dim, code_length)  # a chunk's gathered codes, product, sum
-        + n_relations * n_subjects  # facts
+    config = single_hop_config(
+        n_subjects, n_relations, d, layout=layout_object, codebook=family, dtype=dtype
     )
+    code_length = config.d_mlp // (2 * n_relations)
+    subject_dim = layout_object.subject_dim(n_relations, code_length)
+    chunk = min(n_subjects, SUBJECT_CHUNK)
     checked = layout_object.checks_coherence(n_subjects, n_relations, family, code_length)
-    return int(floats * 8) + family.draw_bytes(n_subjects, code_length, coherence_checked=checked)
+    facts = FLOAT64 * n_relations * n_subjects
+    codes = FLOAT64 * n_subjects * code_length
+    read_maps = FLOAT64 * n_relations * subject_dim * code_length
+    # a random read map's QR work; sign read maps are stacked from a list of diagonals
+    read_map_work = 3 * code_length**2 if layout_object.superposed else 0
+    read_map_work = read_maps if family.sign_read_maps else FLOAT64 * read_map_work
+    selector = selector_bytes(d, n_relations, code_length, in_place=layout_object.in_place)
+    embeddings = FLOAT64 * 3 * chunk * max(subject_dim, code_length)  # gathered, product, sum
+    return MemoryPlan(
+        draw=facts
+        + max(
+            family.draw_bytes(n_subjects, code_length, coherence_checked=checked),
+            codes + read_maps + read_map_work,
+        ),
+        kept=facts + codes + read_maps,
+        weights=weight_bytes(config),
+        work=max(selector, embeddings),
+    )
 
 
 def code_length_for(
