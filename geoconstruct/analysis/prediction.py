@@ -35,7 +35,6 @@ from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYO
 
 __all__ = [
     "MEDIAN_FAILURES",
-    "PREDICTED_CODEBOOKS",
     "Prediction",
     "has_prediction",
     "predict",
@@ -44,10 +43,6 @@ __all__ = [
     "predicted_min_dimension",
     "regime_code_length",
 ]
-
-PREDICTED_CODEBOOKS = ("gaussian", "rademacher")
-"""Codebook families the estimate covers (rademacher codes as if they were uniform on the
-sphere), in the superposed layouts."""
 
 MEDIAN_FAILURES = math.log(2)
 """Expected failing facts over all seeds at the predicted min d: with Poisson failures, every seed
@@ -93,15 +88,15 @@ def regime_code_length(n_relations: int) -> int:
 def has_prediction(
     layout: str | Layout = DEFAULT_LAYOUT, codebook: str | CodebookFamily = DEFAULT_CODEBOOK
 ) -> bool:
-    """Whether the estimate covers this layout and codebook (superposed, random unit codes).
+    """Whether the estimate covers this layout and codebook (superposed, random codes).
 
     Examples
     --------
     >>> has_prediction(), has_prediction("block", "grid"), has_prediction(codebook="bch")
     (True, False, False)
     """
-    superposed = resolve_layout(layout).name.startswith("superposed")
-    return superposed and resolve_codebook(codebook).name in PREDICTED_CODEBOOKS
+    # random codes, each uniform on the sphere (rademacher codes are treated as if they were)
+    return resolve_layout(layout).superposed and resolve_codebook(codebook).random
 
 
 def _require_covered(layout: str | Layout, codebook: str | CodebookFamily) -> Layout:
@@ -109,7 +104,7 @@ def _require_covered(layout: str | Layout, codebook: str | CodebookFamily) -> La
         raise ValueError(
             f"no predicted transition for layout={resolve_layout(layout).name!r} with "
             f"codebook={resolve_codebook(codebook).name!r}: the estimate covers the superposed "
-            f"layouts with codebooks {PREDICTED_CODEBOOKS}"
+            "layouts with random codes (gaussian, rademacher)"
         )
     return resolve_layout(layout)
 
