@@ -11,7 +11,12 @@ from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
 from geoconstruct.analysis.dimension_search import DEFAULT_SEEDS
 from geoconstruct.analysis.tables import TABLE_FORMATS
 from geoconstruct.analysis.transition import DEFAULT_RATIOS
-from geoconstruct.codes.codebooks import CODEBOOK_NAMES, CodebookFamily, codebook_family
+from geoconstruct.codes.codebooks import (
+    CODEBOOK_NAMES,
+    FAMILIES,
+    CodebookFamily,
+    codebook_family,
+)
 from geoconstruct.constructions.layouts import LAYOUTS
 from geoconstruct.constructions.multi_hop import MAX_EXHAUSTIVE_QUERIES
 from geoconstruct.constructions.queries import RECALL_METHODS
@@ -134,7 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     multihop.add_argument("--codebook", choices=CODEBOOK_NAMES, default="grid", help="codes")
     multihop.add_argument(
-        "--bits", type=int, default=None, help="bits per coordinate of grid codes (default 8)"
+        "--bits",
+        type=int,
+        default=None,
+        help=f"bits per coordinate of {', '.join(_taking('bits'))} codes (default 8)",
     )
     multihop.add_argument("--max-coherence", type=float, default=None, help="unit codes' μ")
     multihop.add_argument("--seed", type=int, default=0, help="seed of the facts and the codes")
@@ -408,15 +416,23 @@ def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
         "--codebook", choices=CODEBOOK_NAMES, default=DEFAULT_CODEBOOK, help="(default gaussian)"
     )
     parser.add_argument(
-        "--bits", type=int, default=None, help="bits per coordinate of grid codes (default 8)"
+        "--bits",
+        type=int,
+        default=None,
+        help=f"bits per coordinate of {', '.join(_taking('bits'))} codes (default 8)",
     )
     parser.add_argument(
         "--max-coherence",
         type=float,
         default=None,
-        help="unit codes (gaussian, rademacher, bch): the coherence bound μ, guaranteed margin "
-        "1 - μ (default 0.5)",
+        help=f"unit codes ({', '.join(_taking('max_coherence'))}): the coherence bound μ, "
+        "guaranteed margin 1 - μ (default 0.5)",
     )
+
+
+def _taking(option: str) -> list[str]:
+    """The codebook families whose constructor takes ``option``."""
+    return [name for name, family in FAMILIES.items() if option in family.options]
 
 
 def family_from_args(args: argparse.Namespace) -> CodebookFamily:
