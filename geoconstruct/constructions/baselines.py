@@ -144,7 +144,7 @@ def construct_baseline(
     dtype: str = "float64",
     facts: Facts | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
-) -> Construction:
+) -> Construction[BaselineMetadata]:
     """Build an associative-memory model that recalls R bijections over N subjects.
 
     Parameters
@@ -218,7 +218,7 @@ def assemble(
     d: int,
     dtype: str,
     seed: int,
-) -> Construction:
+) -> Construction[BaselineMetadata]:
     """Write every weight of the baseline from its parts."""
     n_subjects, n_relations = facts.n_subjects, facts.n_relations
     keys, k = metadata.subject_keys, codebook.code_length

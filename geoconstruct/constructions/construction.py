@@ -21,7 +21,7 @@ import dataclasses
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -114,9 +114,22 @@ class ParameterCount:
         return self.total - self.fact_dependent
 
 
+if TYPE_CHECKING:  # a type parameter with a default (PEP 696): a bare Construction is any kind
+    from typing_extensions import TypeVar
+
+    M = TypeVar("M", default=Any)
+else:
+    from typing import TypeVar
+
+    M = TypeVar("M")
+
+
 @dataclass(frozen=True, eq=False)
-class Construction:
+class Construction(Generic[M]):
     """A built model of any kind: its weights, what it stores, and how it stores it.
+
+    ``Construction[SingleHopMetadata]`` is what :func:`~geoconstruct.construct_single_hop`
+    returns; each recipe types its own metadata, and a bare ``Construction`` takes any kind.
 
     Attributes
     ----------
@@ -151,7 +164,7 @@ class Construction:
     residual: ResidualMap
     vocabulary: Vocabulary
     queries: QueryFormat
-    metadata: Any
+    metadata: M
     seed: int
     restated_guarantee: Guarantee | None = None
 
@@ -205,7 +218,7 @@ class Construction:
 
     def with_subject_embeddings(
         self, subject_embeddings: npt.ArrayLike, *, change: str
-    ) -> Construction:
+    ) -> Construction[M]:
         """This construction with its fact-dependent rows (``W_E`` on the subject subspace)
         replaced, and its guarantee restated.
 

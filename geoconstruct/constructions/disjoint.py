@@ -126,7 +126,7 @@ def construct_disjoint(
     dtype: str = "float64",
     facts: Facts | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
-) -> Construction:
+) -> Construction[DisjointMetadata]:
     """Build the disjoint-attribute construction: R bijections, each onto its own N attributes.
 
     Parameters
@@ -188,7 +188,7 @@ def construct_disjoint(
 
 def assemble(
     facts: Facts, codebook: Codebook, metadata: DisjointMetadata, d: int, dtype: str, seed: int
-) -> Construction:
+) -> Construction[DisjointMetadata]:
     """Write every weight from the facts, the codes and the metadata."""
     n_subjects, n_relations = facts.n_subjects, facts.n_relations
     k = codebook.code_length

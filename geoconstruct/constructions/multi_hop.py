@@ -240,7 +240,7 @@ def construct_multi_hop(
     dtype: str = "float64",
     facts: Facts | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
-) -> Construction:
+) -> Construction[MultiHopMetadata]:
     """Build a one-layer transformer that answers H-hop queries in ``L = steps`` passes.
 
     Parameters
@@ -326,7 +326,7 @@ def construct_multi_hop(
 
 def assemble(
     facts: Facts, codebook: Codebook, metadata: MultiHopMetadata, d: int, dtype: str, seed: int
-) -> Construction:
+) -> Construction[MultiHopMetadata]:
     """Write every weight of the construction from its parts (float64 values, rounded once)."""
     n, n_relations = facts.n_subjects, facts.n_relations
     g, bound, k = metadata.hops_per_pass, metadata.attention_bound, codebook.code_length

@@ -142,7 +142,7 @@ def construct_single_hop(
     dtype: str = "float64",
     facts: Facts | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
-) -> Construction:
+) -> Construction[SingleHopMetadata]:
     """Build, in closed form, a one-layer transformer that recalls R bijections over N subjects.
 
     Parameters
@@ -246,7 +246,7 @@ def construct_single_hop(
 
 def assemble(
     facts: Facts, codebook: Codebook, metadata: SingleHopMetadata, d: int, dtype: str, seed: int
-) -> Construction:
+) -> Construction[SingleHopMetadata]:
     """Write every weight of the construction from its parts (float64 values, rounded once)."""
     n_subjects, n_relations = facts.n_subjects, facts.n_relations
     layout, read_maps = metadata.layout, metadata.read_maps
