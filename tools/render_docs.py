@@ -75,7 +75,7 @@ STRUCTURED_COMMAND = (
 )
 STRUCTURED_2_16_RESULTS = ROOT / "benchmarks" / "results" / "structured_2_16.md"
 STRUCTURED_2_16_COMMAND = (
-    "geoconstruct table dimension --subjects 65536 --relations 2 --codebook rademacher "
+    "geoconstruct table dimension --subjects 65536 --relations 2,4 --codebook rademacher,bch "
     "--layout superposed --exact-work-limit 1e13 --save benchmarks/results/structured_2_16"
 )
 BASELINES_RESULTS = ROOT / "benchmarks" / "results" / "baselines_table.md"
