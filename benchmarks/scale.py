@@ -1,8 +1,8 @@
 """The performance bench at scale: construction, certified and exact recall up to N = 10^6, R = 16.
 
-Runs :func:`geoconstruct.analysis.bench.bench_size` over a grid of sizes, prints the table that
-``geoconstruct bench`` prints, and writes it to ``benchmarks/results/scale.{md,json}``. Exact
-recall runs where ``N·R·d_vocab <= 10^11`` logits (N = 10^5, R = 4 is the largest such size).
+Runs :func:`geoconstruct.analysis.measurement.bench.bench_size` over a grid of sizes, prints the
+table that ``geoconstruct bench`` prints, and writes it to ``benchmarks/results/scale.{md,json}``.
+Exact recall runs where ``N·R·d_vocab <= 10^11`` logits (N = 10^5, R = 4 is the largest such size).
 A last row certifies the superposed layout at N = 10^5, R = 4 with dual-BCH codes and their sign
 read maps (``BCHCodes(max_coherence=0.875)``, float32, a 16 GiB memory budget).
 
@@ -21,8 +21,8 @@ import platform
 from pathlib import Path
 
 from geoconstruct import __version__
-from geoconstruct.analysis.bench import BenchRow, bench_size
-from geoconstruct.analysis.tables import markdown_header, markdown_row
+from geoconstruct.analysis.measurement.bench import BenchRow, bench_size
+from geoconstruct.analysis.output.tables import markdown_header, markdown_row
 from geoconstruct.codes.codebooks import BCHCodes
 
 RESULTS = Path(__file__).parent / "results"

@@ -21,7 +21,7 @@ import json
 import time
 
 from geoconstruct import construct_single_hop
-from geoconstruct.analysis.prediction import predicted_min_dimension
+from geoconstruct.analysis.theory.prediction import predicted_min_dimension
 from geoconstruct.model.torch_transformer import require_torch
 
 

@@ -20,7 +20,7 @@ import sys
 import time
 
 from geoconstruct import __version__
-from geoconstruct.analysis.tables import render_table
+from geoconstruct.analysis.output.tables import render_table
 from geoconstruct.training.comparison import construction_row, trained_row
 
 

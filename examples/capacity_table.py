@@ -8,11 +8,11 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from geoconstruct.analysis.bounds import global_bits, per_subject_bits
-from geoconstruct.analysis.capacity import dimension_table
-from geoconstruct.analysis.dimension_search import capacity, measure_min_dimension
-from geoconstruct.analysis.plotting import plot_dimension_table
-from geoconstruct.analysis.tables import render_table
+from geoconstruct.analysis.measurement.capacity import dimension_table
+from geoconstruct.analysis.measurement.dimension_search import capacity, measure_min_dimension
+from geoconstruct.analysis.output.plotting import plot_dimension_table
+from geoconstruct.analysis.output.tables import render_table
+from geoconstruct.analysis.theory.bounds import global_bits, per_subject_bits
 
 print(f"R·log2 N! for N=4096, R=4: {global_bits(4096, 4):,.0f} bits (any model)")
 print(f"R·log2 N  for N=4096, R=4: {per_subject_bits(4096, 4):.0f} bits per subject embedding")

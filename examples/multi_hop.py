@@ -4,8 +4,8 @@ Run with ``python examples/multi_hop.py``.
 """
 
 from geoconstruct import construct_multi_hop, multi_hop_dimension
-from geoconstruct.analysis.tables import render_table
-from geoconstruct.analysis.tradeoff import tradeoff_table
+from geoconstruct.analysis.measurement.tradeoff import tradeoff_table
+from geoconstruct.analysis.output.tables import render_table
 
 n_entities, n_relations, hops = 1_000, 3, 3
 

@@ -8,7 +8,11 @@ import dataclasses
 import numpy as np
 
 from geoconstruct import construct_single_hop, proven_dimension, random_facts
-from geoconstruct.analysis.transfer import fit_superposition, reinitialize, reinitialize_weights
+from geoconstruct.analysis.mechanism.transfer import (
+    fit_superposition,
+    reinitialize,
+    reinitialize_weights,
+)
 
 n_subjects, n_relations = 3_000, 2
 d = proven_dimension(n_subjects, n_relations, layout="superposed", codebook="gaussian")

@@ -472,7 +472,7 @@ def check_cap_fraction_sphere(exponent: sp.Rational = HALF) -> bool:
     ok = sp.simplify(HALF * incomplete - (1 - c) / 2) == 0
     # every dimension k: the cap of radius φ is ∫_0^φ sin^{k−2} / ∫_0^π sin^{k−2}, against the
     # library's closed form (incomplete beta) at angles up to π/2
-    from geoconstruct.analysis.bounds import cap_fraction
+    from geoconstruct.analysis.theory.bounds import cap_fraction
 
     theta = sp.Symbol("theta")
     for k in range(2, 9):
@@ -862,7 +862,7 @@ def check_packing_bound_in_library() -> bool:
     """``packing_min_code_length(N, μ)`` is the smallest k with ``2N·cap(k, arccos(μ)/2) <= 1``:
     the 2N codes ±u_a are pairwise at angle >= arccos μ, so caps of half that radius are disjoint
     (lower_bounds.md). The cap fraction is ``½·I_{sin²φ}((k−1)/2, ½)``, and ½ on S^0 (k = 1)."""
-    from geoconstruct.analysis.bounds import packing_min_code_length
+    from geoconstruct.analysis.theory.bounds import packing_min_code_length
 
     def cap(k: int, mu: sp.Expr) -> sp.Expr:
         if k == 1:

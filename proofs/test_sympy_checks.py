@@ -108,7 +108,7 @@ def _wrong_library():
     """(mutation, check, module, attribute, replacement): a wrong library, one change each, and
     the check that catches it. The first four are the audit's mutations that every check used to
     survive; the rest are one or more per theorem."""
-    from geoconstruct.analysis import bounds
+    from geoconstruct.analysis.theory import bounds
     from geoconstruct.codes import bch, codebooks
     from geoconstruct.constructions import layouts, multi_hop
     from geoconstruct.verification import certificate, evaluation

@@ -156,6 +156,7 @@ def test_each_contract_is_written_at_one_site():
 
     seed streams (facts.seed_streams), the subject-row rewrite (model/assembly.py), codebook
     dispatch (nothing outside ``codes/`` tests a family's class or switches on its name), the
+    memory plan (constructions/memory.py; every recipe's budget check asks its plan), the
     verification constants (verification/policy.py), and every named constant defined once.
     """
     sites = {
@@ -167,6 +168,10 @@ def test_each_contract_is_written_at_one_site():
         "codebook dispatch by name": _sites(
             r"""(codebook|family(\.name)?)\s*(==|!=|in)\s*\(?["'](grid|gaussian|rademacher|bch)""",
             outside=("codes/",),
+        ),
+        "memory plan": _sites(r"^class MemoryPlan\b"),
+        "budget checks not from a plan": _sites(
+            r"require_within_budget\(\"this (construction|baseline)\", (?!plan\.total)"
         ),
         "verification constants": sorted(
             {
@@ -181,6 +186,8 @@ def test_each_contract_is_written_at_one_site():
         "subject-row rewrite": ["model/assembly.py"],
         "codebook dispatch by class": [],
         "codebook dispatch by name": [],
+        "memory plan": ["constructions/memory.py"],
+        "budget checks not from a plan": [],
         "verification constants": ["verification/policy.py"],
     }
     twice = {name: where for name, where in _constant_definitions().items() if len(where) > 1}

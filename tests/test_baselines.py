@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import MemoryBudgetError, construct_single_hop, proven_dimension, random_facts
-from geoconstruct.analysis.comparison import baselines_table
-from geoconstruct.analysis.probes import selector_profile, superposition_fit
-from geoconstruct.analysis.tables import render_table
-from geoconstruct.analysis.transfer import fit_superposition, reinitialize_weights
+from geoconstruct.analysis.measurement.comparison import baselines_table
+from geoconstruct.analysis.mechanism.probes import selector_profile, superposition_fit
+from geoconstruct.analysis.mechanism.transfer import fit_superposition, reinitialize_weights
+from geoconstruct.analysis.output.tables import render_table
 from geoconstruct.cli import main
 from geoconstruct.constructions.baselines import (
     BASELINE_KINDS,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import proven_dimension
-from geoconstruct.analysis.bounds import (
+from geoconstruct.analysis.theory.bounds import (
     cap_fraction,
     global_bits,
     global_min_dimension,

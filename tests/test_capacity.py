@@ -13,20 +13,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop, proven_dimension, required_dimension
-from geoconstruct.analysis.capacity import (
+from geoconstruct.analysis.measurement.capacity import (
     CapacityRow,
     capacity_table,
     dimension_table,
     render_table,
 )
-from geoconstruct.analysis.dimension_search import (
+from geoconstruct.analysis.measurement.dimension_search import (
     MAX_CODE_STEPS,
     capacity,
     measure_min_dimension,
     min_dimension,
     recalls_at,
 )
-from geoconstruct.analysis.prediction import predicted_min_dimension
+from geoconstruct.analysis.theory.prediction import predicted_min_dimension
 from geoconstruct.cli import main
 from geoconstruct.constructions.single_hop import code_length_for
 
@@ -185,7 +185,7 @@ def test_a_cell_over_the_memory_budget_reports_an_error():
 
 
 def test_the_packing_column_is_left_empty_past_the_gram_limit(monkeypatch):
-    import geoconstruct.analysis.capacity as capacity_module
+    import geoconstruct.analysis.measurement.capacity as capacity_module
 
     monkeypatch.setattr(capacity_module, "GRAM_WORK_LIMIT", 10)
     (row,) = dimension_table([300], [2], seeds=(0,), executor=ThreadPoolExecutor(1))
@@ -274,7 +274,7 @@ def test_dimension_table_on_a_dask_cluster():
 
 
 def test_plot_of_the_dimension_table(tmp_path):
-    from geoconstruct.analysis.plotting import (
+    from geoconstruct.analysis.output.plotting import (
         plot_dimension_table,  # needs the 'plot' extra (in CI)
     )
 

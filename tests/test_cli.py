@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from geoconstruct.analysis.bench import bench_size
+from geoconstruct.analysis.measurement.bench import bench_size
 from geoconstruct.cli import commands, main
 from geoconstruct.constructions.single_hop import proven_dimension
 

@@ -85,7 +85,7 @@ def test_a_disjoint_construction_is_no_shared_one():
 
 def test_new_facts_through_the_same_weights_by_rewriting_embeddings_only():
     from geoconstruct import random_facts
-    from geoconstruct.analysis.transfer import reinitialize
+    from geoconstruct.analysis.mechanism.transfer import reinitialize
 
     construction = construct_disjoint(400, 3, disjoint_dimension(400, 3), seed=4)
     moved = reinitialize(construction, random_facts(400, 3, seed=9))

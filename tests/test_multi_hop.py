@@ -14,14 +14,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import MemoryBudgetError, random_facts
-from geoconstruct.analysis.bounds import (
+from geoconstruct.analysis.measurement.tradeoff import tradeoff_table
+from geoconstruct.analysis.output.tables import render_table
+from geoconstruct.analysis.theory.bounds import (
     log2_falling_factorial,
     per_pass_bits,
     per_pass_bits_random,
     per_pass_min_dimension,
 )
-from geoconstruct.analysis.tables import render_table
-from geoconstruct.analysis.tradeoff import tradeoff_table
 from geoconstruct.codes.codebooks import BCHCodes, GaussianCodes, GridCodes, RademacherCodes
 from geoconstruct.constructions.multi_hop import (
     chain_count,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from geoconstruct.analysis.precision import (
+from geoconstruct.analysis.measurement.precision import (
     numeric_format,
     quantize,
     quantize_construction,

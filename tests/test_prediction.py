@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop
-from geoconstruct.analysis.dimension_search import measure_min_dimension
-from geoconstruct.analysis.prediction import (
+from geoconstruct.analysis.measurement.dimension_search import measure_min_dimension
+from geoconstruct.analysis.theory.prediction import (
     MEDIAN_FAILURES,
     has_prediction,
     predict,

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop, proven_dimension
-from geoconstruct.analysis.interventions import intervention_probe
+from geoconstruct.analysis.mechanism.interventions import intervention_probe
 from geoconstruct.model.transformer import TransformerConfig, forward, random_weights
 from geoconstruct.training.comparison import trained_row
 from geoconstruct.training.trainer import _forward, train_single_hop

@@ -10,7 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop, proven_dimension, random_facts
-from geoconstruct.analysis.transfer import fit_superposition, reinitialize, reinitialize_weights
+from geoconstruct.analysis.mechanism.transfer import (
+    fit_superposition,
+    reinitialize,
+    reinitialize_weights,
+)
 from geoconstruct.model.transformer import random_weights
 
 SETTINGS = LAYOUT_CODEBOOKS

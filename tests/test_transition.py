@@ -6,9 +6,9 @@ import math
 import pytest
 
 from geoconstruct import proven_dimension, required_dimension
-from geoconstruct.analysis.dimension_search import measure_min_dimension
-from geoconstruct.analysis.prediction import predicted_min_dimension
-from geoconstruct.analysis.transition import transition, transition_table
+from geoconstruct.analysis.measurement.dimension_search import measure_min_dimension
+from geoconstruct.analysis.measurement.transition import transition, transition_table
+from geoconstruct.analysis.theory.prediction import predicted_min_dimension
 from geoconstruct.cli import main
 
 
@@ -80,7 +80,7 @@ def test_every_row_carries_its_measured_minimum_dimension():
 
 
 def test_the_plot_is_drawn(tmp_path):
-    from geoconstruct.analysis.plotting import plot_transition_table
+    from geoconstruct.analysis.output.plotting import plot_transition_table
 
     rows = transition_table([64, 128], [2], [6, 30, 200], seeds=(0, 1))
     target = plot_transition_table(rows, tmp_path / "transition.png")

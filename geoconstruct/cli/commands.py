@@ -21,7 +21,7 @@
     transfer.
 ``geoconstruct bench``
     Construction, certified and exact recall timed beside same-run references (see
-    :mod:`geoconstruct.analysis.bench`).
+    :mod:`geoconstruct.analysis.measurement.bench`).
 ``geoconstruct demo``
     The README's main job: a 10,000 × 8 construction with its recall report, then a small table
     of dimensions and recall across sizes, layouts and codebooks.
@@ -44,24 +44,24 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from geoconstruct._validation import InputTypeError, NoResultError, require_int
-from geoconstruct.analysis.bench import BenchRow, bench_size
-from geoconstruct.analysis.capacity import (
+from geoconstruct.analysis.measurement.bench import BenchRow, bench_size
+from geoconstruct.analysis.measurement.capacity import (
     capacity_table,
     dimension_table,
 )
-from geoconstruct.analysis.comparison import baselines_table
-from geoconstruct.analysis.plotting import (
+from geoconstruct.analysis.measurement.comparison import baselines_table
+from geoconstruct.analysis.measurement.precision import numeric_format
+from geoconstruct.analysis.measurement.sweeps import process_pool
+from geoconstruct.analysis.measurement.tradeoff import TradeoffRow, tradeoff_table
+from geoconstruct.analysis.measurement.transition import DEFAULT_RATIOS, transition_table
+from geoconstruct.analysis.mechanism.transfer import transfer_summary
+from geoconstruct.analysis.output.plotting import (
     plot_dimension_table,
     plot_tradeoff_table,
     plot_transition_table,
     require_matplotlib,
 )
-from geoconstruct.analysis.precision import numeric_format
-from geoconstruct.analysis.sweeps import process_pool
-from geoconstruct.analysis.tables import markdown_header, markdown_row, render_table
-from geoconstruct.analysis.tradeoff import TradeoffRow, tradeoff_table
-from geoconstruct.analysis.transfer import transfer_summary
-from geoconstruct.analysis.transition import DEFAULT_RATIOS, transition_table
+from geoconstruct.analysis.output.tables import markdown_header, markdown_row, render_table
 from geoconstruct.cli.parser import build_parser, family_from_args
 from geoconstruct.cli.printing import (
     print_bounds,

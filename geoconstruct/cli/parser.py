@@ -8,9 +8,9 @@ from typing import Any, NoReturn, TypeVar
 
 from geoconstruct import __version__
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
-from geoconstruct.analysis.dimension_search import DEFAULT_SEEDS
-from geoconstruct.analysis.tables import TABLE_FORMATS
-from geoconstruct.analysis.transition import DEFAULT_RATIOS
+from geoconstruct.analysis.measurement.dimension_search import DEFAULT_SEEDS
+from geoconstruct.analysis.measurement.transition import DEFAULT_RATIOS
+from geoconstruct.analysis.output.tables import TABLE_FORMATS
 from geoconstruct.codes.codebooks import (
     CODEBOOK_NAMES,
     FAMILIES,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from geoconstruct.analysis.tables import render_table
-from geoconstruct.analysis.transfer import TransferSummary
+from geoconstruct.analysis.mechanism.transfer import TransferSummary
+from geoconstruct.analysis.output.tables import render_table
 from geoconstruct.cli.reports import (
     BoundsSummary,
     MultiHopSummary,

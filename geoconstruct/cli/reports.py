@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
-from geoconstruct.analysis.bounds import (
+from geoconstruct.analysis.measurement.precision import (
+    numeric_format,
+    quantize_construction,
+    storage_efficiency,
+)
+from geoconstruct.analysis.output.tables import Columns
+from geoconstruct.analysis.theory.bounds import (
     global_bits,
     global_min_params,
     packing_min_code_length,
@@ -26,12 +32,6 @@ from geoconstruct.analysis.bounds import (
     per_subject_min_dimension,
     subject_dimension,
 )
-from geoconstruct.analysis.precision import (
-    numeric_format,
-    quantize_construction,
-    storage_efficiency,
-)
-from geoconstruct.analysis.tables import Columns
 from geoconstruct.codes.codebooks import (
     MAX_GRID_BITS,
     BCHCodes,

@@ -224,10 +224,10 @@ def construct_single_hop(
         )
     code_length = layout_object.code_length_at(n_relations, d)
     family.check_dtype(code_length, dtype)
-    needed = memory_plan(
+    plan = memory_plan(
         n_subjects, n_relations, d, layout=layout_object, codebook=family, dtype=dtype
-    ).total
-    require_within_budget("this construction", needed, memory_budget)
+    )
+    require_within_budget("this construction", plan.total, memory_budget)
 
     # Draw the facts, the codes and the read maps from independent streams of the seed.
     streams = seed_streams(seed)

@@ -22,15 +22,19 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct.analysis.interventions import intervention_probe
-from geoconstruct.analysis.probes import (
+from geoconstruct.analysis.mechanism.interventions import intervention_probe
+from geoconstruct.analysis.mechanism.probes import (
     SuperpositionProbe,
     selector_profile,
     superposition_fit,
     superposition_probe,
 )
-from geoconstruct.analysis.tables import Columns
-from geoconstruct.analysis.transfer import fit_superposition, reinitialize, reinitialize_weights
+from geoconstruct.analysis.mechanism.transfer import (
+    fit_superposition,
+    reinitialize,
+    reinitialize_weights,
+)
+from geoconstruct.analysis.output.tables import Columns
 from geoconstruct.constructions.single_hop import construct_single_hop, proven_dimension
 from geoconstruct.facts import Facts, random_facts
 from geoconstruct.model.transformer import TransformerConfig, Weights

@@ -1,15 +1,15 @@
 """The smallest dimension that recalls every fact, and the largest N a dimension holds: measured.
 
 A *check* builds the single-hop construction at one code length on one seed, stores its
-fact-dependent parameters in a numeric format (:mod:`~geoconstruct.analysis.precision`) and asks
-:func:`~geoconstruct.verification.policy.check_recall` whether the forward pass answers every
-query: every fact where that costs at most the policy's work limit, a seeded sample beyond it,
+fact-dependent parameters in a numeric format (:mod:`~geoconstruct.analysis.measurement.precision`)
+and asks :func:`~geoconstruct.verification.policy.check_recall` whether the forward pass answers
+every query: every fact where that costs at most the policy's work limit, a seeded sample beyond it,
 in a random order that stops at the first miss.
 
 **The measured minimum.** Recall is not monotone in d for a fixed seed (a code length can pass
 where the next one fails), so a bisection can land in a hole. :func:`measure_min_dimension`
 therefore measures a quantity defined without reference to the search. Let U be the upper
-bracket: the predicted minimum (:func:`~geoconstruct.analysis.prediction.
+bracket: the predicted minimum (:func:`~geoconstruct.analysis.theory.prediction.
 predicted_min_dimension`) where the estimate covers the layout and codebook, else the shortest
 code that can be assembled. Then **min d is the smallest d such that every seed recalls every
 fact at every code length from d up to max(d, U)**: if U passes on every seed, the search walks
@@ -34,8 +34,8 @@ from dataclasses import dataclass, fields
 from typing import TypedDict, Unpack, cast
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, NoResultError, require_int
-from geoconstruct.analysis.precision import numeric_format, quantize_construction
-from geoconstruct.analysis.prediction import has_prediction, predicted_code_length
+from geoconstruct.analysis.measurement.precision import numeric_format, quantize_construction
+from geoconstruct.analysis.theory.prediction import has_prediction, predicted_code_length
 from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
 from geoconstruct.constructions.layouts import Layout, resolve_layout
 from geoconstruct.constructions.single_hop import (
@@ -146,8 +146,8 @@ class Search:
         As for :func:`~geoconstruct.construct_single_hop` (default: the paper's construction).
     precision : str
         The numeric format of the fact-dependent parameters (see
-        :func:`~geoconstruct.analysis.precision.numeric_format`); grid codes take their digit
-        width from an integer format.
+        :func:`~geoconstruct.analysis.measurement.precision.numeric_format`); grid codes take their
+        digit width from an integer format.
     seeds : sequence of int
         Every seed must pass (default five).
     memory_budget : int
@@ -233,8 +233,8 @@ class MinDimension:
     proven_d : int
         The smallest ``d`` with a proof (``geoconstruct.proven_dimension``).
     predicted_d : int or None
-        :func:`~geoconstruct.analysis.prediction.predicted_min_dimension` (None where the estimate
-        does not cover the layout and codebook).
+        :func:`~geoconstruct.analysis.theory.prediction.predicted_min_dimension` (None where the
+        estimate does not cover the layout and codebook).
     upper_d : int
         The upper bracket U the search started from.
     seeds : tuple of int

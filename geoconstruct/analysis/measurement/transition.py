@@ -5,12 +5,12 @@ speaks from ``proven_dimension`` on. :func:`transition` measures what happens in
 each d it builds the construction on every seed, runs recall (every query where the verification
 policy's work limit allows, otherwise its seeded sample, labelled as such with its exact interval)
 and reports the accuracy's mean, minimum and maximum over the seeds beside the predicted accuracy
-(:mod:`~geoconstruct.analysis.prediction`), ``R·log2 N`` and ``d / (R·log2 N)``.
+(:mod:`~geoconstruct.analysis.theory.prediction`), ``R·log2 N`` and ``d / (R·log2 N)``.
 :func:`transition_table` sweeps it over sizes on any :class:`concurrent.futures.Executor`, one
 task per (N, R, d) and one per (N, R) for the measured minimum dimension
-(:func:`~geoconstruct.analysis.dimension_search.measure_min_dimension`), which every row carries
-with its basis (``every_fact`` or ``sampled``), the prediction, and the search's work and time.
-Constructions run in float32, as a trained model would.
+(:func:`~geoconstruct.analysis.measurement.dimension_search.measure_min_dimension`), which every row
+carries with its basis (``every_fact`` or ``sampled``), the prediction, and the search's work and
+time. Constructions run in float32, as a trained model would.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
-from geoconstruct.analysis.dimension_search import (
+from geoconstruct.analysis.measurement.dimension_search import (
     DEFAULT_SEEDS,
     MinDimension,
     Search,
     measure_min_dimension,
 )
-from geoconstruct.analysis.prediction import has_prediction, predicted_accuracy
-from geoconstruct.analysis.sweeps import run_cells, size_cost
-from geoconstruct.analysis.tables import Columns
+from geoconstruct.analysis.measurement.sweeps import run_cells, size_cost
+from geoconstruct.analysis.output.tables import Columns
+from geoconstruct.analysis.theory.prediction import has_prediction, predicted_accuracy
 from geoconstruct.constructions.single_hop import (
     DEFAULT_CODEBOOK,
     DEFAULT_LAYOUT,
@@ -69,7 +69,7 @@ class TransitionRow:
     did (``"sampled"``; ``sample_low``/``sample_high`` the widest 95 % interval over the seeds).
     ``predicted_accuracy`` is the estimate at d (None where it does not cover the layout and
     codebook). ``min_d`` is the smallest d at which every seed recalls every fact at every code
-    length up to the upper bracket (:func:`~geoconstruct.analysis.dimension_search.
+    length up to the upper bracket (:func:`~geoconstruct.analysis.measurement.dimension_search.
     measure_min_dimension`), with ``min_d_basis``, ``predicted_min_d``, and, for a sampled min d,
     the 95 % upper bounds on the failing share and the expected failing facts of a seed.
     ``multiply_adds`` and ``seconds`` are the row's own recall work; ``min_d_multiply_adds`` and
@@ -301,8 +301,8 @@ def transition_table(
     """:func:`transition` for every (N, R), at every d in ``dims`` that the construction accepts
     (by default at :func:`transition_dims` of ``ratios``), one task per cell (a process pool by
     default), with each (N, R)'s measured minimum dimension in its rows
-    (:func:`~geoconstruct.analysis.dimension_search.measure_min_dimension`: every fact up to
-    ``exact_work_limit`` multiply-adds a check, beyond it the policy's sample, labelled; the
+    (:func:`~geoconstruct.analysis.measurement.dimension_search.measure_min_dimension`: every fact
+    up to ``exact_work_limit`` multiply-adds a check, beyond it the policy's sample, labelled; the
     accuracy rows cover every query up to ``accuracy_work_limit``). The cells are submitted
     largest first, so that the longest search starts at once; the rows come back in order.
     """

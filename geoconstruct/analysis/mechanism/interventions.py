@@ -12,7 +12,7 @@ the answer moved, how often the other answers stayed, and how often both held. E
 different rows never meet: a prompt reads one subject's row.
 
 The read maps and codes come from the construction (its own ``B_r`` and codebook) or, for weights
-alone, from :func:`~geoconstruct.analysis.transfer.fit_superposition`.
+alone, from :func:`~geoconstruct.analysis.mechanism.transfer.fit_superposition`.
 """
 
 from __future__ import annotations

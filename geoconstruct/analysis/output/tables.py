@@ -30,7 +30,7 @@ def render_table(rows: Sequence[Any], fmt: str = "md") -> str:
 
     Examples
     --------
-    >>> from geoconstruct.analysis.capacity import CapacityRow
+    >>> from geoconstruct.analysis.measurement.capacity import CapacityRow
     >>> row = CapacityRow(12, 4, "block", "grid", "int8", 8, (0,), 32.0, capacity=65536)
     >>> print(render_table([row], "csv").strip())
     d,R,layout,codebook,precision,seeds,capacity N,log2 capacity,per-subject bound log2 N,seconds

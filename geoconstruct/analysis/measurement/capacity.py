@@ -2,12 +2,12 @@
 
 :func:`dimension_table` measures, for every (N, R, codebook, format), the smallest ``d`` that
 recalls every fact on every seed
-(:func:`~geoconstruct.analysis.dimension_search.measure_min_dimension`)
+(:func:`~geoconstruct.analysis.measurement.dimension_search.measure_min_dimension`)
 and sets it beside the proved ``d``, ``R·log2 N`` and the lower bounds at the format's bits.
 :func:`capacity_table` measures the largest N each ``d`` holds. The cells run on any
 :class:`concurrent.futures.Executor` (a process pool by default; a ``dask.distributed`` client's
-``get_executor()`` works unchanged), and :func:`~geoconstruct.analysis.tables.render_table` writes
-the rows as Markdown, CSV, JSON or LaTeX.
+``get_executor()`` works unchanged), and :func:`~geoconstruct.analysis.output.tables.render_table`
+writes the rows as Markdown, CSV, JSON or LaTeX.
 """
 
 from __future__ import annotations
@@ -22,13 +22,7 @@ from typing import ClassVar
 import numpy as np
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
-from geoconstruct.analysis.bounds import (
-    global_min_dimension,
-    packing_min_code_length,
-    per_subject_bits,
-    per_subject_min_dimension,
-)
-from geoconstruct.analysis.dimension_search import (
+from geoconstruct.analysis.measurement.dimension_search import (
     DEFAULT_SEEDS,
     MinDimension,
     Search,
@@ -36,9 +30,15 @@ from geoconstruct.analysis.dimension_search import (
     measure_min_dimension,
     table_codebook,
 )
-from geoconstruct.analysis.precision import numeric_format
-from geoconstruct.analysis.sweeps import ProgressCallback, run_cells, size_cost
-from geoconstruct.analysis.tables import TABLE_FORMATS, Columns, render_table
+from geoconstruct.analysis.measurement.precision import numeric_format
+from geoconstruct.analysis.measurement.sweeps import ProgressCallback, run_cells, size_cost
+from geoconstruct.analysis.output.tables import TABLE_FORMATS, Columns, render_table
+from geoconstruct.analysis.theory.bounds import (
+    global_min_dimension,
+    packing_min_code_length,
+    per_subject_bits,
+    per_subject_min_dimension,
+)
 from geoconstruct.codes.codebooks import coherence
 from geoconstruct.constructions.layouts import resolve_layout
 from geoconstruct.constructions.single_hop import (

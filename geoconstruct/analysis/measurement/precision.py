@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import InputTypeError
-from geoconstruct.analysis.bounds import global_bits, per_subject_bits
+from geoconstruct.analysis.theory.bounds import global_bits, per_subject_bits
 from geoconstruct.constructions.construction import Construction
 
 __all__ = [

@@ -16,10 +16,10 @@ from typing import ClassVar
 import numpy as np
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
-from geoconstruct.analysis.bounds import per_pass_bits_random, per_pass_min_dimension
-from geoconstruct.analysis.dimension_search import run_dtype, table_codebook
-from geoconstruct.analysis.precision import numeric_format, quantize
-from geoconstruct.analysis.tables import Columns
+from geoconstruct.analysis.measurement.dimension_search import run_dtype, table_codebook
+from geoconstruct.analysis.measurement.precision import numeric_format, quantize
+from geoconstruct.analysis.output.tables import Columns
+from geoconstruct.analysis.theory.bounds import per_pass_bits_random, per_pass_min_dimension
 from geoconstruct.codes.codebooks import CodebookFamily
 from geoconstruct.constructions.multi_hop import (
     chain_count,

@@ -31,7 +31,7 @@ from geoconstruct._validation import (
     require_probability,
     require_within_budget,
 )
-from geoconstruct.analysis.transfer import (
+from geoconstruct.analysis.mechanism.transfer import (
     SuperpositionFit,
     fit_superposition,
     unembedding_codes,

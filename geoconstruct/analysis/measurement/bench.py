@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
-from geoconstruct.analysis.tables import Columns
+from geoconstruct.analysis.output.tables import Columns
 from geoconstruct.codes.codebooks import CodebookFamily
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.single_hop import (

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from geoconstruct.analysis.capacity import DimensionRow
-from geoconstruct.analysis.prediction import has_prediction, predicted_accuracy
-from geoconstruct.analysis.tradeoff import TradeoffRow
-from geoconstruct.analysis.transition import TransitionRow
+from geoconstruct.analysis.measurement.capacity import DimensionRow
+from geoconstruct.analysis.measurement.tradeoff import TradeoffRow
+from geoconstruct.analysis.measurement.transition import TransitionRow
+from geoconstruct.analysis.theory.prediction import has_prediction, predicted_accuracy
 
 __all__ = [
     "plot_dimension_table",

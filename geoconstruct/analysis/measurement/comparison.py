@@ -27,8 +27,8 @@ from geoconstruct._validation import (
     require_choice,
     require_int,
 )
-from geoconstruct.analysis.tables import Columns
-from geoconstruct.analysis.transfer import fit_superposition, reinitialize_weights
+from geoconstruct.analysis.mechanism.transfer import fit_superposition, reinitialize_weights
+from geoconstruct.analysis.output.tables import Columns
 from geoconstruct.constructions.baselines import (
     BASELINE_KINDS,
     baseline_dimension,

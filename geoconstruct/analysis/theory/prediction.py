@@ -229,7 +229,7 @@ def predicted_min_dimension(
 
     The smallest d whose expected number of failing facts over ``n_seeds`` constructions is at
     most ln 2 (:data:`MEDIAN_FAILURES`): the median of the measured minimum, were failures
-    Poisson. The measured search (:func:`~geoconstruct.analysis.dimension_search.
+    Poisson. The measured search (:func:`~geoconstruct.analysis.measurement.dimension_search.
     measure_min_dimension`) starts here.
 
     Parameters

@@ -1,0 +1,1 @@
+"""How results leave the library: tables (Markdown, CSV, JSON, LaTeX) and figures."""
