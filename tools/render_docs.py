@@ -59,7 +59,7 @@ SCALE_RESULTS = ROOT / "benchmarks" / "results" / "scale.md"
 DIMENSION_RESULTS = ROOT / "benchmarks" / "results" / "dimension_table.md"
 DIMENSION_COMMAND = (
     "geoconstruct table dimension --subjects 256,4096,65536 --relations 1,4 "
-    "--codebook gaussian,grid --precision float32,int8 "
+    "--codebook gaussian,grid --precision float32,int8 --exact-work-limit 1e13 "
     "--plot docs/results/dimension_table.png --save benchmarks/results/dimension_table"
 )
 TRADEOFF_RESULTS = ROOT / "benchmarks" / "results" / "tradeoff_table.md"
