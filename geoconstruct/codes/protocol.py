@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -106,6 +106,41 @@ class Codebook:
     def coherence(self) -> float:
         """``max_{a≠b} |⟨u_a, u_b⟩| / (‖u_a‖·‖u_b‖)``; see :func:`coherence`."""
         return coherence(self.codes)
+
+    def to_manifest(self) -> dict[str, Any]:
+        """Everything but the codes, as JSON values (a file's manifest; the codes are an array).
+
+        Examples
+        --------
+        >>> from geoconstruct.codes.codebooks import BCHCodes
+        >>> book = BCHCodes().build(100, 31, np.random.default_rng(0))
+        >>> manifest = book.to_manifest()
+        >>> manifest["trace_code"]
+        {'m': 5, 't': 2}
+        >>> Codebook.from_manifest(manifest, book.codes).trace_code == book.trace_code
+        True
+        """
+        trace = self.trace_code
+        return {
+            "family": self.family,
+            "decoding": self.decoding,
+            "unit_norm": self.unit_norm,
+            "coordinate_bound": self.coordinate_bound,
+            "trace_code": None if trace is None else {"m": trace.m, "t": trace.t},
+        }
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any], codes: npt.NDArray[Any]) -> Codebook:
+        """The codebook :meth:`to_manifest` described, with its codes."""
+        trace = manifest.get("trace_code")
+        return cls(
+            family=str(manifest["family"]),
+            codes=codes,
+            decoding=manifest["decoding"],
+            unit_norm=bool(manifest["unit_norm"]),
+            coordinate_bound=float(manifest["coordinate_bound"]),
+            trace_code=None if trace is None else TraceCode(m=int(trace["m"]), t=int(trace["t"])),
+        )
 
 
 GRAM_BLOCK_ROWS = 4096

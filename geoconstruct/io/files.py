@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from geoconstruct import __version__
 from geoconstruct._validation import InputTypeError
-from geoconstruct.codes.codebooks import Codebook, TraceCode
+from geoconstruct.codes.protocol import Codebook
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.registry import RECIPES
 from geoconstruct.facts import Facts
@@ -201,21 +201,13 @@ def _read_safetensors(source: Path) -> tuple[dict[str, Any], dict[str, npt.NDArr
 
 def _description(construction: Construction) -> dict[str, Any]:
     """The manifest's fields that describe the construction (everything but the arrays)."""
-    book = construction.codebook
-    trace = book.trace_code
     fields, _ = construction.metadata.to_manifest()
     return {
         "kind": construction.kind,
         "config": construction.config.as_dict(),
         "residual_layout": construction.residual.as_dict(),
         "vocabulary": dataclasses.asdict(construction.vocabulary),
-        "codebook": {
-            "family": book.family,
-            "decoding": book.decoding,
-            "unit_norm": book.unit_norm,
-            "coordinate_bound": book.coordinate_bound,
-            "trace_code": None if trace is None else {"m": trace.m, "t": trace.t},
-        },
+        "codebook": construction.codebook.to_manifest(),
         "metadata": fields,
         "seed": construction.seed,
     }
@@ -312,7 +304,7 @@ def _construction_from(
         }
         validate_weights(weights, config)
         facts = Facts(arrays["facts/permutations"])
-        codebook = _codebook_from(manifest["codebook"], arrays["codebook/codes"])
+        codebook = Codebook.from_manifest(manifest["codebook"], arrays["codebook/codes"])
         metadata_arrays = {
             name.removeprefix("metadata/"): array
             for name, array in arrays.items()
@@ -343,22 +335,6 @@ def _construction_from(
                 "stored facts, codes and metadata (facts and weights do not belong together)"
             )
     return rebuilt
-
-
-def _codebook_from(book: dict[str, Any], codes: npt.NDArray[Any]) -> Codebook:
-    trace_code = book.get("trace_code")
-    return Codebook(
-        family=str(book["family"]),
-        codes=codes,
-        decoding=book["decoding"],
-        unit_norm=bool(book["unit_norm"]),
-        coordinate_bound=float(book["coordinate_bound"]),
-        trace_code=(
-            None
-            if trace_code is None
-            else TraceCode(m=int(trace_code["m"]), t=int(trace_code["t"]))
-        ),
-    )
 
 
 def _import_safetensors() -> Any:
