@@ -114,6 +114,29 @@ def require_choice(name: str, value: object, choices: Iterable[str]) -> str:
     return value
 
 
+def require_dtype(value: object, choices: Iterable[str]) -> str:
+    """Return the name of a dtype given as a string (``"float32"``) or as numpy spells it
+    (``np.float32``, ``np.dtype("float32")``), if it is one of ``choices``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> require_dtype(np.float32, ("float64", "float32")), require_dtype("float64", ("float64",))
+    ('float32', 'float64')
+    >>> require_dtype(np.int8, ("float64", "float32"))
+    Traceback (most recent call last):
+    ...
+    ValueError: dtype must be one of 'float64', 'float32'; got 'int8'
+    """
+    name = value
+    if not isinstance(value, str):
+        try:
+            name = np.dtype(value).name  # type: ignore[call-overload]
+        except TypeError:
+            name = value
+    return require_choice("dtype", name, choices)
+
+
 def require_probability(name: str, value: object, *, open_interval: bool = True) -> float:
     """Return ``value`` as a float in ``(0, 1)`` (or ``[0, 1]`` with ``open_interval=False``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -3,6 +3,8 @@ import json
 import pytest
 
 from geoconstruct.analysis.measurement.bench import bench_size
+from geoconstruct.analysis.measurement.dimension_search import measure_min_dimension
+from geoconstruct.analysis.theory.prediction import predicted_min_dimension
 from geoconstruct.cli import commands, main
 from geoconstruct.constructions.single_hop import proven_dimension
 
@@ -98,9 +100,19 @@ def test_construct_with_larger_dim_and_bits(capsys):
     assert summary["codebook_parameters"] == {"bits": 3}
 
 
-def test_dimension_prints_the_minimum(capsys):
+def test_dimension_says_which_d_it_prints(capsys):
     status, out, _ = run(capsys, "dimension", "--subjects", "10000", "--relations", "8")
-    assert status == 0 and out.strip() == str(proven_dimension(10_000, 8))
+    lines = out.splitlines()
+    assert status == 0 and lines[0].split()[:3] == ["proved", "d", str(proven_dimension(10_000, 8))]
+    assert lines[1].split()[:3] == ["predicted", "d", str(predicted_min_dimension(10_000, 8))]
+    assert len(lines) == 2  # nothing measured unless asked
+    status, out, _ = run(capsys, "dimension", "--subjects", "300", "--relations", "2", "--measure")
+    measured = out.splitlines()[2].split()
+    found = measure_min_dimension(300, 2)
+    assert status == 0 and measured[:4] == ["measured", "d", str(found.d), "(every_fact"]
+    grid = ["--layout", "block", "--codebook", "grid"]
+    _, out, _ = run(capsys, "dimension", "--subjects", "300", "--relations", "2", *grid)
+    assert len(out.splitlines()) == 1  # no estimate covers grid codes: no predicted line
 
 
 @pytest.mark.parametrize(

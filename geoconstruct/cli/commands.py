@@ -50,6 +50,7 @@ from geoconstruct.analysis.measurement.capacity import (
     dimension_table,
 )
 from geoconstruct.analysis.measurement.comparison import baselines_table
+from geoconstruct.analysis.measurement.dimension_search import measure_min_dimension
 from geoconstruct.analysis.measurement.precision import numeric_format
 from geoconstruct.analysis.measurement.sweeps import process_pool
 from geoconstruct.analysis.measurement.tradeoff import TradeoffRow, tradeoff_table
@@ -62,6 +63,7 @@ from geoconstruct.analysis.output.plotting import (
     require_matplotlib,
 )
 from geoconstruct.analysis.output.tables import markdown_header, markdown_row, render_table
+from geoconstruct.analysis.theory.prediction import has_prediction, predicted_min_dimension
 from geoconstruct.cli.parser import build_parser, family_from_args
 from geoconstruct.cli.printing import (
     print_bounds,
@@ -156,8 +158,30 @@ def _writable(path: str | None) -> None:
 
 
 def _dimension(args: argparse.Namespace) -> int:
+    """Which d: proved (always), predicted (where the estimate covers the construction), and
+    measured (``--measure``: every fact on every seed, the search of ``table dimension``)."""
     family = family_from_args(args)
-    print(proven_dimension(args.subjects, args.relations, layout=args.layout, codebook=family))
+    options = dict(layout=args.layout, codebook=family)
+    proved = proven_dimension(args.subjects, args.relations, **options)
+    print(f"proved d     {proved}  (the smallest d with a proof)")
+    if has_prediction(args.layout, family):
+        predicted = predicted_min_dimension(args.subjects, args.relations, **options)
+        print(
+            f"predicted d  {predicted}  (an estimate of the smallest d at which five seeds "
+            "recall every fact)"
+        )
+    if args.measure:
+        found = measure_min_dimension(args.subjects, args.relations, **options)
+        seeds = ", ".join(str(seed) for seed in found.seeds)
+        below = (
+            "one code length less misses a fact"
+            if found.failed_below is not None
+            else "the shortest code that can be assembled"
+        )
+        print(
+            f"measured d   {found.d}  ({found.basis} on seeds {seeds}; {below}; "
+            f"{found.seconds:.1f} s)"
+        )
     return 0
 
 

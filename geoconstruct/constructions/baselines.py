@@ -37,6 +37,7 @@ import numpy.typing as npt
 from geoconstruct._validation import (
     DEFAULT_MEMORY_BUDGET,
     require_choice,
+    require_dtype,
     require_int,
     require_within_budget,
 )
@@ -158,7 +159,7 @@ def construct_baseline(
     seed : int
         Seeds the facts and the codebook (the same streams as :func:`construct_single_hop`, so the
         same seed stores the same facts).
-    dtype : {"float64", "float32"}
+    dtype : {"float64", "float32"} or a numpy dtype
     facts : Facts, optional
     memory_budget : int
         Bytes the construction may allocate (default 8 GiB).
@@ -180,7 +181,7 @@ def construct_baseline(
     n_relations = require_int("n_relations", n_relations, minimum=1)
     kind = require_choice("kind", kind, BASELINE_KINDS)
     seed = require_int("seed", seed, minimum=0)
-    dtype = require_choice("dtype", dtype, DTYPES)
+    dtype = require_dtype(dtype, DTYPES)
     family = resolve_codebook(codebook)
     if facts is not None:
         facts = require_facts("facts", facts, n_subjects, n_relations)

@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from geoconstruct._validation import (
     DEFAULT_MEMORY_BUDGET,
-    require_choice,
+    require_dtype,
     require_int,
     require_within_budget,
 )
@@ -139,7 +139,7 @@ def construct_disjoint(
         Random codes are drawn until their coherence meets the family's bound.
     seed : int
         Seeds the facts and the codes (the streams of :func:`~geoconstruct.construct_single_hop`).
-    dtype : {"float64", "float32"}
+    dtype : {"float64", "float32"} or a numpy dtype
     facts : Facts, optional
     memory_budget : int
         Bytes the construction may allocate (default 8 GiB).
@@ -161,7 +161,7 @@ def construct_disjoint(
     n_relations = require_int("n_relations", n_relations, minimum=1)
     d = require_int("d", d, minimum=1)
     seed = require_int("seed", seed, minimum=0)
-    dtype = require_choice("dtype", dtype, DTYPES)
+    dtype = require_dtype(dtype, DTYPES)
     family = resolve_codebook(codebook)
     smallest = disjoint_dimension(n_subjects, n_relations, codebook=family)
     if d < smallest:

@@ -51,6 +51,7 @@ import numpy.typing as npt
 from geoconstruct._validation import (
     DEFAULT_MEMORY_BUDGET,
     require_choice,
+    require_dtype,
     require_int,
     require_within_budget,
 )
@@ -261,7 +262,7 @@ def construct_multi_hop(
     codebook : {"grid", "gaussian", "rademacher", "bch"} or a codebook family
     seed : int
         Seeds the facts and the codebook, so the same seed gives bit-identical weights.
-    dtype : {"float64", "float32"}
+    dtype : {"float64", "float32"} or a numpy dtype
     facts : Facts, optional
         Use these relations (N entities × R relations) instead of drawing them.
     memory_budget : int
@@ -299,7 +300,7 @@ def construct_multi_hop(
     g = hops_per_pass(hops, steps)
     d = require_int("d", d, minimum=1)
     seed = require_int("seed", seed, minimum=0)
-    dtype = require_choice("dtype", dtype, DTYPES)
+    dtype = require_dtype(dtype, DTYPES)
     family = _family(layout, codebook)
     if facts is not None:
         facts = require_facts("facts", facts, n_entities, n_relations)

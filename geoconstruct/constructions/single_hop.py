@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from geoconstruct._validation import (
     DEFAULT_MEMORY_BUDGET,
-    require_choice,
+    require_dtype,
     require_int,
     require_within_budget,
 )
@@ -134,7 +134,7 @@ class SingleHopMetadata:
 def construct_single_hop(
     n_subjects: int,
     n_relations: int,
-    d: int,
+    d: int | None = None,
     *,
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
@@ -151,8 +151,9 @@ def construct_single_hop(
         N >= 1 subjects (and N attributes).
     n_relations : int
         R >= 1 relations.
-    d : int
-        ``d_model``; at least :func:`required_dimension`.
+    d : int, optional
+        ``d_model``; at least :func:`required_dimension`. Default (None): the smallest d with
+        a proof, :func:`proven_dimension` (as on the command line).
     layout : {"superposed", "block", "superposed_separate", "block_separate"} or a Layout
         How relations share the subject subspace (see
         :mod:`~geoconstruct.constructions.layouts`); the default is the paper's.
@@ -162,7 +163,7 @@ def construct_single_hop(
     seed : int
         Seeds the facts, the codebook and the read maps (independent streams), so the same seed
         gives bit-identical weights.
-    dtype : {"float64", "float32"}
+    dtype : {"float64", "float32"} or a numpy dtype
         Dtype of the weights and of the forward pass.
     facts : Facts, optional
         Store these facts instead of drawing them from ``seed``; must be N subjects × R relations.
@@ -209,10 +210,12 @@ def construct_single_hop(
     """
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
-    d = require_int("d", d, minimum=1)
     seed = require_int("seed", seed, minimum=0)
-    dtype = require_choice("dtype", dtype, DTYPES)
+    dtype = require_dtype(dtype, DTYPES)
     layout_object, family = _layout_and_family(layout, codebook)
+    if d is None:
+        d = proven_dimension(n_subjects, n_relations, layout=layout_object, codebook=family)
+    d = require_int("d", d, minimum=1)
     if facts is not None:
         facts = require_facts("facts", facts, n_subjects, n_relations)
     shortest = layout_object.shortest_code_length(n_subjects, n_relations, family)
@@ -356,7 +359,7 @@ def memory_plan(
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     d = require_int("d", d, minimum=1)
-    dtype = require_choice("dtype", dtype, DTYPES)
+    dtype = require_dtype(dtype, DTYPES)
     layout_object, family = _layout_and_family(layout, codebook)
     config = single_hop_config(
         n_subjects, n_relations, d, layout=layout_object, codebook=family, dtype=dtype

@@ -31,7 +31,7 @@ import hashlib
 import io as _bytes_io
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,8 @@ FORMAT_VERSION = 3
 
 MANIFEST = "metadata.json"
 SAFETENSORS_SUFFIX = ".safetensors"
+SUFFIXES = (".npz", SAFETENSORS_SUFFIX)
+"""The file formats :func:`save` writes, by suffix."""
 PathLike = str | os.PathLike[str]
 
 
@@ -74,12 +76,21 @@ def save(construction: Construction, path: PathLike) -> Path:
     construction : Construction
         Of any kind.
     path : str or path-like
-        Where to write; an existing file is replaced only once the new one is complete.
+        Where to write: ``.npz`` (a zip archive of ``.npy`` arrays and a JSON manifest) or
+        ``.safetensors`` (the ``safetensors`` extra). An existing file is replaced only once the
+        new one is complete; the new file's mode follows the umask, as ``open`` would give it.
 
     Returns
     -------
     pathlib.Path
         The path written.
+
+    Raises
+    ------
+    InputTypeError
+        If ``construction`` is not a :class:`Construction`.
+    ValueError
+        For another suffix, or a folder that does not exist (nothing is written).
 
     Examples
     --------
@@ -96,6 +107,13 @@ def save(construction: Construction, path: PathLike) -> Path:
             f"construction must be a Construction, got {type(construction).__name__}"
         )
     target = Path(path)
+    if target.suffix not in SUFFIXES:
+        raise ValueError(
+            f"cannot save to {target}: the suffix must be one of {', '.join(SUFFIXES)}, got "
+            f"{target.suffix or 'none'}"
+        )
+    if not target.parent.is_dir():
+        raise ValueError(f"cannot save to {target}: the folder {target.parent} does not exist")
     arrays = _arrays_of(construction)
     manifest = {
         "format": FORMAT,
@@ -107,10 +125,8 @@ def save(construction: Construction, path: PathLike) -> Path:
             for name, array in arrays.items()
         },
     }
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    os.close(handle)
+    # a fresh name beside the target, created by the writer below (so its mode follows the umask)
+    temporary = str(target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp")
     try:
         if target.suffix == SAFETENSORS_SUFFIX:
             safetensors_numpy = _import_safetensors()
