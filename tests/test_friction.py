@@ -55,3 +55,43 @@ def test_no_d_means_the_proved_dimension(layout, codebook):
     built = construct_single_hop(200, 3, layout=layout, codebook=codebook, seed=2)
     assert built.config.d_model == proven_dimension(200, 3, layout=layout, codebook=codebook)
     assert built.guarantee.proved
+
+
+def test_a_recipe_whose_defaults_differ_from_the_single_hop_ones_says_so():
+    import inspect
+
+    from geoconstruct import (
+        construct_baseline,
+        construct_disjoint,
+        construct_multi_hop,
+        disjoint_dimension,
+        multi_hop_dimension,
+    )
+
+    single_hop = inspect.signature(construct_single_hop).parameters["codebook"].default
+    recipes = [
+        construct_baseline,
+        construct_disjoint,
+        construct_multi_hop,
+        disjoint_dimension,
+        multi_hop_dimension,
+    ]
+    differing = [
+        recipe
+        for recipe in recipes
+        if inspect.signature(recipe).parameters["codebook"].default != single_hop
+    ]
+    assert differing == recipes  # today every one of them defaults to grid codes
+    for recipe in differing:
+        text = " ".join(inspect.getdoc(recipe).split())
+        assert "unlike :func:`construct_single_hop`" in text, recipe.__name__
+
+
+def test_min_dimension_lists_its_options():
+    import inspect
+
+    from geoconstruct.analysis.measurement.dimension_search import SearchOptions, min_dimension
+
+    text = inspect.getdoc(min_dimension)
+    for option in SearchOptions.__annotations__:
+        assert option in text, option

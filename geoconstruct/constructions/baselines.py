@@ -155,7 +155,8 @@ def construct_baseline(
     kind : {"key_value", "outer_product"}
         See the module docstring.
     codebook : {"grid", "gaussian", "rademacher", "bch"} or a codebook family
-        The attribute codes the unembedding decodes (the same as the geometric construction's).
+        The attribute codes the unembedding decodes. Default ``"grid"``, the exact regime, unlike
+        :func:`construct_single_hop`, whose default is the paper's superposed gaussian codes.
     seed : int
         Seeds the facts and the codebook (the same streams as :func:`construct_single_hop`, so the
         same seed stores the same facts).

@@ -105,6 +105,9 @@ def disjoint_dimension(
 ) -> int:
     """The smallest d :func:`construct_disjoint` accepts: ``R·(k + 1)``, k the shortest code.
 
+    The codebook defaults to ``"grid"``, unlike :func:`construct_single_hop`, whose default is
+    the paper's superposed gaussian codes.
+
     Examples
     --------
     >>> disjoint_dimension(10_000, 8), disjoint_dimension(1000, 4, codebook="gaussian")
@@ -136,7 +139,9 @@ def construct_disjoint(
     d : int
         ``d_model``, at least :func:`disjoint_dimension`; codes take ``k = d // R − 1``.
     codebook : {"grid", "gaussian", "rademacher", "bch"} or a codebook family
-        Random codes are drawn until their coherence meets the family's bound.
+        Random codes are drawn until their coherence meets the family's bound. Default ``"grid"``,
+        the exact regime, unlike :func:`construct_single_hop`, whose default is the paper's
+        superposed gaussian codes.
     seed : int
         Seeds the facts and the codes (the streams of :func:`~geoconstruct.construct_single_hop`).
     dtype : {"float64", "float32"} or a numpy dtype

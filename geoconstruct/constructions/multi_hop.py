@@ -212,7 +212,8 @@ def multi_hop_dimension(
 
     ``D_g·k + (R+2)·(g+1) + k``: the entity subspace, the relation subspace and the g slots
     (``R+1`` each), the ``g+1`` positions and the output subspace, with ``g = ⌈H/L⌉`` and ``k``
-    the codebook's minimum code length for N codes.
+    the codebook's minimum code length for N codes. The codebook defaults to ``"grid"``, unlike
+    :func:`construct_single_hop`, whose default is the paper's superposed gaussian codes.
 
     Examples
     --------
@@ -258,8 +259,11 @@ def construct_multi_hop(
         ``d_model``; at least :func:`multi_hop_dimension`. A larger ``d`` takes the longest code
         that fits.
     layout : {"block"}
-        One k-slot per chain (the only multi-hop layout).
+        One k-slot per chain (the only multi-hop layout; the single-hop default, superposed,
+        has no multi-hop version).
     codebook : {"grid", "gaussian", "rademacher", "bch"} or a codebook family
+        Default ``"grid"``, the exact regime, unlike :func:`construct_single_hop`, whose
+        default is the paper's superposed gaussian codes.
     seed : int
         Seeds the facts and the codebook, so the same seed gives bit-identical weights.
     dtype : {"float64", "float32"} or a numpy dtype

@@ -402,6 +402,26 @@ def measure_min_dimension(
 def min_dimension(n_subjects: int, n_relations: int, **options: Unpack[SearchOptions]) -> int:
     """``measure_min_dimension(...).d``: the smallest ``d`` that recalls every fact on every seed.
 
+    Parameters
+    ----------
+    n_subjects, n_relations : int
+    layout, codebook : str or object, optional
+        The construction (default: the paper's, superposed with gaussian codes).
+    precision : str, optional
+        The numeric format of the fact-dependent parameters (default ``"float32"``).
+    seeds : sequence of int, optional
+        Every seed must recall every fact (default 0–4).
+    memory_budget, sample_size, exact_work_limit : int, optional
+        Bytes per construction and recall; queries a sampled check draws; multiply-adds up to
+        which a check runs every query (the verification policy's defaults).
+    backend, device : str, optional
+        Where the forward pass runs (``"numpy"`` on ``"cpu"`` by default).
+
+    Returns
+    -------
+    int
+        See :class:`MinDimension` for what stands behind it (its ``basis``, checks and work).
+
     Examples
     --------
     >>> grid = dict(layout="block", codebook="grid", seeds=(0,))
