@@ -405,3 +405,24 @@ def test_a_quantised_construction_does_not_keep_a_guarantee_it_lost(capsys):
     lossless = ["--layout", "block", "--codebook", "grid", "--precision", "int8", "--json"]
     status, out, _ = run(capsys, "construct", "--subjects", "300", "--relations", "2", *lossless)
     assert status == 0 and json.loads(out)["guarantee"].startswith("every fact")
+
+
+def test_table_save_survives_nnsight_in_the_same_process(tmp_path):
+    """nnsight gives every object a ``save`` method once imported; argparse then took ``--save``
+    for set and never wrote its default, and ``table`` failed with an internal error."""
+    import subprocess
+    import sys
+
+    prefix = tmp_path / "rows"
+    script = (
+        "import nnsight\nfrom geoconstruct.cli import main\n"
+        "raise SystemExit(main(['table', 'baselines', '--subjects', '64', '--relations', '1', "
+        f"'--quiet', '--save', {str(prefix)!r}]))\n"
+    )
+    path = tmp_path / "with_nnsight.py"
+    path.write_text(script)
+    result = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "rows.json").exists()

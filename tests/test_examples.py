@@ -56,6 +56,11 @@ CLAIMS = {
         "recalled 8000 of 8000 facts",
         "saved and reloaded: identical recall report",
     ),
+    # nnsight reads the selector's hidden units through to_torch; numpy agrees to 1e-6 (float32)
+    "nnsight_probe.py": (
+        "nnsight read 1744 hidden units",
+        "open selector keys [1] (the prompted relation); answered: True",
+    ),
 }
 """What an example prints that its claim rests on (the examples assert it themselves too)."""
 

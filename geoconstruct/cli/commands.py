@@ -232,7 +232,7 @@ def _announce_long_pass(seconds: float) -> None:
 
 
 def _table(args: argparse.Namespace) -> int:
-    for path in (args.plot, args.save):
+    for path in (args.plot, args.save_prefix):
         _writable(path)
     if args.plot:
         require_matplotlib()
@@ -331,10 +331,10 @@ def _finish(rows: Sequence[Any], args: argparse.Namespace, start: float) -> None
     print(render_table(rows, args.format), end="")
     if args.format == "md":
         print(f"\n{elapsed}")
-    if args.save:
+    if args.save_prefix:
         for fmt, suffix in (("md", "md"), ("csv", "csv"), ("json", "json"), ("latex", "tex")):
             text = render_table(rows, fmt) + (f"\n{elapsed}\n" if fmt == "md" else "")
-            Path(f"{args.save}.{suffix}").write_text(text)
+            Path(f"{args.save_prefix}.{suffix}").write_text(text)
     if args.plot:
         PLOTTERS[args.kind](rows, args.plot)
 

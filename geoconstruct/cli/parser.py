@@ -378,7 +378,12 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
         else:
             parser.set_defaults(plot=None)
         parser.add_argument(
-            "--save", default=None, help="also write PREFIX.md, .csv, .json and .tex (one run)"
+            "--save",
+            dest="save_prefix",  # not "save": nnsight gives every object a save() method, and
+            # argparse then takes the option for set and never writes its default
+            default=None,
+            metavar="PREFIX",
+            help="also write PREFIX.md, .csv, .json and .tex (one run)",
         )
 
 

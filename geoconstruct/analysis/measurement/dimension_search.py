@@ -405,17 +405,15 @@ def min_dimension(n_subjects: int, n_relations: int, **options: Unpack[SearchOpt
     Parameters
     ----------
     n_subjects, n_relations : int
-    layout, codebook : str or object, optional
-        The construction (default: the paper's, superposed with gaussian codes).
-    precision : str, optional
-        The numeric format of the fact-dependent parameters (default ``"float32"``).
-    seeds : sequence of int, optional
-        Every seed must recall every fact (default 0–4).
-    memory_budget, sample_size, exact_work_limit : int, optional
-        Bytes per construction and recall; queries a sampled check draws; multiply-adds up to
-        which a check runs every query (the verification policy's defaults).
-    backend, device : str, optional
-        Where the forward pass runs (``"numpy"`` on ``"cpu"`` by default).
+    **options
+        The fields of :class:`Search`: ``layout`` and ``codebook`` (default: the paper's
+        construction, superposed with gaussian codes); ``precision``, the numeric format of the
+        fact-dependent parameters (default ``"float32"``); ``seeds``, every one of which must
+        recall every fact (default 0–4); ``memory_budget``, ``sample_size`` and
+        ``exact_work_limit``, the bytes per construction and recall, the queries a sampled check
+        draws and the multiply-adds up to which a check runs every query (the verification
+        policy's defaults); ``backend`` and ``device``, where the forward pass runs (``"numpy"``
+        on ``"cpu"`` by default).
 
     Returns
     -------
