@@ -432,7 +432,7 @@ def test_recall_memory_stays_within_the_budget(n_subjects, layout, codebook):
         ({"d": 30.0}, TypeError, "d must be an integer, got 30.0"),
         ({"d": "30"}, TypeError, "d must be an integer"),
         ({"d": 0}, ValueError, "d must be an integer >= 1"),
-        ({"d": None}, TypeError, "d must be an integer"),
+        ({"d": [30]}, TypeError, "d must be an integer"),  # None: the proved d (test_friction)
         ({"layout": "diagonal"}, ValueError, "layout must be one of 'superposed', 'block'"),
         ({"codebook": "hadamard"}, ValueError, "codebook must be one of 'grid'"),
         ({"layout": "superposed", "codebook": "grid", "d": 10**4}, ValueError, "unit-norm"),
