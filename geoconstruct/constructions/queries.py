@@ -238,6 +238,8 @@ class SingleHopQueries:
             executor=options.executor,
             backend=options.backend,
             device=options.device,
+            groups=tokens[:, 1] - construction.vocabulary.relation_offset,
+            n_groups=construction.facts.n_relations,
         )
         sampled = method == "exact" and queries is not None
         return recall_report(
@@ -254,6 +256,7 @@ class SingleHopQueries:
             method=method,
             n_fallback=int(queries.size) if method == "certified" and queries is not None else 0,
             certificate_reason=reason,
+            max_failures=options.max_failures,
         )
 
 

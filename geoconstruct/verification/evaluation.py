@@ -170,7 +170,9 @@ class RecallReport:
         Smallest (expected logit - best other logit) over all queries checked; positive iff every
         one is answered with a strict margin.
     failures : tuple of Failure or ChainFailure
-        The first failures, in query order (at most the ``max_failures`` asked for).
+        At most the ``max_failures`` asked for: for single-hop prompts, spread over the relations
+        (the first failure of each relation, then the second of each, …); for chains, the first
+        in query order.
     method : {"exact", "certified"}
         ``"exact"``: every query ran through the forward pass. ``"certified"``: queries were
         proved correct by the certificate, and the rest (``n_fallback``) ran through the forward
@@ -186,6 +188,10 @@ class RecallReport:
     certificate_reason : str or None
         With ``"certified"``: why the certificate proved nothing, when it did not (None when it
         proved queries, or was not asked).
+    relation_accuracy : tuple of float
+        For single-hop prompts that all went through the forward pass (exact or sampled), the
+        share of each relation's checked queries answered (NaN for a relation the sample missed);
+        empty otherwise.
     """
 
     n_queries: int
@@ -199,6 +205,7 @@ class RecallReport:
     total_queries: int = 0
     pass_correct: tuple[int, ...] = ()
     certificate_reason: str | None = None
+    relation_accuracy: tuple[float, ...] = ()
 
     @property
     def n_certified(self) -> int:
@@ -463,8 +470,9 @@ class PromptScores:
     n_prompts: int  # prompts scored (all, or up to the first miss when asked to stop there)
     n_correct: int
     min_margin: float
-    failed_indices: npt.NDArray[np.int64]  # the first failures, by prompt index
+    failed_indices: npt.NDArray[np.int64]  # the first failures (of each group), by prompt index
     failed_predictions: npt.NDArray[np.int64]  # the token the model predicted for each
+    group_failures: npt.NDArray[np.int64] | None = None  # failures of each group, when grouped
 
 
 def score_prompts(
@@ -480,6 +488,8 @@ def score_prompts(
     stop_at_first_miss: bool = False,
     backend: str = "numpy",
     device: str = "cpu",
+    groups: npt.ArrayLike | None = None,
+    n_groups: int = 0,
 ) -> PromptScores:
     """Run every prompt through the forward pass, in chunks, and score the last position.
 
@@ -495,7 +505,7 @@ def score_prompts(
         Bytes of working memory for one chunk; the chunk holds
         ``max(1, chunk_bytes // bytes_per_prompt(config))`` prompts.
     max_failures : int
-        How many failures to keep.
+        How many failures to keep (of each group, with ``groups``).
     progress : callable, optional
         Called with the number of prompts finished after each chunk.
     executor : concurrent.futures.Executor, optional
@@ -512,6 +522,12 @@ def score_prompts(
         torch_transformer`), with the same argmax: the first index of equal maxima.
     device : {"cpu", "cuda"}
         Where the torch pass runs (numpy runs on the cpu only).
+    groups : array_like of int, shape [n], optional
+        A group id in ``[0, n_groups)`` per prompt (the relation of a single-hop prompt): the
+        scores then count the failures of each group and keep the first ``max_failures`` of
+        each, so that a report can show failures of every group and each group's accuracy.
+    n_groups : int
+        The number of groups.
 
     Returns
     -------
@@ -525,6 +541,9 @@ def score_prompts(
         )
     max_failures = require_int("max_failures", max_failures, minimum=0)
     require_backend(backend, device)
+    group_ids = None if groups is None else np.asarray(groups, dtype=np.int64)
+    if group_ids is not None and group_ids.shape != expected.shape:
+        raise ValueError(f"groups must have shape {expected.shape}, got {group_ids.shape}")
     if executor is not None:
         task = functools.partial(
             score_prompts,
@@ -535,16 +554,26 @@ def score_prompts(
             stop_at_first_miss=stop_at_first_miss,
             backend=backend,
             device=device,
+            n_groups=n_groups,
         )
         step = chunk_size(config, chunk_bytes)
         return _score_on(
-            executor, task, step, max_failures, token_ids, expected, progress, stop_at_first_miss
+            executor,
+            task,
+            step,
+            max_failures,
+            token_ids,
+            expected,
+            progress,
+            stop_at_first_miss,
+            group_ids,
         )
 
     n_correct = 0
     min_margin = np.inf
     failed_indices: list[npt.NDArray[np.int64]] = []
     failed_predictions: list[npt.NDArray[np.int64]] = []
+    group_failures = None if group_ids is None else np.zeros(n_groups, np.int64)
     n_failed_kept = 0
     n_scored = 0
     summaries = logit_summaries(weights, config, token_ids, expected, chunk_bytes, backend, device)
@@ -556,7 +585,18 @@ def score_prompts(
         correct = block.predicted == target  # the argmax decides ties: the first of equal maxima
         n_correct += int(correct.sum())
         min_margin = min(min_margin, float(margins.min()))
-        if n_failed_kept < max_failures:
+        if group_ids is not None and group_failures is not None:
+            wrong = np.flatnonzero(~correct)
+            wrong_groups = group_ids[offset + wrong]
+            group_failures += np.bincount(wrong_groups, minlength=n_groups)
+            kept = _first_of_each_group(
+                wrong_groups,
+                group_failures - np.bincount(wrong_groups, minlength=n_groups),
+                max_failures,
+            )
+            failed_indices.append((wrong[kept] + offset).astype(np.int64))
+            failed_predictions.append(block.predicted[wrong[kept]].astype(np.int64))
+        elif n_failed_kept < max_failures:
             wrong = np.flatnonzero(~correct)[: max_failures - n_failed_kept]
             failed_indices.append((wrong + offset).astype(np.int64))
             failed_predictions.append(block.predicted[wrong].astype(np.int64))
@@ -572,7 +612,22 @@ def score_prompts(
         min_margin=min_margin,
         failed_indices=np.concatenate(failed_indices) if failed_indices else empty,
         failed_predictions=np.concatenate(failed_predictions) if failed_predictions else empty,
+        group_failures=group_failures,
     )
+
+
+def _first_of_each_group(
+    groups: npt.NDArray[np.int64], already: npt.NDArray[np.int64], limit: int
+) -> npt.NDArray[np.bool_]:
+    """Which of these failures (in order, of groups ``groups``) to keep so that no group keeps
+    more than ``limit``, given ``already`` kept (or seen) of each group before them."""
+    order = np.argsort(groups, kind="stable")
+    sorted_groups = groups[order]
+    starts = np.searchsorted(sorted_groups, sorted_groups, side="left")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size) - starts  # rank of each failure within its group
+    keep: npt.NDArray[np.bool_] = already[groups] + rank < limit
+    return keep
 
 
 def _score_on(
@@ -584,6 +639,7 @@ def _score_on(
     expected: npt.NDArray[Any],
     progress: ProgressCallback | None,
     stop_at_first_miss: bool = False,
+    group_ids: npt.NDArray[np.int64] | None = None,
 ) -> PromptScores:
     """``task`` (:func:`score_prompts` of the model) on ``step`` prompts at a time, as tasks of
     ``executor``, merged into the scores of all the prompts (the first ``max_failures``).
@@ -592,7 +648,12 @@ def _score_on(
     already running finish and are dropped), so the scores are of a prefix of the prompts."""
     starts = list(range(0, token_ids.shape[0], step))
     futures = [
-        executor.submit(task, token_ids[start : start + step], expected[start : start + step])
+        executor.submit(
+            task,
+            token_ids[start : start + step],
+            expected[start : start + step],
+            **({} if group_ids is None else {"groups": group_ids[start : start + step]}),
+        )
         for start in starts
     ]
     parts = []
@@ -612,12 +673,23 @@ def _score_on(
     predictions = np.concatenate(
         [part.failed_predictions for part in parts] or [np.zeros(0, np.int64)]
     )
+    if group_ids is None:
+        kept = np.arange(min(indices.size, max_failures))
+        group_failures = None
+    else:  # each part kept its first failures of each group; keep the first of all of them
+        counts = [part.group_failures for part in parts if part.group_failures is not None]
+        group_failures = np.sum(counts, axis=0).astype(np.int64) if counts else np.zeros(0, int)
+        n_groups = group_failures.size
+        kept = np.flatnonzero(
+            _first_of_each_group(group_ids[indices], np.zeros(n_groups, np.int64), max_failures)
+        )
     return PromptScores(
         n_prompts=sum(part.n_prompts for part in parts),
         n_correct=sum(part.n_correct for part in parts),
         min_margin=min((part.min_margin for part in parts), default=np.inf),
-        failed_indices=indices[:max_failures].astype(np.int64),
-        failed_predictions=predictions[:max_failures].astype(np.int64),
+        failed_indices=indices[kept].astype(np.int64),
+        failed_predictions=predictions[kept].astype(np.int64),
+        group_failures=group_failures,
     )
 
 
@@ -636,6 +708,7 @@ def recall_report(
     method: str = "exact",
     n_fallback: int = 0,
     certificate_reason: str | None = None,
+    max_failures: int = 10,
 ) -> RecallReport:
     """The report of single-hop prompts ``[s, r]`` scored by :func:`score_prompts`.
 
@@ -643,15 +716,31 @@ def recall_report(
     added to the forward pass's correct ones; failures are mapped back to subject, relation and
     attribute ids.
     """
+    relations = tokens[:, 1] - vocabulary.relation_offset  # [n] of the scored prompts
+    failed = scores.failed_indices
+    # spread over the relations: each one's first failure, then each one's second, …
+    failed_relations = relations[failed]
+    order = np.argsort(failed_relations, kind="stable")
+    starts = np.searchsorted(failed_relations[order], failed_relations[order], side="left")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size) - starts
+    chosen = np.lexsort((failed_relations, rank))[:max_failures]
+    chosen.sort()  # back in query order
     failures = tuple(
         Failure(
-            subject=int(tokens[index, 0]),
-            relation=int(tokens[index, 1]) - vocabulary.relation_offset,
-            expected=int(answers[index]) - vocabulary.attribute_offset,
-            predicted=int(vocabulary.attribute_of(np.asarray(token))),
+            subject=int(tokens[failed[i], 0]),
+            relation=int(relations[failed[i]]),
+            expected=int(answers[failed[i]]) - vocabulary.attribute_offset,
+            predicted=int(vocabulary.attribute_of(np.asarray(scores.failed_predictions[i]))),
         )
-        for index, token in zip(scores.failed_indices, scores.failed_predictions, strict=True)
+        for i in chosen
     )
+    relation_accuracy: tuple[float, ...] = ()
+    if scores.group_failures is not None and certified_count == 0:
+        checked = np.bincount(relations, minlength=scores.group_failures.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = (checked - scores.group_failures) / checked
+        relation_accuracy = tuple(float(share) for share in shares)
     return RecallReport(
         n_queries=n_queries,
         n_correct=certified_count + scores.n_correct,
@@ -663,4 +752,5 @@ def recall_report(
         sampled=sampled,
         total_queries=total_queries,
         certificate_reason=certificate_reason,
+        relation_accuracy=relation_accuracy,
     )
