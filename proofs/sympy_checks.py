@@ -1030,7 +1030,7 @@ def check_rounding_bound_in_library() -> bool:
 def check_sampled_interval_in_library(population: int = 20, n_sampled: int = 8) -> bool:
     """The interval the library labels 95 % covers K with probability >= 95 % for every K, the
     probability computed exactly from the hypergeometric law in rationals (sampled_recall.md)."""
-    from geoconstruct.verification.evaluation import RecallReport
+    from geoconstruct.verification.report import RecallReport
 
     M, n = population, n_sampled
     bounds = {}

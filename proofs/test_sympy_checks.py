@@ -111,12 +111,12 @@ def _wrong_library():
     from geoconstruct.analysis.theory import bounds
     from geoconstruct.codes import bch, codebooks
     from geoconstruct.constructions import layouts, multi_hop
-    from geoconstruct.verification import certificate, evaluation
+    from geoconstruct.verification import certificate, report
 
     attention_bound = multi_hop._attention_bound
     cap_fraction = bounds.cap_fraction
     coherence = certificate.coherence
-    interval = evaluation.accuracy_interval
+    interval = report.accuracy_interval
     return [
         (
             "a wrong in-place inverse: k = d - R + 1",
@@ -149,7 +149,7 @@ def _wrong_library():
         (
             "a 90 % interval labelled 95 %",
             checks.check_sampled_interval_in_library,
-            evaluation,
+            report,
             "accuracy_interval",
             lambda correct, sampled, population, confidence=0.95: interval(
                 correct, sampled, population, 0.90
