@@ -45,7 +45,7 @@ from geoconstruct.constructions.single_hop import (
 )
 from geoconstruct.facts import Facts, random_facts
 from geoconstruct.model.transformer import TransformerConfig, forward
-from geoconstruct.verification.evaluation import ChainFailure, Failure, RecallReport
+from geoconstruct.verification.report import ChainFailure, Failure, RecallReport
 
 __version__ = "0.1.0"
 

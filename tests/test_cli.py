@@ -339,7 +339,7 @@ def test_multihop_report_lists_failures(capsys):
 
     from geoconstruct.cli.printing import print_multi_hop
     from geoconstruct.cli.reports import MultiHopSummary
-    from geoconstruct.verification.evaluation import ChainFailure
+    from geoconstruct.verification.report import ChainFailure
 
     argv = ["multihop", "--entities", "40", "--relations", "2", "--hops", "2", "--steps", "2"]
     assert main([*argv, "--json"]) == 0

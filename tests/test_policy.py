@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop, required_dimension
-from geoconstruct.verification.evaluation import accuracy_interval
 from geoconstruct.verification.policy import (
     EXACT_WORK_LIMIT,
     check_recall,
@@ -16,6 +15,7 @@ from geoconstruct.verification.policy import (
     failing_upper_bound,
     sample_for,
 )
+from geoconstruct.verification.report import accuracy_interval
 
 
 @settings(max_examples=20, deadline=None)

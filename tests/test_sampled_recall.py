@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.stats import hypergeom
 
 from geoconstruct import Facts, construct_single_hop, proven_dimension
-from geoconstruct.verification.evaluation import accuracy_interval
+from geoconstruct.verification.report import accuracy_interval
 
 
 @pytest.mark.parametrize("confidence", [0.8, 0.95])

@@ -34,7 +34,8 @@ from geoconstruct.model.assembly import ResidualMap, with_subject_rows
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.model.vocabulary import Vocabulary
 from geoconstruct.verification.certificate import Certificate
-from geoconstruct.verification.evaluation import ProgressCallback, RecallReport
+from geoconstruct.verification.evaluation import ProgressCallback
+from geoconstruct.verification.report import RecallReport
 
 __all__ = ["Construction", "Guarantee", "Metadata", "ParameterCount", "QueryFormat"]
 

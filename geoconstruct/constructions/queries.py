@@ -31,18 +31,16 @@ from geoconstruct.verification.certificate import (
     certify_single_hop,
 )
 from geoconstruct.verification.evaluation import (
-    ChainFailure,
     ProgressCallback,
-    RecallReport,
     bytes_per_prompt,
     plan_chunk_bytes,
     predict_tokens,
     predict_with_margins,
-    recall_report,
     require_backend,
     score_prompts,
 )
 from geoconstruct.verification.policy import sample_queries
+from geoconstruct.verification.report import ChainFailure, RecallReport, recall_report
 
 if TYPE_CHECKING:
     from geoconstruct.constructions.construction import Construction

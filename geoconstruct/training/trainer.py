@@ -28,7 +28,8 @@ from geoconstruct.constructions.queries import prompt_tokens, query_pairs
 from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.model.vocabulary import Vocabulary
-from geoconstruct.verification.evaluation import RecallReport, recall_report, score_prompts
+from geoconstruct.verification.evaluation import score_prompts
+from geoconstruct.verification.report import RecallReport, recall_report
 
 __all__ = [
     "DEFAULT_LEARNING_RATE",

@@ -27,33 +27,19 @@ import numpy.typing as npt
 from geoconstruct._validation import require_int, require_within_budget
 from geoconstruct.model.linear_maps import linear_maps
 from geoconstruct.model.transformer import TransformerConfig, Weights, residual_stream
-from geoconstruct.verification.report import (
-    ChainFailure,
-    Failure,
-    PromptScores,
-    RecallReport,
-    accuracy_interval,
-    rank_in_group,
-    recall_report,
-)
+from geoconstruct.verification.report import PromptScores, rank_in_group
 
 __all__ = [
     "BACKENDS",
     "CHUNK_BYTES",
     "UNEMBEDDING_BLOCK_BYTES",
     "UNEMBEDDING_ROWS",
-    "ChainFailure",
-    "Failure",
     "LogitSummary",
-    "PromptScores",
-    "RecallReport",
-    "accuracy_interval",
     "bytes_per_prompt",
     "chunk_size",
     "plan_chunk_bytes",
     "predict_tokens",
     "predict_with_margins",
-    "recall_report",
     "require_backend",
     "score_prompts",
     "unembedding_rows",

@@ -33,11 +33,11 @@ from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.verification.evaluation import (
     ProgressCallback,
-    accuracy_interval,
     plan_chunk_bytes,
     require_backend,
     score_prompts,
 )
+from geoconstruct.verification.report import accuracy_interval
 
 __all__ = [
     "ACCURACY_WORK_LIMIT",
@@ -152,7 +152,7 @@ def sample_for(
 def failing_upper_bound(n_sampled: int, total: int) -> float:
     """The exact 95 % upper bound on the share of failing queries after ``n_sampled`` of
     ``total`` drawn uniformly without replacement were all answered (the upper end of the
-    interval of :func:`~geoconstruct.verification.evaluation.accuracy_interval`, turned round).
+    interval of :func:`~geoconstruct.verification.report.accuracy_interval`, turned round).
 
     Examples
     --------

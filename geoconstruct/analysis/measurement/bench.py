@@ -34,11 +34,11 @@ from geoconstruct.constructions.single_hop import (
 )
 from geoconstruct.verification.evaluation import (
     CHUNK_BYTES,
-    RecallReport,
     bytes_per_prompt,
     unembedding_rows,
 )
 from geoconstruct.verification.policy import EXACT_WORK_LIMIT, exact_work
+from geoconstruct.verification.report import RecallReport
 
 __all__ = ["EXACT_WORK_LIMIT", "BenchRow", "bench_size"]
 

@@ -35,7 +35,7 @@ from geoconstruct.facts import Facts, random_facts, require_facts
 from geoconstruct.model.assembly import with_subject_rows
 from geoconstruct.model.transformer import Weights
 from geoconstruct.model.vocabulary import Vocabulary
-from geoconstruct.verification.evaluation import RecallReport
+from geoconstruct.verification.report import RecallReport
 
 __all__ = [
     "SuperpositionFit",
