@@ -192,8 +192,8 @@ class Layout:
             return family.min_code_length(n_subjects)
         if family.sign_read_maps:  # the crosstalk is bounded in closed form, for every fact set
             return family.superposed_code_length(n_subjects, n_relations)
-        if n_relations == 1 or n_subjects == 1 or family.inner_product_law is None:
-            return family.min_code_length(n_subjects)  # no crosstalk (check_codebook: the law)
+        if _without_crosstalk_theorem(n_subjects, n_relations, family):
+            return family.min_code_length(n_subjects)
         return max(
             family.shortest_code_length(n_subjects),
             superposed_code_length(
@@ -261,7 +261,7 @@ class Layout:
             return Guarantee(
                 "every_draw", None, "every fact, for every set of facts (proofs/bch_codes.md)"
             )
-        if n_relations == 1 or n_subjects == 1 or family.inner_product_law is None:
+        if _without_crosstalk_theorem(n_subjects, n_relations, family):
             # no crosstalk (y = u_t), codes checked coherent
             return Guarantee(
                 "every_draw", None, "every fact, for every draw (proofs/superposed_recall.md)"
@@ -328,6 +328,13 @@ class Layout:
         if self.superposed:
             return n_relations * codebook.norm_bound
         return codebook.norm_bound
+
+
+def _without_crosstalk_theorem(n_subjects: int, n_relations: int, family: CodebookFamily) -> bool:
+    """Superposed codes that need no crosstalk theorem: one relation or one subject (``y = u_t``),
+    or a family with no inner-product law to average over (which :meth:`Layout.check_codebook`
+    refuses for the superposed layout); the codebook's coherent length is then the proof's."""
+    return n_relations == 1 or n_subjects == 1 or family.inner_product_law is None
 
 
 LAYOUTS: dict[str, Layout] = {

@@ -371,9 +371,12 @@ def memory_plan(
     facts = FLOAT64 * n_relations * n_subjects
     codes = FLOAT64 * n_subjects * code_length
     read_maps = FLOAT64 * n_relations * subject_dim * code_length
-    # a random read map's QR work; sign read maps are stacked from a list of diagonals
-    read_map_work = 3 * code_length**2 if layout_object.superposed else 0
-    read_map_work = read_maps if family.sign_read_maps else FLOAT64 * read_map_work
+    if not layout_object.superposed:
+        read_map_work = 0  # block slots are written in place
+    elif family.sign_read_maps:
+        read_map_work = read_maps  # stacked from a list of sign diagonals
+    else:
+        read_map_work = FLOAT64 * 3 * code_length**2  # one Haar map's Gaussian draw and QR
     selector = selector_bytes(d, n_relations, code_length, in_place=layout_object.in_place)
     embeddings = FLOAT64 * 3 * chunk * max(subject_dim, code_length)  # gathered, product, sum
     return MemoryPlan(

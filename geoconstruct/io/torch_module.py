@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from geoconstruct._validation import InputTypeError
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.model.torch_transformer import require_torch
 
@@ -47,6 +48,8 @@ def to_torch(construction: Construction) -> Any:
 
     Raises
     ------
+    InputTypeError
+        If ``construction`` is not a :class:`Construction`.
     ImportError
         Without torch.
 
@@ -62,7 +65,9 @@ def to_torch(construction: Construction) -> Any:
     (torch.Size([200, 2, 202]), True)
     """
     if not isinstance(construction, Construction):
-        raise TypeError(f"construction must be a Construction, got {type(construction).__name__}")
+        raise InputTypeError(
+            f"construction must be a Construction, got {type(construction).__name__}"
+        )
     return _module_class()(construction)
 
 
