@@ -354,9 +354,9 @@ def test_multihop_report_lists_failures(capsys):
 
 def test_train_reads_the_trained_model_with_every_probe(capsys):
     size = ["train", "--subjects", "40", "--relations", "2", "--dim", "8", "--steps", "200"]
-    status, out, _ = run(capsys, *size, "--json")
+    status, out, _ = run(capsys, *size, "--no-control", "--json")
     assert status == 0
-    row = json.loads(out)
+    (row,) = [json.loads(line) for line in out.splitlines()]
     assert row["model"] == "trained" and row["d_model"] == 8 and row["d_mlp"] == 32
     for key in ("accuracy", "superposition_r2", "selector_verdict", "intervention_success"):
         assert key in row
@@ -365,6 +365,24 @@ def test_train_reads_the_trained_model_with_every_probe(capsys):
     assert status == 0
     assert out.startswith("trained, frozen embeddings: N=40 subjects, R=2 relations, d_model=8")
     assert "superposition R²" in out and "intervention" in out and "transfer" in out
+
+
+def test_train_trains_the_frozen_embedding_control_beside_the_model(capsys):
+    """The README's claim row promises the control: by default both are trained and compared."""
+    size = ["train", "--subjects", "40", "--relations", "2", "--dim", "8", "--steps", "100"]
+    status, out, _ = run(capsys, *size, "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert status == 0 and [row["model"] for row in rows] == [
+        "trained",
+        "trained, frozen embeddings",
+    ]
+    status, out, _ = run(capsys, *size)
+    trained, control = out.split("trained, frozen embeddings: ")
+    assert trained.startswith("trained: N=40") and "final loss" in control
+    r2 = [f"{row['superposition_r2']:.3f}" for row in rows]
+    assert f"superposition R² {r2[1]} against {r2[0]} trained" in out.splitlines()[-1]
+    status, _, err = run(capsys, *size, "--freeze-embeddings", "--no-control")
+    assert status == 2 and "give one of them" in err
 
 
 def test_certified_says_what_it_certified(capsys):

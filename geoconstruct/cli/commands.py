@@ -67,6 +67,7 @@ from geoconstruct.analysis.theory.prediction import has_prediction, predicted_mi
 from geoconstruct.cli.parser import build_parser, family_from_args
 from geoconstruct.cli.printing import (
     print_bounds,
+    print_control,
     print_multi_hop,
     print_single_hop,
     print_trained,
@@ -477,21 +478,36 @@ PLOTTERS: dict[str, Callable[[Any, str], Any]] = {
 
 
 def _train(args: argparse.Namespace) -> int:
-    require_torch()  # the optional extra: say how to install it, before any work
-    with _progress(args, total=args.steps, desc="training", unit="step") as bar:
-        row = trained_row(
-            args.subjects,
-            args.relations,
-            args.dim,
-            d_mlp=args.mlp_width,
-            steps=args.steps,
-            learning_rate=args.learning_rate,
-            weight_decay=args.weight_decay,
-            seed=args.seed,
-            freeze_embeddings=args.freeze_embeddings,
-            progress=bar.update,
+    """Train the model and, unless told otherwise, the frozen-embedding control beside it."""
+    if args.freeze_embeddings and args.no_control:
+        raise ValueError(
+            "--freeze-embeddings trains only the control and --no-control only the model: "
+            "give one of them"
         )
-    _emit(row, args.json, print_trained)
+    require_torch()  # the optional extra: say how to install it, before any work
+    # which models: the control alone, the model alone, or both (the default)
+    frozen = [True] if args.freeze_embeddings else [False] if args.no_control else [False, True]
+    rows = []
+    with _progress(args, total=args.steps * len(frozen), desc="training", unit="step") as bar:
+        for freeze_embeddings in frozen:
+            rows.append(
+                trained_row(
+                    args.subjects,
+                    args.relations,
+                    args.dim,
+                    d_mlp=args.mlp_width,
+                    steps=args.steps,
+                    learning_rate=args.learning_rate,
+                    weight_decay=args.weight_decay,
+                    seed=args.seed,
+                    freeze_embeddings=freeze_embeddings,
+                    progress=bar.update,
+                )
+            )
+    for row in rows:
+        _emit(row, args.json, print_trained)
+    if len(rows) == 2 and not args.json:
+        print_control(rows[0], rows[1], sys.stdout)
     return 0
 
 

@@ -173,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         parents=[quiet],
-        help="train the same architecture with AdamW (needs .[train]) and read it with the probes",
+        help="train the same architecture with AdamW (needs .[train]), beside a frozen-embedding "
+        "control, and read both with the probes",
     )
     _add_sizes(train)
     train.add_argument("--dim", type=int, required=True, help="d_model")
@@ -189,9 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--freeze-embeddings",
         action="store_true",
-        help="keep W_E at its random initialisation (the frozen-embedding control)",
+        help="train only the frozen-embedding control: W_E kept at its random initialisation",
     )
-    train.add_argument("--json", action="store_true", help="print one JSON object")
+    train.add_argument(
+        "--no-control",
+        action="store_true",
+        help="train only the model, without the frozen-embedding control beside it",
+    )
+    train.add_argument(
+        "--json", action="store_true", help="print one JSON object per model, a line each"
+    )
 
     transfer = commands.add_parser(
         "transfer",

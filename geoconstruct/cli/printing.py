@@ -15,6 +15,7 @@ from geoconstruct.training.comparison import ComparisonRow
 
 __all__ = [
     "print_bounds",
+    "print_control",
     "print_multi_hop",
     "print_single_hop",
     "print_trained",
@@ -162,6 +163,16 @@ def print_trained(row: ComparisonRow, out: TextIO) -> None:
         f"wall time          {row.seconds:.1f} s",
     ]
     out.write("\n".join(lines) + "\n")
+
+
+def print_control(trained: ComparisonRow, control: ComparisonRow, out: TextIO) -> None:
+    """The trained model beside its frozen-embedding control, on what the embeddings decide."""
+    out.write(
+        f"control: with W_E frozen at its initialisation, superposition R² "
+        f"{control.superposition_r2:.3f} against {trained.superposition_r2:.3f} trained, "
+        f"transfer {control.transfer:.4f} against {trained.transfer:.4f}, recall "
+        f"{control.accuracy:.4f} against {trained.accuracy:.4f}\n"
+    )
 
 
 def print_transfer(summary: TransferSummary, out: TextIO) -> None:

@@ -257,7 +257,7 @@ class CodebookFamily(ABC):
 
     def draw_bytes(self, n_codes: int, code_length: int, *, coherence_checked: bool) -> int:
         """Bytes :meth:`build` holds at its peak: the float64 codes and the draw's temporaries
-        (:meth:`_temporary_floats`); where the coherence is checked, a redraw beside the codes
+        (``_temporary_floats``); where the coherence is checked, a redraw beside the codes
         it replaces, their normalised copy and one block of the Gram matrix (:func:`coherence`).
 
         Examples

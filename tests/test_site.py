@@ -1,0 +1,144 @@
+"""The built documentation site: no literal Sphinx role, no dead link, no orphan page.
+
+The site is built once, as ``.ci/run`` builds it (``mkdocs build --strict``, which also runs the
+tutorial's cells), into a temporary folder; every HTML page is then read back.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|data|attr|obj|exc|const):\s*(?:<code>|`)")
+# pages the theme writes itself, which no page is meant to link to
+THEME_PAGES = {"404.html", "search.html"}
+
+
+class _Page(HTMLParser):
+    """The links (href, src) and element ids of one HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name in {"href", "src"}:
+                self.links.append(value)
+            elif name == "id":
+                self.ids.add(value)
+
+
+def _build(target: Path) -> Path:
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(target)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-4000:]
+    return target
+
+
+def _pages(site: Path) -> dict[Path, _Page]:
+    pages = {}
+    for path in sorted(site.rglob("*.html")):
+        page = _Page()
+        page.feed(path.read_text(encoding="utf-8"))
+        pages[path] = page
+    return pages
+
+
+def _target(site: Path, page: Path, link: str) -> tuple[Path, str] | None:
+    """The file a relative link names and its fragment, or None for an external link."""
+    parts = urlsplit(link)
+    if parts.scheme or parts.netloc or link.startswith(("mailto:", "javascript:")):
+        return None
+    if not parts.path:
+        path = page
+    elif parts.path.startswith("/"):  # from the site's root (the theme's 404 page)
+        path = site / unquote(parts.path).lstrip("/")
+    else:
+        path = (page.parent / unquote(parts.path)).resolve()
+    if path.is_dir() or parts.path.endswith("/"):
+        path = path / "index.html"
+    return path, unquote(parts.fragment)
+
+
+def _literal_roles(site: Path) -> list[str]:
+    return [
+        f"{path.relative_to(site)}: {ROLE.findall(path.read_text(encoding='utf-8'))[:3]}"
+        for path in site.rglob("*.html")
+        if ROLE.search(path.read_text(encoding="utf-8"))
+    ]
+
+
+def _dead_links(site: Path, pages: dict[Path, _Page]) -> list[str]:
+    dead = []
+    for page, parsed in pages.items():
+        for link in parsed.links:
+            target = _target(site, page, link)
+            if target is None:
+                continue
+            path, fragment = target
+            if not path.is_file():
+                dead.append(f"{page.relative_to(site)} -> {link} (no such file)")
+            elif fragment and path in pages and fragment not in pages[path].ids:
+                dead.append(f"{page.relative_to(site)} -> {link} (no such anchor)")
+    return dead
+
+
+def _orphans(site: Path, pages: dict[Path, _Page]) -> list[str]:
+    linked = {
+        target[0]
+        for page, parsed in pages.items()
+        for link in parsed.links
+        if (target := _target(site, page, link)) is not None and target[0] != page
+    }
+    return [
+        str(path.relative_to(site))
+        for path in pages
+        if path not in linked and path.name not in THEME_PAGES and path != site / "index.html"
+    ]
+
+
+def test_the_built_site_has_no_literal_role_dead_link_or_orphan_page(tmp_path: Path) -> None:
+    """One build (it runs the tutorial, about 10 s), every check on it."""
+    site = _build(tmp_path / "site")
+    pages = _pages(site)
+    assert len(pages) > 30  # the nav's pages were built
+    assert not _literal_roles(site)
+    assert not _dead_links(site, pages)[:20]
+    assert not _orphans(site, pages)
+    # the tutorial's outputs were produced by the build: its printed claims and its figure
+    tutorial = (site / "tutorial" / "index.html").read_text(encoding="utf-8")
+    assert "8,000 of 8,000 facts, every one through the forward pass" in tutorial
+    assert "13,500 of 13,500 three-hop queries" in tutorial
+    assert "<svg" in tutorial and "Recall against dimension" in tutorial
+    assert "Traceback" not in tutorial
+
+
+def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:
+    """Planted faults: a literal role, a dead link, a dead anchor and an orphan page are found."""
+    (tmp_path / "index.html").write_text('<a href="a/">a</a> <a href="missing/">m</a>')
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "index.html").write_text(
+        '<p id="x">see :func:<code>f</code></p><a href="../#nowhere">h</a><a href="#x">x</a>'
+    )
+    (tmp_path / "orphan.html").write_text("<p>nobody links here</p>")
+    pages = _pages(tmp_path)
+    assert _literal_roles(tmp_path) == ["a/index.html: [':func:<code>']"]
+    assert sorted(_dead_links(tmp_path, pages)) == [
+        "a/index.html -> ../#nowhere (no such anchor)",
+        "index.html -> missing/ (no such file)",
+    ]
+    assert _orphans(tmp_path, pages) == ["orphan.html"]
