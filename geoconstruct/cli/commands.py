@@ -50,7 +50,10 @@ from geoconstruct.analysis.measurement.capacity import (
     dimension_table,
 )
 from geoconstruct.analysis.measurement.comparison import baselines_table
-from geoconstruct.analysis.measurement.dimension_search import measure_min_dimension
+from geoconstruct.analysis.measurement.dimension_search import (
+    RecallCheck,
+    measure_min_dimension,
+)
 from geoconstruct.analysis.measurement.precision import numeric_format
 from geoconstruct.analysis.measurement.sweeps import process_pool
 from geoconstruct.analysis.measurement.tradeoff import TradeoffRow, tradeoff_table
@@ -172,7 +175,16 @@ def _dimension(args: argparse.Namespace) -> int:
             "recall every fact)"
         )
     if args.measure:
-        found = measure_min_dimension(args.subjects, args.relations, **options)
+        with _progress(args, desc="min-d search", unit="check") as bar:
+
+            def checked(check: RecallCheck) -> None:
+                verdict = "passed" if check.passed else "failed"
+                bar.set_postfix_str(f"k={check.code_length} seed {check.seed} {verdict}")
+                bar.update(1)
+
+            found = measure_min_dimension(
+                args.subjects, args.relations, progress=checked, **options
+            )
         seeds = ", ".join(str(seed) for seed in found.seeds)
         below = (
             "one code length less misses a fact"

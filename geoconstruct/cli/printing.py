@@ -51,6 +51,7 @@ def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
             if summary.sampled
             else f"(accuracy {summary.accuracy:.6f})"
         ),
+        *_by_relation(summary),
         f"min margin       {summary.min_margin:.6g}" + _margin_note(summary),
         f"method           {summary.method}"
         + (
@@ -74,6 +75,25 @@ def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
         for failure in summary.failures
     ]
     print("\n".join(lines), file=out)
+
+
+def _by_relation(summary: SingleHopSummary) -> list[str]:
+    """The accuracy of each relation (of the sample, if sampled): every one up to eight
+    relations, beyond that the lowest and the highest."""
+    shares = summary.relation_accuracy
+    if not shares:
+        return []
+    if len(shares) <= 8:
+        listed = ", ".join(f"{share:.4f}" for share in shares)
+        return [f"by relation      {listed}  (r = 0..{len(shares) - 1})"]
+    low, high = (
+        min(range(len(shares)), key=shares.__getitem__),
+        max(range(len(shares)), key=shares.__getitem__),
+    )
+    return [
+        f"by relation      lowest {shares[low]:.4f} (r = {low}), "
+        f"highest {shares[high]:.4f} (r = {high}), over {len(shares)} relations"
+    ]
 
 
 def _margin_note(summary: SingleHopSummary) -> str:

@@ -108,6 +108,7 @@ class SingleHopSummary:
     failures: list[dict[str, int]]
     construct_seconds: float
     recall_seconds: float
+    relation_accuracy: list[float] = dataclasses.field(default_factory=list)
 
     COLUMNS: ClassVar[Columns] = (
         ("N", "n_subjects", "{}"),
@@ -241,6 +242,7 @@ def single_hop_summary(
         storage_efficiency_per_subject=efficiency.per_subject,
         storage_efficiency_global=efficiency.global_,
         failures=[failure._asdict() for failure in report.failures],
+        relation_accuracy=list(report.relation_accuracy),
         construct_seconds=built - start,
         recall_seconds=finished - built,
     )

@@ -294,6 +294,7 @@ def measure_min_dimension(
     n_relations: int,
     *,
     executor: Executor | None = None,
+    progress: Callable[[RecallCheck], None] | None = None,
     **options: Unpack[SearchOptions],
 ) -> MinDimension:
     """The smallest ``d`` whose construction recalls every fact on every seed, in a format.
@@ -308,6 +309,10 @@ def measure_min_dimension(
     executor : concurrent.futures.Executor, optional
         Runs each check's forward pass as tasks (a process pool, a dask.distributed client's
         ``get_executor()``).
+    progress : callable, optional
+        Called with each :class:`RecallCheck` as it finishes (its code length, seed and
+        verdict): a search checks a few code lengths on up to every seed, minutes each at
+        N = 10^4 and above.
     **options
         ``layout``, ``codebook``, ``precision``, ``seeds``, ``memory_budget``, ``sample_size``,
         ``exact_work_limit``, ``backend``, ``device``: see :class:`Search`.
@@ -324,9 +329,12 @@ def measure_min_dimension(
 
     Examples
     --------
-    >>> found = measure_min_dimension(256, 2, seeds=(0, 1))
+    >>> checked = []
+    >>> found = measure_min_dimension(256, 2, seeds=(0, 1), progress=checked.append)
     >>> found.d < found.proven_d, found.failed_below.passed, found.basis
     (True, False, 'every_fact')
+    >>> len(checked) == found.n_checks, checked[-1].code_length == found.code_length - 1
+    (True, True)
     """
     start = time.perf_counter()
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
@@ -354,6 +362,8 @@ def measure_min_dimension(
         checks = []
         for seed in list(order):
             checks.append(search.check(n_subjects, n_relations, code_length, seed, executor))
+            if progress is not None:
+                progress(checks[-1])
             if not checks[-1].passed:
                 order.remove(seed)
                 order.insert(0, seed)
