@@ -133,6 +133,11 @@ def seed_streams(seed: int) -> SeedStreams:
     facts, codes, read maps. The one place a seed is split, so that the same seed gives the same
     facts in every recipe, and bit-identical weights.
 
+    Parameters
+    ----------
+    seed : int
+        The seed to split.
+
     Examples
     --------
     >>> first, again = seed_streams(7), seed_streams(7)
@@ -185,6 +190,17 @@ def random_facts(
 
 def require_facts(name: str, facts: object, n_subjects: int, n_relations: int) -> Facts:
     """Return ``facts`` if it is a :class:`Facts` of N subjects and R relations; else raise.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the error message.
+    facts : object
+        The value to check.
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
 
     Examples
     --------

@@ -101,7 +101,13 @@ DEMO_SETTINGS = (
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status: 2, with one line on stderr, for a request
     the library refuses (bad input, over the memory budget, a missing extra, a file that cannot
-    be read, a search with no answer); 1, with one line that says so, for a bug."""
+    be read, a search with no answer); 1, with one line that says so, for a bug.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name; None reads ``sys.argv[1:]``.
+    """
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:

@@ -61,6 +61,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser: one subcommand each, ``table`` with one parser a kind."""
     parser = _Parser(
         prog="geoconstruct",
         description="Closed-form transformer weights that memorise facts geometrically.",
@@ -457,5 +458,11 @@ def _taking(option: str) -> list[str]:
 
 
 def family_from_args(args: argparse.Namespace) -> CodebookFamily:
-    """The codebook family ``--codebook``, ``--bits`` and ``--max-coherence`` ask for."""
+    """The codebook family ``--codebook``, ``--bits`` and ``--max-coherence`` ask for.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments of a command with codebook options.
+    """
     return codebook_family(args.codebook, bits=args.bits, max_coherence=args.max_coherence)

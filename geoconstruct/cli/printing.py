@@ -24,6 +24,15 @@ __all__ = [
 
 
 def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
+    """A single-hop construction's report: its shape, guarantee, storage and recall.
+
+    Parameters
+    ----------
+    summary : SingleHopSummary
+        What the command measured.
+    out : text stream
+        Where the lines are written.
+    """
     widths = {name: stop - start for name, (start, stop) in summary.residual_layout.items()}
     output, subject = summary.residual_layout["output"], summary.residual_layout["subject"]
     in_place = " in the subject subspace" if output[0] < subject[1] else ""
@@ -109,6 +118,15 @@ def _margin_note(summary: SingleHopSummary) -> str:
 
 
 def print_multi_hop(summary: MultiHopSummary, out: TextIO) -> None:
+    """A multi-hop construction's report: its shape and every chain's recall, pass by pass.
+
+    Parameters
+    ----------
+    summary : MultiHopSummary
+        What the command measured.
+    out : text stream
+        Where the lines are written.
+    """
     checked = (
         f"a seeded sample of {summary.n_queries:,} of {summary.total_queries:,} queries"
         if summary.sampled
@@ -150,6 +168,15 @@ def print_multi_hop(summary: MultiHopSummary, out: TextIO) -> None:
 
 
 def print_bounds(summary: BoundsSummary, out: TextIO) -> None:
+    """The lower bounds, and the d_s of each construction beside them.
+
+    Parameters
+    ----------
+    summary : BoundsSummary
+        What the command measured.
+    out : text stream
+        Where the lines are written.
+    """
     lines = [
         f"N={summary.n_subjects} subjects, R={summary.n_relations} relations, "
         f"p={summary.bits} bits a parameter",
@@ -168,7 +195,15 @@ def print_bounds(summary: BoundsSummary, out: TextIO) -> None:
 
 
 def print_trained(row: ComparisonRow, out: TextIO) -> None:
-    """A trained model read by the probes."""
+    """A trained model read by the probes.
+
+    Parameters
+    ----------
+    row : ComparisonRow
+        A trained model's row (:func:`~geoconstruct.training.comparison.trained_row`).
+    out : text stream
+        Where the lines are written.
+    """
     lines = [
         f"{row.model}: N={row.n_subjects} subjects, R={row.n_relations} relations, "
         f"d_model={row.d_model}, d_mlp={row.d_mlp}, seed={row.seed}",
@@ -186,7 +221,17 @@ def print_trained(row: ComparisonRow, out: TextIO) -> None:
 
 
 def print_control(trained: ComparisonRow, control: ComparisonRow, out: TextIO) -> None:
-    """The trained model beside its frozen-embedding control, on what the embeddings decide."""
+    """The trained model beside its frozen-embedding control, on what the embeddings decide.
+
+    Parameters
+    ----------
+    trained : ComparisonRow
+        The trained model's row.
+    control : ComparisonRow
+        The frozen-embedding control's row.
+    out : text stream
+        Where the lines are written.
+    """
     out.write(
         f"control: with W_E frozen at its initialisation, superposition R² "
         f"{control.superposition_r2:.3f} against {trained.superposition_r2:.3f} trained, "
@@ -196,6 +241,16 @@ def print_control(trained: ComparisonRow, control: ComparisonRow, out: TextIO) -
 
 
 def print_transfer(summary: TransferSummary, out: TextIO) -> None:
+    """Recall of new facts before and after the subject embeddings are rewritten.
+
+    Parameters
+    ----------
+    summary : TransferSummary
+        What the command measured.
+    out : text stream
+        Where the lines are written.
+    """
+
     def count(report_name: str) -> str:
         report = getattr(summary, report_name)
         return f"{report.n_correct:,} / {report.n_queries:,}"

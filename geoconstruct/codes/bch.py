@@ -66,6 +66,11 @@ def antilog_table(m: int) -> IntArray:
     Raises ``ValueError`` if the polynomial is not primitive (``α`` does not reach every nonzero
     element), so a wrong table entry cannot go unnoticed.
 
+    Parameters
+    ----------
+    m : int
+        The field is GF(2^m).
+
     Examples
     --------
     >>> antilog_table(3).tolist()   # x^3 = x + 1
@@ -161,6 +166,13 @@ def coherence_bound(m: int, max_degree: int) -> float:
 
     For ±1/√n words of a trace code whose polynomials have odd degree at most ``max_degree``
     (``proofs/bch_codes.md``).
+
+    Parameters
+    ----------
+    m : int
+        The field is GF(2^m): codes of length 2^m − 1.
+    max_degree : int
+        The largest degree of the trace polynomials.
 
     Examples
     --------

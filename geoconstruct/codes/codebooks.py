@@ -85,6 +85,15 @@ SIGNIFICAND_BITS = {"float64": 53, "float32": 24}
 def exact_grid_logits(bits: int, code_length: int, significand: int) -> bool:
     """Whether grid-code logits are exact with an m-bit significand: ``3k·2^(2p−2) <= 2^m``.
 
+    Parameters
+    ----------
+    bits : int
+        p, bits per parameter (or per code coordinate).
+    code_length : int
+        k, the length of each attribute code.
+    significand : int
+        m, the significand's bits (53 in float64, 24 in float32).
+
     Examples
     --------
     >>> exact_grid_logits(11, 2, 24), exact_grid_logits(12, 2, 24), exact_grid_logits(12, 1, 24)
@@ -475,6 +484,12 @@ CODEBOOK_NAMES = tuple(FAMILIES)
 def resolve_codebook(codebook: str | CodebookFamily) -> CodebookFamily:
     """Turn a name into its default family; pass a family object through.
 
+    Parameters
+    ----------
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+
     Examples
     --------
     >>> resolve_codebook("grid")
@@ -489,6 +504,13 @@ def resolve_codebook(codebook: str | CodebookFamily) -> CodebookFamily:
 
 def codebook_family(name: str, **options: object) -> CodebookFamily:
     """The family ``name`` with its options (``None`` leaves an option at its default).
+
+    Parameters
+    ----------
+    name : str
+        A name in :data:`FAMILIES`.
+    **options
+        The family's options by name (``bits`` for grid codes, ``max_coherence`` for random ones).
 
     Raises
     ------

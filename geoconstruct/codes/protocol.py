@@ -302,6 +302,22 @@ class CodebookFamily(ABC):
 
 
 def check_code_length(family: CodebookFamily, n_codes: int, code_length: int) -> None:
+    """Refuse a code length shorter than the family's shortest for ``n_codes`` codes.
+
+    Parameters
+    ----------
+    family : CodebookFamily
+        The family asked.
+    n_codes : int
+        How many codes.
+    code_length : int
+        k, the length of each attribute code.
+
+    Raises
+    ------
+    ValueError
+        Naming the shortest length that can be built.
+    """
     n_codes = require_int("n_codes", n_codes, minimum=1)
     code_length = require_int("code_length", code_length, minimum=1)
     shortest = family.shortest_code_length(n_codes)
@@ -315,6 +331,21 @@ def check_code_length(family: CodebookFamily, n_codes: int, code_length: int) ->
 def frozen_codebook(
     family: str, codes: FloatArray, decoding: Decoding, unit_norm: bool, coordinate_bound: float
 ) -> Codebook:
+    """A :class:`Codebook` whose codes are a read-only float64 copy.
+
+    Parameters
+    ----------
+    family : str
+        The family's name.
+    codes : ndarray, shape [n_codes, code_length]
+        One code a row.
+    decoding : Decoding
+        How the unembedding decodes (nearest code, or nearest grid point).
+    unit_norm : bool
+        Whether every code has norm 1.
+    coordinate_bound : float
+        The largest absolute coordinate.
+    """
     codes = np.ascontiguousarray(codes, dtype=np.float64)
     codes.flags.writeable = False
     return Codebook(family, codes, decoding, unit_norm, coordinate_bound)

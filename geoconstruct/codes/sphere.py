@@ -57,6 +57,13 @@ def cap_fraction(dimension: int, angle: float) -> float:
 
     ``½·I_{sin² angle}((dimension-1)/2, ½)``: the tail of one coordinate at ``cos(angle)``.
 
+    Parameters
+    ----------
+    dimension : int
+        n, the sphere is in R^n.
+    angle : float
+        The cap's angular radius, in [0, π/2].
+
     Examples
     --------
     >>> round(cap_fraction(2, math.pi / 4), 6), round(cap_fraction(3, math.pi / 3), 6)

@@ -76,6 +76,14 @@ BASELINE_KINDS = ("key_value", "outer_product")
 def key_length(n_subjects: int, kind: str) -> int:
     """``d_s``: ``⌈log2 N⌉`` binary key bits (at least 1) or ``N`` one-hot key coordinates.
 
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    kind : str
+        The baseline: ``"key_value"`` (a key-value MLP) or ``"outer_product"`` (an outer-product
+        memory).
+
     Examples
     --------
     >>> key_length(1000, "key_value"), key_length(1000, "outer_product")
@@ -93,6 +101,19 @@ def baseline_dimension(
 ) -> int:
     """``d_model`` of a baseline: keys, relation one-hot, output code: ``d_s + R + k``.
 
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    kind : str
+        The baseline: ``"key_value"`` (a key-value MLP) or ``"outer_product"`` (an outer-product
+        memory).
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+
     Examples
     --------
     >>> baseline_dimension(1000, 4, "key_value"), baseline_dimension(1000, 4, "outer_product")
@@ -107,6 +128,19 @@ def baseline_parameters(
     n_subjects: int, n_relations: int, kind: str, *, codebook: str | CodebookFamily = "grid"
 ) -> ParameterSplit:
     """Parameter counts of :func:`construct_baseline`'s model, without building it.
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    kind : str
+        The baseline: ``"key_value"`` (a key-value MLP) or ``"outer_product"`` (an outer-product
+        memory).
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
 
     Examples
     --------
@@ -201,7 +235,16 @@ def construct_baseline(
 
 
 def subject_keys(n_subjects: int, kind: str) -> FloatArray:
-    """The keys subjects embed as: their bits as ±1 (key-value) or one-hot (outer product)."""
+    """The keys subjects embed as: their bits as ±1 (key-value) or one-hot (outer product).
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    kind : str
+        The baseline: ``"key_value"`` (a key-value MLP) or ``"outer_product"`` (an outer-product
+        memory).
+    """
     key_dim = key_length(n_subjects, kind)
     if kind == "key_value":
         bits = (np.arange(n_subjects)[:, None] >> np.arange(key_dim)[None, :]) & 1
@@ -221,7 +264,26 @@ def assemble(
     dtype: str,
     seed: int,
 ) -> Construction[BaselineMetadata]:
-    """Write every weight of the baseline from its parts."""
+    """Write every weight of the baseline from its parts.
+
+    Parameters
+    ----------
+    kind : str
+        The baseline: ``"key_value"`` (a key-value MLP) or ``"outer_product"`` (an outer-product
+        memory).
+    facts : Facts
+        The R bijections stored.
+    codebook : Codebook
+        The attribute codes, drawn.
+    metadata : BaselineMetadata
+        The construction's metadata (its codes, read maps and layout).
+    d : int
+        d_model, the residual width.
+    dtype : str or numpy dtype
+        ``"float64"`` or ``"float32"``: the weights' dtype.
+    seed : int
+        Seeds every random choice (facts, codes, read maps, samples).
+    """
     n_subjects, n_relations = facts.n_subjects, facts.n_relations
     keys, k = metadata.subject_keys, codebook.code_length
     key_dim = keys.shape[1]

@@ -108,6 +108,16 @@ def disjoint_dimension(
     The codebook defaults to ``"grid"``, unlike :func:`construct_single_hop`, whose default is
     the paper's superposed gaussian codes.
 
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+
     Examples
     --------
     >>> disjoint_dimension(10_000, 8), disjoint_dimension(1000, 4, codebook="gaussian")
@@ -194,7 +204,23 @@ def construct_disjoint(
 def assemble(
     facts: Facts, codebook: Codebook, metadata: DisjointMetadata, d: int, dtype: str, seed: int
 ) -> Construction[DisjointMetadata]:
-    """Write every weight from the facts, the codes and the metadata."""
+    """Write every weight from the facts, the codes and the metadata.
+
+    Parameters
+    ----------
+    facts : Facts
+        The R bijections stored.
+    codebook : Codebook
+        The attribute codes, drawn.
+    metadata : DisjointMetadata
+        The construction's metadata (its codes, read maps and layout).
+    d : int
+        d_model, the residual width.
+    dtype : str or numpy dtype
+        ``"float64"`` or ``"float32"``: the weights' dtype.
+    seed : int
+        Seeds every random choice (facts, codes, read maps, samples).
+    """
     n_subjects, n_relations = facts.n_subjects, facts.n_relations
     k = codebook.code_length
 

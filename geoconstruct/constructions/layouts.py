@@ -352,6 +352,11 @@ LAYOUTS: dict[str, Layout] = {
 def resolve_layout(layout: str | Layout) -> Layout:
     """Turn a layout name into its object; pass a :class:`Layout` through.
 
+    Parameters
+    ----------
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+
     Examples
     --------
     >>> resolve_layout("block")
@@ -378,6 +383,19 @@ def superposed_failure_bound(
 
     ``R >= 3``: ``N(N−1)R·exp(−k(8R − 9 − 16γ(R−1)) / (32(R−1)²))``. ``R = 2``: ``N(N−1)·2`` times
     the exact tail of one wrong attribute, :func:`pair_failure_r2`.
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    code_length : int
+        k, the length of each attribute code.
+    margin : float
+        γ, the logit margin asked of every fact.
+    inner_products : str
+        The codes' inner-product law: ``"sphere"`` (random unit codes) or ``"rademacher"``.
 
     Examples
     --------
@@ -406,6 +424,15 @@ def pair_failure_r2(
     (``inner_products="sphere"``) c has the sphere coordinate's law and the average is bounded by
     the upper sum over :data:`TAIL_GRID` intervals of ``[−1, 1]``; for rademacher codes
     (``"signs"``) c = (k − 2j)/k with binomial weights and the average is a finite sum.
+
+    Parameters
+    ----------
+    code_length : int
+        k, the length of each attribute code.
+    margin : float
+        γ, the logit margin asked of every fact.
+    inner_products : str
+        The codes' inner-product law: ``"sphere"`` (random unit codes) or ``"rademacher"``.
 
     Examples
     --------
@@ -477,6 +504,13 @@ def superposed_code_length(
 
 def block_read_maps(n_keys: int, code_length: int) -> FloatArray:
     """``n_keys`` k-slots: ``B_c`` is the identity on rows ``c·k … (c+1)·k``, [n_keys, n_keys·k, k].
+
+    Parameters
+    ----------
+    n_keys : int
+        How many k-slots (relations, or chain keys).
+    code_length : int
+        k, the length of each attribute code.
 
     Examples
     --------

@@ -60,14 +60,32 @@ class MemoryPlan:
 
 
 def weight_bytes(config: TransformerConfig) -> int:
-    """Every weight array in the config's dtype (zero pages are counted though never touched)."""
+    """Every weight array in the config's dtype (zero pages are counted though never touched).
+
+    Parameters
+    ----------
+    config : TransformerConfig
+        The model's hyper-parameters.
+    """
     return int(config.n_params() * np.dtype(config.dtype).itemsize)
 
 
 def selector_bytes(d_model: int, n_keys: int, code_length: int, *, in_place: bool) -> int:
     """The selector's float64 temporaries: its read maps lifted to the residual stream (twice
     when the read-out is in place: the lift and the difference), its gates and output map,
-    ``W_in`` with the product it is formed from, and ``W_out`` (``d_mlp = 2·n_keys·k``)."""
+    ``W_in`` with the product it is formed from, and ``W_out`` (``d_mlp = 2·n_keys·k``).
+
+    Parameters
+    ----------
+    d_model : int
+        The residual width.
+    n_keys : int
+        The selector's keys (relations, or chain keys).
+    code_length : int
+        k, the length of each attribute code.
+    in_place : bool
+        Whether the selector reads out in the subject subspace (the read maps lifted twice).
+    """
     d_mlp = 2 * n_keys * code_length
     lifted = (2 if in_place else 1) * n_keys * d_model * code_length
     maps = (n_keys + code_length) * d_model

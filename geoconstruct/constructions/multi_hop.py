@@ -99,6 +99,13 @@ MIN_SCORE_GAP = 40.0
 def hops_per_pass(hops: int, steps: int) -> int:
     """``g = ⌈H/L⌉``: the hops one forward pass answers.
 
+    Parameters
+    ----------
+    hops : int
+        H, hops per query.
+    steps : int
+        L, forward passes per query (chain of thought).
+
     Examples
     --------
     >>> hops_per_pass(4, 1), hops_per_pass(4, 2), hops_per_pass(4, 3), hops_per_pass(4, 4)
@@ -113,6 +120,13 @@ def hops_per_pass(hops: int, steps: int) -> int:
 
 def chain_count(n_relations: int, max_length: int) -> int:
     """``D_g = Σ_{h=1..g} R^h``: the chains of length 1…g one pass can be asked.
+
+    Parameters
+    ----------
+    n_relations : int
+        R, the number of relations.
+    max_length : int
+        g, the longest chain one pass answers.
 
     Examples
     --------
@@ -129,6 +143,13 @@ def chain_keys(n_relations: int, max_length: int) -> IntArray:
 
     Rows are ordered by length, then lexicographically (``r_1`` first); row ``c`` is selector key
     ``c`` and k-slot ``c`` of the entity subspace.
+
+    Parameters
+    ----------
+    n_relations : int
+        R, the number of relations.
+    max_length : int
+        g, the longest chain one pass answers.
 
     Examples
     --------
@@ -214,6 +235,22 @@ def multi_hop_dimension(
     (``R+1`` each), the ``g+1`` positions and the output subspace, with ``g = ⌈H/L⌉`` and ``k``
     the codebook's minimum code length for N codes. The codebook defaults to ``"grid"``, unlike
     :func:`construct_single_hop`, whose default is the paper's superposed gaussian codes.
+
+    Parameters
+    ----------
+    n_entities : int
+        N, the number of entities.
+    n_relations : int
+        R, the number of relations.
+    hops : int
+        H, hops per query.
+    steps : int
+        L, forward passes per query (chain of thought).
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
 
     Examples
     --------
@@ -332,7 +369,23 @@ def construct_multi_hop(
 def assemble(
     facts: Facts, codebook: Codebook, metadata: MultiHopMetadata, d: int, dtype: str, seed: int
 ) -> Construction[MultiHopMetadata]:
-    """Write every weight of the construction from its parts (float64 values, rounded once)."""
+    """Write every weight of the construction from its parts (float64 values, rounded once).
+
+    Parameters
+    ----------
+    facts : Facts
+        The R bijections stored.
+    codebook : Codebook
+        The attribute codes, drawn.
+    metadata : MultiHopMetadata
+        The construction's metadata (its codes, read maps and layout).
+    d : int
+        d_model, the residual width.
+    dtype : str or numpy dtype
+        ``"float64"`` or ``"float32"``: the weights' dtype.
+    seed : int
+        Seeds every random choice (facts, codes, read maps, samples).
+    """
     n, n_relations = facts.n_subjects, facts.n_relations
     g, bound, k = metadata.hops_per_pass, metadata.attention_bound, codebook.code_length
     keys = chain_keys(n_relations, g)  # [D_g, g], padded with ∅ = R

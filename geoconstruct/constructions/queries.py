@@ -66,6 +66,15 @@ def query_pairs(
 ) -> tuple[IntArray, IntArray]:
     """Subject and relation of single-hop queries ``q = r·N + s`` (default: all, in order).
 
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    queries : ndarray of int, optional
+        Query ids ``q = r·N + s``; None means every query.
+
     Examples
     --------
     >>> [pair.tolist() for pair in query_pairs(2, 2)]
@@ -80,7 +89,17 @@ def query_pairs(
 def prompt_tokens(
     vocabulary: Vocabulary, subjects: npt.ArrayLike, relations: npt.ArrayLike
 ) -> IntArray:
-    """The prompts ``[s, N + r]``: [n, 2] token ids."""
+    """The prompts ``[s, N + r]``: [n, 2] token ids.
+
+    Parameters
+    ----------
+    vocabulary : Vocabulary
+        Token ids of subjects, relations and attributes.
+    subjects : array_like of int
+        Subject ids, broadcast against ``relations``.
+    relations : array_like of int
+        Relation ids.
+    """
     relation_tokens = np.asarray(relations) + vocabulary.relation_offset
     return np.stack([np.asarray(subjects), relation_tokens], axis=1).astype(np.int64)
 

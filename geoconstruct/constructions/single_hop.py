@@ -250,7 +250,23 @@ def construct_single_hop(
 def assemble(
     facts: Facts, codebook: Codebook, metadata: SingleHopMetadata, d: int, dtype: str, seed: int
 ) -> Construction[SingleHopMetadata]:
-    """Write every weight of the construction from its parts (float64 values, rounded once)."""
+    """Write every weight of the construction from its parts (float64 values, rounded once).
+
+    Parameters
+    ----------
+    facts : Facts
+        The R bijections stored.
+    codebook : Codebook
+        The attribute codes, drawn.
+    metadata : SingleHopMetadata
+        The construction's metadata (its codes, read maps and layout).
+    d : int
+        d_model, the residual width.
+    dtype : str or numpy dtype
+        ``"float64"`` or ``"float32"``: the weights' dtype.
+    seed : int
+        Seeds every random choice (facts, codes, read maps, samples).
+    """
     n_subjects, n_relations = facts.n_subjects, facts.n_relations
     layout, read_maps = metadata.layout, metadata.read_maps
     code_length = codebook.code_length
@@ -351,6 +367,22 @@ def memory_plan(
     written with the selector's float64 temporaries or the embeddings of
     :data:`SUBJECT_CHUNK` subjects at a time, whichever is larger.
 
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    d : int
+        d_model, the residual width.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+    dtype : str or numpy dtype
+        ``"float64"`` or ``"float32"``: the weights' dtype.
+
     Examples
     --------
     >>> memory_plan(10_000, 8, 24, layout="block", codebook="grid").total < 50 * 2**20
@@ -404,6 +436,18 @@ def code_length_for(
     ``⌈32(R-1)²/(8R-9-16γ(R-1)) · ln(N(N-1)R/δ)⌉`` (see
     :func:`~geoconstruct.constructions.layouts.superposed_code_length`).
 
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+
     Examples
     --------
     >>> code_length_for(10_000, 8, layout="block", codebook="grid"), code_length_for(10_000, 8)
@@ -428,6 +472,18 @@ def required_dimension(
     built whole), equal to :func:`proven_dimension`. Random unit codes can be drawn at any length,
     so their construction can be assembled at code length 1; below :func:`proven_dimension`
     nothing is proved and recall is measured (``construction.guarantee`` says so).
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
 
     Raises
     ------
@@ -461,6 +517,18 @@ def proven_dimension(
     ``k + R`` for the superposed layout and ``R(k + 1)`` for the block one (``2k + R`` and
     ``(R+1)·k + R`` with a separate output subspace), with k from :func:`code_length_for`.
 
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+
     Examples
     --------
     >>> proven_dimension(10_000, 8, layout="block", codebook="grid")
@@ -482,6 +550,22 @@ def single_hop_config(
     dtype: str = "float64",
 ) -> TransformerConfig:
     """The config :func:`construct_single_hop` builds at ``d`` (nothing is built).
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    d : int
+        d_model, the residual width.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+    dtype : str or numpy dtype
+        ``"float64"`` or ``"float32"``: the weights' dtype.
 
     Examples
     --------

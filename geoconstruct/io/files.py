@@ -152,6 +152,11 @@ def save(construction: Construction, path: PathLike) -> Path:
 def load(path: PathLike) -> Construction:
     """Read a construction written by :func:`save`, after checking all of it.
 
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :func:`save` (``.npz`` or ``.safetensors``).
+
     Raises
     ------
     FileNotFoundError

@@ -19,6 +19,11 @@ def transformer_lens_config(construction: Construction) -> Any:
     """A ``transformer_lens.TransformerBridgeConfig`` for the construction's model.
 
     Needs the optional extra ``tl`` (``pip install 'geoconstruct[tl]'``).
+
+    Parameters
+    ----------
+    construction : Construction
+        A built model.
     """
     transformer_lens, _ = _import_transformer_lens()
     config = construction.config
@@ -41,6 +46,11 @@ def transformer_lens_state_dict(construction: Construction) -> dict[str, Any]:
     """The weights as a plain TransformerLens state dict: the same names, as torch tensors.
 
     Needs the optional extra ``tl``.
+
+    Parameters
+    ----------
+    construction : Construction
+        A built model.
     """
     _, torch = _import_transformer_lens()
     return {
@@ -57,6 +67,11 @@ def to_transformer_lens(construction: Construction) -> Any:
     construction's dtype, with the weights loaded through TransformerLens's own checkpoint
     conversion; every parameter must match (``strict=True``). ``model(tokens)`` returns logits
     ``[batch, pos, d_vocab]`` for a ``torch`` tensor of token ids.
+
+    Parameters
+    ----------
+    construction : Construction
+        A built model.
 
     Raises
     ------

@@ -132,18 +132,48 @@ class ResidualMap(Mapping[str, slice]):
 def write_embedding(
     W: MutableWeights, tokens: npt.ArrayLike, subspace: slice, vectors: npt.ArrayLike
 ) -> None:
-    """``W_E[tokens, subspace] = vectors`` ([n_tokens, size])."""
+    """``W_E[tokens, subspace] = vectors`` ([n_tokens, size]).
+
+    Parameters
+    ----------
+    W : dict of str to ndarray
+        The weights being written, in TransformerLens names; changed in place.
+    tokens : array_like of int
+        The rows of ``W_E`` written.
+    subspace : slice
+        The residual coordinates written.
+    vectors : array_like, shape [n_tokens, size]
+        One vector a token.
+    """
     W["embed.W_E"][np.asarray(tokens), subspace] = vectors
 
 
 def write_one_hot_embedding(W: MutableWeights, tokens: npt.ArrayLike, subspace: slice) -> None:
-    """Token ``tokens[i]`` embeds as basis vector i of ``subspace``."""
+    """Token ``tokens[i]`` embeds as basis vector i of ``subspace``.
+
+    Parameters
+    ----------
+    W : dict of str to ndarray
+        The weights being written, in TransformerLens names; changed in place.
+    tokens : array_like of int
+        The rows of ``W_E`` written.
+    subspace : slice
+        The residual coordinates written.
+    """
     token_ids = np.asarray(tokens)
     W["embed.W_E"][token_ids, subspace.start + np.arange(token_ids.size)] = 1.0
 
 
 def write_positional_one_hot(W: MutableWeights, subspace: slice) -> None:
-    """Position i embeds as basis vector i of ``subspace`` (``W_pos``)."""
+    """Position i embeds as basis vector i of ``subspace`` (``W_pos``).
+
+    Parameters
+    ----------
+    W : dict of str to ndarray
+        The weights being written, in TransformerLens names; changed in place.
+    subspace : slice
+        The residual coordinates written.
+    """
     n_positions = W["pos_embed.W_pos"].shape[0]
     W["pos_embed.W_pos"][:, subspace] = np.eye(n_positions)
 
@@ -154,6 +184,17 @@ def write_copy_head(W: MutableWeights, head: int, subspace: slice, n_positions: 
     ``W_Q = W_K = 0`` make attention uniform, ``1/n`` on each of the ``n_positions`` positions;
     ``W_V`` is the identity on the subspace and ``W_O = n·I`` writes the average back, so a
     subspace that only one token fills arrives exactly.
+
+    Parameters
+    ----------
+    W : dict of str to ndarray
+        The weights being written, in TransformerLens names; changed in place.
+    head : int
+        The attention head written.
+    subspace : slice
+        The residual coordinates written.
+    n_positions : int
+        The prompt length averaged over.
     """
     size = subspace.stop - subspace.start
     W["blocks.0.attn.W_V"][head, subspace, :size] = np.eye(size)
@@ -175,6 +216,23 @@ def write_positional_head(
     Every query position scores position ``attend_to`` at ``score_gap`` and every other position
     at 0 (``q = score_gap·√d_head`` on coordinate 0, ``k = 1`` there from ``W_pos`` only); ``W_V``
     reads ``source`` and ``W_O`` writes it into ``target`` (of the same size).
+
+    Parameters
+    ----------
+    W : dict of str to ndarray
+        The weights being written, in TransformerLens names; changed in place.
+    head : int
+        The attention head written.
+    position : slice
+        The positional subspace the scores read.
+    attend_to : int
+        The position attended.
+    score_gap : float
+        How far the attended position's score exceeds every other's.
+    source : slice
+        The subspace copied.
+    target : slice
+        Where it is written.
     """
     d_head = W["blocks.0.attn.W_Q"].shape[2]
     size = source.stop - source.start
@@ -195,7 +253,23 @@ def write_selector(
 ) -> None:
     """The gated selector MLP of :func:`~geoconstruct.model.selector.selector_mlp`: key c opens
     when ``⟨gates[c], x⟩`` reaches ``gate_threshold`` (the number of conditions it checks), and
-    ``gate_scale`` (λ) bounds every coordinate it reads."""
+    ``gate_scale`` (λ) bounds every coordinate it reads.
+
+    Parameters
+    ----------
+    W : dict of str to ndarray
+        The weights being written, in TransformerLens names; changed in place.
+    read_maps : array_like, shape [n_keys, d_model, k]
+        B_c lifted to the residual stream.
+    gates : array_like, shape [n_keys, d_model]
+        The gate direction of each key.
+    output_map : array_like, shape [k, d_model]
+        Where the selected code is written.
+    gate_threshold : float
+        The gate value below which a key's units stay closed.
+    gate_scale : float
+        λ, the gate's weight against the code.
+    """
     selector = selector_mlp(read_maps, gates, gate_threshold, output_map, gate_scale)
     W["blocks.0.mlp.W_in"][:] = selector.W_in
     W["blocks.0.mlp.b_in"][:] = selector.b_in
@@ -217,6 +291,19 @@ def write_codebook_unembedding(
     answer logit is ``⟨u_a, y⟩ + b_U[a] >= -‖y‖·max‖u‖ + min b_U``; with ``‖y‖ <= output_norm``
     the other tokens get an integer bias strictly below that (an integer, so that integer
     constructions stay exactly representable).
+
+    Parameters
+    ----------
+    W : dict of str to ndarray
+        The weights being written, in TransformerLens names; changed in place.
+    subspace : slice
+        The output subspace read.
+    answer_tokens : array_like of int
+        The token of each code, in codebook order.
+    codebook : Codebook
+        The attribute codes.
+    output_norm : float
+        The scale of the selected code in the output subspace.
     """
     tokens = np.asarray(answer_tokens)
     bias = codebook.unembedding_bias()
@@ -227,7 +314,13 @@ def write_codebook_unembedding(
 
 
 def freeze(W: MutableWeights) -> Weights:
-    """The weights as a read-only mapping of read-only, contiguous arrays."""
+    """The weights as a read-only mapping of read-only, contiguous arrays.
+
+    Parameters
+    ----------
+    W : dict of str to ndarray
+        The finished weights.
+    """
     frozen = {}
     for name, array in W.items():
         contiguous = np.ascontiguousarray(array)
@@ -245,6 +338,17 @@ def with_subject_rows(
     The one place a fact-dependent row is rewritten after assembly: quantisation and
     :meth:`~geoconstruct.constructions.construction.Construction.with_subject_embeddings`,
     transfer to new facts, and the intervention probe all go through it.
+
+    Parameters
+    ----------
+    weights : mapping of str to ndarray
+        The weights to copy.
+    n_subjects : int
+        N: rows 0…N−1 of ``W_E`` are the subjects'.
+    columns : slice
+        The subject subspace.
+    rows : array_like, shape [N, size]
+        The new subject rows.
 
     Examples
     --------

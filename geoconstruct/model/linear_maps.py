@@ -156,6 +156,13 @@ def linear_maps(
 
     The attention weights [head, d_model, d_head] become one map over all heads:
     ``W_Q``, ``W_K``, ``W_V`` [d_model, head·d_head] and ``W_O`` [head·d_head, d_model].
+
+    Parameters
+    ----------
+    weights : mapping of str to ndarray
+        Weights in TransformerLens names and shapes.
+    config : TransformerConfig
+        The model's hyper-parameters.
     """
     d_model, heads = config.d_model, config.n_heads * config.d_head
     maps = {}

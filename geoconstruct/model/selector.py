@@ -112,6 +112,15 @@ def selector_mlp(
 def gated_difference(z: npt.ArrayLike, gate: npt.ArrayLike, gate_scale: float) -> FloatArray:
     """``relu(z + λG) - relu(-z + λG)``: one pair of selector units, for gate values ``G``.
 
+    Parameters
+    ----------
+    z : array_like
+        The code coordinates read.
+    gate : array_like
+        G, the gate values.
+    gate_scale : float
+        λ.
+
     Examples
     --------
     >>> gated_difference([2.5, 2.5, -4.0], [0, -1, -2], gate_scale=4.0).tolist()

@@ -139,7 +139,15 @@ class ParameterSplit:
 
 
 def validate_weights(weights: Weights, config: TransformerConfig) -> None:
-    """Raise ``ValueError`` unless ``weights`` has exactly the names, shapes and dtype of config."""
+    """Raise ``ValueError`` unless ``weights`` has exactly the names, shapes and dtype of config.
+
+    Parameters
+    ----------
+    weights : mapping of str to ndarray
+        Weights in TransformerLens names and shapes.
+    config : TransformerConfig
+        The model's hyper-parameters.
+    """
     expected = config.weight_shapes()
     missing = sorted(set(expected) - set(weights))
     extra = sorted(set(weights) - set(expected))
@@ -154,14 +162,30 @@ def validate_weights(weights: Weights, config: TransformerConfig) -> None:
 
 
 def zero_weights(config: TransformerConfig) -> dict[str, FloatArray]:
-    """Fresh writeable zero arrays for every parameter of ``config``."""
+    """Fresh writeable zero arrays for every parameter of ``config``.
+
+    Parameters
+    ----------
+    config : TransformerConfig
+        The model's hyper-parameters.
+    """
     return {name: np.zeros(shape, config.dtype) for name, shape in config.weight_shapes().items()}
 
 
 def random_weights(
     config: TransformerConfig, seed: int | np.random.Generator = 0, scale: float = 1.0
 ) -> dict[str, FloatArray]:
-    """Gaussian weights with standard deviation ``scale / sqrt(fan_in)`` (for tests and probes)."""
+    """Gaussian weights with standard deviation ``scale / sqrt(fan_in)`` (for tests and probes).
+
+    Parameters
+    ----------
+    config : TransformerConfig
+        The model's hyper-parameters.
+    seed : int or numpy.random.Generator
+        Seeds the draw, or the generator to draw from.
+    scale : float
+        Multiplies every standard deviation.
+    """
     rng = np.random.default_rng(seed)
     weights = {}
     for name, shape in config.weight_shapes().items():
@@ -235,6 +259,20 @@ def residual_stream(
     is [batch, 1, d_model]. :func:`forward` is this followed by ``@ W_U + b_U``. ``maps`` are the
     model's :func:`~geoconstruct.model.linear_maps.linear_maps` (built here when not given): a
     caller that runs many batches builds them once.
+
+    Parameters
+    ----------
+    weights : mapping of str to ndarray
+        Weights in TransformerLens names and shapes.
+    config : TransformerConfig
+        The model's hyper-parameters.
+    tokens : array_like of int, shape [batch, pos]
+        Prompts as token ids.
+    last_position_only : bool
+        Run the final layer at the last position only; the result is [batch, 1, d_model].
+    maps : mapping, optional
+        The model's linear maps (:func:`~geoconstruct.model.linear_maps.linear_maps`), built here
+        when None; a caller running many batches builds them once.
     """
     token_ids = _check_tokens(tokens, config)
     n_positions = token_ids.shape[1]

@@ -114,7 +114,33 @@ def trained_row(
     transfer_seeds: Sequence[int] = TRANSFER_SEEDS,
     progress: Callable[[int], None] | None = None,
 ) -> ComparisonRow:
-    """Train one model and read it with every probe (see the module's docstring)."""
+    """Train one model and read it with every probe (see the module's docstring).
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    d : int
+        d_model, the residual width.
+    d_mlp : int, optional
+        The MLP's width; None gives 4·d.
+    steps : int
+        Full-batch AdamW steps.
+    learning_rate : float
+        AdamW's step size.
+    weight_decay : float
+        AdamW's weight decay.
+    seed : int
+        Seeds every random choice (facts, codes, read maps, samples).
+    freeze_embeddings : bool
+        Keep ``W_E`` at its random initialisation (the frozen-embedding control).
+    transfer_seeds : sequence of int
+        Offsets to ``seed`` of the fresh fact sets transferred to.
+    progress : callable, optional
+        Called with 1 after each training step.
+    """
     start = time.perf_counter()
     model = train_single_hop(
         n_subjects,
@@ -168,6 +194,17 @@ def construction_row(
 
     The superposition R² is the least-squares fit's where it is identifiable (``N >= R·k``),
     else NaN.
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    seed : int
+        Seeds every random choice (facts, codes, read maps, samples).
+    transfer_seeds : sequence of int
+        Offsets to ``seed`` of the fresh fact sets transferred to.
     """
     start = time.perf_counter()
     d = proven_dimension(n_subjects, n_relations)

@@ -97,7 +97,15 @@ class TrainedModel:
 def single_hop_prompts(
     facts: Facts, vocabulary: Vocabulary
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Every prompt ``[s, N + r]`` ([N·R, 2], query ``r·N + s``) and its attribute token."""
+    """Every prompt ``[s, N + r]`` ([N·R, 2], query ``r·N + s``) and its attribute token.
+
+    Parameters
+    ----------
+    facts : Facts
+        The R bijections stored.
+    vocabulary : Vocabulary
+        Token ids of subjects, relations and attributes.
+    """
     subjects, relations = query_pairs(facts.n_subjects, facts.n_relations)
     answers = facts.answer(subjects, relations) + vocabulary.attribute_offset
     return prompt_tokens(vocabulary, subjects, relations), np.asarray(answers, dtype=np.int64)

@@ -128,6 +128,16 @@ def certificate_bytes(
     Per query a float64 margin and a flag; per chunk of subjects the rows, their product and the
     ``[n, R, k]`` temporaries; the codes and the unembedding's output rows with their temporaries;
     with ``random_codes`` (gaussian or rademacher), a 4096-row block of their Gram matrix.
+
+    Parameters
+    ----------
+    config : TransformerConfig
+        The model's hyper-parameters.
+    layout : PromptLayout
+        Where subject, relation and output sit in the residual stream.
+    random_codes : bool
+        Whether the codes are random (their coherence is bounded from the codes, one more Gram
+        block).
     """
     n_queries = layout.n_subjects * layout.n_relations
     k, d_model = layout.code_length, config.d_model

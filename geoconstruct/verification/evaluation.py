@@ -62,6 +62,13 @@ BACKENDS = ("numpy", "torch")
 def require_backend(backend: str, device: str) -> None:
     """Refuse, before any work, a backend or device the forward pass does not run on.
 
+    Parameters
+    ----------
+    backend : str
+        Where the forward pass runs: ``"numpy"`` or ``"torch"``.
+    device : str
+        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
+
     Examples
     --------
     >>> require_backend("torch", "cuda"), require_backend("numpy", "cpu")
@@ -92,6 +99,11 @@ def bytes_per_prompt(config: TransformerConfig) -> int:
     Counts every array the forward pass holds at once for one prompt: the residual stream and its
     updates, queries/keys/values and their reshaped copies, attention scores and pattern, and the
     MLP pre-activations and hidden units of every layer.
+
+    Parameters
+    ----------
+    config : TransformerConfig
+        The model's hyper-parameters.
     """
     itemsize = np.dtype(config.dtype).itemsize
     heads = config.n_heads * config.d_head
@@ -104,14 +116,28 @@ def bytes_per_prompt(config: TransformerConfig) -> int:
 def unembedding_rows(config: TransformerConfig, *, tileable: bool = True) -> int:
     """Prompts unembedded at once: :data:`UNEMBEDDING_ROWS`, or, where the unembedding cannot be
     computed a tile of columns at a time, the rows of ``d_vocab`` logits that fill
-    :data:`UNEMBEDDING_BLOCK_BYTES`."""
+    :data:`UNEMBEDDING_BLOCK_BYTES`.
+
+    Parameters
+    ----------
+    config : TransformerConfig
+        The model's hyper-parameters.
+    tileable : bool
+        Whether the unembedding may be computed a tile of the vocabulary at a time.
+    """
     if tileable:
         return UNEMBEDDING_ROWS
     return max(1, UNEMBEDDING_BLOCK_BYTES // (config.d_vocab * np.dtype(config.dtype).itemsize))
 
 
 def unembedding_tile(config: TransformerConfig) -> int:
-    """Vocabulary columns per tile: :data:`UNEMBEDDING_ROWS` of them fill the logits buffer."""
+    """Vocabulary columns per tile: :data:`UNEMBEDDING_ROWS` of them fill the logits buffer.
+
+    Parameters
+    ----------
+    config : TransformerConfig
+        The model's hyper-parameters.
+    """
     itemsize = np.dtype(config.dtype).itemsize
     return min(config.d_vocab, max(1, UNEMBEDDING_BLOCK_BYTES // (UNEMBEDDING_ROWS * itemsize)))
 
@@ -125,7 +151,15 @@ def _unembedding_bytes(config: TransformerConfig) -> int:
 
 
 def chunk_size(config: TransformerConfig, chunk_bytes: int) -> int:
-    """Prompts per chunk: ``max(1, chunk_bytes // bytes_per_prompt(config))``."""
+    """Prompts per chunk: ``max(1, chunk_bytes // bytes_per_prompt(config))``.
+
+    Parameters
+    ----------
+    config : TransformerConfig
+        The model's hyper-parameters.
+    chunk_bytes : int
+        Bytes one chunk of prompts may take.
+    """
     chunk_bytes = require_int("chunk_bytes", chunk_bytes, minimum=1)
     return max(1, chunk_bytes // bytes_per_prompt(config))
 
@@ -138,6 +172,17 @@ def plan_chunk_bytes(
     Raises :class:`~geoconstruct._validation.MemoryBudgetError` (a ``MemoryError``), before
     anything is allocated, when the ``[n, n_ctx]`` table, the answers, the logits buffer and a
     one-prompt chunk together exceed ``memory_budget``.
+
+    Parameters
+    ----------
+    config : TransformerConfig
+        The model's hyper-parameters.
+    n_prompts : int
+        The prompts to score.
+    memory_budget : int
+        Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
+    task : str
+        ``"recall"`` (the answers' margins) or ``"predict"`` (the argmax only).
     """
     fixed = n_prompts * (config.n_ctx + 1) * np.dtype(np.int64).itemsize
     fixed += _unembedding_bytes(config)
@@ -154,7 +199,23 @@ def predict_tokens(
     backend: str = "numpy",
     device: str = "cpu",
 ) -> npt.NDArray[np.int64]:
-    """The argmax token at the last position of every prompt, computed in chunks."""
+    """The argmax token at the last position of every prompt, computed in chunks.
+
+    Parameters
+    ----------
+    weights : mapping of str to ndarray
+        Weights in TransformerLens names and shapes.
+    config : TransformerConfig
+        The model's hyper-parameters.
+    tokens : array_like of int, shape [batch, pos]
+        Prompts as token ids.
+    chunk_bytes : int
+        Bytes one chunk of prompts may take.
+    backend : str
+        Where the forward pass runs: ``"numpy"`` or ``"torch"``.
+    device : str
+        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
+    """
     token_ids = np.asarray(tokens)
     predicted = np.zeros(token_ids.shape[0], np.int64)
     summaries = logit_summaries(weights, config, token_ids, None, chunk_bytes, backend, device)
@@ -177,6 +238,23 @@ def predict_with_margins(
 
     Like :func:`score_prompts`, but keeps every prediction (the chain-of-thought loop feeds them
     back as the next prompt's token). A margin is positive iff the answer is the strict argmax.
+
+    Parameters
+    ----------
+    weights : mapping of str to ndarray
+        Weights in TransformerLens names and shapes.
+    config : TransformerConfig
+        The model's hyper-parameters.
+    tokens : array_like of int, shape [batch, pos]
+        Prompts as token ids.
+    answers : array_like of int
+        The answer token of each prompt.
+    chunk_bytes : int
+        Bytes one chunk of prompts may take.
+    backend : str
+        Where the forward pass runs: ``"numpy"`` or ``"torch"``.
+    device : str
+        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
     """
     token_ids = np.asarray(tokens)
     expected = np.asarray(answers)

@@ -95,6 +95,15 @@ class Checkable(Protocol):
 def sample_queries(total: int, sample: int | None, seed: int) -> npt.NDArray[np.int64] | None:
     """Query ids to check: ``None`` for all ``total``, else a uniform sample of distinct ids.
 
+    Parameters
+    ----------
+    total : int
+        Queries there are.
+    sample : int, optional
+        How many to draw; None (or at least ``total``) checks all.
+    seed : int
+        Seeds the draw.
+
     Examples
     --------
     >>> ids = sample_queries(1000, 5, seed=0)
@@ -117,12 +126,26 @@ def sample_queries(total: int, sample: int | None, seed: int) -> npt.NDArray[np.
 
 def query_work(config: TransformerConfig, n_queries: int) -> int:
     """Multiply-adds of the unembedding over ``n_queries`` prompts: ``n · d_vocab · d_model``,
-    the measure of work every limit and every reported figure uses."""
+    the measure of work every limit and every reported figure uses.
+
+    Parameters
+    ----------
+    config : TransformerConfig
+        The model's hyper-parameters.
+    n_queries : int
+        Prompts unembedded.
+    """
     return n_queries * config.d_vocab * config.d_model
 
 
 def exact_work(construction: Checkable) -> int:
-    """:func:`query_work` over every query of ``construction``."""
+    """:func:`query_work` over every query of ``construction``.
+
+    Parameters
+    ----------
+    construction : Construction
+        A built model.
+    """
     return query_work(construction.config, construction.total_queries)
 
 
@@ -134,6 +157,15 @@ def sample_for(
 ) -> int | None:
     """The sample a check of ``construction`` runs: None (every query) when :func:`exact_work`
     is at most ``exact_work_limit`` or the sample would hold every query, else ``sample_size``.
+
+    Parameters
+    ----------
+    construction : Construction
+        A built model.
+    exact_work_limit : int
+        Multiply-adds up to which a check runs every query; beyond it, a labelled sample.
+    sample_size : int
+        Queries a sampled check draws.
 
     Examples
     --------
@@ -153,6 +185,13 @@ def failing_upper_bound(n_sampled: int, total: int) -> float:
     """The exact 95 % upper bound on the share of failing queries after ``n_sampled`` of
     ``total`` drawn uniformly without replacement were all answered (the upper end of the
     interval of :func:`~geoconstruct.verification.report.accuracy_interval`, turned round).
+
+    Parameters
+    ----------
+    n_sampled : int
+        Queries drawn, every one recalled.
+    total : int
+        Queries there are.
 
     Examples
     --------

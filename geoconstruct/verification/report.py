@@ -125,8 +125,7 @@ class RecallReport:
         """A 95 % confidence interval for the accuracy over all ``total_queries``.
 
         Exact for a sample drawn uniformly without replacement (:func:`accuracy_interval`);
-        the accuracy itself, twice, when every query was checked.
-        """
+        the accuracy itself, twice, when every query was checked."""
         return self.interval(0.95)
 
     def interval(self, confidence: float) -> tuple[float, float]:
@@ -147,6 +146,17 @@ def accuracy_interval(
     ``K_high = max{K : P(X <= n_correct | K) > α/2}``, X hypergeometric (the Clopper–Pearson
     construction for sampling without replacement; ``proofs/sampled_recall.md``). Returns
     ``(K_low / population, K_high / population)``.
+
+    Parameters
+    ----------
+    n_correct : int
+        Queries recalled.
+    n_sampled : int
+        Queries drawn.
+    population : int
+        Queries there are.
+    confidence : float
+        The interval's confidence.
 
     Examples
     --------
@@ -205,6 +215,11 @@ class PromptScores:
 def rank_in_group(groups: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """For each entry, how many entries of its group come before it.
 
+    Parameters
+    ----------
+    groups : ndarray of int
+        A group id for each entry.
+
     Examples
     --------
     >>> rank_in_group(np.array([2, 0, 2, 2, 0])).tolist()
@@ -240,6 +255,37 @@ def recall_report(
     ``certified_count`` queries proved elsewhere (with margin at least ``certified_margin``) are
     added to the forward pass's correct ones; failures are mapped back to subject, relation and
     attribute ids.
+
+    Parameters
+    ----------
+    scores : PromptScores
+        The forward pass's predictions and margins.
+    tokens : ndarray of int, shape [n, 2]
+        The prompts scored.
+    answers : ndarray of int
+        Their answer tokens.
+    vocabulary : Vocabulary
+        Token ids of subjects, relations and attributes.
+    n_facts : int
+        Facts stored.
+    n_queries : int
+        Queries checked.
+    total_queries : int
+        Queries there are.
+    sampled : bool
+        Whether the queries are a seeded sample.
+    certified_count : int
+        Facts whose margin was certified (not run).
+    certified_margin : float
+        The certificate's smallest margin bound.
+    method : str
+        ``"exact"``, ``"sampled"`` or ``"certified"``.
+    n_fallback : int
+        Facts the certificate left to the forward pass.
+    certificate_reason : str, optional
+        Why nothing was certified, if so.
+    max_failures : int
+        How many failures the report lists.
     """
     relations = tokens[:, 1] - vocabulary.relation_offset  # [n] of the scored prompts
     failed = scores.failed_indices

@@ -32,7 +32,23 @@ def torch_logit_summaries(
     """:func:`logit_summaries` by the torch pass: as many prompts at once as fit ``chunk_bytes``
     beside a [rows, :data:`TORCH_TILE`] block of logits, each block reduced on the device as the
     numpy pass reduces its tiles (the answer's logit read and left out, the best other logit
-    and its first index kept; ties keep the earlier index)."""
+    and its first index kept; ties keep the earlier index).
+
+    Parameters
+    ----------
+    weights : mapping of str to ndarray
+        Weights in TransformerLens names and shapes.
+    config : TransformerConfig
+        The model's hyper-parameters.
+    tokens : array_like of int, shape [batch, pos]
+        Prompts as token ids.
+    answers : ndarray of int, optional
+        The answer token of each prompt; None skips the margins.
+    chunk_bytes : int
+        Bytes one chunk of prompts may take.
+    device : str
+        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
+    """
     torch = require_torch()
     model = TorchModel(weights, config, device)
     itemsize = np.dtype(config.dtype).itemsize

@@ -350,7 +350,32 @@ def capacity_table(
     progress: ProgressCallback | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> list[CapacityRow]:
-    """The largest N each dimension holds, beside the per-subject bound (one row per cell)."""
+    """The largest N each dimension holds, beside the per-subject bound (one row per cell).
+
+    Parameters
+    ----------
+    dimensions : iterable of int
+        The d's; one row for each d, R, codebook and precision.
+    relations : iterable of int
+        The R's, one row (or cell) each.
+    codebooks : iterable of str
+        Codebook families by name.
+    precisions : iterable of str
+        Numeric formats of the fact-dependent weights.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    seeds : sequence of int
+        The seeds measured; each one's construction is checked.
+    max_subjects : int
+        The largest N the search tries.
+    executor : concurrent.futures.Executor, optional
+        Runs the cells as tasks (a process pool if None; a dask.distributed client's
+        ``get_executor()``).
+    progress : callable, optional
+        Called with 1 as each row's search finishes.
+    memory_budget : int
+        Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
+    """
     searches = _searches(codebooks, precisions, layout, seeds, memory_budget, SAMPLE_SIZE)
     cells = [
         (d, r, max_subjects, search) for d in dimensions for r in relations for search in searches

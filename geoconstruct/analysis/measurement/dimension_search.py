@@ -76,6 +76,15 @@ MAX_CODE_STEPS = 64
 def table_codebook(codebook: str | CodebookFamily, precision: str) -> CodebookFamily:
     """The codebook family a measurement builds: grid digits as wide as an integer format.
 
+    Parameters
+    ----------
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+    precision : str
+        The numeric format of the fact-dependent weights (``"float32"``, ``"float16"``,
+        ``"bfloat16"``, ``"int8"``, ...).
+
     Examples
     --------
     >>> table_codebook("grid", "int4"), table_codebook("grid", "float32")
@@ -89,6 +98,16 @@ def table_codebook(codebook: str | CodebookFamily, precision: str) -> CodebookFa
 def run_dtype(family: CodebookFamily, code_length: int, precision: str) -> str:
     """The dtype a measurement runs in: float32 for formats of at most 32 bits, unless the codes
     are not exact there (wide grid codes, ``proofs/block_recall.md``); float64 otherwise.
+
+    Parameters
+    ----------
+    family : CodebookFamily
+        The codes' family.
+    code_length : int
+        k, the length of each attribute code.
+    precision : str
+        The numeric format of the fact-dependent weights (``"float32"``, ``"float16"``,
+        ``"bfloat16"``, ``"int8"``, ...).
 
     Examples
     --------
@@ -441,7 +460,19 @@ def min_dimension(n_subjects: int, n_relations: int, **options: Unpack[SearchOpt
 
 def recalls_at(n_subjects: int, n_relations: int, d: int, **options: Unpack[SearchOptions]) -> bool:
     """Whether the construction at ``d`` passes a check on every seed (False where ``d`` is below
-    what it can be assembled at); ``options`` as for :class:`Search`."""
+    what it can be assembled at); ``options`` as for :class:`Search`.
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    d : int
+        d_model, the width the construction is built at.
+    **options
+        The fields of :class:`Search` (see :func:`measure_min_dimension`).
+    """
     search = Search(**options)
     layout = resolve_layout(search.layout)
     code_length = layout.code_length_at(n_relations, d)
@@ -460,6 +491,17 @@ def capacity(
     N doubles from 1 until a check fails, then bisects between the last passing and the first
     failing N, so no construction much larger than the capacity is built; ``options`` as for
     :class:`Search`.
+
+    Parameters
+    ----------
+    d : int
+        d_model, the width every construction is built at.
+    n_relations : int
+        R, the number of relations.
+    max_subjects : int
+        The largest N the search tries.
+    **options
+        The fields of :class:`Search` (see :func:`measure_min_dimension`).
 
     Examples
     --------

@@ -72,6 +72,11 @@ class NumericFormat:
 def numeric_format(name: str | NumericFormat) -> NumericFormat:
     """Parse a format name: one of :data:`FLOAT_FORMATS` or ``intP`` with ``2 <= P <= 16``.
 
+    Parameters
+    ----------
+    name : str or NumericFormat
+        A format name, or a format (returned as it is).
+
     Raises
     ------
     ValueError
@@ -112,6 +117,13 @@ class Quantized:
 
 def quantize(values: npt.ArrayLike, fmt: str | NumericFormat) -> Quantized:
     """Round ``values`` to the nearest numbers the format represents.
+
+    Parameters
+    ----------
+    values : array_like of float
+        The numbers to round.
+    fmt : NumericFormat
+        The numeric format (:func:`numeric_format` of a name).
 
     Examples
     --------
@@ -163,6 +175,13 @@ def quantize_construction(construction: Construction, fmt: str | NumericFormat) 
     object. The result's ``recall()`` judges the quantised weights, and its guarantee is restated
     (:meth:`~geoconstruct.Construction.with_subject_embeddings`): it stands where the format
     stores the embeddings exactly, and is ``"none"`` where rounding changed them.
+
+    Parameters
+    ----------
+    construction : Construction
+        A built model.
+    fmt : NumericFormat
+        The numeric format (:func:`numeric_format` of a name).
 
     Examples
     --------
@@ -219,6 +238,13 @@ class StorageEfficiency:
 
 def storage_efficiency(construction: Construction, fmt: str | NumericFormat) -> StorageEfficiency:
     """Storage efficiency of ``construction`` with its fact-dependent parameters in ``fmt``.
+
+    Parameters
+    ----------
+    construction : Construction
+        A built model.
+    fmt : NumericFormat
+        The numeric format (:func:`numeric_format` of a name).
 
     Examples
     --------

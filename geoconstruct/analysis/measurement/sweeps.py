@@ -18,13 +18,27 @@ __all__ = ["ProgressCallback", "process_pool", "run_cells", "size_cost"]
 
 
 def process_pool(max_workers: int | None = None) -> ProcessPoolExecutor:
-    """A process pool (one worker per core by default) whose workers run BLAS on one thread."""
+    """A process pool (one worker per core by default) whose workers run BLAS on one thread.
+
+    Parameters
+    ----------
+    max_workers : int, optional
+        Worker processes; None gives one per core.
+    """
     return ProcessPoolExecutor(max_workers, initializer=_one_blas_thread)
 
 
 def size_cost(n_subjects: int, n_relations: int) -> float:
     """How much work a cell of one (N, R) is, for ordering: ``(N·R)²``, as the unembedding's
-    product over every query grows (queries N·R, vocabulary about 2N, d about R·log N)."""
+    product over every query grows (queries N·R, vocabulary about 2N, d about R·log N).
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    """
     return float(n_subjects * n_relations) ** 2
 
 
@@ -44,6 +58,19 @@ def run_cells(
 
     With ``cost`` (called with a cell's arguments), the cells are submitted most costly first,
     so that the longest starts at once instead of last.
+
+    Parameters
+    ----------
+    cell : callable
+        The work of one cell: ``cell(*arguments)``, picklable for a process pool.
+    cells : list of tuple
+        One tuple of arguments per cell.
+    executor : concurrent.futures.Executor or None
+        Runs the cells as tasks; None creates (and shuts down) a process pool.
+    progress : callable or None
+        Called with 1 as each cell finishes.
+    cost : callable, optional
+        A cell's relative cost from its arguments; the costliest cells are submitted first.
 
     Examples
     --------

@@ -180,6 +180,33 @@ def transition(
     unless that exceeds ``accuracy_work_limit`` multiply-adds, where the policy's
     :data:`~geoconstruct.verification.policy.SAMPLE_SIZE` are (the row says ``sampled``).
 
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    dims : iterable of int
+        The d's measured, each at least ``required_dimension``.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+    seeds : sequence of int
+        The seeds measured; each one's construction is checked.
+    sample : int, optional
+        Queries checked per seed, a seeded uniform sample; None checks every query (up to the work
+        limit).
+    accuracy_work_limit : int
+        Multiply-adds up to which an accuracy row covers every query; beyond it, a labelled sample.
+    memory_budget : int
+        Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
+    backend : str
+        Where the forward pass runs: ``"numpy"`` or ``"torch"``.
+    device : str
+        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
+
     Examples
     --------
     >>> rows = transition(256, 2, [3, 20, 400], seeds=(0, 1))
@@ -269,6 +296,20 @@ def transition_dims(
 ) -> list[int]:
     """The d nearest to each ``ratio · R·log2 N`` that can be assembled, without repeats.
 
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    ratios : iterable of float
+        The d's as multiples of R·log2 N.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+
     Examples
     --------
     >>> transition_dims(4096, 4, (1, 2, 4))
@@ -305,6 +346,45 @@ def transition_table(
     up to ``exact_work_limit`` multiply-adds a check, beyond it the policy's sample, labelled; the
     accuracy rows cover every query up to ``accuracy_work_limit``). The cells are submitted
     largest first, so that the longest search starts at once; the rows come back in order.
+
+    Parameters
+    ----------
+    subjects : iterable of int
+        The N's, one row (or cell) each.
+    relations : iterable of int
+        The R's, one row (or cell) each.
+    dims : iterable of int, optional
+        The d's measured; None takes them from ``ratios``.
+    ratios : iterable of float
+        The d's as multiples of R·log2 N.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+    seeds : sequence of int
+        The seeds measured; each one's construction is checked.
+    sample : int, optional
+        Queries checked per seed, a seeded uniform sample; None checks every query (up to the work
+        limit).
+    measure_min_d : bool
+        Also search each (N, R)'s smallest d that recalls every fact on every seed (False: the
+        accuracy rows only).
+    exact_work_limit : int
+        Multiply-adds up to which a check runs every query; beyond it, a labelled sample.
+    accuracy_work_limit : int
+        Multiply-adds up to which an accuracy row covers every query; beyond it, a labelled sample.
+    backend : str
+        Where the forward pass runs: ``"numpy"`` or ``"torch"``.
+    device : str
+        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
+    executor : concurrent.futures.Executor, optional
+        Runs the cells as tasks (a process pool if None; a dask.distributed client's
+        ``get_executor()``).
+    progress : callable, optional
+        Called with 1 as each cell (a min-d search or a d's accuracy) finishes.
+    memory_budget : int
+        Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
     """
     sizes = [(n, r) for n in subjects for r in relations]
     given = None if dims is None else list(dims)

@@ -73,6 +73,13 @@ class SuperpositionProbe:
 def superposition_fit(weights: Weights, facts: Facts) -> SuperpositionProbe:
     """How well ``W_E[s] ≈ Σ_r B_r u_{π_r(s)}`` fits, from weights alone.
 
+    Parameters
+    ----------
+    weights : mapping of str to ndarray
+        Weights in TransformerLens names and shapes.
+    facts : Facts
+        The R bijections stored.
+
     Examples
     --------
     >>> from geoconstruct import construct_single_hop, required_dimension
@@ -87,7 +94,15 @@ def superposition_fit(weights: Weights, facts: Facts) -> SuperpositionProbe:
 
 def superposition_probe(fit: SuperpositionFit, n_subjects: int) -> SuperpositionProbe:
     """The R² of a fit already made to ``n_subjects`` embeddings, adjusted for its ``R·k``
-    regressors."""
+    regressors.
+
+    Parameters
+    ----------
+    fit : SuperpositionFit
+        Read maps and codes fitted from the weights (:func:`fit_superposition`).
+    n_subjects : int
+        N, the number of embeddings fitted.
+    """
     regressors = fit.read_maps.shape[0] * fit.codes.shape[1]
     adjusted = math.nan
     if n_subjects > regressors + 1:
@@ -182,6 +197,8 @@ def selector_profile(
         The thresholds of the ``"selector"`` kind.
     memory_budget : int
         Bytes for the pre-activations (``prompts × d_mlp`` floats) and their copies.
+    seed : int
+        Seeds every random choice (facts, codes, read maps, samples).
 
     Examples
     --------

@@ -56,6 +56,13 @@ def reinitialize(construction: Construction, new_facts: Facts) -> Construction:
     Every other array — attention, MLP, unembedding, relation rows of ``W_E`` — is the very same
     object, bit for bit; ``recall()`` of the result checks the new facts.
 
+    Parameters
+    ----------
+    construction : Construction
+        A built model.
+    new_facts : Facts
+        The facts to store instead.
+
     Raises
     ------
     TypeError, ValueError
@@ -185,6 +192,15 @@ def unembedding_codes(
     Returns ``codes`` [M, k] and ``code_basis`` [d_model, k] with
     ``W_U[:, attributes] = code_basis @ codes.T``; k is the numerical rank (singular values above
     ``rank_tolerance`` times the largest).
+
+    Parameters
+    ----------
+    W_U : array_like, shape [d_model, d_vocab]
+        The unembedding.
+    vocabulary : Vocabulary
+        Token ids of subjects, relations and attributes.
+    rank_tolerance : float
+        Singular values at most this times the largest count as zero.
     """
     columns = np.asarray(W_U, dtype=np.float64)[:, vocabulary.attribute_offset :]  # [d, M]
     # Rows that are zero everywhere add nothing to the span: decompose the others only (a
@@ -204,6 +220,15 @@ def reinitialize_weights(
     """Weights with the subject rows of ``W_E`` rewritten from a fit; every other array shared.
 
     Returns a new dict whose arrays other than ``embed.W_E`` are the input's own objects.
+
+    Parameters
+    ----------
+    weights : mapping of str to ndarray
+        Weights in TransformerLens names and shapes.
+    fit : SuperpositionFit
+        Read maps and codes fitted from the weights (:func:`fit_superposition`).
+    new_facts : Facts
+        The facts to store instead.
     """
     n_relations = fit.read_maps.shape[0]
     require_facts("new_facts", new_facts, new_facts.n_subjects, n_relations)
@@ -275,6 +300,22 @@ def transfer_summary(
     new_seed: int = 1,
 ) -> TransferSummary:
     """Build at the smallest d, then store fresh facts by rewriting the subject embeddings only.
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+    seed : int
+        Seeds every random choice (facts, codes, read maps, samples).
+    new_seed : int
+        Seeds the new facts.
 
     Examples
     --------

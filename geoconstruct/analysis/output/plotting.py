@@ -53,6 +53,13 @@ def _save(plt: Any, figure: Any, path: str | Path) -> Path:
 def plot_dimension_table(rows: Sequence[DimensionRow], path: str | Path) -> Path:
     """Draw measured ``d_s``, the construction's ``d_s`` and both bounds against N; save to path.
 
+    Parameters
+    ----------
+    rows : sequence of DimensionRow
+        The rows of :func:`~geoconstruct.analysis.measurement.capacity.dimension_table`.
+    path : str or Path
+        The image file to write (its suffix picks the format).
+
     Raises
     ------
     ImportError
@@ -131,6 +138,13 @@ def plot_tradeoff_table(rows: Sequence[TradeoffRow], path: str | Path) -> Path:
     Every (H, L) row with the same g has the same ``d_s``: the trade-off is one curve, exponential
     in g, and full chain-of-thought (g = 1) is its constant floor.
 
+    Parameters
+    ----------
+    rows : sequence of TradeoffRow
+        The rows of :func:`~geoconstruct.analysis.measurement.tradeoff.tradeoff_table`.
+    path : str or Path
+        The image file to write (its suffix picks the format).
+
     Raises
     ------
     ImportError
@@ -177,6 +191,13 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
     the layout and codebook), each line's proved dimension dotted. Right: the measured minimum d
     against ``log2 N``, one line per R (filled markers: every fact; hollow: sampled), beside the
     predicted minimum (``x``), ``R·log2 N`` (dashed) and the proved d (dotted).
+
+    Parameters
+    ----------
+    rows : sequence of TransitionRow
+        The rows of :func:`~geoconstruct.analysis.measurement.transition.transition_table`.
+    path : str or Path
+        The image file to write (its suffix picks the format).
 
     Raises
     ------

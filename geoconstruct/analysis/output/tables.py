@@ -28,6 +28,13 @@ Columns = tuple[tuple[str, str, str], ...]
 def render_table(rows: Sequence[Any], fmt: str = "md") -> str:
     """The rows as a Markdown, CSV, JSON or LaTeX table (errors shown in a last column).
 
+    Parameters
+    ----------
+    rows : sequence of rows
+        Rows of one class with ``COLUMNS``.
+    fmt : str
+        ``"md"`` (Markdown), ``"csv"``, ``"json"`` or ``"latex"``.
+
     Examples
     --------
     >>> from geoconstruct.analysis.measurement.capacity import CapacityRow
@@ -68,13 +75,25 @@ def render_table(rows: Sequence[Any], fmt: str = "md") -> str:
 
 
 def markdown_header(row_type: type) -> list[str]:
-    """The two header lines of a Markdown table of ``row_type`` rows (no error column)."""
+    """The two header lines of a Markdown table of ``row_type`` rows (no error column).
+
+    Parameters
+    ----------
+    row_type : type
+        A row class with ``COLUMNS`` (title, attribute, format) entries.
+    """
     columns: Columns = row_type.COLUMNS  # type: ignore[attr-defined]
     return _markdown_header([title for title, _, _ in columns])
 
 
 def markdown_row(row: Any) -> str:
-    """One row as a Markdown table line, under :func:`markdown_header`."""
+    """One row as a Markdown table line, under :func:`markdown_header`.
+
+    Parameters
+    ----------
+    row : row
+        An instance of a row class with ``COLUMNS``.
+    """
     return "| " + " | ".join(_cells(row, type(row).COLUMNS)) + " |"
 
 

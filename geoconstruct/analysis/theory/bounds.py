@@ -55,6 +55,11 @@ __all__ = [
 def log2_factorial(n: int) -> float:
     """``log2 n!`` through ``lgamma`` (exact to float rounding for every n).
 
+    Parameters
+    ----------
+    n : int
+        n >= 0.
+
     Examples
     --------
     >>> abs(log2_factorial(4) - math.log2(24)) < 1e-12
@@ -67,6 +72,13 @@ def log2_factorial(n: int) -> float:
 def global_bits(n_subjects: int, n_relations: int) -> float:
     """``R·log2 N!``: the bits that R uniformly random bijections over N subjects carry.
 
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+
     Examples
     --------
     >>> round(global_bits(1024, 4))
@@ -78,13 +90,30 @@ def global_bits(n_subjects: int, n_relations: int) -> float:
 
 
 def global_min_params(n_subjects: int, n_relations: int, bits: int) -> int:
-    """``⌈R·log2 N! / p⌉``: parameters any model needs at ``p`` bits a parameter."""
+    """``⌈R·log2 N! / p⌉``: parameters any model needs at ``p`` bits a parameter.
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    bits : int
+        p, bits per parameter (or per code coordinate).
+    """
     bits = require_int("bits", bits, minimum=1)
     return math.ceil(global_bits(n_subjects, n_relations) / bits)
 
 
 def per_subject_bits(n_subjects: int, n_relations: int) -> float:
     """``R·log2 N``: the bits one subject embedding must hold when the read-out is fixed.
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
 
     Examples
     --------
@@ -98,6 +127,15 @@ def per_subject_bits(n_subjects: int, n_relations: int) -> float:
 
 def per_subject_min_dimension(n_subjects: int, n_relations: int, bits: int) -> int:
     """``⌈R·log2 N / p⌉``: the smallest ``d_s`` any fact-independent read-out allows at p bits.
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    bits : int
+        p, bits per parameter (or per code coordinate).
 
     Examples
     --------
@@ -118,6 +156,18 @@ def subject_dimension(
 ) -> int:
     """``d_s`` the construction uses at its smallest ``d``: ``R·k`` (block) or ``k`` (superposed).
 
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+
     Examples
     --------
     >>> subject_dimension(2**16, 4), per_subject_min_dimension(2**16, 4, bits=8)
@@ -133,6 +183,15 @@ def global_min_dimension(n_subjects: int, n_relations: int, bits: int) -> int:
     If all the information sat in the N subject embeddings (the most favourable case for them),
     each would need this many p-bit coordinates; any model needs at least ``N`` times this many
     parameters in all (:func:`global_min_params`).
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    bits : int
+        p, bits per parameter (or per code coordinate).
 
     Examples
     --------
@@ -152,6 +211,13 @@ def packing_min_code_length(n_codes: int, max_coherence: float) -> int:
     ``2N · cap_fraction(k, arccos(μ)/2) <= 1``; this returns the smallest such k. On the sphere
     of ℝ^1, ``{±1}``, a cap of radius below π/2 is one point of two: fraction 1/2, so k = 1
     exactly when N = 1.
+
+    Parameters
+    ----------
+    n_codes : int
+        N, the number of unit codes.
+    max_coherence : float
+        μ in [0, 1), the largest ``|⟨u_a, u_b⟩|`` allowed.
 
     Examples
     --------
@@ -199,6 +265,15 @@ def per_pass_bits(n_entities: int, n_relations: int, hops_per_pass: int) -> floa
     entity it is given, so the embedding determines ``D_g`` answers; the count of their possible
     values is this (``proofs/multi_hop.md``).
 
+    Parameters
+    ----------
+    n_entities : int
+        N, the number of entities.
+    n_relations : int
+        R, the number of relations.
+    hops_per_pass : int
+        g, hops answered in one forward pass.
+
     Examples
     --------
     >>> per_pass_bits(4096, 4, 1) == log2_falling_factorial(4095, 4)
@@ -213,6 +288,17 @@ def per_pass_bits(n_entities: int, n_relations: int, hops_per_pass: int) -> floa
 
 def per_pass_min_dimension(n_entities: int, n_relations: int, hops_per_pass: int, bits: int) -> int:
     """``⌈per_pass_bits / p⌉``: the smallest entity dimension ``d_s`` one pass allows at p bits.
+
+    Parameters
+    ----------
+    n_entities : int
+        N, the number of entities.
+    n_relations : int
+        R, the number of relations.
+    hops_per_pass : int
+        g, hops answered in one forward pass.
+    bits : int
+        p, bits per parameter (or per code coordinate).
 
     Examples
     --------
@@ -231,6 +317,17 @@ def per_pass_bits_random(
     ``R·log2(N!/(N-m)!) + log2(1 - δ - C)`` with ``m = Σ_{h<g} R^h`` (the entities a pass's
     chains pass through, per relation) and ``C = D_g(D_g+1) / (2(N-m+1))``, a bound on the
     chance that two answers of one entity coincide (``proofs/multi_hop.md``).
+
+    Parameters
+    ----------
+    n_entities : int
+        N, the number of entities.
+    n_relations : int
+        R, the number of relations.
+    hops_per_pass : int
+        g, hops answered in one forward pass.
+    failure_probability : float
+        δ, the probability that some fact is not recalled.
 
     Raises
     ------

@@ -76,6 +76,11 @@ def regime_code_length(n_relations: int) -> int:
     deviation at most about ⅓, and the estimate rises with ``k`` (checked by hypothesis in
     ``tests/test_prediction.py``); below it the estimate is near chance and not monotone.
 
+    Parameters
+    ----------
+    n_relations : int
+        R, the number of relations.
+
     Examples
     --------
     >>> [regime_code_length(r) for r in (1, 2, 4, 8)]
@@ -89,6 +94,14 @@ def has_prediction(
     layout: str | Layout = DEFAULT_LAYOUT, codebook: str | CodebookFamily = DEFAULT_CODEBOOK
 ) -> bool:
     """Whether the estimate covers this layout and codebook (superposed, random codes).
+
+    Parameters
+    ----------
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
 
     Examples
     --------
@@ -135,7 +148,22 @@ def predict(
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
 ) -> Prediction:
-    """The estimate at ``d`` (the code length that fits it; see :func:`predicted_accuracy`)."""
+    """The estimate at ``d`` (the code length that fits it; see :func:`predicted_accuracy`).
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    d : int
+        d_model, the residual width.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+    """
     n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     d = require_int("d", d, minimum=1)
@@ -197,7 +225,22 @@ def predicted_code_length(
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     n_seeds: int = 5,
 ) -> int:
-    """The code length of :func:`predicted_min_dimension`."""
+    """The code length of :func:`predicted_min_dimension`.
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
+        ``"bch"``, ``"mub"``) or as a configured family.
+    n_seeds : int
+        How many seeds must all recall every fact.
+    """
     n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     n_seeds = require_int("n_seeds", n_seeds, minimum=1)

@@ -1,0 +1,77 @@
+"""Every public function's docstring lists its options: each parameter in its numpy-style
+"Parameters" section (``name : type``, or ``a, b : type`` for several)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+
+import geoconstruct
+
+SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?:\n\S[^\n]*\n-+\n|\Z)", re.S | re.M)
+
+
+def documented(docstring: str) -> set[str]:
+    """The parameter names a numpy-style Parameters section lists."""
+    section = SECTION.search(docstring)
+    if section is None:
+        return set()
+    names = set()
+    for line in section.group(1).splitlines():
+        if line and not line[0].isspace():
+            names.update(name.strip().lstrip("*") for name in line.split(" : ")[0].split(","))
+    return names
+
+
+def public_functions():
+    """(path, function) for every function a public module exports in its ``__all__``."""
+    modules = [geoconstruct] + [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(geoconstruct.__path__, "geoconstruct.")
+        if not any(part.startswith("_") for part in info.name.split(".")[1:])
+    ]
+    for module in modules:
+        for name in getattr(module, "__all__", ()):
+            function = getattr(module, name)
+            if inspect.isfunction(function) and function.__module__ == module.__name__:
+                yield f"{module.__name__}.{name}", function
+
+
+def test_every_public_function_documents_every_parameter():
+    functions = list(public_functions())
+    assert len(functions) > 150
+    undocumented = {
+        path: missing
+        for path, function in functions
+        if (
+            missing := [
+                parameter.name
+                for parameter in inspect.signature(function).parameters.values()
+                if parameter.kind is not parameter.VAR_POSITIONAL
+                and parameter.name not in documented(inspect.getdoc(function) or "")
+            ]
+        )
+    }
+    assert not undocumented
+
+
+def test_the_check_reads_numpy_sections():
+    docstring = inspect.cleandoc(
+        """Summary.
+
+        Parameters
+        ----------
+        n_subjects, n_relations : int
+            Sizes.
+        **options
+            More.
+
+        Returns
+        -------
+        seed : int
+        """
+    )
+    assert documented(docstring) == {"n_subjects", "n_relations", "options"}
+    assert documented("Summary naming n_subjects.") == set()
