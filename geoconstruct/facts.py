@@ -80,7 +80,15 @@ class Facts:
         return self.n_subjects * self.n_relations
 
     def answer(self, subjects: npt.ArrayLike, relations: npt.ArrayLike) -> Any:
-        """The attribute ``π_r(s)`` for each (subject, relation) pair (broadcast)."""
+        """The attribute ``π_r(s)`` for each (subject, relation) pair (broadcast).
+
+        Parameters
+        ----------
+        subjects : array_like of int
+            Subject ids, broadcast against ``relations``.
+        relations : array_like of int
+            Relation ids.
+        """
         return self.permutations[np.asarray(relations), np.asarray(subjects)]
 
     def follow(self, entities: npt.ArrayLike, chains: npt.ArrayLike) -> IntArray:
@@ -90,6 +98,13 @@ class Facts:
         left to right (``r_1`` first) and broadcasts against ``entities``. The relation id ``R``
         is the padding relation ``∅`` (the identity), so a chain padded at the end leads where
         the unpadded chain leads.
+
+        Parameters
+        ----------
+        entities : array_like of int
+            Entity ids, broadcast against ``chains``.
+        chains : array_like of int, shape [..., H]
+            Relation ids, first hop first.
 
         Examples
         --------

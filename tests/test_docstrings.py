@@ -1,5 +1,7 @@
 """Every public function's docstring lists its options: each parameter in its numpy-style
-"Parameters" section (``name : type``, or ``a, b : type`` for several)."""
+"Parameters" section (``name : type``, or ``a, b : type`` for several). Public: exported in a
+public module's ``__all__``, or a public method of a class so exported (a method with no
+docstring of its own is read through the one it inherits, as ``help`` shows it)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def documented(docstring: str) -> set[str]:
 
 
 def public_functions():
-    """(path, function) for every function a public module exports in its ``__all__``."""
+    """(path, function) for every public function and method (see the module docstring)."""
     modules = [geoconstruct] + [
         importlib.import_module(info.name)
         for info in pkgutil.walk_packages(geoconstruct.__path__, "geoconstruct.")
@@ -37,11 +39,27 @@ def public_functions():
             function = getattr(module, name)
             if inspect.isfunction(function) and function.__module__ == module.__name__:
                 yield f"{module.__name__}.{name}", function
+            if inspect.isclass(function) and function.__module__ == module.__name__:
+                for method_name, method in vars(function).items():
+                    if not method_name.startswith("_") and inspect.isfunction(method):
+                        yield (
+                            f"{module.__name__}.{name}.{method_name}",
+                            _documented_as(function, method_name),
+                        )
+
+
+def _documented_as(cls, name):
+    """The method as ``inspect.getdoc`` reads it: its own docstring, else the first inherited."""
+    for owner in cls.__mro__:
+        method = vars(owner).get(name)
+        if method is not None and method.__doc__:
+            return method
+    return vars(cls)[name]
 
 
 def test_every_public_function_documents_every_parameter():
     functions = list(public_functions())
-    assert len(functions) > 150
+    assert len(functions) > 250
     undocumented = {
         path: missing
         for path, function in functions
@@ -50,6 +68,7 @@ def test_every_public_function_documents_every_parameter():
                 parameter.name
                 for parameter in inspect.signature(function).parameters.values()
                 if parameter.kind is not parameter.VAR_POSITIONAL
+                and parameter.name not in ("self", "cls")
                 and parameter.name not in documented(inspect.getdoc(function) or "")
             ]
         )

@@ -91,6 +91,11 @@ class Codebook:
     def decode(self, outputs: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Decode output vectors ``y`` of shape [n, k] to attribute ids [n] (a reference decoder).
 
+        Parameters
+        ----------
+        outputs : array_like, shape [..., k]
+            Vectors in the output subspace.
+
         Examples
         --------
         >>> from geoconstruct.codes.codebooks import GridCodes
@@ -232,33 +237,84 @@ class CodebookFamily(ABC):
 
     def for_integer_format(self, bits: int) -> CodebookFamily:
         """The family a construction stored in a ``bits``-bit integer format builds (itself,
-        unless its codes are integers whose width can follow the format)."""
+        unless its codes are integers whose width can follow the format).
+
+        Parameters
+        ----------
+        bits : int
+            p, bits per parameter (or per code coordinate).
+        """
         return self
 
     @abstractmethod
     def min_code_length(self, n_codes: int) -> int:
-        """Smallest k at which codes built carry the family's decoding guarantee."""
+        """Smallest k at which codes built carry the family's decoding guarantee.
+
+        Parameters
+        ----------
+        n_codes : int
+            How many codes (the attributes).
+        """
 
     def shortest_code_length(self, n_codes: int) -> int:
-        """Smallest k at which :meth:`build` can produce ``n_codes`` codes at all."""
+        """Smallest k at which :meth:`build` can produce ``n_codes`` codes at all.
+
+        Parameters
+        ----------
+        n_codes : int
+            How many codes (the attributes).
+        """
         return self.min_code_length(n_codes)
 
     def coherent_at(self, n_codes: int, code_length: int) -> bool:
-        """Whether codes built at this length carry the family's decoding guarantee."""
+        """Whether codes built at this length carry the family's decoding guarantee.
+
+        Parameters
+        ----------
+        n_codes : int
+            How many codes (the attributes).
+        code_length : int
+            k, the length of each attribute code.
+        """
         return code_length >= self.min_code_length(n_codes)
 
     def check_dtype(self, code_length: int, dtype: str) -> None:  # noqa: B027 - accepts any
-        """Raise ``ValueError`` if codes of this length cannot be decoded as promised in dtype."""
+        """Raise ``ValueError`` if codes of this length cannot be decoded as promised in dtype.
+
+        Parameters
+        ----------
+        code_length : int
+            k, the length of each attribute code.
+        dtype : str or numpy dtype
+            ``"float64"`` or ``"float32"``: the weights' dtype.
+        """
 
     def superposed_code_length(self, n_codes: int, n_relations: int) -> int:
         """For families with :attr:`sign_read_maps`: the shortest code whose own structure
-        bounds the crosstalk of ``n_relations`` superposed relations in closed form."""
+        bounds the crosstalk of ``n_relations`` superposed relations in closed form.
+
+        Parameters
+        ----------
+        n_codes : int
+            How many codes (the attributes).
+        n_relations : int
+            R, the number of relations.
+        """
         raise NotImplementedError(f"{self.name} codes bring no sign read maps")
 
     def draw_bytes(self, n_codes: int, code_length: int, *, coherence_checked: bool) -> int:
         """Bytes :meth:`build` holds at its peak: the float64 codes and the draw's temporaries
         (``_temporary_floats``); where the coherence is checked, a redraw beside the codes
         it replaces, their normalised copy and one block of the Gram matrix (:func:`coherence`).
+
+        Parameters
+        ----------
+        n_codes : int
+            How many codes (the attributes).
+        code_length : int
+            k, the length of each attribute code.
+        coherence_checked : bool
+            Whether the draw checks the coherence (a Gram block beside the codes).
 
         Examples
         --------

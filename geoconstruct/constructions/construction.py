@@ -53,11 +53,39 @@ class Metadata(Protocol):
 class QueryFormat(Protocol):
     """How a construction is asked: the queries, their prompts, and recall over them."""
 
-    def total_queries(self, construction: Construction) -> int: ...
+    def total_queries(self, construction: Construction) -> int:
+        """How many queries there are (``N·R`` single-hop, ``N·R^H`` chains).
 
-    def recall(self, construction: Construction, options: RecallOptions) -> RecallReport: ...
+        Parameters
+        ----------
+        construction : Construction
+            The construction asked.
+        """
+        ...
 
-    def certify(self, construction: Construction, memory_budget: int) -> Certificate: ...
+    def recall(self, construction: Construction, options: RecallOptions) -> RecallReport:
+        """Every query (or a seeded sample) through the forward pass.
+
+        Parameters
+        ----------
+        construction : Construction
+            The construction asked.
+        options : RecallOptions
+            The options of :meth:`Construction.recall`.
+        """
+        ...
+
+    def certify(self, construction: Construction, memory_budget: int) -> Certificate:
+        """Margin bounds fact by fact, from the weights, without the argmax.
+
+        Parameters
+        ----------
+        construction : Construction
+            The construction asked.
+        memory_budget : int
+            Bytes the work may take at its peak.
+        """
+        ...
 
 
 @dataclass(frozen=True)
@@ -276,6 +304,11 @@ class Construction(Generic[M]):
         Query ids number the facts ``q = r·N + s`` (every method here uses this one id space);
         the default is every query, in that order.
 
+        Parameters
+        ----------
+        queries : array_like of int, optional
+            Query ids ``q = r·N + s``; None means every query, in that order.
+
         Examples
         --------
         >>> from geoconstruct import construct_single_hop
@@ -297,6 +330,15 @@ class Construction(Generic[M]):
         """The attribute the forward pass answers for each (subject, relation) pair, broadcast;
         -1 where the argmax is not an attribute token.
 
+        Parameters
+        ----------
+        subjects : array_like of int
+            Subject ids, broadcast against ``relations``.
+        relations : array_like of int
+            Relation ids.
+        memory_budget : int
+            Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
+
         Examples
         --------
         >>> from geoconstruct import construct_single_hop
@@ -314,6 +356,13 @@ class Construction(Generic[M]):
     ) -> npt.NDArray[np.float64]:
         """Per query (ids as in :meth:`prompts`): the answer's logit minus the best other logit of
         the forward pass, positive exactly where the fact is recalled.
+
+        Parameters
+        ----------
+        queries : array_like of int, optional
+            Query ids ``q = r·N + s``; None means every query, in that order.
+        memory_budget : int
+            Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
 
         Examples
         --------
@@ -413,6 +462,11 @@ class Construction(Generic[M]):
 
         See :mod:`~geoconstruct.verification.certificate`; ``recall(method="certified")`` builds
         on it. Single-hop prompts only.
+
+        Parameters
+        ----------
+        memory_budget : int
+            Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
 
         Raises
         ------

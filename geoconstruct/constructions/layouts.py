@@ -128,17 +128,41 @@ class Layout:
     # Dimensions --------------------------------------------------------------------------------
 
     def subject_dim(self, n_relations: int, code_length: int) -> int:
-        """``d_s``, the width of the subject subspace: k shared, or R·k in slots."""
+        """``d_s``, the width of the subject subspace: k shared, or R·k in slots.
+
+        Parameters
+        ----------
+        n_relations : int
+            R, the number of relations.
+        code_length : int
+            k, the length of each attribute code.
+        """
         return code_length if self.superposed else n_relations * code_length
 
     def dimension(self, n_relations: int, code_length: int) -> int:
         """``d_model`` at code length k: the subject and relation subspaces, and the output
-        subspace unless it is in place."""
+        subspace unless it is in place.
+
+        Parameters
+        ----------
+        n_relations : int
+            R, the number of relations.
+        code_length : int
+            k, the length of each attribute code.
+        """
         output = 0 if self.in_place else code_length
         return self.subject_dim(n_relations, code_length) + n_relations + output
 
     def code_length_at(self, n_relations: int, d: int) -> int:
-        """The largest code length whose :meth:`dimension` fits in ``d`` (its inverse)."""
+        """The largest code length whose :meth:`dimension` fits in ``d`` (its inverse).
+
+        Parameters
+        ----------
+        n_relations : int
+            R, the number of relations.
+        d : int
+            d_model, the residual width.
+        """
         slots = 1 if self.superposed else n_relations  # copies of k in d_s
         if self.in_place:
             return (d - n_relations) // slots
@@ -146,7 +170,17 @@ class Layout:
 
     def residual_map(self, n_relations: int, code_length: int, d: int) -> ResidualMap:
         """``| subject (d_s) | relation (R, one-hot) | output (k) | unused |``, the output
-        subspace overlapping the subject subspace's first k coordinates when in place."""
+        subspace overlapping the subject subspace's first k coordinates when in place.
+
+        Parameters
+        ----------
+        n_relations : int
+            R, the number of relations.
+        code_length : int
+            k, the length of each attribute code.
+        d : int
+            d_model, the residual width.
+        """
         subject = self.subject_dim(n_relations, code_length)
         if not self.in_place:
             return ResidualMap.stack(
@@ -165,7 +199,13 @@ class Layout:
     # Codes, and what is proved about them ------------------------------------------------------
 
     def check_codebook(self, family: CodebookFamily) -> None:
-        """Raise ``ValueError`` if the layout cannot use codes of this family."""
+        """Raise ``ValueError`` if the layout cannot use codes of this family.
+
+        Parameters
+        ----------
+        family : CodebookFamily
+            The codes' family.
+        """
         if not self.superposed:
             return
         if not family.unit_norm:
@@ -187,6 +227,15 @@ class Layout:
         read maps (dual-BCH); for ``R = 1`` the codebook's coherent length; otherwise
         :func:`superposed_code_length` with the law of the inner product of two of the family's
         codes (no coherence bound is used).
+
+        Parameters
+        ----------
+        n_subjects : int
+            N, the number of subjects (and of attributes).
+        n_relations : int
+            R, the number of relations.
+        family : CodebookFamily
+            The codes' family.
         """
         if not self.superposed:
             return family.min_code_length(n_subjects)
@@ -206,7 +255,17 @@ class Layout:
     ) -> int:
         """The shortest code the construction can be assembled with (no proof below
         :meth:`min_code_length`: recall is measured); a trace code long enough for R sign read
-        maps is built whole."""
+        maps is built whole.
+
+        Parameters
+        ----------
+        n_subjects : int
+            N, the number of subjects (and of attributes).
+        n_relations : int
+            R, the number of relations.
+        family : CodebookFamily
+            The codes' family.
+        """
         if self.superposed and family.sign_read_maps:
             return family.superposed_code_length(n_subjects, n_relations)
         return family.shortest_code_length(n_subjects)
@@ -216,7 +275,19 @@ class Layout:
     ) -> bool:
         """Whether random codes are drawn until their coherence is at most μ: wherever a proof
         uses the bound, from :meth:`min_code_length` on; superposed, only for ``R = 1`` (the
-        crosstalk theorem averages over the codes' draw and needs no coherence bound)."""
+        crosstalk theorem averages over the codes' draw and needs no coherence bound).
+
+        Parameters
+        ----------
+        n_subjects : int
+            N, the number of subjects (and of attributes).
+        n_relations : int
+            R, the number of relations.
+        family : CodebookFamily
+            The codes' family.
+        code_length : int
+            k, the length of each attribute code.
+        """
         proved = code_length >= self.min_code_length(n_subjects, n_relations, family)
         uses_bound = not self.superposed or n_relations == 1
         return family.random and proved and uses_bound
@@ -225,7 +296,21 @@ class Layout:
         self, family: CodebookFamily, n_codes: int, code_length: int, n_relations: int, rng: Rng
     ) -> Codebook:
         """The attribute codes, drawn from ``rng`` (checked for coherence only where
-        :meth:`checks_coherence`)."""
+        :meth:`checks_coherence`).
+
+        Parameters
+        ----------
+        family : CodebookFamily
+            The codes' family.
+        n_codes : int
+            How many codes (the attributes).
+        code_length : int
+            k, the length of each attribute code.
+        n_relations : int
+            R, the number of relations.
+        rng : numpy.random.Generator
+            The codes' random stream (unused by deterministic families).
+        """
         return family.build(
             n_codes,
             code_length,
@@ -237,7 +322,19 @@ class Layout:
     def guarantee(
         self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
     ) -> Guarantee:
-        """What is proved for a construction of this layout at code length k."""
+        """What is proved for a construction of this layout at code length k.
+
+        Parameters
+        ----------
+        n_subjects : int
+            N, the number of subjects (and of attributes).
+        n_relations : int
+            R, the number of relations.
+        family : CodebookFamily
+            The codes' family.
+        code_length : int
+            k, the length of each attribute code.
+        """
         proven = self.min_code_length(n_subjects, n_relations, family)
         if code_length >= proven:
             return self.proved_guarantee(n_subjects, n_relations, family, code_length)
@@ -252,7 +349,19 @@ class Layout:
     def proved_guarantee(
         self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
     ) -> Guarantee:
-        """What the proof gives at or above :meth:`min_code_length`."""
+        """What the proof gives at or above :meth:`min_code_length`.
+
+        Parameters
+        ----------
+        n_subjects : int
+            N, the number of subjects (and of attributes).
+        n_relations : int
+            R, the number of relations.
+        family : CodebookFamily
+            The codes' family.
+        code_length : int
+            k, the length of each attribute code.
+        """
         if not self.superposed:
             return Guarantee(
                 "every_draw", None, "every fact, for every draw (proofs/block_recall.md)"
@@ -284,6 +393,15 @@ class Layout:
 
         Block: slot c is the identity on rows ``c·k … (c+1)·k``. Superposed: Haar-random
         orthogonal ``B_r``, or a trace code's ±1 relation signs on the diagonal.
+
+        Parameters
+        ----------
+        n_keys : int
+            How many read maps (relations, or chain keys).
+        codebook : Codebook
+            The attribute codes, drawn.
+        rng : numpy.random.Generator
+            The codes' random stream (unused by deterministic families).
         """
         if not self.superposed:
             return block_read_maps(n_keys, codebook.code_length)
@@ -293,7 +411,13 @@ class Layout:
         return np.stack([_haar_orthogonal(codebook.code_length, rng) for _ in range(n_keys)])
 
     def sign_read_maps(self, codebook: Codebook) -> bool:
-        """Whether the read maps are a trace code's relation signs (a certificate hint)."""
+        """Whether the read maps are a trace code's relation signs (a certificate hint).
+
+        Parameters
+        ----------
+        codebook : Codebook
+            The attribute codes, drawn.
+        """
         return self.superposed and codebook.trace_code is not None
 
     def selector_reads(self, residual: ResidualMap, read_maps: FloatArray) -> FloatArray:
@@ -303,6 +427,13 @@ class Layout:
         ``output``). In place: ``B_c − P``, the selected read-out minus what the output
         coordinates already hold (``P`` their embedding), so that they hold ``B_cᵀ e_s`` after
         the MLP (``proofs/in_place_readout.md``).
+
+        Parameters
+        ----------
+        residual : ResidualMap
+            The residual stream's named subspaces.
+        read_maps : ndarray, shape [n_keys, subject_dim, k]
+            B_c in the subject subspace.
         """
         lifted = residual.lift("subject", read_maps)
         if not self.in_place:
@@ -312,19 +443,43 @@ class Layout:
 
     def selected_bound(self, codebook: Codebook, n_relations: int) -> float:
         """A bound on every selected coordinate ``|(B_rᵀ e_s)_j|`` over every set of facts:
-        block, a coordinate of some code; superposed, ``‖e_s‖ <= R·max‖u‖``."""
+        block, a coordinate of some code; superposed, ``‖e_s‖ <= R·max‖u‖``.
+
+        Parameters
+        ----------
+        codebook : Codebook
+            The attribute codes, drawn.
+        n_relations : int
+            R, the number of relations.
+        """
         if self.superposed:
             return n_relations * codebook.norm_bound
         return codebook.coordinate_bound
 
     def gate_scale(self, codebook: Codebook, n_relations: int) -> float:
         """λ, the selector's gate scale: :meth:`selected_bound`, doubled in place, where the
-        selector writes a difference of two read-outs each bounded by it."""
+        selector writes a difference of two read-outs each bounded by it.
+
+        Parameters
+        ----------
+        codebook : Codebook
+            The attribute codes, drawn.
+        n_relations : int
+            R, the number of relations.
+        """
         copies = 2.0 if self.in_place else 1.0
         return copies * self.selected_bound(codebook, n_relations)
 
     def output_norm(self, codebook: Codebook, n_relations: int) -> float:
-        """A bound on ``‖y‖ = ‖B_rᵀ e_s‖`` over every set of facts (for the unembedding floor)."""
+        """A bound on ``‖y‖ = ‖B_rᵀ e_s‖`` over every set of facts (for the unembedding floor).
+
+        Parameters
+        ----------
+        codebook : Codebook
+            The attribute codes, drawn.
+        n_relations : int
+            R, the number of relations.
+        """
         if self.superposed:
             return n_relations * codebook.norm_bound
         return codebook.norm_bound

@@ -132,12 +132,27 @@ class SingleHopQueries:
     sign_read_maps: bool = False
 
     def total_queries(self, construction: Construction) -> int:
+        """``N·R``: one query a fact.
+
+        Parameters
+        ----------
+        construction : Construction
+            The construction asked.
+        """
         return construction.facts.n_facts
 
     def prompts(
         self, construction: Construction, queries: IntArray | None = None
     ) -> tuple[IntArray, IntArray]:
-        """Tokens ``[n, 2]`` and answer tokens ``[n]`` of ``queries`` (default: all, in order)."""
+        """Tokens ``[n, 2]`` and answer tokens ``[n]`` of ``queries`` (default: all, in order).
+
+        Parameters
+        ----------
+        construction : Construction
+            A built model.
+        queries : ndarray of int, optional
+            Query ids ``q = r·N + s``; None means every query.
+        """
         facts = construction.facts
         subjects, relations = query_pairs(facts.n_subjects, facts.n_relations, queries)
         return self.tokens(construction, subjects, relations), self.answers(
@@ -147,11 +162,33 @@ class SingleHopQueries:
     def tokens(
         self, construction: Construction, subjects: npt.ArrayLike, relations: npt.ArrayLike
     ) -> IntArray:
+        """The prompts ``[s, N + r]`` of (subject, relation) pairs, broadcast.
+
+        Parameters
+        ----------
+        construction : Construction
+            The construction asked.
+        subjects : array_like of int
+            Subject ids, broadcast against ``relations``.
+        relations : array_like of int
+            Relation ids.
+        """
         return prompt_tokens(construction.vocabulary, subjects, relations)
 
     def answers(
         self, construction: Construction, subjects: npt.ArrayLike, relations: npt.ArrayLike
     ) -> IntArray:
+        """The answer token of each (subject, relation) pair (no model involved).
+
+        Parameters
+        ----------
+        construction : Construction
+            The construction asked.
+        subjects : array_like of int
+            Subject ids, broadcast against ``relations``.
+        relations : array_like of int
+            Relation ids.
+        """
         attributes = construction.facts.answer(subjects, relations)
         return np.asarray(attributes + construction.vocabulary.attribute_offset, dtype=np.int64)
 
@@ -162,7 +199,19 @@ class SingleHopQueries:
         relations: npt.ArrayLike,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
     ) -> IntArray:
-        """The attribute the forward pass answers for each pair, -1 where it is no attribute."""
+        """The attribute the forward pass answers for each pair, -1 where it is no attribute.
+
+        Parameters
+        ----------
+        construction : Construction
+            A built model.
+        subjects : array_like of int
+            Subject ids, broadcast against ``relations``.
+        relations : array_like of int
+            Relation ids.
+        memory_budget : int
+            Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
+        """
         facts = construction.facts
         subject_ids, relation_ids = np.broadcast_arrays(
             require_ids("subjects", subjects, facts.n_subjects),
@@ -182,7 +231,17 @@ class SingleHopQueries:
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
     ) -> FloatArray:
         """Per query (default: all, ``q = r·N + s``): the answer's logit minus the best other
-        logit of the forward pass; positive exactly where the fact is recalled."""
+        logit of the forward pass; positive exactly where the fact is recalled.
+
+        Parameters
+        ----------
+        construction : Construction
+            A built model.
+        queries : ndarray of int, optional
+            Query ids ``q = r·N + s``; None means every query.
+        memory_budget : int
+            Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
+        """
         tokens, answers = self.prompts(construction, queries)
         config = construction.config
         chunk_bytes = plan_chunk_bytes(config, len(tokens), memory_budget, "margins")
@@ -192,7 +251,13 @@ class SingleHopQueries:
         return margins
 
     def prompt_layout(self, construction: Construction) -> PromptLayout:
-        """Where the tokens and the output subspace are: the claims the certificate checks."""
+        """Where the tokens and the output subspace are: the claims the certificate checks.
+
+        Parameters
+        ----------
+        construction : Construction
+            A built model.
+        """
         vocabulary = construction.vocabulary
         return PromptLayout(
             n_subjects=vocabulary.n_subjects,
@@ -205,6 +270,15 @@ class SingleHopQueries:
         )
 
     def certify(self, construction: Construction, memory_budget: int) -> Certificate:
+        """Margin bounds fact by fact from the weights (``proofs/certified_recall.md``).
+
+        Parameters
+        ----------
+        construction : Construction
+            The construction asked.
+        memory_budget : int
+            Bytes the work may take at its peak.
+        """
         codebook = construction.codebook
         layout = self.prompt_layout(construction)
         random_codes = codebook.unit_norm and codebook.trace_code is None
@@ -219,6 +293,15 @@ class SingleHopQueries:
         construction: Construction,
         options: RecallOptions,
     ) -> RecallReport:
+        """Every query (or a seeded sample) through the forward pass, or the certificate first.
+
+        Parameters
+        ----------
+        construction : Construction
+            The construction asked.
+        options : RecallOptions
+            The options of :meth:`Construction.recall`.
+        """
         method = require_choice("method", options.method, RECALL_METHODS)
         require_backend(options.backend, options.device)  # before the certificate's work
         memory_budget, max_fallback = options.memory_budget, options.max_fallback
@@ -296,12 +379,27 @@ class ChainOfThoughtQueries:
         return -(-self.hops // self.hops_per_pass)
 
     def total_queries(self, construction: Construction) -> int:
+        """``N·R^H``: every entity under every chain of H relations.
+
+        Parameters
+        ----------
+        construction : Construction
+            The construction asked.
+        """
         return int(construction.facts.n_subjects * construction.facts.n_relations**self.hops)
 
     def queries(
         self, construction: Construction, ids: IntArray | None = None
     ) -> tuple[IntArray, IntArray]:
-        """Entities ``[Q]`` and chains ``[Q, H]`` of query ids (default: all, entity fastest)."""
+        """Entities ``[Q]`` and chains ``[Q, H]`` of query ids (default: all, entity fastest).
+
+        Parameters
+        ----------
+        construction : Construction
+            A built model.
+        ids : ndarray of int
+            Query ids.
+        """
         n, n_relations = construction.facts.n_subjects, construction.facts.n_relations
         if ids is None:
             ids = np.arange(self.total_queries(construction), dtype=np.int64)
@@ -313,7 +411,17 @@ class ChainOfThoughtQueries:
     def answers(
         self, construction: Construction, entities: npt.ArrayLike, chains: npt.ArrayLike
     ) -> IntArray:
-        """The true answer entity of each query (no model involved)."""
+        """The true answer entity of each query (no model involved).
+
+        Parameters
+        ----------
+        construction : Construction
+            A built model.
+        entities : array_like of int
+            Entity ids, broadcast against ``chains``.
+        chains : array_like of int, shape [..., H]
+            Relation ids, first hop first.
+        """
         return construction.facts.follow(entities, chains)
 
     def run(
@@ -330,6 +438,21 @@ class ChainOfThoughtQueries:
         Returns ``predicted`` [Q, passes] (pass j's prompt ends with pass j-1's prediction) and
         ``margins`` [Q, passes]: the right entity's logit minus the best other logit, where
         "right" is what the pass should answer for the entity token it was given.
+
+        Parameters
+        ----------
+        construction : Construction
+            A built model.
+        entities : array_like of int
+            Entity ids, broadcast against ``chains``.
+        chains : array_like of int, shape [..., H]
+            Relation ids, first hop first.
+        memory_budget : int
+            Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
+        backend : str
+            Where the forward pass runs: ``"numpy"`` or ``"torch"``.
+        device : str
+            The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
         """
         facts = construction.facts
         n, n_relations = facts.n_subjects, facts.n_relations
@@ -372,6 +495,15 @@ class ChainOfThoughtQueries:
         return predicted, margins
 
     def certify(self, construction: Construction, memory_budget: int) -> Certificate:
+        """Refused: the certificate covers single-hop prompts.
+
+        Parameters
+        ----------
+        construction : Construction
+            The construction asked.
+        memory_budget : int
+            Bytes the work may take at its peak.
+        """
         raise ValueError(
             "the certificate covers single-hop prompts; chains of thought are checked exactly"
         )
@@ -381,7 +513,15 @@ class ChainOfThoughtQueries:
         construction: Construction,
         options: RecallOptions,
     ) -> RecallReport:
-        """Check queries through the loop, every pass against the true entity."""
+        """Check queries through the loop, every pass against the true entity.
+
+        Parameters
+        ----------
+        construction : Construction
+            A built model.
+        options : object
+            The options of :meth:`Construction.recall`.
+        """
         if require_choice("method", options.method, RECALL_METHODS) == "certified":
             self.certify(construction, options.memory_budget)
         if options.executor is not None:

@@ -100,6 +100,13 @@ class ResidualMap(Mapping[str, slice]):
         return slice(max((span.stop for _, span in self.spans), default=0), self.d_model)
 
     def size(self, name: str) -> int:
+        """How many coordinates the subspace ``name`` has.
+
+        Parameters
+        ----------
+        name : str
+            A subspace's name (``"subject"``, ``"relation"``, ``"output"``, ...).
+        """
         span = self[name]
         return int(span.stop - span.start)
 
@@ -115,14 +122,28 @@ class ResidualMap(Mapping[str, slice]):
         return cls(named, d_model)
 
     def lift(self, name: str, maps: npt.ArrayLike) -> FloatArray:
-        """Maps ``[n, size, k]`` on subspace ``name`` as maps ``[n, d_model, k]`` on the stream."""
+        """Maps ``[n, size, k]`` on subspace ``name`` as maps ``[n, d_model, k]`` on the stream.
+
+        Parameters
+        ----------
+        name : str
+            A subspace's name (``"subject"``, ``"relation"``, ``"output"``, ...).
+        maps : ndarray, shape [..., size, k]
+            Maps on the named subspace.
+        """
         local = np.asarray(maps, dtype=np.float64)
         lifted = np.zeros((local.shape[0], self.d_model, local.shape[2]))
         lifted[:, self[name]] = local
         return lifted
 
     def basis(self, name: str) -> FloatArray:
-        """The subspace's standard basis as rows ``[size, d_model]``."""
+        """The subspace's standard basis as rows ``[size, d_model]``.
+
+        Parameters
+        ----------
+        name : str
+            A subspace's name (``"subject"``, ``"relation"``, ``"output"``, ...).
+        """
         span = self[name]
         rows = np.zeros((self.size(name), self.d_model))
         rows[np.arange(self.size(name)), span.start + np.arange(self.size(name))] = 1.0

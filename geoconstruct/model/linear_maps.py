@@ -118,6 +118,15 @@ class LinearMap:
         for the caller to broadcast. A map that is not :attr:`tileable` yields the whole product
         as one tile (``buffer`` must then hold ``d_out`` columns).
 
+        Parameters
+        ----------
+        x : ndarray, shape [n, d_in]
+            The inputs.
+        width : int
+            Columns a tile.
+        buffer : ndarray, optional
+            Where each tile is written (reused); None allocates.
+
         Examples
         --------
         >>> weight = np.zeros((2, 5)); weight[:, 1:4] = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]

@@ -76,13 +76,25 @@ class TorchModel:
         }
 
     def last_position_logits(self, tokens: npt.NDArray[np.int64]) -> Tensor:
-        """Logits at the last position of every prompt: [batch, d_vocab], on the device."""
+        """Logits at the last position of every prompt: [batch, d_vocab], on the device.
+
+        Parameters
+        ----------
+        tokens : array_like of int, shape [batch, pos]
+            Prompts as token ids.
+        """
         resid = self.last_position_residual(tokens)  # [batch, d_model]
         logits: Tensor = resid @ self.weights["unembed.W_U"] + self.weights["unembed.b_U"]
         return logits
 
     def last_position_residual(self, tokens: npt.NDArray[np.int64]) -> Tensor:
-        """The residual stream at the last position, before the unembedding: [batch, d_model]."""
+        """The residual stream at the last position, before the unembedding: [batch, d_model].
+
+        Parameters
+        ----------
+        tokens : array_like of int, shape [batch, pos]
+            Prompts as token ids.
+        """
         torch = require_torch()
         W, config = self.weights, self.config
         token_ids = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(self.device)

@@ -79,7 +79,13 @@ class TrainedModel:
     seed: int
 
     def recall(self, facts: Facts | None = None) -> RecallReport:
-        """Every fact through the numpy forward pass (default: the facts it was trained on)."""
+        """Every fact through the numpy forward pass (default: the facts it was trained on).
+
+        Parameters
+        ----------
+        facts : Facts, optional
+            Facts to check the model against; None checks the facts it was trained on.
+        """
         facts = self.facts if facts is None else facts
         tokens, answers = single_hop_prompts(facts, self.vocabulary)
         scores = score_prompts(self.weights, self.config, tokens, answers)

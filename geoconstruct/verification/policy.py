@@ -89,7 +89,15 @@ class Checkable(Protocol):
 
     def prompts(
         self, queries: npt.ArrayLike | None = None
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Tokens [n, 2] and answer tokens [n] of the queries.
+
+        Parameters
+        ----------
+        queries : array_like of int, optional
+            Query ids; None means every query.
+        """
+        ...
 
 
 def sample_queries(total: int, sample: int | None, seed: int) -> npt.NDArray[np.int64] | None:

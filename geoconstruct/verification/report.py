@@ -129,7 +129,13 @@ class RecallReport:
         return self.interval(0.95)
 
     def interval(self, confidence: float) -> tuple[float, float]:
-        """:attr:`accuracy_interval` at another confidence level."""
+        """:attr:`accuracy_interval` at another confidence level.
+
+        Parameters
+        ----------
+        confidence : float
+            The interval's confidence, in (0, 1).
+        """
         if not self.sampled:
             return self.accuracy, self.accuracy
         return accuracy_interval(self.n_correct, self.n_queries, self.total_queries, confidence)

@@ -211,6 +211,20 @@ class Search:
         """Build at ``code_length`` on ``seed``, quantise to the format, and check recall
         (:func:`~geoconstruct.verification.policy.check_recall`, its order drawn from ``seed``).
 
+        Parameters
+        ----------
+        n_subjects : int
+            N, the number of subjects (and of attributes).
+        n_relations : int
+            R, the number of relations.
+        code_length : int
+            k, the length of each attribute code.
+        seed : int
+            Seeds every random choice (facts, codes, read maps, samples).
+        executor : concurrent.futures.Executor, optional
+            Runs the cells as tasks (a process pool if None; a dask.distributed client's
+            ``get_executor()``).
+
         Raises
         ------
         ValueError

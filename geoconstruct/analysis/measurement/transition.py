@@ -143,7 +143,13 @@ class TransitionRow:
         return self.proven_d / self.r_log2_n
 
     def with_min_d(self, found: MinDimension | None) -> TransitionRow:
-        """This row with the measured minimum of its (N, R) filled in."""
+        """This row with the measured minimum of its (N, R) filled in.
+
+        Parameters
+        ----------
+        found : MinDimension, optional
+            The search's result for this row's (N, R); None leaves the row's min d empty.
+        """
         if found is None:
             return self
         sampled = found.basis == "sampled"

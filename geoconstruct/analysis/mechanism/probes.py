@@ -154,7 +154,13 @@ class SelectorProfile:
     kinds: tuple[str, ...]
 
     def count(self, kind: str) -> int:
-        """How many units are of ``kind`` (one of :data:`UNIT_KINDS`)."""
+        """How many units are of ``kind`` (one of :data:`UNIT_KINDS`).
+
+        Parameters
+        ----------
+        kind : str
+            One of :data:`UNIT_KINDS`.
+        """
         return sum(1 for unit_kind in self.kinds if unit_kind == kind)
 
     @property
