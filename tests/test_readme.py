@@ -148,7 +148,11 @@ def _sampled_with_interval(out):
 
 def _transition(out):
     rows = _table(out)
-    assert {row["basis"] for row in rows} == {"every_fact"}
+    for row in rows:  # every query of every seed, or a labelled sample (above the work limit)
+        assert (row["basis"], row["sampled queries"] == "—") in {
+            ("every_fact", True),
+            ("sampled", False),
+        }
     assert min(float(row["accuracy mean"]) for row in rows) < 1.0  # below the transition
     assert max(float(row["accuracy mean"]) for row in rows) == 1.0  # and above it
     for row in rows:  # the measured smallest d, in units of R·log2 N
@@ -161,7 +165,8 @@ def _transition(out):
 
 def _precision(out):
     rows = _table(out)
-    assert [row["precision"] for row in rows] == ["float32", "float16", "bfloat16", "int8"]
+    formats = ["float32", "float16", "bfloat16", "int8"]  # one row each, for every N
+    assert rows and [row["precision"] for row in rows] == formats * (len(rows) // 4)
     for row in rows:
         assert row["min d basis"] == "every_fact" and int(row["min d"]) <= int(row["proven d"])
         for column in ("R·log2 N", "per-subject bound d_s", "global bound d_s", "packing bound k"):
@@ -190,12 +195,16 @@ def _tradeoff(out):
 
 
 def _baselines(out):
-    rows = {row["model"]: row for row in _table(out)}
-    assert set(rows) == {"geometric", "key_value", "outer_product"}
-    assert float(rows["geometric"]["transfer (new facts)"]) == 1.0
-    assert float(rows["geometric"]["params / fact"]) < float(rows["key_value"]["params / fact"])
-    for row in rows.values():
-        assert row["recall"] == "1.0000" and float(row["superposition R²"]) >= 0
+    sizes = {}
+    for row in _table(out):
+        sizes.setdefault((row["N"], row["R"]), {})[row["model"]] = row
+    for models in sizes.values():  # each model at each size
+        assert set(models) == {"geometric", "key_value", "outer_product"}
+        assert float(models["geometric"]["transfer (new facts)"]) == 1.0
+        geometric, key_value = models["geometric"], models["key_value"]
+        assert float(geometric["params / fact"]) < float(key_value["params / fact"])
+        for row in models.values():
+            assert row["recall"] == "1.0000" and float(row["superposition R²"]) >= 0
 
 
 def _train(out):
