@@ -13,6 +13,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|data|attr|obj|exc|const):\s*(?:<code>|`)")
 # pages the theme writes itself, which no page is meant to link to
@@ -142,3 +144,40 @@ def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:
         "index.html -> missing/ (no such file)",
     ]
     assert _orphans(tmp_path, pages) == ["orphan.html"]
+
+
+def test_the_griffe_extension_links_roles_spells_defaults_and_warns_on_stale_names(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """tools/griffe_roles.py on a planted package of the same name, loaded from tmp_path."""
+    import griffe
+
+    package = tmp_path / "geoconstruct"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        '"""Top."""\n\nfrom geoconstruct.core import build\n\n__all__ = ["build"]\n'
+    )
+    (package / "core.py").write_text(
+        '"""Core."""\n\nDEFAULT_LAYOUT = "superposed"\n\n\n'
+        "def build(layout: str = DEFAULT_LAYOUT) -> None:\n"
+        '    """Build; see :func:`helper`, :class:`~concurrent.futures.Executor`."""\n\n\n'
+        "def helper() -> None:\n"
+        '    """Help; not :func:`vanished`."""\n'
+    )
+    extensions = griffe.load_extensions(str(ROOT / "tools" / "griffe_roles.py") + ":SphinxRoles")
+    with caplog.at_level("WARNING"):
+        loaded = griffe.load(
+            "geoconstruct",
+            search_paths=[tmp_path],
+            try_relative_path=False,  # not the repository's own geoconstruct/
+            extensions=extensions,
+            resolve_aliases=True,
+        )
+    build = loaded["core.build"]
+    assert build.docstring.value == ("Build; see [`helper`][geoconstruct.core.helper], `Executor`.")
+    assert str(build.parameters["layout"].default) == "'superposed'"
+    assert "the reference :func:`vanished` names nothing" in caplog.text
+    table_row = (
+        "| [`build`][geoconstruct.core.build] | Build; see [`helper`][geoconstruct.core.helper]"
+    )
+    assert table_row in loaded.docstring.value  # the package's names, linked

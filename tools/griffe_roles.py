@@ -81,8 +81,8 @@ class SphinxRoles(griffe.Extension):
             if member is None or path is None:
                 continue
             target = pkg.modules_collection[path]
+            # its first paragraph, whose roles are links by now
             summary = target.docstring.value.split("\n\n")[0] if target.docstring else ""
-            summary = ROLE.sub(lambda m: f"`{m.group(2).lstrip('~').rsplit('.', 1)[-1]}`", summary)
             where = self._rendered(path, pkg) or f"{PACKAGE}.{name}"
             rows.append(f"| [`{name}`][{where}] | {' '.join(summary.split())} |")
         return "\n".join(rows)
@@ -163,6 +163,7 @@ class SphinxRoles(griffe.Extension):
         return path
 
     def _spell_defaults(self, func: griffe.Function, pkg: griffe.Module) -> None:
+        """A default named by a package constant with a literal value becomes that value."""
         for parameter in func.parameters:
             default = parameter.default
             if not isinstance(default, griffe.ExprName):
