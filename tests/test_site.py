@@ -48,12 +48,12 @@ def _build(target: Path) -> Path:
         timeout=600,
     )
     assert built.returncode == 0, built.stderr[-4000:]
-    return target
+    return target.resolve()  # as links are resolved, so that paths compare equal
 
 
 def _pages(site: Path) -> dict[Path, _Page]:
     pages = {}
-    for path in sorted(site.rglob("*.html")):
+    for path in sorted(site.resolve().rglob("*.html")):
         page = _Page()
         page.feed(path.read_text(encoding="utf-8"))
         pages[path] = page
@@ -131,6 +131,7 @@ def test_the_built_site_has_no_literal_role_dead_link_or_orphan_page(tmp_path: P
 
 def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:
     """Planted faults: a literal role, a dead link, a dead anchor and an orphan page are found."""
+    tmp_path = tmp_path.resolve()  # as _build returns the site
     (tmp_path / "index.html").write_text('<a href="a/">a</a> <a href="missing/">m</a>')
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "index.html").write_text(
