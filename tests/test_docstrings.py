@@ -1,7 +1,9 @@
 """Every public function's docstring lists its options: each parameter in its numpy-style
 "Parameters" section (``name : type``, or ``a, b : type`` for several). Public: exported in a
-public module's ``__all__``, or a public method of a class so exported (a method with no
-docstring of its own is read through the one it inherits, as ``help`` shows it)."""
+public module's ``__all__``, or a public method of a class so exported. An override whose own
+docstring has no Parameters section is read through the nearest ancestor's that has one (the
+numpy convention: the base documents the signature its overrides keep); its own signature is
+still the one checked, so a parameter the override adds must be documented."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ def documented(docstring: str) -> set[str]:
 
 
 def public_functions():
-    """(path, function) for every public function and method (see the module docstring)."""
+    """(path, function, docstring) for every public function and method (the module docstring)."""
     modules = [geoconstruct] + [
         importlib.import_module(info.name)
         for info in pkgutil.walk_packages(geoconstruct.__path__, "geoconstruct.")
@@ -38,23 +40,22 @@ def public_functions():
         for name in getattr(module, "__all__", ()):
             function = getattr(module, name)
             if inspect.isfunction(function) and function.__module__ == module.__name__:
-                yield f"{module.__name__}.{name}", function
+                yield f"{module.__name__}.{name}", function, inspect.getdoc(function) or ""
             if inspect.isclass(function) and function.__module__ == module.__name__:
                 for method_name, method in vars(function).items():
                     if not method_name.startswith("_") and inspect.isfunction(method):
-                        yield (
-                            f"{module.__name__}.{name}.{method_name}",
-                            _documented_as(function, method_name),
-                        )
+                        path = f"{module.__name__}.{name}.{method_name}"
+                        yield path, method, _parameters_documented_by(function, method_name)
 
 
-def _documented_as(cls, name):
-    """The method as ``inspect.getdoc`` reads it: its own docstring, else the first inherited."""
+def _parameters_documented_by(cls, name):
+    """The docstring that documents the method's parameters: its own if it has a Parameters
+    section, else the nearest ancestor's that has one, else its own (or the one it inherits)."""
     for owner in cls.__mro__:
         method = vars(owner).get(name)
-        if method is not None and method.__doc__:
-            return method
-    return vars(cls)[name]
+        if method is not None and method.__doc__ and SECTION.search(inspect.getdoc(method)):
+            return inspect.getdoc(method)
+    return inspect.getdoc(getattr(cls, name)) or ""
 
 
 def test_every_public_function_documents_every_parameter():
@@ -62,14 +63,14 @@ def test_every_public_function_documents_every_parameter():
     assert len(functions) > 250
     undocumented = {
         path: missing
-        for path, function in functions
+        for path, function, docstring in functions
         if (
             missing := [
                 parameter.name
                 for parameter in inspect.signature(function).parameters.values()
                 if parameter.kind is not parameter.VAR_POSITIONAL
                 and parameter.name not in ("self", "cls")
-                and parameter.name not in documented(inspect.getdoc(function) or "")
+                and parameter.name not in documented(docstring)
             ]
         )
     }

@@ -187,9 +187,9 @@ def single_hop_summary(
     method : str
         ``"exact"`` (the forward pass on every query), ``"sampled"``, or ``"certified"`` (margins
         bounded fact by fact, the rest to the forward pass).
-    precision : str
+    precision : str, optional
         The numeric format of the fact-dependent weights (``"float32"``, ``"float16"``,
-        ``"bfloat16"``, ``"int8"``, ...).
+        ``"bfloat16"``, ``"int8"``, ...); None keeps ``dtype``.
     sample : int, optional
         Queries checked per seed, a seeded uniform sample; None checks every query (up to the work
         limit).

@@ -137,11 +137,6 @@ class GridCodes(CodebookFamily):
     def for_integer_format(self, bits: int) -> CodebookFamily:
         """Digits as wide as the integer format.
 
-        Parameters
-        ----------
-        bits : int
-            p, bits per parameter (or per code coordinate).
-
         Examples
         --------
         >>> GridCodes().for_integer_format(4)
@@ -155,13 +150,6 @@ class GridCodes(CodebookFamily):
         Every logit ``⟨u_a, y⟩ − ‖u_a‖²/2`` of a grid construction, and every partial sum of it,
         is a multiple of 1/2 of size at most ``3k·2^(2p−3)``; all are exact in a binary format
         with an m-bit significand iff ``3k·2^(2p−2) <= 2^m`` (``proofs/block_recall.md``).
-
-        Parameters
-        ----------
-        code_length : int
-            k, the length of each attribute code.
-        dtype : str or numpy dtype
-            ``"float64"`` or ``"float32"``: the weights' dtype.
 
         Examples
         --------
@@ -184,13 +172,7 @@ class GridCodes(CodebookFamily):
         )
 
     def min_code_length(self, n_codes: int) -> int:
-        """Smallest k with ``2^(bits·k) >= n_codes`` (at least 1).
-
-        Parameters
-        ----------
-        n_codes : int
-            How many codes (the attributes).
-        """
+        """Smallest k with ``2^(bits·k) >= n_codes`` (at least 1)."""
         n_codes = require_int("n_codes", n_codes, minimum=1)
         length = 1
         while (1 << (self.bits * length)) < n_codes:
@@ -207,23 +189,7 @@ class GridCodes(CodebookFamily):
         coherent: bool | None = None,
     ) -> Codebook:
         """Codes ``u_a[j]`` = the j-th base-``2^bits`` digit of ``a``, read as two's complement
-        (deterministic, distinct at every length they are built at: nothing is drawn).
-
-        Parameters
-        ----------
-        n_codes : int
-            How many codes (the attributes).
-        code_length : int
-            k, the length of each attribute code.
-        rng : numpy.random.Generator
-            The codes' random stream (unused by deterministic families).
-        superposed_relations : int, optional
-            R, when the codes are to be superposed R at a time (families with sign read maps fold
-            it into the codes); None for block layouts.
-        coherent : bool
-            Redraw until the codes' coherence is within the family's bound, where a proof uses it;
-            False draws once.
-        """
+        (deterministic, distinct at every length they are built at: nothing is drawn)."""
         check_code_length(self, n_codes, code_length)
         radix = 1 << self.bits
         digits = np.zeros((n_codes, code_length), dtype=np.int64)
@@ -420,27 +386,11 @@ class BCHCodes(_UnitCodes):
         return self.design(n_codes).length
 
     def coherent_at(self, n_codes: int, code_length: int) -> bool:
-        """Every trace code this family builds meets its closed-form coherence bound.
-
-        Parameters
-        ----------
-        n_codes : int
-            How many codes (the attributes).
-        code_length : int
-            k, the length of each attribute code.
-        """
+        """Every trace code this family builds meets its closed-form coherence bound."""
         return True
 
     def superposed_code_length(self, n_codes: int, n_relations: int) -> int:
-        """Smallest code length whose superposition of R relations keeps the bound.
-
-        Parameters
-        ----------
-        n_codes : int
-            How many codes (the attributes).
-        n_relations : int
-            R, the number of relations.
-        """
+        """Smallest code length whose superposition of R relations keeps the bound."""
         return self.design(n_codes, n_relations).length
 
     def _temporary_floats(self, n_codes: int, code_length: int) -> int:
@@ -457,23 +407,7 @@ class BCHCodes(_UnitCodes):
         coherent: bool | None = None,
     ) -> Codebook:
         """The longest fitting trace code (for ``superposed_relations`` sign read maps) whose
-        first ``n_codes`` words, zero-padded to the length, are the codes (deterministic).
-
-        Parameters
-        ----------
-        n_codes : int
-            How many codes (the attributes).
-        code_length : int
-            k, the length of each attribute code.
-        rng : numpy.random.Generator
-            The codes' random stream (unused by deterministic families).
-        superposed_relations : int, optional
-            R, when the codes are to be superposed R at a time (families with sign read maps fold
-            it into the codes); None for block layouts.
-        coherent : bool
-            Redraw until the codes' coherence is within the family's bound, where a proof uses it;
-            False draws once.
-        """
+        first ``n_codes`` words, zero-padded to the length, are the codes (deterministic)."""
         check_code_length(self, n_codes, code_length)
         code = self.design(n_codes, superposed_relations, max_length=code_length)
         codes = np.ascontiguousarray(code.codes(n_codes, code_length))
@@ -537,23 +471,7 @@ class MUBCodes(_UnitCodes):
         superposed_relations: int = 1,
         coherent: bool | None = None,
     ) -> Codebook:
-        """The longest fitting order's basis vectors, then its Hadamard rows (nothing is drawn).
-
-        Parameters
-        ----------
-        n_codes : int
-            How many codes (the attributes).
-        code_length : int
-            k, the length of each attribute code.
-        rng : numpy.random.Generator
-            The codes' random stream (unused by deterministic families).
-        superposed_relations : int, optional
-            R, when the codes are to be superposed R at a time (families with sign read maps fold
-            it into the codes); None for block layouts.
-        coherent : bool
-            Redraw until the codes' coherence is within the family's bound, where a proof uses it;
-            False draws once.
-        """
+        """The longest fitting order's basis vectors, then its Hadamard rows (nothing is drawn)."""
         check_code_length(self, n_codes, code_length)
         order = self._order(n_codes, longest=code_length)
         bases = np.vstack([np.eye(order), hadamard(order) / math.sqrt(order)])

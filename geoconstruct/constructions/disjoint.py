@@ -74,32 +74,14 @@ class DisjointQueries(SingleHopQueries):
     def answers(
         self, construction: Construction, subjects: npt.ArrayLike, relations: npt.ArrayLike
     ) -> IntArray:
-        """The answer token of each (subject, relation) pair (no model involved).
-
-        Parameters
-        ----------
-        construction : Construction
-            The construction asked.
-        subjects : array_like of int
-            Subject ids, broadcast against ``relations``.
-        relations : array_like of int
-            Relation ids.
-        """
+        """The answer token of each (subject, relation) pair (no model involved)."""
         n_subjects = construction.facts.n_subjects
         attributes = construction.facts.answer(subjects, relations)
         tokens = attributes + np.asarray(relations) * n_subjects
         return np.asarray(tokens + construction.vocabulary.attribute_offset, dtype=np.int64)
 
     def certify(self, construction: Construction, memory_budget: int) -> Any:
-        """Refused: disjoint attributes have no certificate.
-
-        Parameters
-        ----------
-        construction : Construction
-            The construction asked.
-        memory_budget : int
-            Bytes the work may take at its peak.
-        """
+        """Refused: disjoint attributes have no certificate."""
         raise ValueError("disjoint attributes have no certificate: use method='exact'")
 
 

@@ -397,8 +397,8 @@ class ChainOfThoughtQueries:
         ----------
         construction : Construction
             A built model.
-        ids : ndarray of int
-            Query ids.
+        ids : ndarray of int, optional
+            Query ids; None means every query.
         """
         n, n_relations = construction.facts.n_subjects, construction.facts.n_relations
         if ids is None:

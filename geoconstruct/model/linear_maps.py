@@ -124,7 +124,7 @@ class LinearMap:
             The inputs.
         width : int
             Columns a tile.
-        buffer : ndarray, optional
+        buffer : ndarray or None
             Where each tile is written (reused); None allocates.
 
         Examples

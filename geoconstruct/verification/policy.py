@@ -107,7 +107,7 @@ def sample_queries(total: int, sample: int | None, seed: int) -> npt.NDArray[np.
     ----------
     total : int
         Queries there are.
-    sample : int, optional
+    sample : int or None
         How many to draw; None (or at least ``total``) checks all.
     seed : int
         Seeds the draw.

@@ -42,7 +42,7 @@ def torch_logit_summaries(
         The model's hyper-parameters.
     tokens : array_like of int, shape [batch, pos]
         Prompts as token ids.
-    answers : ndarray of int, optional
+    answers : ndarray of int or None
         The answer token of each prompt; None skips the margins.
     chunk_bytes : int
         Bytes one chunk of prompts may take.

@@ -147,7 +147,7 @@ class TransitionRow:
 
         Parameters
         ----------
-        found : MinDimension, optional
+        found : MinDimension or None
             The search's result for this row's (N, R); None leaves the row's min d empty.
         """
         if found is None:
