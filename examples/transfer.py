@@ -19,11 +19,13 @@ d = proven_dimension(n_subjects, n_relations, layout="superposed", codebook="gau
 original = construct_single_hop(
     n_subjects, n_relations, d, layout="superposed", codebook="gaussian", seed=0
 )
+assert original.recall().all_correct
 print(f"original facts recalled: {original.recall().accuracy:.4f}")
 
 new_facts = random_facts(n_subjects, n_relations, seed=123)
 moved = reinitialize(original, new_facts)
 unchanged = [name for name in original.weights if moved.weights[name] is original.weights[name]]
+assert moved.recall().all_correct and unchanged == [n for n in original.weights if n != "embed.W_E"]
 print(f"after re-initialising subject embeddings: new facts recalled {moved.recall().accuracy:.4f}")
 print(f"arrays shared bit for bit with the original: {len(unchanged)} of {len(original.weights)}")
 
@@ -31,5 +33,6 @@ print(f"arrays shared bit for bit with the original: {len(unchanged)} of {len(or
 fit = fit_superposition(dict(original.weights), original.facts)
 weights = reinitialize_weights(dict(original.weights), fit, new_facts)
 fitted = dataclasses.replace(original, weights=weights, facts=new_facts)
+assert fit.r2 > 0.999999 and fitted.recall().all_correct
 print(f"fitted superposition R^2 = {fit.r2:.6f} (per relation {np.round(fit.r2_per_relation, 6)})")
 print(f"new facts recalled after the fitted re-initialisation: {fitted.recall().accuracy:.4f}")
