@@ -34,7 +34,10 @@ answered = int(logits[0, -1].argmax()) == answers[query]
 assert difference <= 1e-6 * (1 + np.abs(expected).max()), difference
 assert open_keys == [int(tokens[query, 1]) - construction.vocabulary.relation_offset]
 assert answered
+# every selector unit: d_mlp = 2·R·k
+assert hidden.shape[-1] == 2 * construction.facts.n_relations * k
 print(
-    f"nnsight read {hidden.shape[-1]} hidden units; largest difference from numpy {difference:.1e}"
+    f"nnsight read all {hidden.shape[-1]} hidden units (d_mlp = 2·R·k); "
+    f"largest difference from numpy {difference:.1e}"
 )
 print(f"open selector keys {open_keys} (the prompted relation); answered: {answered}")

@@ -31,7 +31,12 @@ Multi-hop queries ("the mother of the wife of x") by chain of thought, one hop a
 """
 
 from geoconstruct._validation import InputTypeError, MemoryBudgetError, NoResultError
-from geoconstruct.analysis.theory.prediction import predicted_accuracy, predicted_min_dimension
+from geoconstruct.analysis.theory.prediction import (
+    predicted_accuracy,
+    predicted_min_dimension,
+    predicted_success,
+    predicted_success_dimension,
+)
 from geoconstruct.codes.codebooks import Codebook, GaussianCodes, GridCodes, RademacherCodes
 from geoconstruct.constructions.baselines import construct_baseline
 from geoconstruct.constructions.construction import Construction
@@ -74,6 +79,8 @@ __all__ = [
     "multi_hop_dimension",
     "predicted_accuracy",
     "predicted_min_dimension",
+    "predicted_success",
+    "predicted_success_dimension",
     "proven_dimension",
     "random_facts",
     "required_dimension",

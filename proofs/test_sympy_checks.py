@@ -5,7 +5,13 @@ the last test monkeypatches the library's functions and constants one at a time.
 """
 
 import dataclasses
+import functools
+import inspect
 import math
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import sympy as sp
@@ -69,6 +75,9 @@ ALL_CHECKS = [
     checks.check_sampled_interval_in_library,
     checks.check_r2_tail_monotone,
     checks.check_r2_tail_in_library,
+    checks.check_lattice_sum_in_library,
+    checks.check_pair_failure_in_library,
+    checks.check_read_maps_haar_in_library,
 ]
 
 
@@ -104,13 +113,27 @@ def test_a_wrong_constant_fails(check, wrong_constant):
     assert check(wrong_constant) is False
 
 
+def _rewritten(owner, name, old, new):
+    """``owner.name`` with its source's ``old`` replaced by ``new``, compiled where it was
+    defined: a mutation of the function's code, not of its result. ``old`` must be there."""
+    function = inspect.unwrap(getattr(owner, name)) if not inspect.isclass(owner) else None
+    if function is None:
+        function = owner.__dict__[name]
+    source = textwrap.dedent(inspect.getsource(function))
+    assert source.count(old) == 1, f"{name} no longer contains {old!r}"
+    module = sys.modules[function.__module__]
+    namespace = dict(vars(module))
+    exec(compile(source.replace(old, new), module.__file__, "exec"), namespace)
+    return namespace[name]
+
+
 def _wrong_library():
     """(mutation, check, module, attribute, replacement): a wrong library, one change each, and
-    the check that catches it. The first four are the audit's mutations that every check used to
-    survive; the rest are one or more per theorem."""
+    the check that catches it. The audits' mutations come first; the rest are one or more per
+    theorem."""
     from geoconstruct.analysis.theory import bounds
-    from geoconstruct.codes import bch, codebooks
-    from geoconstruct.constructions import layouts, multi_hop
+    from geoconstruct.codes import bch, codebooks, sphere
+    from geoconstruct.constructions import layouts, multi_hop, queries, superposed_bound
     from geoconstruct.verification import certificate, report
 
     attention_bound = multi_hop._attention_bound
@@ -158,16 +181,71 @@ def _wrong_library():
         (
             "the superposed theorem without its margin for rounding (gamma = 0)",
             checks.check_superposed_length_in_library,
-            layouts,
+            superposed_bound,
             "ROUNDING_MARGIN",
             0.0,
         ),
         (
+            "gamma dropped from the code length only (the constant and the text unchanged)",
+            checks.check_superposed_length_in_library,
+            superposed_bound,
+            "superposed_code_length",
+            _rewritten(
+                superposed_bound,
+                "superposed_code_length",
+                "_code_length(n_subjects, n_relations, delta, gamma, law)",
+                "_code_length(n_subjects, n_relations, delta, 0.0, law)",
+            ),
+        ),
+        (
+            "the certificate subtracting epsilon instead of 2 epsilon",
+            checks.check_certificate_margins_in_library,
+            queries,  # where the construction calls it from
+            "certify_single_hop",
+            _rewritten(
+                certificate,
+                "certify_single_hop",
+                "margins -= 2.0 * rounding + own_error",
+                "margins -= rounding + own_error",
+            ),
+        ),
+        (
+            "the guarantee's text saying within 2^-16 instead of 2^-17",
+            checks.check_superposed_length_in_library,
+            layouts.Layout,
+            "proved_guarantee",
+            _rewritten(layouts.Layout, "proved_guarantee", "2^{exponent - 1}", "2^{exponent}"),
+        ),
+        (
+            "the R = 2 union bound counting N(N-1) instead of 2N(N-1)",
+            checks.check_r2_tail_in_library,
+            superposed_bound,
+            "superposed_failure_bound",
+            _rewritten(
+                superposed_bound,
+                "superposed_failure_bound",
+                "pairs = n_subjects * (n_subjects - 1) * n_relations",
+                "pairs = n_subjects * (n_subjects - 1) * (1 if n_relations == 2 else n_relations)",
+            ),
+        ),
+        (
+            "read maps without the sign fix (not Haar)",
+            checks.check_read_maps_haar_in_library,
+            layouts,
+            "_haar_orthogonal",
+            _rewritten(
+                layouts,
+                "_haar_orthogonal",
+                "orthogonal: FloatArray = q * np.sign(np.diag(r))",
+                "orthogonal: FloatArray = q",
+            ),
+        ),
+        (
             "the superposed failure bound with R in place of R - 1",
             checks.check_superposed_length_in_library,
-            layouts,
+            superposed_bound,
             "superposed_failure_bound",
-            lambda n, relations, k, margin=2.0**-16, inner_products="sphere": min(
+            lambda n, relations, k, margin=None, inner_products="sphere": min(
                 1.0,
                 n * (n - 1) * relations * math.exp(-k * (8 * relations - 9) / (32 * relations**2)),
             ),
@@ -175,9 +253,45 @@ def _wrong_library():
         (
             "a coarse R = 2 upper sum (8 intervals)",
             checks.check_r2_tail_in_library,
-            layouts,
+            superposed_bound,
             "TAIL_GRID",
             8,
+        ),
+        (
+            "Theorem 2 with the coordinates rounded down in its upper bracket",
+            checks.check_lattice_sum_in_library,
+            sphere,
+            "coordinate_sum_tail",
+            _rewritten(
+                sphere,
+                "coordinate_sum_tail",
+                "rounded_up = np.concatenate([[under], cells])",
+                "rounded_up = np.concatenate([cells, [0.0]])",
+            ),
+        ),
+        (
+            "Theorem 2 summing one crosstalk term too few",
+            checks.check_pair_failure_in_library,
+            superposed_bound,
+            "_bracket",
+            _rewritten(
+                superposed_bound,
+                "_bracket",
+                "law_of_sum = coordinate_sum_tail(k, terms)",
+                "law_of_sum = coordinate_sum_tail(k, terms - 1)",
+            ),
+        ),
+        (
+            "Theorem 2's upper sum at the left ends of the code grid",
+            checks.check_r2_tail_in_library,
+            superposed_bound,
+            "_bracket",
+            _rewritten(
+                superposed_bound,
+                "_bracket",
+                "upper_tail(_threshold(right, margin))",
+                "upper_tail(_threshold(left, margin))",
+            ),
         ),
         (
             "grid codes one digit long",
@@ -203,14 +317,14 @@ def _wrong_library():
         (
             "delta = 1/2 instead of 1/100",
             checks.check_superposed_length_in_library,
-            layouts,
+            superposed_bound,
             "SUPERPOSED_FAILURE_PROBABILITY",
             0.5,  # would promise far less than the documented 0.99
         ),
         (
             "the superposed code length halved",
             checks.check_superposed_length_in_library,
-            layouts,
+            superposed_bound,
             "superposed_code_length",
             lambda n, relations, failure_probability=0.01, margin=0.0, inner_products="": (
                 math.ceil(
@@ -267,12 +381,55 @@ def _wrong_library():
 
 
 MUTATIONS = [(mutation, check.__name__) for mutation, check, *_ in _wrong_library()]
+MUTATION_IDS = [f"{m} -> {c}" for m, c in MUTATIONS]
 
 
-@pytest.mark.parametrize("case", range(len(MUTATIONS)), ids=[f"{m} -> {c}" for m, c in MUTATIONS])
+def _forget():
+    """Clear every remembered result in the library, as a fresh process would start."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("geoconstruct"):
+            for value in list(vars(module).values()):
+                if isinstance(value, functools._lru_cache_wrapper):
+                    value.cache_clear()
+
+
+@pytest.mark.parametrize("case", range(len(MUTATIONS)), ids=MUTATION_IDS)
 def test_a_wrong_library_fails_a_check(case, monkeypatch):
-    """Each mutation, applied by monkeypatch, makes its check fail (the test id names both)."""
+    """Each mutation, applied by monkeypatch after its check has passed (so with the library's
+    memos warm, then cleared), makes its check fail (the test id names both)."""
     _, check, target, attribute, replacement = _wrong_library()[case]
     assert check() is True
     monkeypatch.setattr(target, attribute, replacement)
-    assert check() is False
+    _forget()
+    try:
+        assert _fails(check)
+    finally:
+        monkeypatch.undo()
+        _forget()
+
+
+def _fails(check):
+    """Whether the check fails: returns False, or raises (a library that cannot even evaluate
+    the proof's quantities fails it too)."""
+    try:
+        return check() is False
+    except Exception:
+        return True
+
+
+def apply_and_check(case):
+    """In a fresh process: apply mutation ``case`` before anything ran; whether its check fails."""
+    _, check, target, attribute, replacement = _wrong_library()[case]
+    setattr(target, attribute, replacement)
+    return _fails(check)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", range(len(MUTATIONS)), ids=MUTATION_IDS)
+def test_a_wrong_library_fails_a_check_in_a_fresh_process(case):
+    """The same mutations, each in a new interpreter where nothing was computed before it."""
+    code = f"import test_sympy_checks as t; raise SystemExit(0 if t.apply_and_check({case}) else 1)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

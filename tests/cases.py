@@ -24,6 +24,26 @@ LAYOUT_CODEBOOKS = [
 the separate output subspace with one codebook each)."""
 
 
+def dimension_with_slack(n_subjects, n_relations, layout, codebook, failure_probability):
+    """The proved d, or, where the guarantee is a probability (superposed random codes), the d at
+    which the same theorem bounds the failure probability by ``failure_probability`` instead of
+    1/100: a test asserting every fact on several draws there fails by chance with at most their
+    number times that probability (a union bound, valid however the draws depend)."""
+    from geoconstruct import proven_dimension
+    from geoconstruct.codes.codebooks import resolve_codebook
+    from geoconstruct.constructions.layouts import resolve_layout
+    from geoconstruct.constructions.superposed_bound import superposed_code_length
+
+    proven = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    shape, family = resolve_layout(layout), resolve_codebook(codebook)
+    if not shape.superposed or family.inner_product_law is None or n_relations < 2:
+        return proven
+    k = superposed_code_length(
+        n_subjects, n_relations, failure_probability, inner_products=family.inner_product_law
+    )
+    return max(proven, shape.dimension(n_relations, k))
+
+
 def independent_argmax(weights, tokens, chunk=1000):
     """A one-layer transformer in plain numpy, TransformerLens conventions, written anew here."""
     return np.concatenate([logits.argmax(axis=1) for logits in _logits(weights, tokens, chunk)])

@@ -45,8 +45,9 @@ def test_every_d_from_the_required_one_upward_builds_and_says_what_is_proved():
     n, r = 1000, 4  # the defaults: gaussian codes, superposed, read out in place
     low = required_dimension(n, r)
     proven = proven_dimension(n, r)
-    # code length 1; the proof's k + R, k = ⌈32·3²/23 · ln(1000·999·4·100)⌉ (γ moves nothing)
-    assert low == 1 + r and proven == math.ceil(288 / 23 * math.log(1000 * 999 * 400)) + r
+    # code length 1; the proof's k + R, at most Theorem 1's ⌈32·3²/23 · ln(1000·999·4·100)⌉
+    # (Theorem 2's exact tail is sharper; proofs/sympy_checks.py checks its k)
+    assert low == 1 + r and proven <= math.ceil(288 / 23 * math.log(1000 * 999 * 400)) + r
     with pytest.raises(ValueError, match=f"requires d >= {low}, got d={low - 1}"):
         construct_single_hop(n, r, low - 1)
     coherent_from = GaussianCodes().min_code_length(n) + r

@@ -58,6 +58,12 @@ BAD_INVOCATIONS = [
     (["train", "--subjects", "20", "--relations", "2", "--dim", "8", "--steps", "0"], "steps must"),
     (["train", "--subjects", "20", "--relations", "2"], "required: --dim"),
     (["frobnicate"], "invalid choice"),
+    # the audit's unclear inputs: each names its flag, before any work
+    (["table", "transition", "--dims", "2,3", "--subjects", "256", "--relations", "4"], "--dims"),
+    (["construct", *SIZE, "--max-coherence", "0.3"], "--max-coherence"),
+    (["table", "dimension", "--workers", "0"], "argument --workers: must be at least 1, got 0"),
+    (["table", "transition", "--workers", "0"], "argument --workers: must be at least 1"),
+    (["bounds", "--subjects", "1", "--relations", "4"], "--subjects must be at least 2"),
 ]
 
 

@@ -74,7 +74,7 @@ CLAIMS = {
     "capacity_table.py": ("capacity of d=12, R=4, grid, int8: N >= 16,384",),
     # nnsight reads the selector's hidden units through to_torch; numpy agrees to 1e-6 (float32)
     "nnsight_probe.py": (
-        "nnsight read 1744 hidden units",
+        "hidden units (d_mlp = 2·R·k)",
         "open selector keys [1] (the prompted relation); answered: True",
     ),
 }

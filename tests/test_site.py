@@ -123,8 +123,12 @@ def test_the_built_site_has_no_literal_role_dead_link_or_orphan_page(tmp_path: P
     tutorial = (site / "tutorial" / "index.html").read_text(encoding="utf-8")
     assert "8,000 of 8,000 facts, every one through the forward pass" in tutorial
     assert "13,500 of 13,500 three-hop queries" in tutorial
-    assert "<svg" in tutorial and "Recall against dimension" in tutorial
+    assert "<svg" in tutorial and "P(every fact recalled) against dimension" in tutorial
     assert "Traceback" not in tutorial
+    # as printed: the listed failures one a line, under their heading, not run together
+    listed = tutorial.split("a listed failure of each relation:")[-1].split("</code>")[0]
+    lines = [line for line in listed.splitlines() if line.strip()]
+    assert len(lines) == 4 and all(line.strip().startswith("Failure(") for line in lines)
 
 
 def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:

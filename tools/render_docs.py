@@ -6,7 +6,6 @@ command stated above it:
 
     demo                geoconstruct demo                                  README.md
     transition-summary  the transition tables' JSON, a row per (N, R)      README.md
-    transition-2-16     benchmarks/results/transition_2_16.json            results/transition.md
     bounds              geoconstruct bounds --subjects 65536 ...           docs/guide.md
     precision           geoconstruct construct --subjects 1048576 ...      docs/guide.md
     transition          docs/results/transition_table.md                   results/transition.md
@@ -23,7 +22,7 @@ command stated above it:
     structured-2-16     benchmarks/results/structured_2_16.md              results/transition.md
 
 Usage: ``python tools/render_docs.py [block ...]`` (default: every block). ``--check`` exits 1
-if a deterministic block (bounds, transfer, transition-summary, transition-2-16) differs from
+if a deterministic block (bounds, transfer, transition-summary) differs from
 what its command prints now. Unknown options are refused (exit 2), so that ``--help`` prints this
 and changes nothing.
 """
@@ -34,25 +33,22 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 GUIDE = ROOT / "docs" / "guide.md"
 RESULTS = ROOT / "docs" / "results"
 TRANSITION_JSON = RESULTS / "transition_table.json"
-TRANSITION_2_16_JSON = ROOT / "benchmarks" / "results" / "transition_2_16.json"
-TRANSITION_2_16_COMMAND = (
-    "geoconstruct table transition --subjects 65536 --relations 2,4 --seeds 0,1,2,3,4 "
-    "--exact-work-limit 1e13 --save benchmarks/results/transition_2_16"
-)
 PRECISION_RESULTS = RESULTS / "precision_table.md"
 PRECISION_COMMAND = (
     "geoconstruct table dimension --subjects 1024,16384 --relations 4 "
     "--precision float32,float16,bfloat16,int8 --save docs/results/precision_table"
 )
 TRANSITION_COMMAND = (
-    "geoconstruct table transition --subjects 256,1024,4096,16384 --relations 2,4,8 "
-    "--seeds 0,1,2,3,4 --plot docs/results/transition.png --save docs/results/transition_table"
+    "geoconstruct table transition --subjects 256,1024,4096 --relations 2,4,8 "
+    "--seeds 0-49 --plot docs/results/transition.png "
+    "--save docs/results/transition_table"
 )
 SUPERPOSED_RESULTS = ROOT / "benchmarks" / "results" / "superposed_success.md"
 SCALE_RESULTS = ROOT / "benchmarks" / "results" / "scale.md"
@@ -98,7 +94,7 @@ COMMANDS = {
         *("--hops", "3", "--steps", "1"),
     ],
 }
-DETERMINISTIC = ("bounds", "transfer", "transition-summary", "transition-2-16")
+DETERMINISTIC = ("bounds", "transfer", "transition-summary")
 BLOCK_FILES = {
     "demo": README,
     "transition-summary": README,
@@ -114,7 +110,6 @@ BLOCK_FILES = {
     "transfer": RESULTS / "transfer.md",
     "baselines": RESULTS / "baselines.md",
     "structured": RESULTS / "transition.md",
-    "transition-2-16": RESULTS / "transition.md",
     "sampled-scale": RESULTS / "scale.md",
     "structured-2-16": RESULTS / "transition.md",
 }
@@ -124,45 +119,62 @@ TABLES += ("precision-table", "sampled-scale", "structured-2-16")
 
 
 def transition_summary(*sources: tuple[Path, str]) -> str:
-    """One row per (N, R) of the transition tables: the measured min d with its basis, the
-    predicted d, and the proved d (``proven_dimension``, a formula: computed here, so that a
-    table measured before the theorem changed shows today's proof)."""
+    """One row per (N, R) of the transition tables: the fitted d_50 and d_95 with their 95 %
+    intervals, the prediction's, the seeds and the row's time, and the proved d
+    (``proven_dimension``, a formula: computed here, so that a table measured before the theorem
+    changed shows today's proof)."""
     import json
 
     from geoconstruct import proven_dimension
 
-    seen: dict[tuple[int, int], dict[str, float]] = {}
+    seen: dict[tuple[int, int], dict[str, Any]] = {}
     commands = []
     for path, command in sources:
         rows = json.loads(path.read_text())
         for row in rows:
             seen.setdefault((row["n_subjects"], row["n_relations"]), row)
-        seeds = ", ".join(str(seed) for seed in rows[0]["seeds"])
-        commands.append(f"seeds {seeds} from `{command}`")
+        commands.append(f"`{command}`")
+
+    def interval(row: dict[str, Any], name: str) -> str:
+        ends = [
+            "?" if row[f"{name}_{end}"] is None else f"{row[f'{name}_{end}']:.0f}"
+            for end in ("low", "high")
+        ]
+        return f"{row[name]:.1f} [{ends[0]}, {ends[1]}]"
+
+    def within(predicted: int, row: dict[str, Any], name: str) -> str:
+        low, high = row[f"{name}_low"], row[f"{name}_high"]
+        if low is not None and high is not None and low <= predicted <= high:
+            return "inside"
+        nearest = min(
+            (end for end in (low, high) if end is not None),
+            key=lambda end: abs(end - predicted),
+            default=row[name],
+        )
+        return f"{100 * (predicted - nearest) / nearest:+.1f} %"
+
     lines = [
-        "| N | R | R·log2 N | measured min d | basis | / R·log2 N | predicted min d | "
-        "predicted / measured | proved d | / R·log2 N |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| N | R | seeds | d_50 [95 %] | predicted d_50 | vs interval | d_95 [95 %] | "
+        "predicted d_95 | vs interval | d_50 / R·log2 N | proved d | proved / d_50 | "
+        "proved / d_95 | worker-minutes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (n, r), row in sorted(seen.items()):
-        ratio = row["r_log2_n"]
-        measured, predicted = row["min_d"], row["predicted_min_d"]
         proved = proven_dimension(n, r)
         lines.append(
-            f"| {n:,} | {r} | {ratio:.0f} | {measured} | {row['min_d_basis']} | "
-            f"{measured / ratio:.2f} | {predicted} | {predicted / measured:.3f} | "
-            f"{proved} | {proved / ratio:.2f} |"
+            f"| {n:,} | {r} | {len(row['seeds'])} | {interval(row, 'd50')} | "
+            f"{row['predicted_d50']} | {within(row['predicted_d50'], row, 'd50')} | "
+            f"{interval(row, 'd95')} | {row['predicted_d95']} | "
+            f"{within(row['predicted_d95'], row, 'd95')} | {row['d50'] / row['r_log2_n']:.2f} | "
+            f"{proved} | {proved / row['d50']:.2f} | {proved / row['d95']:.2f} | "
+            f"{row['law_seconds'] / 60:.1f} |"
         )
-    return "\n".join(lines) + "\n\n" + "; ".join(commands).capitalize() + "."
+    return "\n".join(lines) + "\n\nFrom " + "; ".join(commands) + "."
 
 
 def command_output(name: str) -> str:
     if name == "transition-summary":
-        return transition_summary(
-            (TRANSITION_JSON, TRANSITION_COMMAND), (TRANSITION_2_16_JSON, TRANSITION_2_16_COMMAND)
-        )
-    if name == "transition-2-16":
-        return transition_summary((TRANSITION_2_16_JSON, TRANSITION_2_16_COMMAND))
+        return transition_summary((TRANSITION_JSON, TRANSITION_COMMAND))
     if name == "transition":
         text = (RESULTS / "transition_table.md").read_text().strip()
         return f"`$ {TRANSITION_COMMAND}`\n\n" + text
@@ -190,7 +202,7 @@ def command_output(name: str) -> str:
 
 
 def render_block(name: str, output: str) -> str:
-    if name in (*TABLES, "transition-summary", "transition-2-16"):
+    if name in (*TABLES, "transition-summary"):
         return output + "\n"  # already a Markdown table
     return f"`$ {' '.join(COMMANDS[name])}`\n\n```\n{output}\n```\n"
 

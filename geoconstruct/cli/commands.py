@@ -57,7 +57,11 @@ from geoconstruct.analysis.measurement.dimension_search import (
 from geoconstruct.analysis.measurement.precision import numeric_format
 from geoconstruct.analysis.measurement.sweeps import process_pool
 from geoconstruct.analysis.measurement.tradeoff import TradeoffRow, tradeoff_table
-from geoconstruct.analysis.measurement.transition import DEFAULT_RATIOS, transition_table
+from geoconstruct.analysis.measurement.transition import (
+    law_dims,
+    transition_dims,
+    transition_table,
+)
 from geoconstruct.analysis.mechanism.transfer import transfer_summary
 from geoconstruct.analysis.output.plotting import (
     plot_dimension_table,
@@ -81,7 +85,8 @@ from geoconstruct.cli.reports import (
     multi_hop_summary,
     single_hop_summary,
 )
-from geoconstruct.codes.codebooks import resolve_codebook
+from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
+from geoconstruct.constructions.layouts import resolve_layout
 from geoconstruct.constructions.single_hop import proven_dimension
 from geoconstruct.training.comparison import trained_row
 from geoconstruct.training.trainer import require_torch
@@ -205,6 +210,11 @@ def _dimension(args: argparse.Namespace) -> int:
 
 
 def _bounds(args: argparse.Namespace) -> int:
+    if isinstance(args.subjects, int) and args.subjects == 1:
+        raise ValueError(
+            f"--subjects must be at least 2 for the bounds (with one subject each is 0 and no "
+            f"ratio is defined), got {args.subjects}"
+        )
     summary = bounds_summary(args.subjects, args.relations, args.bits)
     _emit(summary, args.json, print_bounds)
     return 0
@@ -230,7 +240,7 @@ def _construct(args: argparse.Namespace) -> int:
             backend=args.backend,
             device=args.device,
             progress=bar.update,
-            on_estimate=None if args.quiet else _announce_long_pass,
+            on_estimate=None if args.quiet else _long_pass_announcer(args.layout, family),
         )
     _emit(summary, args.json, print_single_hop)
     return 0 if summary.all_correct else 1
@@ -240,14 +250,22 @@ LONG_PASS_SECONDS = 60.0
 """An exact pass estimated to take longer than this is announced before it starts."""
 
 
-def _announce_long_pass(seconds: float) -> None:
-    if seconds > LONG_PASS_SECONDS:
-        print(
-            f"geoconstruct: the exact pass over every fact will take about {seconds / 60:.0f} "
-            "min; --method certified proves most facts without it, --sample-size N checks a "
-            "seeded sample",
-            file=sys.stderr,
-        )
+def _long_pass_announcer(layout: str, family: CodebookFamily) -> Callable[[float], None]:
+    """What to say before a long exact pass: the certificate is named only where it can prove
+    facts (clean read-outs: the block layouts, or a trace code's sign read maps); for random
+    superposed codes it proves none, and the forward pass would run anyway."""
+    certifiable = not resolve_layout(layout).superposed or family.sign_read_maps
+    hint = "--method certified proves most facts without it, " if certifiable else ""
+
+    def announce(seconds: float) -> None:
+        if seconds > LONG_PASS_SECONDS:
+            print(
+                f"geoconstruct: the exact pass over every fact will take about "
+                f"{seconds / 60:.0f} min; {hint}--sample-size N checks a seeded sample",
+                file=sys.stderr,
+            )
+
+    return announce
 
 
 def _table(args: argparse.Namespace) -> int:
@@ -307,11 +325,18 @@ def _transition_table(args: argparse.Namespace) -> int:
         raise ValueError("the transition table takes one codebook")
     if args.dims is not None and args.ratios is not None:
         raise ValueError("--dims and --ratios both choose the d's: give one of them")
-    ratios = DEFAULT_RATIOS if args.ratios is None else tuple(args.ratios)
-    exact_work_limit = _work_limit(args.exact_work_limit)
+    ratios = None if args.ratios is None else tuple(args.ratios)
+    work_limit = _work_limit(args.exact_work_limit)
     start = time.perf_counter()
-    sizes = len(args.subjects) * len(args.relations)
-    n_cells = sizes * (1 + len(args.dims or ratios))  # a minimum-d search and the d's
+    n_cells = 0  # one per d of each (N, R)
+    for n_subjects in args.subjects:
+        for n_relations in args.relations:
+            if args.dims is not None:
+                n_cells += len(args.dims)
+            elif ratios is not None:
+                n_cells += len(transition_dims(n_subjects, n_relations, ratios))
+            else:
+                n_cells += len(law_dims(n_subjects, n_relations, codebook=codebooks[0]))
     with (
         process_pool(args.workers) as pool,
         _progress(args, total=n_cells, desc="transition table", unit="cell") as bar,
@@ -325,7 +350,7 @@ def _transition_table(args: argparse.Namespace) -> int:
             codebook=codebooks[0],
             seeds=args.seeds,
             sample=args.sample_size,
-            exact_work_limit=exact_work_limit,
+            accuracy_work_limit=work_limit,
             backend=args.backend,
             device=args.device,
             executor=pool,

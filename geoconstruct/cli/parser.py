@@ -9,7 +9,7 @@ from typing import Any, NoReturn, TypeVar
 from geoconstruct import __version__
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
 from geoconstruct.analysis.measurement.dimension_search import DEFAULT_SEEDS
-from geoconstruct.analysis.measurement.transition import DEFAULT_RATIOS
+from geoconstruct.analysis.measurement.transition import DEFAULT_RATIOS, LAW_FACTORS
 from geoconstruct.analysis.output.tables import TABLE_FORMATS
 from geoconstruct.codes.codebooks import (
     CODEBOOK_NAMES,
@@ -254,6 +254,17 @@ def _bytes(text: str) -> int:
     return int(value)
 
 
+def _positive_int(text: str) -> int:
+    """A whole number of at least 1 (argparse names the flag in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _float_list(text: str) -> list[float]:
     """``"1,2.5"`` -> ``[1.0, 2.5]``, every value positive."""
     values = _number_list(text, float, "numbers")
@@ -265,6 +276,28 @@ def _float_list(text: str) -> list[float]:
 def _int_list(text: str) -> list[int]:
     """``"1000,10000"`` -> ``[1000, 10000]``."""
     return _number_list(text, int, "integers")
+
+
+def _seed_list(text: str) -> list[int]:
+    """``"0-2,7"`` -> ``[0, 1, 2, 7]``: integers and inclusive ranges, in order, no repeats."""
+    seeds: list[int] = []
+    for part in (part.strip() for part in text.split(",")):
+        first, dash, last = part.partition("-")
+        if not dash:
+            seeds += _number_list(part, int, "seeds") if part else []
+            continue
+        try:
+            low, high = int(first), int(last)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a seed range: {part!r}") from None
+        if high < low:
+            raise argparse.ArgumentTypeError(f"an empty seed range: {part!r}")
+        seeds += range(low, high + 1)
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"empty list: {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"a seed is repeated in {text!r}")
+    return seeds
 
 
 def _number_list(text: str, kind: Callable[[str], Number], name: str) -> list[Number]:
@@ -321,13 +354,18 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
             parser.add_argument("--hops", type=_int_list, default=[1, 2, 3, 4], help="H list")
         if kind == "transition":
             parser.add_argument(
-                "--dims", type=_int_list, default=None, help="d list (default: from --ratios)"
+                "--dims",
+                type=_int_list,
+                default=None,
+                help="d list (default: around the transition, "
+                + ",".join(f"{factor:g}" for factor in LAW_FACTORS)
+                + " times the predicted d_50, and the proved d)",
             )
             parser.add_argument(
                 "--ratios",
                 type=_float_list,
                 default=None,
-                help="d / (R·log2 N) to measure at, instead of --dims (default "
+                help="d / (R·log2 N) to measure at, instead of --dims (e.g. "
                 + ",".join(f"{ratio:g}" for ratio in DEFAULT_RATIOS)
                 + ")",
             )
@@ -355,9 +393,10 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
             )
         parser.add_argument(
             "--seeds",
-            type=_int_list,
+            type=_seed_list,
             default=[0] if exact_regime else list(DEFAULT_SEEDS),
-            help="seed list" + (" (the first is used)" if exact_regime else ""),
+            help="seed list, ranges allowed: 0-49,100"
+            + (" (the first is used)" if exact_regime else ""),
         )
         if kind in ("tradeoff", "baselines", "transition"):
             parser.add_argument(
@@ -369,7 +408,10 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
             )
         if kind in ("dimension", "capacity", "transition"):
             parser.add_argument(
-                "--workers", type=int, default=None, help="processes (default: one per core)"
+                "--workers",
+                type=_positive_int,
+                default=None,
+                help="processes (default: one per core)",
             )
         if kind in ("dimension", "transition"):
             _add_verification_arguments(parser)

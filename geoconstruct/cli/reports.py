@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
+from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.analysis.measurement.precision import (
     numeric_format,
     quantize_construction,
@@ -529,7 +529,7 @@ def bounds_summary(n_subjects: int, n_relations: int, bits: int = 8) -> BoundsSu
     """The lower bounds beside grid codes at ``bits`` and the unit-code constructions.
 
     Any ``bits >= 1`` bounds; grid digits are at most 16 bits wide, so from 17 bits on the grid
-    row uses 16-bit digits.
+    row uses 16-bit digits. ``N >= 2``: with one subject every bound is 0 and no ratio is defined.
 
     Parameters
     ----------
@@ -546,6 +546,7 @@ def bounds_summary(n_subjects: int, n_relations: int, bits: int = 8) -> BoundsSu
     >>> summary.per_subject_min_d_s, [row.d_s for row in summary.constructions][:1]
     (8, [8])
     """
+    n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     per_subject_d_s = per_subject_min_dimension(n_subjects, n_relations, bits)
     rows = []
     grid = GridCodes(bits=min(bits, MAX_GRID_BITS))

@@ -333,7 +333,8 @@ class Construction(Generic[M]):
         Parameters
         ----------
         subjects : array_like of int
-            Subject ids, broadcast against ``relations``.
+            Subject ids: the length of ``relations``, one id, or a shape that broadcasts
+            with it (``[N, 1]`` against ``[1, R]``: every pair).
         relations : array_like of int
             Relation ids.
         memory_budget : int

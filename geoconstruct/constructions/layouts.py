@@ -10,12 +10,13 @@ name; :func:`resolve_layout` turns a name into its object.
     ``B_r`` is a random ``k×k`` orthogonal matrix (for dual-BCH codes: the trace code's ±1 sign
     diagonals) and all relations share ``d_s = k`` dimensions; the read-out carries crosstalk from
     the other relations. Unit codes only. The read-out is written in place, into the subject
-    subspace itself: ``d = k + R``. For random codes (gaussian, rademacher) and ``R >= 2``, with
-    ``k >= ⌈32(R-1)² / (8R - 9 - 16γ(R-1)) · ln(N(N-1)R/δ)⌉`` (:func:`superposed_code_length`,
-    ``δ = 1/100``, ``γ`` = :data:`ROUNDING_MARGIN`), every fact is recalled, with an exact logit
-    margin of at least γ, with probability at least ``1 - δ`` over the draw of the codes and the
-    ``B_r``, for facts drawn independently of them (``proofs/superposed_recall.md``,
-    ``proofs/in_place_readout.md``). The codes are drawn once: the proof needs no coherence check.
+    subspace itself: ``d = k + R``. For random codes (gaussian, rademacher) and ``R >= 2``, at
+    every k where :func:`~geoconstruct.constructions.superposed_bound.superposed_failure_bound`
+    is at most ``δ = 1/100`` (from :func:`superposed_code_length` on), every fact is recalled,
+    with an exact logit margin of at least γ = :data:`ROUNDING_MARGIN`, with probability at least
+    ``1 - δ`` over the draw of the codes and the ``B_r``, for facts drawn independently of them
+    (``proofs/superposed_recall.md``, ``proofs/in_place_readout.md``). The codes are drawn once:
+    the proof needs no coherence check.
 ``block``
     ``B_r`` puts relation r's code in its own k-dimensional slot: ``d_s = R·k``, no crosstalk,
     ``y = u_{π_r(s)}`` exactly, read out in place at slot 0: ``d = R·(k + 1)``. With grid codes,
@@ -27,19 +28,24 @@ name; :func:`resolve_layout` turns a name into its object.
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import gammaln
 
 from geoconstruct._validation import require_choice
 from geoconstruct.codes.codebooks import Codebook, CodebookFamily
-from geoconstruct.codes.sphere import coordinate_tail
+from geoconstruct.constructions import superposed_bound as theorem
 from geoconstruct.constructions.construction import Guarantee
+from geoconstruct.constructions.superposed_bound import (
+    ROUNDING_MARGIN,
+    SUPERPOSED_FAILURE_PROBABILITY,
+    superposed_code_length,
+    superposed_failure_bound,
+)
 from geoconstruct.model.assembly import ResidualMap
 
 __all__ = [
@@ -48,7 +54,6 @@ __all__ = [
     "SUPERPOSED_FAILURE_PROBABILITY",
     "Layout",
     "block_read_maps",
-    "pair_failure_r2",
     "resolve_layout",
     "superposed_code_length",
     "superposed_failure_bound",
@@ -58,14 +63,6 @@ FloatArray = npt.NDArray[np.float64]
 Rng = np.random.Generator
 Subspace = Literal["shared", "per_relation"]
 Output = Literal["in_place", "separate"]
-
-SUPERPOSED_FAILURE_PROBABILITY = 0.01
-"""δ in the superposed dimension formula: recall fails with probability at most δ."""
-
-ROUNDING_MARGIN = 2.0**-16
-"""The exact logit margin (gamma in the proof) the superposed theorem guarantees beside recall, so
-that a computed forward pass whose every logit is within half of it of the exact one recalls the
-same facts (``proofs/superposed_recall.md``, Rounding). It costs at most one code coordinate."""
 
 _NAMES: dict[tuple[Subspace, Output], str] = {
     ("shared", "in_place"): "superposed",
@@ -198,16 +195,38 @@ class Layout:
 
     # Codes, and what is proved about them ------------------------------------------------------
 
-    def check_codebook(self, family: CodebookFamily) -> None:
-        """Raise ``ValueError`` if the layout cannot use codes of this family.
+    def check_codebook(self, family: CodebookFamily, n_relations: int | None = None) -> None:
+        """Raise ``ValueError`` if the layout cannot use codes of this family, or if a coherence
+        bound was asked of random codes that the superposed theorem (``R >= 2``) does not use.
 
         Parameters
         ----------
         family : CodebookFamily
             The codes' family.
+        n_relations : int, optional
+            R, where known: a ``max_coherence`` other than the family's default is refused for
+            the superposed layout with ``R >= 2``, where nothing reads it.
         """
         if not self.superposed:
             return
+        fields: tuple[dataclasses.Field[Any], ...] = (
+            dataclasses.fields(family) if dataclasses.is_dataclass(family) else ()
+        )
+        default: dict[str, object] = {field.name: field.default for field in fields}
+        asked = getattr(family, "max_coherence", None)
+        if (
+            n_relations is not None
+            and n_relations >= 2
+            and family.random
+            and "max_coherence" in default
+            and asked != default["max_coherence"]
+        ):
+            raise ValueError(
+                f"max_coherence={asked} (--max-coherence) has no effect on the {self.name} "
+                f"layout with R = {n_relations}: its theorem averages over the codes' draw and "
+                "uses no coherence bound; use layout='block' (--layout block), where it sets the "
+                "margin 1 - μ"
+            )
         if not family.unit_norm:
             raise ValueError(
                 f"codebook {family.name!r} cannot be used with the superposed layout: its "
@@ -241,13 +260,12 @@ class Layout:
             return family.min_code_length(n_subjects)
         if family.sign_read_maps:  # the crosstalk is bounded in closed form, for every fact set
             return family.superposed_code_length(n_subjects, n_relations)
-        if _without_crosstalk_theorem(n_subjects, n_relations, family):
+        law = family.inner_product_law
+        if law is None or _without_crosstalk_theorem(n_subjects, n_relations, family):
             return family.min_code_length(n_subjects)
         return max(
             family.shortest_code_length(n_subjects),
-            superposed_code_length(
-                n_subjects, n_relations, inner_products=family.inner_product_law
-            ),
+            theorem.superposed_code_length(n_subjects, n_relations, inner_products=law),
         )
 
     def shortest_code_length(
@@ -336,7 +354,9 @@ class Layout:
             k, the length of each attribute code.
         """
         proven = self.min_code_length(n_subjects, n_relations, family)
-        if code_length >= proven:
+        if code_length >= proven and self._bound_holds(
+            n_subjects, n_relations, family, code_length
+        ):
             return self.proved_guarantee(n_subjects, n_relations, family, code_length)
         return Guarantee(
             "none",
@@ -375,8 +395,8 @@ class Layout:
             return Guarantee(
                 "every_draw", None, "every fact, for every draw (proofs/superposed_recall.md)"
             )
-        delta = SUPERPOSED_FAILURE_PROBABILITY
-        exponent = round(math.log2(ROUNDING_MARGIN))
+        delta = theorem.SUPERPOSED_FAILURE_PROBABILITY
+        exponent = round(math.log2(theorem.ROUNDING_MARGIN))
         return Guarantee(
             "with_probability",
             delta,
@@ -385,6 +405,25 @@ class Layout:
             f"2^{exponent}, so also by any pass whose logits are within 2^{exponent - 1} of "
             "exact (proofs/superposed_recall.md)",
         )
+
+    def _bound_holds(
+        self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
+    ) -> bool:
+        """Whether the superposed failure bound is at most δ at this k (it need not fall with k
+        exactly, so a k above the shortest is evaluated, not assumed); other cases: True."""
+        if not self.superposed or family.sign_read_maps:
+            return True
+        if _without_crosstalk_theorem(n_subjects, n_relations, family):
+            return True
+        law = family.inner_product_law
+        assert law is not None  # _without_crosstalk_theorem covers the families without one
+        delta = theorem.SUPERPOSED_FAILURE_PROBABILITY
+        if code_length >= theorem.exponential_code_length(n_subjects, n_relations):
+            return True  # Theorem 1's bound falls with k
+        bound = theorem.superposed_failure_bound(
+            n_subjects, n_relations, code_length, inner_products=law
+        )
+        return bound <= delta
 
     # Read maps and the bounds the selector and unembedding are written with ---------------------
 
@@ -520,141 +559,6 @@ def resolve_layout(layout: str | Layout) -> Layout:
     if isinstance(layout, Layout):
         return layout
     return LAYOUTS[require_choice("layout", layout, tuple(LAYOUTS))]
-
-
-TAIL_GRID = 16384
-"""Intervals of the code inner product's range in the upper sum that bounds the ``R = 2`` tail."""
-
-
-def superposed_failure_bound(
-    n_subjects: int,
-    n_relations: int,
-    code_length: int,
-    margin: float = ROUNDING_MARGIN,
-    inner_products: str = "sphere",
-) -> float:
-    """A bound on the probability that some fact of the superposed layout (random codes,
-    ``R >= 2``) has an exact logit margin below γ, capped at 1 (``proofs/superposed_recall.md``).
-
-    ``R >= 3``: ``N(N−1)R·exp(−k(8R − 9 − 16γ(R−1)) / (32(R−1)²))``. ``R = 2``: ``N(N−1)·2`` times
-    the exact tail of one wrong attribute, :func:`pair_failure_r2`.
-
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    code_length : int
-        k, the length of each attribute code.
-    margin : float
-        γ, the logit margin asked of every fact.
-    inner_products : str
-        The codes' inner-product law: ``"sphere"`` (random unit codes) or ``"rademacher"``.
-
-    Examples
-    --------
-    >>> superposed_failure_bound(4096, 4, 284) <= 0.01 < superposed_failure_bound(4096, 4, 283)
-    True
-    """
-    pairs = n_subjects * (n_subjects - 1) * n_relations
-    if n_relations == 2:
-        return min(1.0, pairs * pair_failure_r2(code_length, margin, inner_products))
-    n_relations_less_one = n_relations - 1
-    rate = (8 * n_relations - 9 - 16 * margin * n_relations_less_one) / (
-        32 * n_relations_less_one**2
-    )
-    return min(1.0, pairs * math.exp(-code_length * rate))
-
-
-def pair_failure_r2(
-    code_length: int, margin: float = ROUNDING_MARGIN, inner_products: str = "sphere"
-) -> float:
-    """``R = 2``: a bound on ``P(margin against one wrong attribute < γ)``, over the codes and
-    the read maps.
-
-    Given the codes, the crosstalk is one uniform unit vector, so the probability is exactly the
-    sphere tail ``T_k(x(c))`` at ``x(c) = ‖z‖/2 − γ/‖z‖``, ``‖z‖ = √(2(1 − c))``, c the inner
-    product of the two codes; it increases with c. For codes uniform on the sphere
-    (``inner_products="sphere"``) c has the sphere coordinate's law and the average is bounded by
-    the upper sum over :data:`TAIL_GRID` intervals of ``[−1, 1]``; for rademacher codes
-    (``"signs"``) c = (k − 2j)/k with binomial weights and the average is a finite sum.
-
-    Parameters
-    ----------
-    code_length : int
-        k, the length of each attribute code.
-    margin : float
-        γ, the logit margin asked of every fact.
-    inner_products : str
-        The codes' inner-product law: ``"sphere"`` (random unit codes) or ``"rademacher"``.
-
-    Examples
-    --------
-    >>> 0 < pair_failure_r2(75) < pair_failure_r2(74) < 1e-9
-    True
-    """
-    if inner_products == "signs":
-        flips = np.arange(code_length + 1)
-        others = code_length - flips
-        log_choose = gammaln(code_length + 1) - gammaln(flips + 1) - gammaln(others + 1)
-        weights = np.exp(log_choose - code_length * math.log(2.0))  # C(k, j)·2^-k
-        inner = (code_length - 2 * flips) / code_length
-        return float(np.sum(weights * _r2_tail(code_length, inner, margin)))
-    edges = np.linspace(-1.0, 1.0, TAIL_GRID + 1)
-    # P(edge_i < c <= edge_i+1), each from the side where its terms are small (no 1 − tail):
-    # P(c <= x) = T_k(−x) by symmetry, and P(c > x) = T_k(x).
-    lower, upper = edges[:-1], edges[1:]
-    below = coordinate_tail(code_length, -upper) - coordinate_tail(code_length, -lower)
-    above = coordinate_tail(code_length, lower) - coordinate_tail(code_length, upper)
-    weights = np.where(upper <= 0, below, above)
-    return float(np.sum(np.maximum(weights, 0.0) * _r2_tail(code_length, upper, margin)))
-
-
-def _r2_tail(code_length: int, inner: FloatArray, margin: float) -> FloatArray:
-    """``T_k(‖z‖/2 − γ/‖z‖)`` at code inner products ``inner`` (1 where the codes coincide)."""
-    distance = np.sqrt(np.maximum(2.0 * (1.0 - inner), 0.0))
-    with np.errstate(divide="ignore"):
-        threshold = np.where(distance > 0, distance / 2 - margin / distance, -np.inf)
-    return coordinate_tail(code_length, threshold)
-
-
-@functools.lru_cache(maxsize=256)
-def superposed_code_length(
-    n_subjects: int,
-    n_relations: int,
-    failure_probability: float = SUPERPOSED_FAILURE_PROBABILITY,
-    margin: float = ROUNDING_MARGIN,
-    inner_products: str = "sphere",
-) -> int:
-    """The shortest random code with which every fact of the superposed layout keeps a margin of
-    γ with probability at least ``1 − δ`` (``R >= 2``, ``N >= 2``; ``proofs/superposed_recall.md``).
-
-    ``R >= 3``: ``⌈32(R−1)² / (8R − 9 − 16γ(R−1)) · ln(N(N−1)R/δ)⌉``. ``R = 2``: the smallest k at
-    which :func:`superposed_failure_bound`, with the exact tail, is at most δ (a bisection over
-    sums of 16,384 sphere tails, so the answer is remembered: a build asks for it three times).
-
-    Examples
-    --------
-    >>> [superposed_code_length(4096, relations) for relations in (2, 4, 8)]
-    [75, 284, 665]
-    """
-    n_relations_less_one = n_relations - 1
-    per_unit = (32 * n_relations_less_one**2) / (
-        8 * n_relations - 9 - 16 * margin * n_relations_less_one
-    )
-    pairs = n_subjects * (n_subjects - 1) * n_relations
-    exponential = math.ceil(per_unit * math.log(pairs / failure_probability))
-    if n_relations != 2:
-        return exponential
-    # The exact tail is at most the exponential bound, so its k is at most that one; bisect
-    # (the tail falls with k; the sympy checks confirm that one code length less fails).
-    low, high = 1, exponential  # the bound fails at low (or low is below any code), holds at high
-    while high - low > 1:
-        middle = (low + high) // 2
-        bound = superposed_failure_bound(n_subjects, 2, middle, margin, inner_products)
-        low, high = (low, middle) if bound <= failure_probability else (middle, high)
-    return high
 
 
 def block_read_maps(n_keys: int, code_length: int) -> FloatArray:

@@ -169,7 +169,8 @@ class SingleHopQueries:
         construction : Construction
             The construction asked.
         subjects : array_like of int
-            Subject ids, broadcast against ``relations``.
+            Subject ids: the length of ``relations``, one id, or a shape that broadcasts
+            with it (``[N, 1]`` against ``[1, R]``: every pair).
         relations : array_like of int
             Relation ids.
         """
@@ -185,7 +186,8 @@ class SingleHopQueries:
         construction : Construction
             The construction asked.
         subjects : array_like of int
-            Subject ids, broadcast against ``relations``.
+            Subject ids: the length of ``relations``, one id, or a shape that broadcasts
+            with it (``[N, 1]`` against ``[1, R]``: every pair).
         relations : array_like of int
             Relation ids.
         """
@@ -206,17 +208,27 @@ class SingleHopQueries:
         construction : Construction
             A built model.
         subjects : array_like of int
-            Subject ids, broadcast against ``relations``.
+            Subject ids: the length of ``relations``, one id, or a shape that broadcasts
+            with it (``[N, 1]`` against ``[1, R]``: every pair).
         relations : array_like of int
             Relation ids.
         memory_budget : int
             Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
         """
         facts = construction.facts
-        subject_ids, relation_ids = np.broadcast_arrays(
-            require_ids("subjects", subjects, facts.n_subjects),
-            require_ids("relations", relations, facts.n_relations),
-        )
+        subject_ids = require_ids("subjects", subjects, facts.n_subjects)
+        relation_ids = require_ids("relations", relations, facts.n_relations)
+        one_d = subject_ids.ndim == relation_ids.ndim == 1
+        try:
+            if one_d and subject_ids.shape != relation_ids.shape:
+                raise ValueError  # two lists of different lengths: a mistake, not an outer grid
+            subject_ids, relation_ids = np.broadcast_arrays(subject_ids, relation_ids)
+        except ValueError:
+            raise ValueError(
+                "subjects and relations must have the same length (or one be a single id, or "
+                f"their shapes broadcast as an outer grid), got {subject_ids.shape} and "
+                f"{relation_ids.shape}"
+            ) from None
         config = construction.config
         chunk_bytes = plan_chunk_bytes(config, subject_ids.size, memory_budget, "predict")
         tokens = self.tokens(construction, subject_ids.ravel(), relation_ids.ravel())

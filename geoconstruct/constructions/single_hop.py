@@ -194,7 +194,7 @@ def construct_single_hop(
 
     >>> c = construct_single_hop(1000, 4, d=proven_dimension(1000, 4), seed=0)
     >>> c.config.d_model, c.config.d_mlp, c.config.d_vocab, c.guarantee.scope
-    (253, 1992, 2004, 'with_probability')
+    (215, 1688, 2004, 'with_probability')
     >>> c.recall().accuracy
     1.0
     >>> below = construct_single_hop(1000, 4, d=200, seed=0)
@@ -213,6 +213,7 @@ def construct_single_hop(
     seed = require_int("seed", seed, minimum=0)
     dtype = require_dtype(dtype, DTYPES)
     layout_object, family = _layout_and_family(layout, codebook)
+    layout_object.check_codebook(family, n_relations)
     if d is None:
         d = proven_dimension(n_subjects, n_relations, layout=layout_object, codebook=family)
     d = require_int("d", d, minimum=1)
@@ -432,9 +433,9 @@ def code_length_for(
 ) -> int:
     """The smallest code length k with a proof, for N subjects and R relations.
 
-    Block: the codebook's minimum for N codes. Superposed with random codes and ``R >= 2``:
-    ``⌈32(R-1)²/(8R-9-16γ(R-1)) · ln(N(N-1)R/δ)⌉`` (see
-    :func:`~geoconstruct.constructions.layouts.superposed_code_length`).
+    Block: the codebook's minimum for N codes. Superposed with random codes and ``R >= 2``: the
+    smallest k at which the exact-tail union bound is at most δ
+    (:func:`~geoconstruct.constructions.superposed_bound.superposed_code_length`).
 
     Parameters
     ----------
@@ -451,7 +452,7 @@ def code_length_for(
     Examples
     --------
     >>> code_length_for(10_000, 8, layout="block", codebook="grid"), code_length_for(10_000, 8)
-    (2, 716)
+    (2, 634)
     """
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
@@ -534,7 +535,7 @@ def proven_dimension(
     >>> proven_dimension(10_000, 8, layout="block", codebook="grid")
     24
     >>> proven_dimension(1000, 4), proven_dimension(1000, 4, layout="superposed_separate")
-    (253, 502)
+    (215, 426)
     """
     code_length = code_length_for(n_subjects, n_relations, layout=layout, codebook=codebook)
     return resolve_layout(layout).dimension(n_relations, code_length)

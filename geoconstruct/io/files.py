@@ -107,6 +107,11 @@ def save(construction: Construction, path: PathLike) -> Path:
             f"construction must be a Construction, got {type(construction).__name__}"
         )
     target = Path(path)
+    if target.is_dir():
+        raise ValueError(
+            f"cannot save to {target}: it is a folder; give a file name in it ending in "
+            f"{' or '.join(SUFFIXES)}"
+        )
     if target.suffix not in SUFFIXES:
         raise ValueError(
             f"cannot save to {target}: the suffix must be one of {', '.join(SUFFIXES)}, got "

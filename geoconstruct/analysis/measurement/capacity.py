@@ -199,7 +199,10 @@ def dimension_cell(n_subjects: int, n_relations: int, search: Search) -> Dimensi
         global_bound_d=global_min_dimension(n_subjects, n_relations, form.bits),
     )
     try:
-        found = measure_min_dimension(n_subjects, n_relations, **search.options())
+        # a cell already runs in the table's pool: no pool of its own, no bar of its own
+        found = measure_min_dimension(
+            n_subjects, n_relations, executor="serial", progress=False, **search.options()
+        )
         row = _with_measurement(row, found, search)
     except (MemoryError, RuntimeError, ValueError) as error:
         row = replace(row, error=f"{type(error).__name__}: {error}")

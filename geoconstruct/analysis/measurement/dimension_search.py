@@ -30,11 +30,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from contextlib import ExitStack
 from dataclasses import dataclass, fields
-from typing import TypedDict, Unpack, cast
+from typing import Literal, TypedDict, Unpack, cast
+
+from tqdm import tqdm
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, NoResultError, require_int
 from geoconstruct.analysis.measurement.precision import numeric_format, quantize_construction
+from geoconstruct.analysis.measurement.sweeps import process_pool
 from geoconstruct.analysis.theory.prediction import has_prediction, predicted_code_length
 from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
 from geoconstruct.constructions.layouts import Layout, resolve_layout
@@ -71,6 +75,13 @@ DEFAULT_SEEDS = (0, 1, 2, 3, 4)
 MAX_CODE_STEPS = 64
 """How many code lengths past the larger of the upper bracket and the proved length
 :func:`measure_min_dimension` tries before it gives up."""
+
+POOL_WORK = 10**9
+"""Multiply-adds of one check (``N·R·d_vocab·d``) from which a search opens its own process pool
+when it is given no executor: below it a pool's start-up costs more than it saves."""
+
+PROGRESS_DELAY = 3.0
+"""Seconds after which a search given no progress callback shows a progress bar on stderr."""
 
 
 def table_codebook(codebook: str | CodebookFamily, precision: str) -> CodebookFamily:
@@ -299,6 +310,14 @@ class MinDimension:
     seconds: float
     basis: str
 
+    def __repr__(self) -> str:
+        predicted = "" if self.predicted_d is None else f", predicted_d={self.predicted_d}"
+        return (
+            f"MinDimension(d={self.d}, basis={self.basis!r}, seeds={len(self.seeds)}, "
+            f"proven_d={self.proven_d}{predicted}, checks={self.n_checks}, "
+            f"seconds={self.seconds:.1f})"
+        )
+
     @property
     def sampled(self) -> bool:
         """Whether a sample, not every query, stands behind ``d``."""
@@ -326,8 +345,8 @@ def measure_min_dimension(
     n_subjects: int,
     n_relations: int,
     *,
-    executor: Executor | None = None,
-    progress: Callable[[RecallCheck], None] | None = None,
+    executor: Executor | Literal["serial"] | None = None,
+    progress: Callable[[RecallCheck], None] | bool | None = None,
     **options: Unpack[SearchOptions],
 ) -> MinDimension:
     """The smallest ``d`` whose construction recalls every fact on every seed, in a format.
@@ -339,13 +358,16 @@ def measure_min_dimension(
     Parameters
     ----------
     n_subjects, n_relations : int
-    executor : concurrent.futures.Executor, optional
-        Runs each check's forward pass as tasks (a process pool, a dask.distributed client's
-        ``get_executor()``).
-    progress : callable, optional
+    executor : concurrent.futures.Executor or "serial", optional
+        Runs each check's forward pass as tasks. None (the default): a process pool with one
+        worker per core, as the command line uses, when a check is worth it (:data:`POOL_WORK`
+        multiply-adds), else in this process; ``"serial"``: always in this process; or any
+        executor (a dask.distributed client's ``get_executor()``).
+    progress : callable or bool, optional
         Called with each :class:`RecallCheck` as it finishes (its code length, seed and
         verdict): a search checks a few code lengths on up to every seed, minutes each at
-        N = 10^4 and above.
+        N = 10^4 and above. None (the default): a progress bar on stderr once the search has
+        run :data:`PROGRESS_DELAY` seconds; False: none.
     **options
         ``layout``, ``codebook``, ``precision``, ``seeds``, ``memory_budget``, ``sample_size``,
         ``exact_work_limit``, ``backend``, ``device``: see :class:`Search`.
@@ -362,6 +384,8 @@ def measure_min_dimension(
 
     Examples
     --------
+    >>> measure_min_dimension(256, 4, seeds=(0, 1, 2))  # doctest: +ELLIPSIS
+    MinDimension(d=..., basis='every_fact', seeds=3, proven_d=183, predicted_d=..., checks=...)
     >>> checked = []
     >>> found = measure_min_dimension(256, 2, seeds=(0, 1), progress=checked.append)
     >>> found.d < found.proven_d, found.failed_below.passed, found.basis
@@ -377,7 +401,7 @@ def measure_min_dimension(
     if not seeds:
         raise ValueError("seeds must not be empty")
     layout = resolve_layout(search.layout)
-    layout.check_codebook(search.family)
+    layout.check_codebook(search.family, n_relations)
     shortest = layout.shortest_code_length(n_subjects, n_relations, search.family)
     proven = max(layout.min_code_length(n_subjects, n_relations, search.family), shortest)
     predicted = None
@@ -389,6 +413,77 @@ def measure_min_dimension(
     last = max(upper, proven) + MAX_CODE_STEPS - 1
     order = list(seeds)  # the seed that failed last is checked first
     done: list[RecallCheck] = []
+    with ExitStack() as stack:
+        pool = _executor_for(stack, executor, n_subjects, n_relations, layout, upper)
+        report = _reporter(stack, progress, f"min d search N={n_subjects} R={n_relations}")
+        return _search(
+            search,
+            n_subjects,
+            n_relations,
+            layout,
+            seeds,
+            (shortest, upper, proven, last),
+            predicted,
+            pool,
+            report,
+            order,
+            done,
+            start,
+        )
+
+
+def _executor_for(
+    stack: ExitStack,
+    executor: Executor | Literal["serial"] | None,
+    n_subjects: int,
+    n_relations: int,
+    layout: Layout,
+    code_length: int,
+) -> Executor | None:
+    """The executor a search runs its checks on (see :func:`measure_min_dimension`)."""
+    if executor == "serial":
+        return None
+    if executor is not None:
+        return executor
+    d = layout.dimension(n_relations, code_length)
+    if n_subjects * n_relations * (n_subjects + n_relations) * d < POOL_WORK:
+        return None
+    return stack.enter_context(process_pool())
+
+
+def _reporter(
+    stack: ExitStack, progress: Callable[[RecallCheck], None] | bool | None, label: str
+) -> Callable[[RecallCheck], None] | None:
+    """The callback each finished check is reported to (see :func:`measure_min_dimension`)."""
+    if progress is False:
+        return None
+    if callable(progress):
+        return progress
+    bar = stack.enter_context(tqdm(desc=label, unit="check", delay=PROGRESS_DELAY, leave=False))
+
+    def advance(check: RecallCheck) -> None:
+        bar.set_postfix(k=check.code_length, seed=check.seed, passed=check.passed)
+        bar.update(1)
+
+    return advance
+
+
+def _search(
+    search: Search,
+    n_subjects: int,
+    n_relations: int,
+    layout: Layout,
+    seeds: tuple[int, ...],
+    lengths: tuple[int, int, int, int],
+    predicted: int | None,
+    executor: Executor | None,
+    progress: Callable[[RecallCheck], None] | None,
+    order: list[int],
+    done: list[RecallCheck],
+    start: float,
+) -> MinDimension:
+    """The walk of :func:`measure_min_dimension` from the upper bracket."""
+    shortest, upper, proven, last = lengths
 
     def passes(code_length: int) -> tuple[RecallCheck, ...]:
         """The checks at ``code_length`` up to the first failing seed (that one last)."""
@@ -469,7 +564,7 @@ def min_dimension(n_subjects: int, n_relations: int, **options: Unpack[SearchOpt
     >>> min_dimension(4096, 4, precision="int8", **grid), min_dimension(4096, 4, precision="int4", **grid)
     (12, 16)
     """  # noqa: E501
-    return measure_min_dimension(n_subjects, n_relations, **options).d
+    return measure_min_dimension(n_subjects, n_relations, progress=False, **options).d
 
 
 def recalls_at(n_subjects: int, n_relations: int, d: int, **options: Unpack[SearchOptions]) -> bool:

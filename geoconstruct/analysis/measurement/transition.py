@@ -1,16 +1,17 @@
-"""The phase transition: recall accuracy against d, beside the predicted and the measured minimum.
+"""The phase transition: recall against d, and P(every fact) against d with its d_50 and d_95.
 
 Random codes build at every d that can be assembled (``required_dimension``), and the proof only
 speaks from ``proven_dimension`` on. :func:`transition` measures what happens in between: for
 each d it builds the construction on every seed, runs recall (every query where the verification
 policy's work limit allows, otherwise its seeded sample, labelled as such with its exact interval)
-and reports the accuracy's mean, minimum and maximum over the seeds beside the predicted accuracy
-(:mod:`~geoconstruct.analysis.theory.prediction`), ``R·log2 N`` and ``d / (R·log2 N)``.
+and reports the accuracy's mean, minimum and maximum over the seeds, and the share of seeds that
+recall every fact, ``P(every fact)``, with its exact binomial interval, beside the prediction's
+accuracy and ``P(every fact)`` (:mod:`~geoconstruct.analysis.theory.prediction`).
 :func:`transition_table` sweeps it over sizes on any :class:`concurrent.futures.Executor`, one
-task per (N, R, d) and one per (N, R) for the measured minimum dimension
-(:func:`~geoconstruct.analysis.measurement.dimension_search.measure_min_dimension`), which every row
-carries with its basis (``every_fact`` or ``sampled``), the prediction, and the search's work and
-time. Constructions run in float32, as a trained model would.
+task per (N, R, d), and fits each (N, R)'s law (:mod:`~geoconstruct.analysis.measurement.
+success_law`): ``d_50`` and ``d_95``, the d at which half and 95 % of the draws recall every fact,
+with 95 % intervals, beside the prediction's own. By default it measures at
+:func:`law_dims`, around the transition. Constructions run in float32, as a trained model would.
 """
 
 from __future__ import annotations
@@ -23,15 +24,20 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
-from geoconstruct.analysis.measurement.dimension_search import (
-    DEFAULT_SEEDS,
-    MinDimension,
-    Search,
-    measure_min_dimension,
+from geoconstruct.analysis.measurement.dimension_search import DEFAULT_SEEDS
+from geoconstruct.analysis.measurement.success_law import (
+    SuccessLaw,
+    fit_success_law,
+    success_interval,
 )
 from geoconstruct.analysis.measurement.sweeps import run_cells, size_cost
 from geoconstruct.analysis.output.tables import Columns
-from geoconstruct.analysis.theory.prediction import has_prediction, predicted_accuracy
+from geoconstruct.analysis.theory.prediction import (
+    has_prediction,
+    predicted_accuracy,
+    predicted_success,
+    predicted_success_dimension,
+)
 from geoconstruct.constructions.single_hop import (
     DEFAULT_CODEBOOK,
     DEFAULT_LAYOUT,
@@ -40,65 +46,63 @@ from geoconstruct.constructions.single_hop import (
     required_dimension,
 )
 from geoconstruct.verification.evaluation import ProgressCallback
-from geoconstruct.verification.policy import (
-    ACCURACY_WORK_LIMIT,
-    EXACT_WORK_LIMIT,
-    SAMPLE_SIZE,
-    query_work,
-    sample_for,
-)
+from geoconstruct.verification.policy import ACCURACY_WORK_LIMIT, query_work, sample_for
 
 __all__ = [
     "DEFAULT_RATIOS",
+    "LAW_FACTORS",
     "TransitionRow",
+    "law_dims",
     "transition",
     "transition_dims",
     "transition_table",
 ]
 
 DEFAULT_RATIOS = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
-"""The d / (R·log2 N) at which :func:`transition_table` measures when no dims are given."""
+"""The d / (R·log2 N) at which :func:`transition_table` measures where there is no prediction."""
+
+LAW_FACTORS = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.3)
+"""The d's :func:`law_dims` measures, as multiples of the predicted ``d_50``: the prediction only
+places the grid, the law is fitted to what the seeds do there."""
 
 
 @dataclass(frozen=True)
 class TransitionRow:
-    """Recall at one d, over seeds, beside the prediction and the measured and proved minimum.
+    """Recall at one d, over seeds, beside the prediction, and its (N, R)'s fitted law.
 
     ``accuracy_*`` are over the seeds; ``accuracy_basis`` says whether every query of every seed
     went through the forward pass (``"every_fact"``) or a seeded sample of ``sampled_queries``
     did (``"sampled"``; ``sample_low``/``sample_high`` the widest 95 % interval over the seeds).
-    ``predicted_accuracy`` is the estimate at d (None where it does not cover the layout and
-    codebook). ``min_d`` is the smallest d at which every seed recalls every fact at every code
-    length up to the upper bracket (:func:`~geoconstruct.analysis.measurement.dimension_search.
-    measure_min_dimension`), with ``min_d_basis``, ``predicted_min_d``, and, for a sampled min d,
-    the 95 % upper bounds on the failing share and the expected failing facts of a seed.
-    ``multiply_adds`` and ``seconds`` are the row's own recall work; ``min_d_multiply_adds`` and
-    ``min_d_seconds`` the search's.
+    ``p_every_fact`` is the share of seeds that recalled every fact (``seeds_all_correct`` of
+    the seeds), ``p_low``/``p_high`` its exact 95 % binomial interval; ``predicted_accuracy`` and
+    ``predicted_p_every_fact`` are the estimate at d (None where it does not cover the layout and
+    codebook). ``d50``, ``d95`` and their ``_low``/``_high`` bounds are the (N, R)'s fitted law
+    over every d of the table (:func:`~geoconstruct.analysis.measurement.success_law.
+    fit_success_law`; ``law_note`` says why one is missing or extrapolated), beside the
+    estimate's ``predicted_d50`` and ``predicted_d95``. ``multiply_adds`` and ``seconds`` are the
+    row's own recall work; ``law_multiply_adds`` and ``law_seconds`` those of every row of its
+    (N, R).
     """
 
     COLUMNS: ClassVar[Columns] = (
         ("N", "n_subjects", "{:,}"),
         ("R", "n_relations", "{}"),
         ("d", "d", "{}"),
-        ("k", "code_length", "{}"),
         ("d / R·log2 N", "d_over_r_log2_n", "{:.2f}"),
         ("accuracy mean", "accuracy_mean", "{:.4f}"),
         ("min", "accuracy_min", "{:.4f}"),
-        ("max", "accuracy_max", "{:.4f}"),
         ("predicted accuracy", "predicted_accuracy", "{:.4f}"),
         ("all facts, seeds", "seeds_all_correct", "{}"),
+        ("P(every fact)", "p_every_fact", "{:.2f}"),
+        ("95 % interval", "p_interval", "{}"),
+        ("predicted P", "predicted_p_every_fact", "{:.2f}"),
         ("basis", "accuracy_basis", "{}"),
-        ("sampled queries", "sampled_queries", "{:,}"),
-        ("min d", "min_d", "{}"),
-        ("min d basis", "min_d_basis", "{}"),
-        ("predicted min d", "predicted_min_d", "{}"),
-        ("min d / R·log2 N", "min_d_over_r_log2_n", "{:.2f}"),
+        ("d_50 [95 %]", "d50_text", "{}"),
+        ("predicted d_50", "predicted_d50", "{}"),
+        ("d_95 [95 %]", "d95_text", "{}"),
+        ("predicted d_95", "predicted_d95", "{}"),
         ("proven d", "proven_d", "{}"),
-        ("proven d / R·log2 N", "proven_d_over_r_log2_n", "{:.2f}"),
-        ("multiply-adds", "multiply_adds", "{:.2e}"),
         ("seconds", "seconds", "{:.1f}"),
-        ("min d multiply-adds", "min_d_multiply_adds", "{:.2e}"),
-        ("min d seconds", "min_d_seconds", "{:.1f}"),
     )
 
     n_subjects: int
@@ -115,54 +119,90 @@ class TransitionRow:
     accuracy_min: float
     accuracy_max: float
     seeds_all_correct: int
+    p_every_fact: float
+    p_low: float
+    p_high: float
     accuracy_basis: str
     sampled_queries: int | None
     sample_low: float | None
     sample_high: float | None
     predicted_accuracy: float | None
+    predicted_p_every_fact: float | None
     multiply_adds: int
     seconds: float
-    min_d: int | None = None
-    min_d_basis: str | None = None
-    predicted_min_d: int | None = None
-    min_d_failing_fraction_upper: float | None = None
-    min_d_failing_facts_upper: float | None = None
-    min_d_multiply_adds: int | None = None
-    min_d_seconds: float | None = None
+    d50: float | None = None
+    d50_low: float | None = None
+    d50_high: float | None = None
+    d95: float | None = None
+    d95_low: float | None = None
+    d95_high: float | None = None
+    predicted_d50: int | None = None
+    predicted_d95: int | None = None
+    law_note: str | None = None
+    law_multiply_adds: int | None = None
+    law_seconds: float | None = None
 
     @property
     def sampled(self) -> bool:
         return self.accuracy_basis == "sampled"
 
     @property
-    def min_d_over_r_log2_n(self) -> float | None:
-        return self.min_d / self.r_log2_n if self.min_d is not None else None
-
-    @property
     def proven_d_over_r_log2_n(self) -> float:
         return self.proven_d / self.r_log2_n
 
-    def with_min_d(self, found: MinDimension | None) -> TransitionRow:
-        """This row with the measured minimum of its (N, R) filled in.
+    @property
+    def p_interval(self) -> str:
+        return f"{self.p_low:.2f}-{self.p_high:.2f}"
+
+    @property
+    def d50_text(self) -> str | None:
+        return _quantile_text(self.d50, self.d50_low, self.d50_high)
+
+    @property
+    def d95_text(self) -> str | None:
+        return _quantile_text(self.d95, self.d95_low, self.d95_high)
+
+    def with_law(self, law: SuccessLaw, rows: Sequence[TransitionRow]) -> TransitionRow:
+        """This row with its (N, R)'s fitted law, the prediction's d_50 and d_95, and the work
+        of ``rows`` (every row of the (N, R)).
 
         Parameters
         ----------
-        found : MinDimension or None
-            The search's result for this row's (N, R); None leaves the row's min d empty.
+        law : SuccessLaw
+            The law fitted to ``rows``.
+        rows : sequence of TransitionRow
+            Every row of this row's (N, R).
         """
-        if found is None:
-            return self
-        sampled = found.basis == "sampled"
+        predicted50 = predicted95 = None
+        if self.predicted_accuracy is not None:
+            predicted50, predicted95 = (
+                predicted_success_dimension(
+                    self.n_subjects, self.n_relations, q, layout=self.layout, codebook=self.codebook
+                )
+                for q in (0.5, 0.95)
+            )
         return replace(
             self,
-            min_d=found.d,
-            min_d_basis=found.basis,
-            predicted_min_d=found.predicted_d,
-            min_d_failing_fraction_upper=found.failing_fraction_upper if sampled else None,
-            min_d_failing_facts_upper=found.failing_facts_upper if sampled else None,
-            min_d_multiply_adds=found.multiply_adds,
-            min_d_seconds=found.seconds,
+            d50=law.d50,
+            d50_low=law.d50_low,
+            d50_high=law.d50_high,
+            d95=law.d95,
+            d95_low=law.d95_low,
+            d95_high=law.d95_high,
+            law_note=law.note,
+            law_multiply_adds=sum(row.multiply_adds for row in rows),
+            law_seconds=sum(row.seconds for row in rows),
+            predicted_d50=predicted50,
+            predicted_d95=predicted95,
         )
+
+
+def _quantile_text(value: float | None, low: float | None, high: float | None) -> str | None:
+    """``"214 [210, 219]"``, an open end shown as ``?``."""
+    if value is None:
+        return None
+    ends = ["?" if end is None else f"{end:.0f}" for end in (low, high)]
+    return f"{value:.0f} [{ends[0]}, {ends[1]}]"
 
 
 def transition(
@@ -257,6 +297,8 @@ def transition(
                 )
             )
         accuracies = [report.accuracy for report in reports]
+        passing = sum(report.all_correct for report in reports)
+        p_low, p_high = success_interval(passing, len(seeds))
         sampled = any(report.sampled for report in reports)
         intervals = [report.accuracy_interval for report in reports]
         config = construction.config
@@ -275,13 +317,21 @@ def transition(
                 accuracy_mean=sum(accuracies) / len(accuracies),
                 accuracy_min=min(accuracies),
                 accuracy_max=max(accuracies),
-                seeds_all_correct=sum(report.all_correct for report in reports),
+                seeds_all_correct=passing,
+                p_every_fact=passing / len(seeds),
+                p_low=p_low,
+                p_high=p_high,
                 accuracy_basis="sampled" if sampled else "every_fact",
                 sampled_queries=reports[0].n_queries if sampled else None,
                 sample_low=min(lower for lower, _ in intervals) if sampled else None,
                 sample_high=max(upper for _, upper in intervals) if sampled else None,
                 predicted_accuracy=(
                     predicted_accuracy(n_subjects, n_relations, d, layout=layout, codebook=codebook)
+                    if predicted
+                    else None
+                ),
+                predicted_p_every_fact=(
+                    predicted_success(n_subjects, n_relations, d, layout=layout, codebook=codebook)
                     if predicted
                     else None
                 ),
@@ -326,18 +376,50 @@ def transition_dims(
     return sorted({max(low, round(ratio * r_log2_n)) for ratio in ratios})
 
 
+def law_dims(
+    n_subjects: int,
+    n_relations: int,
+    *,
+    layout: str = DEFAULT_LAYOUT,
+    codebook: str = DEFAULT_CODEBOOK,
+) -> list[int]:
+    """The d's that place the law's grid: :data:`LAW_FACTORS` times the predicted ``d_50``, and
+    the proved d (where there is no prediction: :func:`transition_dims` of the default ratios).
+
+    Parameters
+    ----------
+    n_subjects : int
+        N, the number of subjects (and of attributes).
+    n_relations : int
+        R, the number of relations.
+    layout : str or Layout
+        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
+    codebook : str or CodebookFamily
+        The attribute codes' family by name or as a configured family.
+
+    Examples
+    --------
+    >>> law_dims(4096, 4)
+    [163, 173, 182, 192, 202, 211, 221, 230, 249, 250]
+    """
+    if n_relations < 2 or not has_prediction(layout, codebook):
+        return transition_dims(n_subjects, n_relations, layout=layout, codebook=codebook)
+    low = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    centre = predicted_success_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    proven = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    return sorted({max(low, round(factor * centre)) for factor in LAW_FACTORS} | {proven})
+
+
 def transition_table(
     subjects: Iterable[int],
     relations: Iterable[int],
     dims: Iterable[int] | None = None,
     *,
-    ratios: Iterable[float] = DEFAULT_RATIOS,
+    ratios: Iterable[float] | None = None,
     layout: str = DEFAULT_LAYOUT,
     codebook: str = DEFAULT_CODEBOOK,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     sample: int | None = None,
-    measure_min_d: bool = True,
-    exact_work_limit: int = EXACT_WORK_LIMIT,
     accuracy_work_limit: int = ACCURACY_WORK_LIMIT,
     backend: str = "numpy",
     device: str = "cpu",
@@ -346,12 +428,10 @@ def transition_table(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> list[TransitionRow]:
     """:func:`transition` for every (N, R), at every d in ``dims`` that the construction accepts
-    (by default at :func:`transition_dims` of ``ratios``), one task per cell (a process pool by
-    default), with each (N, R)'s measured minimum dimension in its rows
-    (:func:`~geoconstruct.analysis.measurement.dimension_search.measure_min_dimension`: every fact
-    up to ``exact_work_limit`` multiply-adds a check, beyond it the policy's sample, labelled; the
-    accuracy rows cover every query up to ``accuracy_work_limit``). The cells are submitted
-    largest first, so that the longest search starts at once; the rows come back in order.
+    (by default at :func:`law_dims`, or at :func:`transition_dims` of ``ratios``), one task per
+    cell (a process pool by default), with each (N, R)'s fitted law of ``P(every fact)`` in its
+    rows (``d50``, ``d95`` and their intervals, beside the prediction's). The cells are submitted
+    largest first; the rows come back in order.
 
     Parameters
     ----------
@@ -360,8 +440,8 @@ def transition_table(
     relations : iterable of int
         The R's, one row (or cell) each.
     dims : iterable of int, optional
-        The d's measured; None takes them from ``ratios``.
-    ratios : iterable of float
+        The d's measured; None takes them from ``ratios``, or from :func:`law_dims`.
+    ratios : iterable of float, optional
         The d's as multiples of R·log2 N.
     layout : str or Layout
         Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
@@ -373,13 +453,8 @@ def transition_table(
     sample : int, optional
         Queries checked per seed, a seeded uniform sample; None checks every query (up to the work
         limit).
-    measure_min_d : bool
-        Also search each (N, R)'s smallest d that recalls every fact on every seed (False: the
-        accuracy rows only).
-    exact_work_limit : int
-        Multiply-adds up to which a check runs every query; beyond it, a labelled sample.
     accuracy_work_limit : int
-        Multiply-adds up to which an accuracy row covers every query; beyond it, a labelled sample.
+        Multiply-adds up to which a row covers every query; beyond it, a labelled sample.
     backend : str
         Where the forward pass runs: ``"numpy"`` or ``"torch"``.
     device : str
@@ -388,55 +463,51 @@ def transition_table(
         Runs the cells as tasks (a process pool if None; a dask.distributed client's
         ``get_executor()``).
     progress : callable, optional
-        Called with 1 as each cell (a min-d search or a d's accuracy) finishes.
+        Called with 1 as each cell (one d of one (N, R)) finishes.
     memory_budget : int
         Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
     """
     sizes = [(n, r) for n in subjects for r in relations]
     given = None if dims is None else list(dims)
     options = (tuple(seeds), sample, accuracy_work_limit, memory_budget, backend, device)
-    cells = [
-        (n, r, [d], layout, codebook, *options)
-        for n, r in sizes
-        for d in (
-            transition_dims(n, r, ratios, layout=layout, codebook=codebook)
-            if given is None
-            else given
-        )
-        if d >= required_dimension(n, r, layout=layout, codebook=codebook)
-    ]
-    search = Search(
-        layout=layout,
-        codebook=codebook,
-        seeds=tuple(seeds),
-        memory_budget=memory_budget,
-        sample_size=SAMPLE_SIZE,
-        exact_work_limit=exact_work_limit,
-        backend=backend,
-        device=device,
-    )
-    searches = [(n, r, search) for n, r in sizes] if measure_min_d else []
-    tasks: list[tuple[Any, ...]] = [(_min_d_cell, *cell) for cell in searches]
-    tasks += [(_transition_cell, *cell) for cell in cells]
+    cells = []
+    for n, r in sizes:
+        low = required_dimension(n, r, layout=layout, codebook=codebook)
+        if given is not None:
+            chosen = [d for d in given if d >= low]
+        elif ratios is not None:
+            chosen = transition_dims(n, r, ratios, layout=layout, codebook=codebook)
+        else:
+            chosen = law_dims(n, r, layout=layout, codebook=codebook)
+        if not chosen:
+            raise ValueError(
+                f"dims (--dims): no d in {given} can be assembled for N={n}, R={r}; the "
+                f"smallest is {low}"
+            )
+        cells += [(n, r, [d], layout, codebook, *options) for d in chosen]
+    tasks: list[tuple[Any, ...]] = [(_transition_cell, *cell) for cell in cells]
     results = run_cells(_call, tasks, executor, progress, cost=_cost)
-    min_ds = dict(zip(sizes, results[: len(searches)], strict=False))
-    rows = [row for nested in results[len(searches) :] for row in nested]
-    return [row.with_min_d(min_ds.get((row.n_subjects, row.n_relations))) for row in rows]
+    rows = [row for nested in results for row in nested]
+    fitted = []
+    for n, r in sizes:
+        own = [row for row in rows if (row.n_subjects, row.n_relations) == (n, r)]
+        law = fit_success_law(
+            [row.d for row in own],
+            [row.seeds_all_correct for row in own],
+            [len(row.seeds) for row in own],
+        )
+        fitted += [row.with_law(law, own) for row in own]
+    return fitted
 
 
 def _cost(function: Callable[..., Any], n_subjects: int, n_relations: int, *rest: Any) -> float:
-    """The order in which cells start: the largest first; a search (many checks) counts twice."""
-    return (2.0 if function is _min_d_cell else 1.0) * size_cost(n_subjects, n_relations)
+    """The order in which cells start: the largest first."""
+    return size_cost(n_subjects, n_relations)
 
 
 def _call(function: Callable[..., Any], *arguments: Any) -> Any:
     """Run one task (module level: tasks are pickled)."""
     return function(*arguments)
-
-
-def _min_d_cell(n_subjects: int, n_relations: int, search: Search) -> MinDimension:
-    """The measured minimum dimension of one (N, R)."""
-    return measure_min_dimension(n_subjects, n_relations, **search.options())
 
 
 def _transition_cell(

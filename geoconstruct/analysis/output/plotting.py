@@ -8,14 +8,13 @@ is imported only when a figure is drawn, so the rest of the library never needs 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from geoconstruct.analysis.measurement.capacity import DimensionRow
 from geoconstruct.analysis.measurement.tradeoff import TradeoffRow
 from geoconstruct.analysis.measurement.transition import TransitionRow
-from geoconstruct.analysis.theory.prediction import has_prediction, predicted_accuracy
 
 __all__ = [
     "plot_dimension_table",
@@ -184,13 +183,13 @@ def plot_tradeoff_table(rows: Sequence[TradeoffRow], path: str | Path) -> Path:
 
 
 def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Path:
-    """Draw the phase transition and the measured dimension; save to ``path``.
+    """Draw P(every fact) against d and the law's d_50 and d_95 against N; save to ``path``.
 
-    Left: accuracy (mean, and the min–max band over seeds) against ``d / (R·log2 N)``, one line
-    per (N, R), the predicted accuracy drawn through it (thin dashed, where the estimate covers
-    the layout and codebook), each line's proved dimension dotted. Right: the measured minimum d
-    against ``log2 N``, one line per R (filled markers: every fact; hollow: sampled), beside the
-    predicted minimum (``x``), ``R·log2 N`` (dashed) and the proved d (dotted).
+    Left: the share of seeds that recall every fact against ``d / (R·log2 N)``, with its exact
+    95 % interval, one colour per (N, R); the fitted law through it (solid) and the prediction's
+    own ``P(every fact)`` (dashed), the proved dimension dotted. Right: the fitted ``d_50``
+    (circles, with its 95 % interval) and ``d_95`` (squares) against ``log2 N``, one colour per R,
+    beside the prediction's (``x`` and ``+``), ``R·log2 N`` (dashed) and the proved d (dotted).
 
     Parameters
     ----------
@@ -205,71 +204,74 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
         If matplotlib is not installed, saying which extra installs it.
     """
     plt = _pyplot()
-    figure, (accuracy_axes, dimension_axes) = plt.subplots(1, 2, figsize=(14, 5))
+    figure, (law_axes, dimension_axes) = plt.subplots(1, 2, figsize=(15, 5.5))
     sizes = sorted({(row.n_subjects, row.n_relations) for row in rows})
-    for index, (n_subjects, n_relations) in enumerate(sizes):
+    palette = plt.get_cmap("tab20" if len(sizes) > 10 else "tab10")
+    for index, size in enumerate(sizes):
         line = sorted(
-            (row for row in rows if (row.n_subjects, row.n_relations) == (n_subjects, n_relations)),
+            (row for row in rows if (row.n_subjects, row.n_relations) == size),
             key=lambda row: row.d,
         )
-        xs = [row.d_over_r_log2_n for row in line]
-        colour = f"C{index % 10}"
-        accuracy_axes.plot(
+        scale, colour = line[0].r_log2_n, palette(index % palette.N)
+        xs = [row.d / scale for row in line]
+        shares = [row.p_every_fact for row in line]
+        below = [share - row.p_low for share, row in zip(shares, line, strict=True)]
+        above = [row.p_high - share for share, row in zip(shares, line, strict=True)]
+        law_axes.errorbar(
             xs,
-            [row.accuracy_mean for row in line],
-            "o-",
+            shares,
+            yerr=[below, above],
+            fmt="o",
+            ms=3,
             color=colour,
-            label=f"N = {n_subjects:,}, R = {n_relations}",
+            label=f"N = {size[0]:,}, R = {size[1]}",
         )
-        accuracy_axes.fill_between(
-            xs,
-            [row.accuracy_min for row in line],
-            [row.accuracy_max for row in line],
-            color=colour,
-            alpha=0.2,
-        )
-        accuracy_axes.axvline(
-            line[0].proven_d / line[0].r_log2_n, color=colour, linestyle=":", lw=1
-        )
-        if has_prediction(line[0].layout, line[0].codebook) and len(line) > 1:
-            low, high = line[0].d, line[-1].d
-            dense = sorted({round(low * (high / low) ** (step / 80)) for step in range(81)})
-            accuracy_axes.plot(
-                [d / line[0].r_log2_n for d in dense],
-                [
-                    predicted_accuracy(
-                        n_subjects,
-                        n_relations,
-                        d,
-                        layout=line[0].layout,
-                        codebook=line[0].codebook,
-                    )
-                    for d in dense
-                ],
-                "--",
-                color=colour,
-                lw=0.8,
+        fitted = _fitted_law(line[0])
+        if fitted is not None:
+            dense = [line[0].d + (line[-1].d - line[0].d) * step / 120 for step in range(121)]
+            law_axes.plot(
+                [d / scale for d in dense], [fitted(d) for d in dense], "-", color=colour, lw=1
             )
-    accuracy_axes.set_xscale("log")
-    accuracy_axes.set_xlabel("d / (R·log2 N)   (dotted: the proved dimension)")
-    accuracy_axes.set_ylabel("facts recalled (mean; band: min to max over seeds)")
-    accuracy_axes.set_ylim(-0.02, 1.02)
-    accuracy_axes.set_title("Recall against dimension")
-    accuracy_axes.legend(fontsize="x-small", ncol=2)
+        predicted = [row.predicted_p_every_fact for row in line]
+        if all(value is not None for value in predicted):
+            law_axes.plot(xs, predicted, "--", color=colour, lw=0.8)
+        law_axes.axvline(line[0].proven_d / scale, color=colour, linestyle=":", lw=0.8)
+    law_axes.set_xlabel("d / (R·log2 N)   (solid: fitted law; dashed: prediction; dotted: proved)")
+    law_axes.set_ylabel("P(every fact): share of seeds, exact 95 % interval")
+    law_axes.set_ylim(-0.03, 1.03)
+    law_axes.set_title("P(every fact recalled) against dimension")
+    law_axes.legend(fontsize="x-small", ncol=2)
     for index, n_relations in enumerate(sorted({row.n_relations for row in rows})):
         by_size = {
             row.n_subjects: row
             for row in rows
-            if row.n_relations == n_relations and row.min_d is not None
+            if row.n_relations == n_relations and row.d50 is not None
         }
         if not by_size:
             continue
         line = [by_size[n] for n in sorted(by_size)]
         log2_n = [math.log2(row.n_subjects) for row in line]
         colour = f"C{index % 10}"
+        for name, marker in (("d50", "o"), ("d95", "s")):
+            values = [getattr(row, name) for row in line]
+            lows = [getattr(row, f"{name}_low") for row in line]
+            highs = [getattr(row, f"{name}_high") for row in line]
+            errors = [
+                [v - (lo if lo is not None else v) for v, lo in zip(values, lows, strict=True)],
+                [(hi if hi is not None else v) - v for v, hi in zip(values, highs, strict=True)],
+            ]
+            dimension_axes.errorbar(
+                log2_n,
+                values,
+                yerr=errors,
+                fmt=marker + "-",
+                ms=4,
+                color=colour,
+                label=f"{name[0]}_{name[1:]}, R = {n_relations}",
+            )
         for name, style, what in (
-            ("min_d", "-", "measured"),
-            ("predicted_min_d", "x", "predicted"),
+            ("predicted_d50", "x", "predicted d_50"),
+            ("predicted_d95", "+", "predicted d_95"),
             ("r_log2_n", "--", "R·log2 N"),
             ("proven_d", ":", "proved"),
         ):
@@ -280,22 +282,26 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
                 dimension_axes.plot(
                     xs_, ys_, style, color=colour, label=f"{what}, R = {n_relations}"
                 )
-        for basis, face in (("every_fact", colour), ("sampled", "none")):
-            marked = [(x, row.min_d) for x, row in zip(log2_n, line, strict=True)]
-            marked = [
-                point for point, row in zip(marked, line, strict=True) if row.min_d_basis == basis
-            ]
-            if marked:
-                xs_, ys_ = zip(*marked, strict=True)
-                dimension_axes.plot(
-                    xs_, ys_, "o", markerfacecolor=face, markeredgecolor=colour, linestyle=""
-                )
     dimension_axes.set_yscale("log", base=2)
     dimension_axes.set_xlabel("log2 N")
-    dimension_axes.set_ylabel("smallest d recalling every fact on every seed")
-    dimension_axes.set_title("Measured dimension against log2 N")
+    dimension_axes.set_ylabel("d (fitted law, 95 % intervals)")
+    dimension_axes.set_title("d_50 and d_95 against log2 N")
     dimension_axes.legend(fontsize="x-small", ncol=3)
     figure.suptitle(
         f"{rows[0].codebook} codes, {rows[0].layout}: the phase transition" if rows else ""
     )
     return _save(plt, figure, path)
+
+
+def _fitted_law(row: TransitionRow) -> Callable[[float], float] | None:
+    """The (N, R)'s fitted ``P(d) = exp(-e^(a - b·d))``, from its d_50 and d_95."""
+    if row.d50 is None or row.d95 is None or row.d95 <= row.d50:
+        return None
+    level50, level95 = math.log(math.log(2)), math.log(-math.log(0.95))
+    slope = (level50 - level95) / (row.d95 - row.d50)
+    intercept = level50 + slope * row.d50
+
+    def law(d: float) -> float:
+        return math.exp(-math.exp(min(intercept - slope * d, 700.0)))
+
+    return law

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from geoconstruct._validation import require_int
+from geoconstruct._validation import require_int, require_probability
 from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
 from geoconstruct.constructions.layouts import Layout, resolve_layout
 from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
@@ -41,6 +41,8 @@ __all__ = [
     "predicted_accuracy",
     "predicted_code_length",
     "predicted_min_dimension",
+    "predicted_success",
+    "predicted_success_dimension",
     "regime_code_length",
 ]
 
@@ -166,8 +168,14 @@ def predict(
     """
     n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     n_relations = require_int("n_relations", n_relations, minimum=1)
-    d = require_int("d", d, minimum=1)
     layout_object = _require_covered(layout, codebook)
+    smallest = layout_object.dimension(n_relations, 1)  # a code of one coordinate
+    d = require_int("d", d, minimum=1)
+    if d < smallest:
+        raise ValueError(
+            f"d={d} cannot be assembled for the {layout_object.name} layout with R={n_relations}: "
+            f"the smallest d is {smallest}"
+        )
     k = layout_object.code_length_at(n_relations, d)
     accuracy = _accuracy(n_subjects, n_relations, k) if n_relations > 1 else 1.0
     return Prediction(
@@ -245,19 +253,83 @@ def predicted_code_length(
     n_relations = require_int("n_relations", n_relations, minimum=1)
     n_seeds = require_int("n_seeds", n_seeds, minimum=1)
     _require_covered(layout, codebook)
+    return _code_length_failing_at_most(n_subjects, n_relations, MEDIAN_FAILURES / n_seeds)
 
-    def failing(k: int) -> float:  # expected failing facts over every seed, decreasing in k
-        return n_seeds * n_subjects * n_relations * (1 - _accuracy(n_subjects, n_relations, k))
+
+def _code_length_failing_at_most(n_subjects: int, n_relations: int, failures: float) -> int:
+    """The smallest k whose expected failing facts (one construction) are at most ``failures``."""
+
+    def failing(k: int) -> float:  # decreasing in k in the estimate's regime
+        return n_subjects * n_relations * (1 - _accuracy(n_subjects, n_relations, k))
 
     if n_relations == 1:
         return 2
-    low, high = 1, 2  # failing(low) > median >= failing(high)
-    while failing(high) > MEDIAN_FAILURES:
+    low, high = 1, 2  # failing(low) > failures >= failing(high)
+    while failing(high) > failures:
         low, high = high, 2 * high
     while high - low > 1:
         middle = (low + high) // 2
-        low, high = (low, middle) if failing(middle) <= MEDIAN_FAILURES else (middle, high)
+        low, high = (low, middle) if failing(middle) <= failures else (middle, high)
     return high
+
+
+def predicted_success(
+    n_subjects: int,
+    n_relations: int,
+    d: int,
+    *,
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
+) -> float:
+    """The estimate's probability that a construction at ``d`` recalls every fact:
+    ``exp(−failing facts)``, failures taken as Poisson.
+
+    Parameters
+    ----------
+    n_subjects, n_relations, d : int
+        N, R and d_model.
+    layout, codebook
+        As for :func:`predicted_accuracy`.
+
+    Examples
+    --------
+    >>> round(predicted_success(4096, 4, 192), 2), round(predicted_success(4096, 4, 223), 3)
+    (0.53, 0.952)
+    """
+    failing = predict(n_subjects, n_relations, d, layout=layout, codebook=codebook).failing_facts
+    return math.exp(-failing)
+
+
+def predicted_success_dimension(
+    n_subjects: int,
+    n_relations: int,
+    probability: float = 0.5,
+    *,
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
+) -> int:
+    """The estimate's ``d_q``: the smallest d at which :func:`predicted_success` is at least q.
+
+    Parameters
+    ----------
+    n_subjects, n_relations : int
+        N and R.
+    probability : float
+        q in (0, 1): 0.5 for ``d_50``, 0.95 for ``d_95``.
+    layout, codebook
+        As for :func:`predicted_accuracy`.
+
+    Examples
+    --------
+    >>> [predicted_success_dimension(4096, 4, q) for q in (0.5, 0.95)]
+    [192, 223]
+    """
+    n_subjects = require_int("n_subjects", n_subjects, minimum=2)
+    n_relations = require_int("n_relations", n_relations, minimum=1)
+    probability = require_probability("probability", probability)
+    layout_object = _require_covered(layout, codebook)
+    k = _code_length_failing_at_most(n_subjects, n_relations, -math.log(probability))
+    return layout_object.dimension(n_relations, k)
 
 
 def predicted_min_dimension(
