@@ -34,6 +34,7 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     assert namespace["exact"].config.d_model == 24
 
 
+@pytest.mark.slow  # the guide's and results pages' code at their full sizes: about a minute
 def test_docs_python_blocks_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {}
