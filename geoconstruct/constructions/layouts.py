@@ -354,16 +354,17 @@ class Layout:
             k, the length of each attribute code.
         """
         proven = self.min_code_length(n_subjects, n_relations, family)
-        if code_length >= proven and self._bound_holds(
-            n_subjects, n_relations, family, code_length
-        ):
-            return self.proved_guarantee(n_subjects, n_relations, family, code_length)
+        if code_length >= proven:
+            if self._bound_holds(n_subjects, n_relations, family, code_length):
+                return self.proved_guarantee(n_subjects, n_relations, family, code_length)
+            reason = f"the theorem's bound evaluated at k = {code_length} exceeds δ"
+        else:
+            reason = f"k = {code_length} is below the {proven} the {self.name} layout's proof needs"
         return Guarantee(
             "none",
             None,
-            f"nothing proved: k = {code_length} is below the {proven} the {self.name} layout's "
-            "proof needs; codes drawn once, without rejection (no coherence bound is used at "
-            "this length); recall is measured",
+            f"nothing proved: {reason}; codes drawn once, without rejection (no coherence bound "
+            "is used at this length); recall is measured",
         )
 
     def proved_guarantee(
