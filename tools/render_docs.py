@@ -6,6 +6,7 @@ command stated above it:
 
     demo                geoconstruct demo                                  README.md
     transition-summary  the transition tables' JSON, a row per (N, R)      README.md
+                        (with benchmarks/results/transition_2_14.json)
     bounds              geoconstruct bounds --subjects 65536 ...           docs/guide.md
     precision           geoconstruct construct --subjects 1048576 ...      docs/guide.md
     transition          docs/results/transition_table.md                   results/transition.md
@@ -40,6 +41,11 @@ README = ROOT / "README.md"
 GUIDE = ROOT / "docs" / "guide.md"
 RESULTS = ROOT / "docs" / "results"
 TRANSITION_JSON = RESULTS / "transition_table.json"
+TRANSITION_2_14_JSON = ROOT / "benchmarks" / "results" / "transition_2_14.json"
+TRANSITION_2_14_COMMAND = (
+    "geoconstruct table transition --subjects 16384 --relations 2,4 --seeds 0-9 "
+    "--exact-work-limit 1e13 --save benchmarks/results/transition_2_14"
+)
 PRECISION_RESULTS = RESULTS / "precision_table.md"
 PRECISION_COMMAND = (
     "geoconstruct table dimension --subjects 1024,16384 --relations 4 "
@@ -174,7 +180,9 @@ def transition_summary(*sources: tuple[Path, str]) -> str:
 
 def command_output(name: str) -> str:
     if name == "transition-summary":
-        return transition_summary((TRANSITION_JSON, TRANSITION_COMMAND))
+        return transition_summary(
+            (TRANSITION_JSON, TRANSITION_COMMAND), (TRANSITION_2_14_JSON, TRANSITION_2_14_COMMAND)
+        )
     if name == "transition":
         text = (RESULTS / "transition_table.md").read_text().strip()
         return f"`$ {TRANSITION_COMMAND}`\n\n" + text
