@@ -11,7 +11,8 @@ well above the bound. R = 2, where a construction is cheap, is one block of 200 
 (more than 12 failing seeds fail it: probability 0.20 at a true rate of 5 %, 0.97 at 10 %); R = 4
 and 8 are one block of 50 (more than 6: 0.23 at 10 %, 0.90 at 20 %). Over the 9 blocks the
 false-alarm probability is at most 9·10⁻⁶, whatever the seeds: seeds 0–199 pass unless the
-theorem is wrong, and so would any other 200.
+theorem is wrong, and so would any other 200. No R relies on slack: Theorem 2 gives every R its
+exact per-pair tail, so R = 4 and 8 are tested against the same evaluated bound as R = 2.
 
 The library's forward pass (the judge, float64) checks every fact of every seed; a forward pass
 written independently of the library (``tests/cases.py``) checks the first two seeds of each
