@@ -24,6 +24,14 @@ LAYOUT_CODEBOOKS = [
 the separate output subspace with one codebook each)."""
 
 
+def failing_seeds_allowed(n_seeds, probability, false_alarm):
+    """The smallest c with ``P(Binomial(n, p) > c) <= false_alarm``: more failing seeds than that
+    refute a guarantee that each fails with probability at most p."""
+    from scipy.stats import binom
+
+    return int(binom.isf(false_alarm, n_seeds, probability))
+
+
 def dimension_with_slack(n_subjects, n_relations, layout, codebook, failure_probability):
     """The proved d, or, where the guarantee is a probability (superposed random codes), the d at
     which the same theorem bounds the failure probability by ``failure_probability`` instead of

@@ -7,6 +7,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from cases import failing_seeds_allowed
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
@@ -105,12 +106,10 @@ def test_superposed_layout_succeeds_on_twenty_seeds(n_subjects, n_relations):
     assert failing <= _failing_seeds_allowed(20)
 
 
-def _failing_seeds_allowed(n_seeds, delta=0.01, false_alarm=1e-4):
-    """The most seeds that may miss a fact when each does so with probability at most δ: the
-    smallest c with P(Binomial(n, δ) > c) <= false_alarm. More would refute the guarantee."""
-    from scipy.stats import binom
-
-    return int(binom.isf(false_alarm, n_seeds, delta))
+def _failing_seeds_allowed(n_seeds):
+    """At most this many seeds may miss a fact when each does with probability at most 1/100
+    (false alarm 10⁻⁴); more would refute the guarantee."""
+    return failing_seeds_allowed(n_seeds, 0.01, 1e-4)
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ size again, margin for margin.
 
 import numpy as np
 import pytest
-from cases import independent_margins
+from cases import failing_seeds_allowed, independent_margins
 from scipy.stats import binom
 
 from geoconstruct import construct_single_hop, proven_dimension
@@ -34,20 +34,15 @@ SEEDS = {2: range(200), 4: range(50), 8: range(50)}  # 200 where a construction 
 INDEPENDENT_SEEDS = range(2)
 
 
-def failing_seeds_allowed(n_seeds, probability, false_alarm=FALSE_ALARM):
-    """The smallest c with ``P(Binomial(n, p) > c) <= false_alarm``."""
-    return int(binom.isf(false_alarm, n_seeds, probability))
-
-
 def test_the_allowance_is_the_binomial_quantile():
     # P(Bin(n, 0.01) > c), summed here term by term: c is the first with a tail <= 10⁻⁶
     for n_seeds in (50, 200):
-        c = failing_seeds_allowed(n_seeds, 0.01)
+        c = failing_seeds_allowed(n_seeds, 0.01, FALSE_ALARM)
         tail = [
             sum(binom.pmf(j, n_seeds, 0.01) for j in range(m + 1, n_seeds + 1)) for m in (c - 1, c)
         ]
         assert tail[0] > FALSE_ALARM >= tail[1]
-    assert failing_seeds_allowed(50, 0.0) == 0
+    assert failing_seeds_allowed(50, 0.0, FALSE_ALARM) == 0
 
 
 def _blocks():
@@ -81,7 +76,7 @@ def test_failing_seeds_at_the_proved_dimension_are_as_rare_as_the_theorem_says(
             tokens, answers = construction.prompts()
             margins = independent_margins(construction.weights, tokens, answers)
             assert margins.min() == pytest.approx(report.min_margin, abs=1e-9)
-    allowed = failing_seeds_allowed(len(seeds), bound)
+    allowed = failing_seeds_allowed(len(seeds), bound, FALSE_ALARM)
     record_property("failing_seeds", failing)
     print(f"N={n_subjects} R={n_relations} d={d} bound={bound:.4f}: failing seeds {failing}")
     assert len(failing) <= allowed, (failing, allowed, bound)

@@ -57,11 +57,7 @@ from geoconstruct.analysis.measurement.dimension_search import (
 from geoconstruct.analysis.measurement.precision import numeric_format
 from geoconstruct.analysis.measurement.sweeps import process_pool
 from geoconstruct.analysis.measurement.tradeoff import TradeoffRow, tradeoff_table
-from geoconstruct.analysis.measurement.transition import (
-    law_dims,
-    transition_dims,
-    transition_table,
-)
+from geoconstruct.analysis.measurement.transition import table_dims, transition_table
 from geoconstruct.analysis.mechanism.transfer import transfer_summary
 from geoconstruct.analysis.output.plotting import (
     plot_dimension_table,
@@ -328,15 +324,11 @@ def _transition_table(args: argparse.Namespace) -> int:
     ratios = None if args.ratios is None else tuple(args.ratios)
     work_limit = _work_limit(args.exact_work_limit)
     start = time.perf_counter()
-    n_cells = 0  # one per d of each (N, R)
-    for n_subjects in args.subjects:
-        for n_relations in args.relations:
-            if args.dims is not None:
-                n_cells += len(args.dims)
-            elif ratios is not None:
-                n_cells += len(transition_dims(n_subjects, n_relations, ratios))
-            else:
-                n_cells += len(law_dims(n_subjects, n_relations, codebook=codebooks[0]))
+    n_cells = sum(  # one per d of each (N, R); refuses --dims that nothing can assemble
+        len(table_dims(n, r, args.dims, ratios, layout=args.layout, codebook=codebooks[0]))
+        for n in args.subjects
+        for r in args.relations
+    )
     with (
         process_pool(args.workers) as pool,
         _progress(args, total=n_cells, desc="transition table", unit="cell") as bar,

@@ -212,8 +212,7 @@ def construct_single_hop(
     n_relations = require_int("n_relations", n_relations, minimum=1)
     seed = require_int("seed", seed, minimum=0)
     dtype = require_dtype(dtype, DTYPES)
-    layout_object, family = _layout_and_family(layout, codebook)
-    layout_object.check_codebook(family, n_relations)
+    layout_object, family = _layout_and_family(layout, codebook, n_relations)
     if d is None:
         d = proven_dimension(n_subjects, n_relations, layout=layout_object, codebook=family)
     d = require_int("d", d, minimum=1)
@@ -596,8 +595,10 @@ def _model_config(
     )
 
 
-def _layout_and_family(layout: object, codebook: object) -> tuple[Layout, CodebookFamily]:
+def _layout_and_family(
+    layout: object, codebook: object, n_relations: int | None = None
+) -> tuple[Layout, CodebookFamily]:
     layout_object = resolve_layout(layout)  # type: ignore[arg-type]
     family = resolve_codebook(codebook)  # type: ignore[arg-type]
-    layout_object.check_codebook(family)
+    layout_object.check_codebook(family, n_relations)
     return layout_object, family

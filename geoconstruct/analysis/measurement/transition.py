@@ -53,6 +53,7 @@ __all__ = [
     "LAW_FACTORS",
     "TransitionRow",
     "law_dims",
+    "table_dims",
     "transition",
     "transition_dims",
     "transition_table",
@@ -410,6 +411,48 @@ def law_dims(
     return sorted({max(low, round(factor * centre)) for factor in LAW_FACTORS} | {proven})
 
 
+def table_dims(
+    n_subjects: int,
+    n_relations: int,
+    dims: Sequence[int] | None = None,
+    ratios: Iterable[float] | None = None,
+    *,
+    layout: str = DEFAULT_LAYOUT,
+    codebook: str = DEFAULT_CODEBOOK,
+) -> list[int]:
+    """The d's :func:`transition_table` measures for one (N, R): those of ``dims`` that can be
+    assembled, else :func:`transition_dims` of ``ratios``, else :func:`law_dims`.
+
+    Parameters
+    ----------
+    n_subjects, n_relations : int
+        N and R.
+    dims : sequence of int, optional
+        The d's asked for.
+    ratios : iterable of float, optional
+        The d's as multiples of R·log2 N.
+    layout, codebook : str
+        As for :func:`transition`.
+
+    Raises
+    ------
+    ValueError
+        When no d of ``dims`` can be assembled (naming the smallest that can).
+    """
+    low = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    if dims is None and ratios is not None:
+        return transition_dims(n_subjects, n_relations, ratios, layout=layout, codebook=codebook)
+    if dims is None:
+        return law_dims(n_subjects, n_relations, layout=layout, codebook=codebook)
+    chosen = [d for d in dims if d >= low]
+    if not chosen:
+        raise ValueError(
+            f"dims (--dims): no d in {list(dims)} can be assembled for N={n_subjects}, "
+            f"R={n_relations}; the smallest is {low}"
+        )
+    return chosen
+
+
 def transition_table(
     subjects: Iterable[int],
     relations: Iterable[int],
@@ -470,21 +513,11 @@ def transition_table(
     sizes = [(n, r) for n in subjects for r in relations]
     given = None if dims is None else list(dims)
     options = (tuple(seeds), sample, accuracy_work_limit, memory_budget, backend, device)
-    cells = []
-    for n, r in sizes:
-        low = required_dimension(n, r, layout=layout, codebook=codebook)
-        if given is not None:
-            chosen = [d for d in given if d >= low]
-        elif ratios is not None:
-            chosen = transition_dims(n, r, ratios, layout=layout, codebook=codebook)
-        else:
-            chosen = law_dims(n, r, layout=layout, codebook=codebook)
-        if not chosen:
-            raise ValueError(
-                f"dims (--dims): no d in {given} can be assembled for N={n}, R={r}; the "
-                f"smallest is {low}"
-            )
-        cells += [(n, r, [d], layout, codebook, *options) for d in chosen]
+    cells = [
+        (n, r, [d], layout, codebook, *options)
+        for n, r in sizes
+        for d in table_dims(n, r, given, ratios, layout=layout, codebook=codebook)
+    ]
     tasks: list[tuple[Any, ...]] = [(_transition_cell, *cell) for cell in cells]
     results = run_cells(_call, tasks, executor, progress, cost=_cost)
     rows = [row for nested in results for row in nested]
