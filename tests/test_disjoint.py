@@ -79,8 +79,11 @@ def test_a_disjoint_construction_is_no_shared_one():
     disjoint = construct_disjoint(200, 2, disjoint_dimension(200, 2), seed=3)
     shared = construct_single_hop(200, 2, disjoint.config.d_model, layout="block", codebook="grid")
     assert disjoint.vocabulary.n_attributes == 2 * shared.vocabulary.n_attributes
+    report = disjoint.recall(method="certified")  # nothing to certify: the forward pass judges
+    assert report.all_correct and report.n_certified == 0 and report.basis == "every_fact"
+    assert "no certificate" in report.certificate_reason
     with pytest.raises(ValueError, match="no certificate"):
-        disjoint.recall(method="certified")
+        disjoint.certify()
 
 
 def test_new_facts_through_the_same_weights_by_rewriting_embeddings_only():

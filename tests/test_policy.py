@@ -3,11 +3,15 @@ miss but reaches the verdict a full forward pass reaches."""
 
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop, required_dimension
+from geoconstruct.codes.codebooks import resolve_codebook
+from geoconstruct.constructions.construction import Construction
+from geoconstruct.constructions.layouts import resolve_layout
 from geoconstruct.verification.policy import (
     EXACT_WORK_LIMIT,
     check_recall,
@@ -24,20 +28,68 @@ from geoconstruct.verification.report import accuracy_interval
     n_relations=st.integers(1, 4),
     extra=st.integers(0, 120),
     seed=st.integers(0, 2**16),
+    certify=st.booleans(),
 )
-def test_the_verdict_is_the_full_passes(n_subjects, n_relations, extra, seed):
+def test_the_verdict_is_the_full_passes(n_subjects, n_relations, extra, seed, certify):
     d = required_dimension(n_subjects, n_relations) + extra
     construction = construct_single_hop(n_subjects, n_relations, d, seed=seed, dtype="float32")
-    verdict = check_recall(construction, seed=seed)
+    verdict = check_recall(construction, seed=seed, certify=certify)
     report = construction.recall()
     assert verdict.passed == report.all_correct
-    assert verdict.basis == "every_fact" and verdict.n_queries == report.n_queries
-    assert verdict.n_checked <= verdict.n_queries
+    expected = "certified" if certify and verdict.n_certified else "every_fact"
+    assert verdict.basis == expected and verdict.n_queries == report.n_queries
+    assert verdict.n_certified <= report.n_correct  # the certificate never proves a miss
+    assert verdict.n_checked <= verdict.n_queries - verdict.n_certified
     if verdict.passed:
-        assert verdict.n_checked == verdict.n_queries and verdict.failing_facts_upper == 0.0
+        assert verdict.n_checked == verdict.n_queries - verdict.n_certified
+        assert verdict.failing_facts_upper == 0.0
     assert verdict.multiply_adds == verdict.n_checked * exact_work(construction) // (
         construction.total_queries
     )
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    n_subjects=st.integers(2, 600),
+    n_relations=st.integers(1, 4),
+    code_length=st.integers(1, 12),
+    codebook=st.sampled_from(["grid", "gaussian"]),
+    noise=st.sampled_from([0.0, 0.3, 3.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_a_certified_verdict_is_the_full_passes(
+    n_subjects, n_relations, code_length, codebook, noise, seed
+):
+    """Certify first on the block layout (where the certificate proves facts), with the subject
+    rows perturbed so that some queries fail: the verdict is what the full pass decides."""
+    layout = resolve_layout("block")
+    family = resolve_codebook(codebook)
+    code_length = max(code_length, layout.min_code_length(n_subjects, n_relations, family))
+    d = layout.dimension(n_relations, code_length)
+    built = construct_single_hop(
+        n_subjects, n_relations, d, layout="block", codebook=codebook, seed=seed
+    )
+    rows = built.subject_embeddings
+    rows = rows + np.random.default_rng(seed).normal(0, noise * rows.std() + 1e-3, rows.shape)
+    construction = built.with_subject_embeddings(rows, change="noise")
+    verdict = check_recall(construction, seed=seed)
+    report = construction.recall()
+    assert verdict.passed == report.all_correct
+    assert verdict.basis == ("certified" if verdict.n_certified else "every_fact")
+    assert verdict.n_certified <= report.n_correct
+
+
+def test_no_time_is_spent_on_a_certificate_that_can_prove_nothing(monkeypatch):
+    construction = construct_single_hop(256, 2, 80, seed=0)
+    assert construction.uncertifiable is not None
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the certificate ran")
+
+    monkeypatch.setattr(Construction, "certify", refuse)
+    assert check_recall(construction).basis == "every_fact"
+    report = construction.recall(method="certified")
+    assert report.n_certified == 0 and report.certificate_reason == construction.uncertifiable
 
 
 def test_a_failing_construction_stops_at_its_first_miss():

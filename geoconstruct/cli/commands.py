@@ -81,8 +81,7 @@ from geoconstruct.cli.reports import (
     multi_hop_summary,
     single_hop_summary,
 )
-from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
-from geoconstruct.constructions.layouts import resolve_layout
+from geoconstruct.codes.codebooks import resolve_codebook
 from geoconstruct.constructions.single_hop import proven_dimension
 from geoconstruct.training.comparison import trained_row
 from geoconstruct.training.trainer import require_torch
@@ -236,7 +235,7 @@ def _construct(args: argparse.Namespace) -> int:
             backend=args.backend,
             device=args.device,
             progress=bar.update,
-            on_estimate=None if args.quiet else _long_pass_announcer(args.layout, family),
+            on_estimate=None if args.quiet else _long_pass_announcer(args.method),
         )
     _emit(summary, args.json, print_single_hop)
     return 0 if summary.all_correct else 1
@@ -246,17 +245,22 @@ LONG_PASS_SECONDS = 60.0
 """An exact pass estimated to take longer than this is announced before it starts."""
 
 
-def _long_pass_announcer(layout: str, family: CodebookFamily) -> Callable[[float], None]:
-    """What to say before a long exact pass: the certificate is named only where it can prove
-    facts (clean read-outs: the block layouts, or a trace code's sign read maps); for random
-    superposed codes it proves none, and the forward pass would run anyway."""
-    certifiable = not resolve_layout(layout).superposed or family.sign_read_maps
-    hint = "--method certified proves most facts without it, " if certifiable else ""
+def _long_pass_announcer(method: str) -> Callable[[float, str | None], None]:
+    """What to say before a long pass over every fact, given its estimated seconds and why the
+    certificate can prove nothing here (None where it may): the certificate is named only where
+    it can prove facts; with ``--method certified`` where it cannot, that is said first."""
 
-    def announce(seconds: float) -> None:
-        if seconds > LONG_PASS_SECONDS:
+    def announce(seconds: float, uncertifiable: str | None) -> None:
+        if method == "certified" and uncertifiable is not None:
             print(
-                f"geoconstruct: the exact pass over every fact will take about "
+                f"geoconstruct: the certificate proves none of these facts ({uncertifiable}); "
+                "the forward pass checks every one",
+                file=sys.stderr,
+            )
+        if seconds > LONG_PASS_SECONDS:
+            hint = "--method certified proves most facts without it, " if not uncertifiable else ""
+            print(
+                f"geoconstruct: the pass over every fact will take about "
                 f"{seconds / 60:.0f} min; {hint}--sample-size N checks a seeded sample",
                 file=sys.stderr,
             )

@@ -156,13 +156,14 @@ def single_hop_summary(
     backend: str = "numpy",
     device: str = "cpu",
     progress: ProgressCallback | None = None,
-    on_estimate: Callable[[float], None] | None = None,
+    on_estimate: Callable[[float, str | None], None] | None = None,
 ) -> SingleHopSummary:
     """Build at ``d`` (default: the smallest with a proof), quantise to ``precision``, recall.
 
-    Recall checks every fact, or a seeded sample of ``sample`` of them. Before an exact pass
-    over every fact (more than ``10 * PILOT_SIZE`` of them), ``on_estimate`` is called with
-    its :func:`estimated_recall_seconds`. ``backend`` and ``device`` choose where the forward pass
+    Recall checks every fact, or a seeded sample of ``sample`` of them. Before a forward pass
+    over every fact, ``on_estimate`` is called with its :func:`estimated_recall_seconds` (0 for
+    at most ``10 * PILOT_SIZE`` facts) and why the certificate can prove nothing here.
+    ``backend`` and ``device`` choose where the forward pass
     runs (see :meth:`~geoconstruct.Construction.recall`).
 
     Parameters
@@ -200,7 +201,8 @@ def single_hop_summary(
     progress : callable, optional
         Called with the number of facts checked as each chunk finishes.
     on_estimate : callable, optional
-        Called with the estimated seconds of the recall before it starts.
+        Called with the estimated seconds of the recall, and ``construction.uncertifiable``,
+        before it starts.
 
     Examples
     --------
@@ -226,9 +228,13 @@ def single_hop_summary(
         construction = quantize_construction(construction, form)
     efficiency = storage_efficiency(construction, form)
     built = time.perf_counter()
-    full_pass = method == "exact" and sample is None
-    if on_estimate is not None and full_pass and construction.total_queries > 10 * PILOT_SIZE:
-        on_estimate(estimated_recall_seconds(construction, memory_budget=memory_budget))
+    uncertifiable = construction.uncertifiable
+    full_pass = sample is None and (method == "exact" or uncertifiable is not None)
+    if on_estimate is not None and full_pass:
+        seconds = 0.0
+        if construction.total_queries > 10 * PILOT_SIZE:
+            seconds = estimated_recall_seconds(construction, memory_budget=memory_budget)
+        on_estimate(seconds, uncertifiable)
     report = construction.recall(
         method=method,
         sample=sample,

@@ -332,7 +332,10 @@ def assemble(
         codebook=codebook,
         residual=residual,
         vocabulary=vocab,
-        queries=SingleHopQueries(residual["output"]),
+        queries=SingleHopQueries(
+            residual["output"],
+            uncertifiable=f"the {kind} memory is not a gated selector, which the certificate reads",
+        ),
         metadata=metadata,
         seed=seed,
     )

@@ -75,6 +75,11 @@ class QueryFormat(Protocol):
         """
         ...
 
+    @property
+    def uncertifiable(self) -> str | None:
+        """Why the certificate can prove no query (None where it may)."""
+        ...
+
     def certify(self, construction: Construction, memory_budget: int) -> Certificate:
         """Margin bounds fact by fact, from the weights, without the argmax.
 
@@ -457,6 +462,12 @@ class Construction(Generic[M]):
             device,
         )
         return self.queries.recall(self, options)
+
+    @property
+    def uncertifiable(self) -> str | None:
+        """Why :meth:`certify` can prove no query of this construction, known before it runs
+        (random superposed codes, chains of thought, the baselines); None where it may."""
+        return self.queries.uncertifiable
 
     def certify(self, *, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Certificate:
         """Prove query by query, without the argmax over the vocabulary, what the model recalls.

@@ -80,6 +80,8 @@ class DisjointQueries(SingleHopQueries):
         tokens = attributes + np.asarray(relations) * n_subjects
         return np.asarray(tokens + construction.vocabulary.attribute_offset, dtype=np.int64)
 
+    uncertifiable: str | None = "disjoint attributes have no certificate"
+
     def certify(self, construction: Construction, memory_budget: int) -> Any:
         """Refused: disjoint attributes have no certificate."""
         raise ValueError("disjoint attributes have no certificate: use method='exact'")

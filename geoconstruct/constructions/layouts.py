@@ -460,6 +460,32 @@ class Layout:
         """
         return self.superposed and codebook.trace_code is not None
 
+    def uncertifiable(self, family: CodebookFamily, n_relations: int) -> str | None:
+        """Why the certificate can prove no fact of this layout and family, known before it
+        runs; None where it may (clean read-outs, or a trace code's sign read maps).
+
+        Parameters
+        ----------
+        family : CodebookFamily
+            The attribute codes' family.
+        n_relations : int
+            R; with one relation a superposed read-out is clean.
+
+        Examples
+        --------
+        >>> from geoconstruct.codes.codebooks import resolve_codebook
+        >>> resolve_layout("superposed").uncertifiable(resolve_codebook("gaussian"), 2)
+        "random superposed codes: the other relations' crosstalk has no bound the certificate uses"
+        >>> resolve_layout("block").uncertifiable(resolve_codebook("gaussian"), 2) is None
+        True
+        """
+        if self.superposed and n_relations >= 2 and not family.sign_read_maps:
+            return (
+                "random superposed codes: the other relations' crosstalk has no bound the "
+                "certificate uses"
+            )
+        return None
+
     def selector_reads(self, residual: ResidualMap, read_maps: FloatArray) -> FloatArray:
         """What selector key c reads from the residual stream, [n_keys, d_model, k].
 

@@ -39,7 +39,7 @@ from geoconstruct.verification.evaluation import (
     require_backend,
     score_prompts,
 )
-from geoconstruct.verification.policy import sample_queries
+from geoconstruct.verification.policy import certify_first, sample_queries
 from geoconstruct.verification.report import ChainFailure, RecallReport, recall_report
 
 if TYPE_CHECKING:
@@ -125,11 +125,14 @@ class SingleHopQueries:
     """Prompts ``[s, N + r]`` answered by the attribute token ``N + R + π_r(s)``.
 
     Query ``q = r·N + s``. The answer is read from the residual subspace ``output``;
-    ``sign_read_maps`` asks the certificate to try the dual-BCH crosstalk bound.
+    ``sign_read_maps`` asks the certificate to try the dual-BCH crosstalk bound;
+    ``uncertifiable`` says why the certificate can prove nothing here, which the recipe knows
+    before it runs (None where it may).
     """
 
     output: slice
     sign_read_maps: bool = False
+    uncertifiable: str | None = None
 
     def total_queries(self, construction: Construction) -> int:
         """``N·R``: one query a fact.
@@ -316,28 +319,21 @@ class SingleHopQueries:
         """
         method = require_choice("method", options.method, RECALL_METHODS)
         require_backend(options.backend, options.device)  # before the certificate's work
-        memory_budget, max_fallback = options.memory_budget, options.max_fallback
         total = self.total_queries(construction)
-        queries = sample_queries(total, options.sample, options.seed)
-        certified_count, certified_margin, reason = 0, np.inf, None
+        asked = sample_queries(total, options.sample, options.seed)
+        queries, certified_count, certified_margin, reason = asked, 0, np.inf, None
         if method == "certified":
-            if queries is not None:
-                raise ValueError("a sample is checked by the forward pass: use method='exact'")
-            certificate = self.certify(construction, memory_budget)
-            queries = np.flatnonzero(~certificate.certified).astype(np.int64)
-            if max_fallback is not None and queries.size > max_fallback:
+            opened = certify_first(construction, asked, memory_budget=options.memory_budget)
+            queries, certified_count = opened.queries, opened.n_certified
+            certified_margin, reason = opened.certified_margin, opened.reason
+            n_open = total if queries is None else queries.size
+            if options.max_fallback is not None and n_open > options.max_fallback:
                 raise NoResultError(
-                    f"the certificate leaves {queries.size:,} queries to the forward pass, "
-                    f"more than max_fallback={max_fallback:,}"
-                    + (f" ({certificate.reason})" if certificate.reason else "")
+                    f"the certificate leaves {n_open:,} queries to the forward pass, "
+                    f"more than max_fallback={options.max_fallback:,} ({reason or 'some open'})"
                 )
-            certified_count = certificate.n_certified
-            if certified_count == 0:
-                reason = certificate.reason or "no query's margin bound was positive"
-            certified_margin = float(certificate.margins[certificate.certified].min(initial=np.inf))
-            del certificate
         n_checked = total if queries is None else queries.size
-        chunk_bytes = plan_chunk_bytes(construction.config, n_checked, memory_budget)
+        chunk_bytes = plan_chunk_bytes(construction.config, n_checked, options.memory_budget)
         tokens, answers = self.prompts(construction, queries)
         scores = score_prompts(
             construction.weights,
@@ -353,20 +349,19 @@ class SingleHopQueries:
             groups=tokens[:, 1] - construction.vocabulary.relation_offset,
             n_groups=construction.facts.n_relations,
         )
-        sampled = method == "exact" and queries is not None
         return recall_report(
             scores,
             tokens,
             answers,
             construction.vocabulary,
             n_facts=construction.facts.n_facts,
-            n_queries=int(queries.size) if sampled and queries is not None else total,
+            n_queries=total if asked is None else int(asked.size),
             total_queries=total,
-            sampled=sampled,
+            sampled=asked is not None,
             certified_count=certified_count,
             certified_margin=certified_margin,
             method=method,
-            n_fallback=int(queries.size) if method == "certified" and queries is not None else 0,
+            n_fallback=n_checked if method == "certified" else 0,
             certificate_reason=reason,
             max_failures=options.max_failures,
         )
@@ -384,6 +379,10 @@ class ChainOfThoughtQueries:
 
     hops: int
     hops_per_pass: int
+    uncertifiable: str | None = (
+        "the certificate covers single-hop prompts; chains of thought are checked by the "
+        "forward pass"
+    )
 
     @property
     def n_passes(self) -> int:
@@ -517,7 +516,8 @@ class ChainOfThoughtQueries:
             Bytes the work may take at its peak.
         """
         raise ValueError(
-            "the certificate covers single-hop prompts; chains of thought are checked exactly"
+            "the certificate covers single-hop prompts; chains of thought are checked by the "
+            "forward pass"
         )
 
     def recall(
@@ -534,8 +534,7 @@ class ChainOfThoughtQueries:
         options : object
             The options of :meth:`Construction.recall`.
         """
-        if require_choice("method", options.method, RECALL_METHODS) == "certified":
-            self.certify(construction, options.memory_budget)
+        method = require_choice("method", options.method, RECALL_METHODS)
         if options.executor is not None:
             raise ValueError("an executor runs the single-hop exact pass; chains run in process")
         max_failures = require_int("max_failures", options.max_failures, minimum=0)
@@ -583,6 +582,9 @@ class ChainOfThoughtQueries:
             sampled=ids is not None,
             total_queries=total,
             pass_correct=tuple(int(count) for count in right.sum(axis=0)),
+            method=method,
+            n_fallback=int(entities.size) if method == "certified" else 0,
+            certificate_reason=self.uncertifiable if method == "certified" else None,
         )
 
     def _pass_answers(self, construction: Construction, tokens: IntArray) -> IntArray:

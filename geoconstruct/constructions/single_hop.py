@@ -314,7 +314,11 @@ def assemble(
         codebook=codebook,
         residual=residual,
         vocabulary=vocab,
-        queries=SingleHopQueries(residual["output"], layout.sign_read_maps(codebook)),
+        queries=SingleHopQueries(
+            residual["output"],
+            layout.sign_read_maps(codebook),
+            layout.uncertifiable(resolve_codebook(codebook.family), n_relations),
+        ),
         metadata=metadata,
         seed=seed,
     )

@@ -86,7 +86,8 @@ class RecallReport:
         For chains of thought, the queries whose entity after each pass was right.
     certificate_reason : str or None
         With ``"certified"``: why the certificate proved nothing, when it did not (None when it
-        proved queries, or was not asked).
+        proved queries, or was not asked); where the construction says it can prove none, the
+        certificate did not run.
     relation_accuracy : tuple of float
         For single-hop prompts that all went through the forward pass (exact or sampled), the
         share of each relation's checked queries answered (NaN for a relation the sample missed);
@@ -110,6 +111,15 @@ class RecallReport:
     def n_certified(self) -> int:
         """Queries the certificate proved (0 unless ``method == "certified"``)."""
         return self.n_queries - self.n_fallback if self.method == "certified" else 0
+
+    @property
+    def basis(self) -> str:
+        """What stands behind the report (the policy's ``BASES``): ``"sampled"``,
+        ``"certified"`` (some queries proved, the rest through the forward pass) or
+        ``"every_fact"``."""
+        if self.sampled:
+            return "sampled"
+        return "certified" if self.n_certified else "every_fact"
 
     @property
     def accuracy(self) -> float:

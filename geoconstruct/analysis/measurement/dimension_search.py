@@ -52,6 +52,7 @@ from geoconstruct.verification.policy import (
     SAMPLE_SIZE,
     Verdict,
     check_recall,
+    combined_basis,
 )
 
 __all__ = [
@@ -292,9 +293,9 @@ class MinDimension:
         Of every check's unembedding (``checks · d_vocab · d``), summed.
     seconds : float
         Wall time of the search.
-    basis : {"every_fact", "sampled"}
-        ``"every_fact"`` when every passing check at and above ``d`` ran every query of its seed
-        through the forward pass; ``"sampled"`` when any of them was a sample.
+    basis : {"certified", "every_fact", "sampled"}
+        The weakest basis of the passing checks at and above ``d``
+        (:func:`~geoconstruct.verification.policy.combined_basis`).
     """
 
     d: int
@@ -520,7 +521,6 @@ def _search(
         code_length, passing = code_length - 1, checks
         passed_above.extend(checks)
     below = failed if failed is not None and failed.code_length == code_length - 1 else None
-    sampled = any(check.sampled for check in passed_above)
     return MinDimension(
         d=layout.dimension(n_relations, code_length),
         code_length=code_length,
@@ -533,7 +533,7 @@ def _search(
         n_checks=len(done),
         multiply_adds=sum(check.verdict.multiply_adds for check in done),
         seconds=time.perf_counter() - start,
-        basis="sampled" if sampled else "every_fact",
+        basis=combined_basis(check.verdict.basis for check in passed_above),
     )
 
 

@@ -46,7 +46,12 @@ from geoconstruct.constructions.single_hop import (
     required_dimension,
 )
 from geoconstruct.verification.evaluation import ProgressCallback
-from geoconstruct.verification.policy import ACCURACY_WORK_LIMIT, query_work, sample_for
+from geoconstruct.verification.policy import (
+    ACCURACY_WORK_LIMIT,
+    combined_basis,
+    measure_recall,
+    query_work,
+)
 
 __all__ = [
     "DEFAULT_RATIOS",
@@ -72,8 +77,9 @@ class TransitionRow:
     """Recall at one d, over seeds, beside the prediction, and its (N, R)'s fitted law.
 
     ``accuracy_*`` are over the seeds; ``accuracy_basis`` says whether every query of every seed
-    went through the forward pass (``"every_fact"``) or a seeded sample of ``sampled_queries``
-    did (``"sampled"``; ``sample_low``/``sample_high`` the widest 95 % interval over the seeds).
+    went through the forward pass (``"every_fact"``), was proved by the certificate or went
+    through it (``"certified"``), or a seeded sample of ``sampled_queries`` did (``"sampled"``;
+    ``sample_low``/``sample_high`` the widest 95 % interval over the seeds).
     ``p_every_fact`` is the share of seeds that recalled every fact (``seeds_all_correct`` of
     the seeds), ``p_low``/``p_high`` its exact 95 % binomial interval; ``predicted_accuracy`` and
     ``predicted_p_every_fact`` are the estimate at d (None where it does not cover the layout and
@@ -285,13 +291,12 @@ def transition(
                 dtype="float32",
                 memory_budget=memory_budget,
             )
-            size = sample
-            if size is None:
-                size = sample_for(construction, exact_work_limit=accuracy_work_limit)
             reports.append(
-                construction.recall(
-                    sample=size,
+                measure_recall(
+                    construction,
                     seed=seed,
+                    work_limit=accuracy_work_limit,
+                    sample=sample,
                     memory_budget=memory_budget,
                     backend=backend,
                     device=device,
@@ -322,7 +327,7 @@ def transition(
                 p_every_fact=passing / len(seeds),
                 p_low=p_low,
                 p_high=p_high,
-                accuracy_basis="sampled" if sampled else "every_fact",
+                accuracy_basis=combined_basis(report.basis for report in reports),
                 sampled_queries=reports[0].n_queries if sampled else None,
                 sample_low=min(lower for lower, _ in intervals) if sampled else None,
                 sample_high=max(upper for _, upper in intervals) if sampled else None,
