@@ -1,4 +1,4 @@
-"""The torch forward pass beside the numpy one and a same-run matrix product (needs torch).
+"""The one forward pass on torch tensors beside it on numpy arrays, and a matrix product.
 
 For each size: build the default construction at its predicted min d in float32, run exact
 recall over every fact with ``backend="numpy"`` and with ``backend="torch"`` on ``--device``,
@@ -22,7 +22,7 @@ import time
 
 from geoconstruct import construct_single_hop
 from geoconstruct.analysis.theory.prediction import predicted_min_dimension
-from geoconstruct.model.torch_transformer import require_torch
+from geoconstruct.model.backends import require_torch
 
 
 def _int_list(text: str) -> list[int]:

@@ -1,5 +1,6 @@
-"""The torch forward pass agrees with the numpy one: logits to rounding, the argmax exactly where
-the best logit is clear, ties broken the same way, and recall reports alike."""
+"""The forward pass on torch tensors agrees with the same pass on numpy arrays: logits to
+rounding, the argmax exactly where the best logit is clear, ties broken the same way, and recall
+reports alike."""
 
 import numpy as np
 import pytest
@@ -9,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop, required_dimension
-from geoconstruct.model.torch_transformer import TorchModel
-from geoconstruct.model.transformer import TransformerConfig, forward, random_weights
+from geoconstruct.model.backends import maps_on
+from geoconstruct.model.transformer import TransformerConfig, forward, linear_maps, random_weights
 from geoconstruct.verification.evaluation import predict_tokens, score_prompts
 
 RTOL = {"float64": 1e-10, "float32": 2e-4}
@@ -46,7 +47,8 @@ def test_logits_and_argmax_agree_on_random_weights(
     rng = np.random.default_rng(seed)
     tokens = rng.integers(0, d_vocab, size=(n_prompts, rng.integers(1, n_ctx + 1)))
     ours = forward(weights, config, tokens, last_position_only=True)
-    theirs = TorchModel(weights, config).last_position_logits(tokens).cpu().numpy()
+    on_torch = maps_on(linear_maps(weights, config), "torch", "cpu")
+    theirs = forward(weights, config, tokens, last_position_only=True, maps=on_torch).numpy()
     assert theirs.dtype == np.dtype(dtype)
     scale = max(1.0, float(np.abs(ours).max()))
     assert np.allclose(theirs, ours, rtol=0, atol=RTOL[dtype] * scale)

@@ -16,7 +16,7 @@ from geoconstruct import construct_single_hop, proven_dimension
 from geoconstruct.analysis.mechanism.interventions import intervention_probe
 from geoconstruct.model.transformer import TransformerConfig, forward, random_weights
 from geoconstruct.training.comparison import trained_row
-from geoconstruct.training.trainer import _forward, train_single_hop
+from geoconstruct.training.trainer import train_single_hop
 
 
 @settings(max_examples=10)
@@ -26,16 +26,23 @@ from geoconstruct.training.trainer import _forward, train_single_hop
     d_mlp=st.integers(1, 12),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_the_torch_pass_is_the_numpy_pass(d_head, n_heads, d_mlp, seed):
+def test_the_pass_on_torch_parameters_is_the_numpy_pass_and_carries_gradients(
+    d_head, n_heads, d_mlp, seed
+):
     config = TransformerConfig(
         d_model=5, n_layers=1, n_heads=n_heads, d_head=d_head, d_mlp=d_mlp, d_vocab=9, n_ctx=2
     )
     weights = random_weights(config, seed=seed)
     tokens = np.random.default_rng(seed).integers(0, 9, size=(20, 2))
     expected = forward(weights, config, tokens, last_position_only=True)
-    parameters = {name: torch.from_numpy(array) for name, array in weights.items()}
-    got = _forward(torch, parameters, config, torch.from_numpy(tokens)).numpy()
-    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+    parameters = {
+        name: torch.nn.Parameter(torch.from_numpy(array.copy())) for name, array in weights.items()
+    }
+    got = forward(parameters, config, torch.from_numpy(tokens), last_position_only=True)
+    np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-10, atol=1e-10)
+    got.sum().backward()  # the trainer's gradients flow through every weight the logits read
+    assert parameters["unembed.b_U"].grad is not None
+    assert np.allclose(parameters["unembed.b_U"].grad.numpy(), 20.0)
 
 
 def test_training_at_256_subjects_recalls_and_fits_better_than_the_frozen_control():

@@ -83,8 +83,8 @@ from geoconstruct.cli.reports import (
 )
 from geoconstruct.codes.codebooks import resolve_codebook
 from geoconstruct.constructions.single_hop import proven_dimension
+from geoconstruct.model.backends import require_torch
 from geoconstruct.training.comparison import trained_row
-from geoconstruct.training.trainer import require_torch
 
 __all__ = ["main"]
 
@@ -523,7 +523,7 @@ def _train(args: argparse.Namespace) -> int:
             "--freeze-embeddings trains only the control and --no-control only the model: "
             "give one of them"
         )
-    require_torch()  # the optional extra: say how to install it, before any work
+    require_torch("train")  # the optional extra: say how to install it, before any work
     # which models: the control alone, the model alone, or both (the default)
     frozen = [True] if args.freeze_embeddings else [False] if args.no_control else [False, True]
     rows = []

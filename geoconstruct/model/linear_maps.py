@@ -8,24 +8,23 @@ as a compressed sparse row matrix. The terms it skips are exact zeros, so the re
 product's up to the order in which the remaining terms are summed (which BLAS does not fix
 either).
 
-:func:`linear_maps` builds every map of a model once; :func:`~geoconstruct.model.transformer.
-residual_stream` takes them so that a pass over many chunks of prompts builds them once.
+:func:`~geoconstruct.model.transformer.linear_maps` builds every map of a model once;
+:func:`~geoconstruct.model.transformer.residual_stream` takes them so that a pass over many
+chunks of prompts builds them once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from array_api_compat import array_namespace, device
 from scipy import sparse
 
-if TYPE_CHECKING:  # the config type only; transformer imports this module at run time
-    from geoconstruct.model.transformer import TransformerConfig
-
-__all__ = ["SPARSE_DENSITY", "LinearMap", "linear_maps"]
+__all__ = ["SPARSE_DENSITY", "LinearMap"]
 
 FloatArray = npt.NDArray[np.floating[Any]]
 Index = slice | npt.NDArray[np.intp]
@@ -41,14 +40,18 @@ SUPPORT_CHUNK_BYTES = 1 << 26
 class LinearMap:
     """``x @ weight + bias`` over the last axis, computed from the weight's nonzero block.
 
+    The arrays are numpy's or another array-API library's (torch, cupy): :meth:`on` moves a map
+    to a torch device, with the same rows, columns and block.
+
     Attributes
     ----------
-    rows, cols : slice or ndarray of int
+    rows, cols : slice or integer array
         The input coordinates the weight reads and the output coordinates it writes (a slice
         when they are contiguous, so that the block is a view of the weight).
-    block : ndarray or scipy.sparse.csr_array, shape [len(rows), len(cols)]
-        ``weight[rows][:, cols]``.
-    bias : ndarray, shape [d_out]
+    block : array or scipy.sparse.csr_array, shape [len(rows), len(cols)]
+        ``weight[rows][:, cols]`` (CSR for numpy only).
+    bias : array, shape [d_out], or None
+        None for a table read by row (the embeddings' ``block`` is ``W_E`` or ``W_pos``).
 
     Examples
     --------
@@ -63,12 +66,15 @@ class LinearMap:
 
     rows: Index
     cols: Index
-    block: FloatArray | sparse.csr_array
-    bias: FloatArray
+    block: Any
+    bias: Any
 
     @classmethod
-    def of(cls, weight: FloatArray, bias: FloatArray) -> LinearMap:
-        """The map of a dense ``weight`` [d_in, d_out] and ``bias`` [d_out]."""
+    def of(cls, weight: Any, bias: Any) -> LinearMap:
+        """The map of ``weight`` [d_in, d_out] and ``bias`` [d_out]: its nonzero block for
+        numpy weights, the whole weight (kept as it is, gradients and all) for others."""
+        if not isinstance(weight, np.ndarray):
+            return cls(slice(0, weight.shape[0]), slice(0, weight.shape[1]), weight, bias)
         row_any, col_any = _support(weight)
         rows, cols = _index(row_any), _index(col_any)
         block = weight[rows, :][:, cols]
@@ -80,36 +86,53 @@ class LinearMap:
             block = sparse.csr_array(block)
         return cls(rows, cols, block, bias)
 
-    def __call__(self, x: FloatArray, out: FloatArray | None = None) -> FloatArray:
-        """``x @ weight + bias`` for ``x`` [..., d_in]; written into ``out`` [n, d_out] if given."""
-        flat = x.reshape(-1, x.shape[-1])
-        if out is None:
-            out = np.empty((flat.shape[0], self.bias.shape[0]), np.result_type(flat, self.bias))
-        if not (self.block.shape[0] and self.block.shape[1]):
-            out[...] = self.bias
-        elif isinstance(self.block, sparse.csr_array):
-            out[...] = self.bias
-            out[:, self.cols] += (self.block.T @ flat[:, self.rows].T).T
-        elif isinstance(self.cols, slice):  # the product straight into its columns
-            target = out[:, self.cols]
-            np.matmul(flat[:, self.rows], self.block, out=target)
-            target += self.bias[self.cols]
-            out[:, : self.cols.start] = self.bias[: self.cols.start]
-            out[:, self.cols.stop :] = self.bias[self.cols.stop :]
+    def on(self, device: Any) -> LinearMap:
+        """The same map with torch tensors on ``device`` (a CSR block becomes dense).
+
+        Parameters
+        ----------
+        device : torch.device or str
+            Where the tensors go.
+        """
+        import torch
+
+        def tensor(array: Any) -> Any:
+            return torch.as_tensor(np.array(array), device=device)  # a writeable copy
+
+        block = self.block.toarray() if isinstance(self.block, sparse.csr_array) else self.block
+        rows, cols = (
+            index if isinstance(index, slice) else tensor(index) for index in (self.rows, self.cols)
+        )
+        bias = None if self.bias is None else tensor(self.bias)
+        return LinearMap(rows, cols, tensor(block), bias)
+
+    def __call__(self, x: Any) -> Any:
+        """``x @ weight + bias`` for ``x`` [..., d_in]: [..., d_out]."""
+        xp = array_namespace(x, self.bias)
+        flat = xp.reshape(x, (-1, x.shape[-1]))
+        d_out, block = self.bias.shape[0], self.block
+        whole = block.shape[0] == flat.shape[1] and block.shape[1] == d_out
+        if whole and not isinstance(block, sparse.csr_array):
+            out = flat @ block + self.bias
         else:
-            out[...] = self.bias
-            out[:, self.cols] += flat[:, self.rows] @ self.block
-        return out.reshape(*x.shape[:-1], self.bias.shape[0])
+            out = xp.zeros((flat.shape[0], d_out), dtype=flat.dtype, device=device(flat))
+            out = out + self.bias
+            if block.shape[0] and block.shape[1]:
+                inputs = flat[:, self.rows]
+                if isinstance(block, sparse.csr_array):
+                    product = (block.T @ inputs.T).T
+                else:
+                    product = inputs @ block
+                out[:, self.cols] += product
+        return xp.reshape(out, (*x.shape[:-1], d_out))
 
     @property
     def tileable(self) -> bool:
         """Whether :meth:`column_tiles` computes each tile alone: a dense block on a contiguous
         range of output columns (else it yields the whole product as one tile)."""
-        return isinstance(self.block, np.ndarray) and isinstance(self.cols, slice)
+        return not isinstance(self.block, sparse.csr_array) and isinstance(self.cols, slice)
 
-    def column_tiles(
-        self, x: FloatArray, width: int, buffer: FloatArray
-    ) -> Iterator[tuple[int, FloatArray]]:
+    def column_tiles(self, x: Any, width: int, buffer: Any) -> Iterator[tuple[int, Any]]:
         """``x @ weight + bias`` for ``x`` [n, d_in], ``width`` output columns at a time.
 
         Yields ``(first column, tile)`` with ``tile`` [n, <= width] a view of ``buffer``
@@ -120,27 +143,27 @@ class LinearMap:
 
         Parameters
         ----------
-        x : ndarray, shape [n, d_in]
+        x : array, shape [n, d_in]
             The inputs.
         width : int
             Columns a tile.
-        buffer : ndarray or None
-            Where each tile is written (reused); None allocates.
+        buffer : array
+            Where each tile is written (reused).
 
         Examples
         --------
         >>> weight = np.zeros((2, 5)); weight[:, 1:4] = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
         >>> linear = LinearMap.of(weight, np.arange(5.0))
-        >>> x = np.array([[1.0, 1.0]])
         >>> x = np.array([[1.0, 1.0], [0.0, 1.0]])
         >>> [(first, tile.tolist()) for first, tile in linear.column_tiles(x, 2, np.empty((2, 2)))]
         [(0, [[0.0, 6.0], [0.0, 5.0]]), (2, [[9.0, 12.0], [7.0, 9.0]]), (4, [[4.0]])]
         """
         d_out, n, block, cols = self.bias.shape[0], x.shape[0], self.block, self.cols
-        if not (isinstance(block, np.ndarray) and isinstance(cols, slice)):  # not tileable
-            yield 0, self(x, out=buffer[:n, :d_out])
+        if not self.tileable or not isinstance(cols, slice):
+            yield 0, self(x)
             return
         inputs = x[:, self.rows]
+        numpy = isinstance(x, np.ndarray)
         for start in range(0, d_out, width):
             stop = min(start + width, d_out)
             out = buffer[:n, : stop - start]
@@ -151,44 +174,15 @@ class LinearMap:
                 yield start, out
                 continue
             target = out[:, low - start : high - start]
-            np.matmul(inputs, block[:, low - cols.start : high - cols.start], out=target)
+            columns = block[:, low - cols.start : high - cols.start]
+            if numpy:  # the product straight into the buffer
+                np.matmul(inputs, columns, out=target)
+            else:
+                target[...] = inputs @ columns
             target += self.bias[low:high]
             out[:, : low - start] = self.bias[start:low]
             out[:, high - start :] = self.bias[high:stop]
             yield start, out
-
-
-def linear_maps(
-    weights: Mapping[str, FloatArray], config: TransformerConfig
-) -> dict[str, LinearMap]:
-    """Every linear map of the model, keyed by its weight's TransformerLens name.
-
-    The attention weights [head, d_model, d_head] become one map over all heads:
-    ``W_Q``, ``W_K``, ``W_V`` [d_model, head·d_head] and ``W_O`` [head·d_head, d_model].
-
-    Parameters
-    ----------
-    weights : mapping of str to ndarray
-        Weights in TransformerLens names and shapes.
-    config : TransformerConfig
-        The model's hyper-parameters.
-    """
-    d_model, heads = config.d_model, config.n_heads * config.d_head
-    maps = {}
-    for layer in range(config.n_layers):
-        block = f"blocks.{layer}"
-        for name in "QKV":
-            W_x = weights[f"{block}.attn.W_{name}"].transpose(1, 0, 2).reshape(d_model, heads)
-            b_x = weights[f"{block}.attn.b_{name}"].reshape(heads)
-            maps[f"{block}.attn.W_{name}"] = LinearMap.of(W_x, b_x)
-        W_O = weights[f"{block}.attn.W_O"].reshape(heads, d_model)
-        maps[f"{block}.attn.W_O"] = LinearMap.of(W_O, weights[f"{block}.attn.b_O"])
-        for name, bias in (("W_in", "b_in"), ("W_out", "b_out")):
-            maps[f"{block}.mlp.{name}"] = LinearMap.of(
-                weights[f"{block}.mlp.{name}"], weights[f"{block}.mlp.{bias}"]
-            )
-    maps["unembed.W_U"] = LinearMap.of(weights["unembed.W_U"], weights["unembed.b_U"])
-    return maps
 
 
 def _support(weight: FloatArray) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:

@@ -1,4 +1,5 @@
-"""The model: a TransformerLens-native transformer, written in numpy, read top to bottom.
+"""The model: a TransformerLens-native transformer, written once over the array API, read top to
+bottom.
 
 Weights are a mapping from TransformerLens parameter names to arrays, so a construction exports as
 a TransformerLens state dict without renaming (``docs/design.md`` §3). The model is the one
@@ -13,28 +14,34 @@ embeddings and attention scaled by ``1/sqrt(d_head)``::
         resid  += relu(resid @ W_in + b_in) @ W_out + b_out              hidden [batch, pos, d_mlp]
     logits = resid @ W_U + b_U                                           [batch, pos, d_vocab]
 
-The computation runs in the dtype of the weights (float64 or float32).
+The computation runs in the dtype of the weights (float64 or float32), on whatever array library
+holds them: numpy (the reference), or torch on a CPU or a GPU (``array-api-compat`` supplies the
+namespace). Nothing else in the library computes a transformer's logits; the test oracle in
+``tests/`` is independent on purpose.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from array_api_compat import array_namespace, device, is_array_api_obj
 
 from geoconstruct._validation import InputTypeError, require_choice, require_int
-from geoconstruct.model.linear_maps import LinearMap, linear_maps
+from geoconstruct.model.linear_maps import LinearMap
 
 __all__ = [
     "DTYPES",
+    "Hook",
     "ParameterSplit",
     "TransformerConfig",
     "Weights",
     "forward",
+    "linear_maps",
     "random_weights",
     "residual_stream",
     "validate_weights",
@@ -43,6 +50,15 @@ __all__ = [
 
 Weights = Mapping[str, npt.NDArray[Any]]
 FloatArray = npt.NDArray[np.floating[Any]]
+Hook = Callable[[str, Any], Any]
+"""``hook(name, activation) -> activation`` at a TransformerLens hook point."""
+
+_HEADS = (0, 2, 1, 3)  # [batch, pos, head, d_head] <-> [batch, head, pos, d_head]
+
+
+def _no_hook(name: str, activation: Any) -> Any:
+    return activation
+
 
 DTYPES = ("float64", "float32")
 
@@ -201,12 +217,17 @@ def forward(
     tokens: npt.ArrayLike,
     *,
     last_position_only: bool = False,
-) -> FloatArray:
-    """Run the model on a batch of prompts.
+    maps: Mapping[str, LinearMap] | None = None,
+    hook: Hook | None = None,
+) -> Any:
+    """Run the model on a batch of prompts: the one forward pass of the library.
+
+    The same code runs on numpy arrays and on torch tensors (CPU or CUDA; any array-API
+    library): recall scoring, the torch module export and the trainer all call it.
 
     Parameters
     ----------
-    weights : mapping of str to ndarray
+    weights : mapping of str to array
         TransformerLens names and shapes (see :meth:`TransformerConfig.weight_shapes`).
     config : TransformerConfig
     tokens : array_like of int, shape [batch, pos]
@@ -214,10 +235,17 @@ def forward(
     last_position_only : bool
         Return only the last position's logits, skipping the final layer's work at earlier
         positions (causal attention makes the result identical).
+    maps : mapping, optional
+        The model's :func:`linear_maps`, built here when None; a caller running many batches
+        builds them once (on a torch device: :meth:`LinearMap.on`).
+    hook : callable, optional
+        ``hook(name, activation)`` returns the activation to go on with, at the TransformerLens
+        hook points ``blocks.{l}.attn.hook_pattern``, ``blocks.{l}.mlp.hook_pre`` and
+        ``blocks.{l}.mlp.hook_post``.
 
     Returns
     -------
-    ndarray
+    array
         Logits [batch, pos, d_vocab], or [batch, d_vocab] with ``last_position_only``.
 
     Raises
@@ -237,9 +265,9 @@ def forward(
     >>> bool(np.allclose(last, full[:, -1]))
     True
     """
-    maps = linear_maps(weights, config)
+    maps = linear_maps(weights, config) if maps is None else maps
     resid = residual_stream(
-        weights, config, tokens, last_position_only=last_position_only, maps=maps
+        weights, config, tokens, last_position_only=last_position_only, maps=maps, hook=hook
     )
     logits = maps["unembed.W_U"](resid)  # [batch, pos, d_vocab]
     return logits[:, -1] if last_position_only else logits
@@ -252,42 +280,36 @@ def residual_stream(
     *,
     last_position_only: bool = False,
     maps: Mapping[str, LinearMap] | None = None,
-) -> FloatArray:
+    hook: Hook | None = None,
+) -> Any:
     """The residual stream after the last layer, before the unembedding: [batch, pos, d_model].
 
     With ``last_position_only`` the final layer runs at the last position only and the result
-    is [batch, 1, d_model]. :func:`forward` is this followed by ``@ W_U + b_U``. ``maps`` are the
-    model's :func:`~geoconstruct.model.linear_maps.linear_maps` (built here when not given): a
-    caller that runs many batches builds them once.
+    is [batch, 1, d_model]. :func:`forward` is this followed by ``@ W_U + b_U``.
 
     Parameters
     ----------
-    weights : mapping of str to ndarray
-        Weights in TransformerLens names and shapes.
-    config : TransformerConfig
-        The model's hyper-parameters.
-    tokens : array_like of int, shape [batch, pos]
-        Prompts as token ids.
-    last_position_only : bool
-        Run the final layer at the last position only; the result is [batch, 1, d_model].
-    maps : mapping, optional
-        The model's linear maps (:func:`~geoconstruct.model.linear_maps.linear_maps`), built here
-        when None; a caller running many batches builds them once.
+    weights, config, tokens, last_position_only, maps, hook
+        As for :func:`forward`.
     """
-    token_ids = _check_tokens(tokens, config)
-    n_positions = token_ids.shape[1]
-    W = weights
     maps = linear_maps(weights, config) if maps is None else maps
+    hook = _no_hook if hook is None else hook
+    W_E, W_pos = maps["embed.W_E"].block, maps["pos_embed.W_pos"].block
+    xp = array_namespace(W_E)
+    token_ids = _check_tokens(tokens, config)
+    if isinstance(token_ids, np.ndarray) and not isinstance(W_E, np.ndarray):
+        token_ids = xp.asarray(token_ids, device=device(W_E))  # the ids go where the weights are
+    n_positions = token_ids.shape[1]
 
-    resid = W["embed.W_E"][token_ids] + W["pos_embed.W_pos"][:n_positions]  # [batch, pos, d_model]
+    resid = W_E[token_ids] + W_pos[:n_positions]  # [batch, pos, d_model]
     for layer in range(config.n_layers):
         block = f"blocks.{layer}"
         # Causal attention: in the final layer, later positions never feed earlier ones, so
         # only the kept query positions need attention, MLP and unembedding.
         final_layer = layer == config.n_layers - 1
         keep = slice(n_positions - 1, None) if last_position_only and final_layer else slice(None)
-        resid = resid[:, keep] + attention(maps, block, config, resid, keep)
-        resid = resid + mlp(maps, block, resid)
+        resid = resid[:, keep] + attention(maps, block, config, resid, keep, hook)
+        resid = resid + mlp(maps, block, resid, hook)
     return resid
 
 
@@ -295,55 +317,99 @@ def attention(
     maps: Mapping[str, LinearMap],
     block: str,
     config: TransformerConfig,
-    resid: FloatArray,
+    resid: Any,
     queries: slice,
-) -> FloatArray:
+    hook: Hook = _no_hook,
+) -> Any:
     """Causal multi-head attention of ``block``, for the query positions ``queries``.
 
     ``resid`` is [batch, pos, d_model]; the result is [batch, len(queries), d_model].
     """
+    xp = array_namespace(resid)
     n_prompts, n_positions, _ = resid.shape
     n_heads, d_head = config.n_heads, config.d_head
 
-    def project(x: FloatArray, name: str) -> FloatArray:
+    def project(x: Any, name: str) -> Any:
         # x [batch, p, d_model] @ W [d_model, head·d_head] -> [batch, head, p, d_head]
-        out = maps[f"{block}.attn.W_{name}"](x).reshape(x.shape[0], x.shape[1], n_heads, d_head)
-        return out.transpose(0, 2, 1, 3)
+        out = maps[f"{block}.attn.W_{name}"](x)
+        return xp.permute_dims(xp.reshape(out, (x.shape[0], x.shape[1], n_heads, d_head)), _HEADS)
 
     q = project(resid[:, queries], "Q")  # [batch, head, q_pos, d_head]
     k = project(resid, "K")  # [batch, head, k_pos, d_head]
     v = project(resid, "V")  # [batch, head, k_pos, d_head]
-    scores = (q @ k.transpose(0, 1, 3, 2)) / math.sqrt(d_head)  # [batch, head, q_pos, k_pos]
-    query_positions = np.arange(n_positions)[queries]
-    future = np.arange(n_positions)[None, :] > query_positions[:, None]  # [q_pos, k_pos]
-    scores = np.where(future, -np.inf, scores)
-    scores = scores - scores.max(axis=-1, keepdims=True)
-    pattern = np.exp(scores)
-    pattern /= pattern.sum(axis=-1, keepdims=True)  # softmax over keys
-    z = (pattern @ v).transpose(0, 2, 1, 3)  # [batch, q_pos, head, d_head]
-    return maps[f"{block}.attn.W_O"](z.reshape(n_prompts, -1, n_heads * d_head))
+    scores = (q @ xp.matrix_transpose(k)) / math.sqrt(d_head)  # [batch, head, q_pos, k_pos]
+    positions = xp.arange(n_positions, device=device(resid))
+    future = positions[None, :] > positions[queries][:, None]  # [q_pos, k_pos]
+    scores = xp.where(future, -math.inf, scores)
+    scores = scores - xp.max(scores, axis=-1, keepdims=True)
+    pattern = xp.exp(scores)
+    pattern = hook(f"{block}.attn.hook_pattern", pattern / xp.sum(pattern, axis=-1, keepdims=True))
+    z = xp.permute_dims(pattern @ v, _HEADS)  # [batch, q_pos, head, d_head]
+    return maps[f"{block}.attn.W_O"](xp.reshape(z, (n_prompts, -1, n_heads * d_head)))
 
 
-def mlp(maps: Mapping[str, LinearMap], block: str, resid: FloatArray) -> FloatArray:
+def mlp(maps: Mapping[str, LinearMap], block: str, resid: Any, hook: Hook = _no_hook) -> Any:
     """The ReLU MLP of ``block``: [batch, pos, d_model] -> [batch, pos, d_model]."""
-    hidden = maps[f"{block}.mlp.W_in"](resid)  # [batch, pos, d_mlp], a new array
-    np.maximum(hidden, 0, out=hidden)  # ReLU, in place
-    return maps[f"{block}.mlp.W_out"](hidden)
+    xp = array_namespace(resid)
+    pre = hook(f"{block}.mlp.hook_pre", maps[f"{block}.mlp.W_in"](resid))  # [batch, pos, d_mlp]
+    post = hook(f"{block}.mlp.hook_post", xp.clip(pre, min=0))  # ReLU
+    return maps[f"{block}.mlp.W_out"](post)
 
 
-def _check_tokens(tokens: npt.ArrayLike, config: TransformerConfig) -> npt.NDArray[np.intp]:
-    token_ids = np.asarray(tokens)
+def linear_maps(weights: Mapping[str, Any], config: TransformerConfig) -> dict[str, LinearMap]:
+    """Every linear map of the model, keyed by its weight's TransformerLens name, and the two
+    embeddings (``embed.W_E``, ``pos_embed.W_pos``: their ``block`` is the table).
+
+    The attention weights [head, d_model, d_head] become one map over all heads:
+    ``W_Q``, ``W_K``, ``W_V`` [d_model, head·d_head] and ``W_O`` [head·d_head, d_model].
+    numpy weights give their nonzero blocks (:class:`LinearMap`); others (torch parameters)
+    stay whole, gradients and all.
+
+    Parameters
+    ----------
+    weights : mapping of str to array
+        Weights in TransformerLens names and shapes.
+    config : TransformerConfig
+        The model's hyper-parameters.
+    """
+    xp = array_namespace(weights["unembed.W_U"])
+    d_model, heads = config.d_model, config.n_heads * config.d_head
+    maps = {
+        name: LinearMap(slice(None), slice(None), weights[name], None)
+        for name in ("embed.W_E", "pos_embed.W_pos")
+    }
+    for layer in range(config.n_layers):
+        block = f"blocks.{layer}"
+        for name in "QKV":
+            W_x = xp.permute_dims(weights[f"{block}.attn.W_{name}"], (1, 0, 2))
+            b_x = xp.reshape(weights[f"{block}.attn.b_{name}"], (heads,))
+            maps[f"{block}.attn.W_{name}"] = LinearMap.of(xp.reshape(W_x, (d_model, heads)), b_x)
+        W_O = xp.reshape(weights[f"{block}.attn.W_O"], (heads, d_model))
+        maps[f"{block}.attn.W_O"] = LinearMap.of(W_O, weights[f"{block}.attn.b_O"])
+        for name, bias in (("W_in", "b_in"), ("W_out", "b_out")):
+            maps[f"{block}.mlp.{name}"] = LinearMap.of(
+                weights[f"{block}.mlp.{name}"], weights[f"{block}.mlp.{bias}"]
+            )
+    maps["unembed.W_U"] = LinearMap.of(weights["unembed.W_U"], weights["unembed.b_U"])
+    return maps
+
+
+def _check_tokens(tokens: Any, config: TransformerConfig) -> Any:
+    """The prompts as an integer array of their own library (numpy for lists), checked."""
+    token_ids = tokens if is_array_api_obj(tokens) else np.asarray(tokens)
+    xp = array_namespace(token_ids)
     if token_ids.ndim != 2 or token_ids.shape[1] == 0:
         raise ValueError(
-            f"tokens must have shape [batch, pos] with pos >= 1, got {token_ids.shape}"
+            f"tokens must have shape [batch, pos] with pos >= 1, got {tuple(token_ids.shape)}"
         )
-    if token_ids.size and not np.issubdtype(token_ids.dtype, np.integer):
+    if token_ids.shape[0] and not xp.isdtype(token_ids.dtype, "integral"):
         raise InputTypeError(f"tokens must be integer ids, got dtype {token_ids.dtype}")
     if token_ids.shape[1] > config.n_ctx:
         raise ValueError(f"prompts of length {token_ids.shape[1]} exceed n_ctx={config.n_ctx}")
-    if token_ids.size and (token_ids.min() < 0 or token_ids.max() >= config.d_vocab):
-        raise ValueError(
-            f"token ids must lie in [0, {config.d_vocab}), "
-            f"got values from {token_ids.min()} to {token_ids.max()}"
-        )
-    return token_ids.astype(np.intp, copy=False)
+    if token_ids.shape[0]:
+        low, high = int(xp.min(token_ids)), int(xp.max(token_ids))
+        if low < 0 or high >= config.d_vocab:
+            raise ValueError(
+                f"token ids must lie in [0, {config.d_vocab}), got values from {low} to {high}"
+            )
+    return xp.astype(token_ids, xp.int64) if isinstance(token_ids, np.ndarray) else token_ids

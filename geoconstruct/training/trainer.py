@@ -4,9 +4,9 @@ geoconstruct builds every construction in closed form; this module exists only t
 gradient descent finds the same geometry. :func:`train_single_hop` trains, from scratch, the
 one-layer transformer a construction is (the vocabulary, the ``[s, r]`` prompts, attention, a
 ReLU MLP, no normalisation) on all ``N·R`` facts with Adam, and returns its weights in
-TransformerLens names, which every analysis takes. The torch model below is the numpy forward
-pass of :mod:`geoconstruct.model.transformer` written again in torch, so that gradients flow;
-recall is then judged by the numpy pass on the exported weights.
+TransformerLens names, which every analysis takes. It trains through the library's one forward
+pass (:func:`~geoconstruct.model.transformer.forward`, on torch parameters, so that gradients
+flow); recall is then judged by the same pass on the exported numpy weights.
 
 With ``freeze_embeddings=True`` the embeddings stay at their random initialisation (the paper's
 appendix D control): the facts can then only live in the MLP.
@@ -15,10 +15,9 @@ appendix D control): the facts can then only live in the MLP.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +25,8 @@ import numpy.typing as npt
 from geoconstruct._validation import require_int
 from geoconstruct.constructions.queries import prompt_tokens, query_pairs
 from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
-from geoconstruct.model.transformer import TransformerConfig, Weights
+from geoconstruct.model.backends import require_torch
+from geoconstruct.model.transformer import TransformerConfig, Weights, forward
 from geoconstruct.model.vocabulary import Vocabulary
 from geoconstruct.verification.evaluation import score_prompts
 from geoconstruct.verification.report import RecallReport, recall_report
@@ -169,7 +169,7 @@ def train_single_hop(
     ImportError
         If torch is not installed, naming the extra that installs it.
     """
-    torch = require_torch()
+    torch = require_torch("train")
     n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     d = require_int("d", d, minimum=1)
@@ -211,7 +211,7 @@ def train_single_hop(
     tokens, answers = torch.from_numpy(tokens_np), torch.from_numpy(answers_np)
     losses = []
     for _ in range(steps):
-        logits = _forward(torch, parameters, config, tokens)  # [N·R, d_vocab]
+        logits = forward(parameters, config, tokens, last_position_only=True)  # [N·R, d_vocab]
         loss = torch.nn.functional.cross_entropy(logits, answers)
         optimizer.zero_grad()
         loss.backward()
@@ -243,32 +243,3 @@ def _init_scale(name: str, shape: tuple[int, ...]) -> float:
     if name in ("embed.W_E", "pos_embed.W_pos"):
         return 1.0
     return 1.0 / math.sqrt(shape[-2])
-
-
-def _forward(torch: Any, W: Mapping[str, Any], config: TransformerConfig, tokens: Any) -> Any:
-    """The last position's logits [batch, d_vocab]: the numpy pass of ``model.transformer``."""
-    n_positions = tokens.shape[1]
-    resid = W["embed.W_E"][tokens] + W["pos_embed.W_pos"][:n_positions]  # [batch, pos, d_model]
-    q, k, v = (  # each [batch, head, pos, d_head]
-        torch.einsum("bpd,hde->bhpe", resid, W[f"blocks.0.attn.W_{name}"])
-        + W[f"blocks.0.attn.b_{name}"][None, :, None]
-        for name in "QKV"
-    )
-    scores = q @ k.transpose(-1, -2) / math.sqrt(config.d_head)  # [batch, head, pos, pos]
-    future = torch.triu(torch.ones(n_positions, n_positions, dtype=torch.bool), diagonal=1)
-    pattern = torch.softmax(scores.masked_fill(future, -math.inf), dim=-1)
-    z = pattern @ v  # [batch, head, pos, d_head]
-    resid = resid + torch.einsum("bhpe,hed->bpd", z, W["blocks.0.attn.W_O"])
-    resid = resid + W["blocks.0.attn.b_O"]
-    hidden = torch.relu(resid @ W["blocks.0.mlp.W_in"] + W["blocks.0.mlp.b_in"])  # [.., d_mlp]
-    resid = resid + hidden @ W["blocks.0.mlp.W_out"] + W["blocks.0.mlp.b_out"]
-    return resid[:, -1] @ W["unembed.W_U"] + W["unembed.b_U"]
-
-
-def require_torch() -> Any:
-    """The torch module, or an ImportError naming the extra that installs it."""
-    try:
-        import torch
-    except ImportError as missing:
-        raise ImportError("training needs torch: pip install 'geoconstruct[train]'") from missing
-    return torch

@@ -17,16 +17,19 @@ chunk and the buffer into a caller's memory budget, or refuses before anything i
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+from array_api_compat import array_namespace
+from array_api_compat import device as device_of
 
 from geoconstruct._validation import require_int, require_within_budget
-from geoconstruct.model.linear_maps import linear_maps
-from geoconstruct.model.transformer import TransformerConfig, Weights, residual_stream
+from geoconstruct.model.backends import BACKENDS, maps_on, require_backend, to_numpy
+from geoconstruct.model.transformer import TransformerConfig, Weights, linear_maps, residual_stream
 from geoconstruct.verification.report import PromptScores, rank_in_group
 
 __all__ = [
@@ -54,39 +57,6 @@ UNEMBEDDING_BLOCK_BYTES = 16 * 2**20
 
 UNEMBEDDING_ROWS = 1024
 """Prompts unembedded at once: enough rows for the matrix product to run near the BLAS peak."""
-
-BACKENDS = ("numpy", "torch")
-"""How the forward pass runs: numpy on the CPU (the reference), or torch on ``"cpu"``/``"cuda"``."""
-
-
-def require_backend(backend: str, device: str) -> None:
-    """Refuse, before any work, a backend or device the forward pass does not run on.
-
-    Parameters
-    ----------
-    backend : str
-        Where the forward pass runs: ``"numpy"`` or ``"torch"``.
-    device : str
-        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
-
-    Examples
-    --------
-    >>> require_backend("torch", "cuda"), require_backend("numpy", "cpu")
-    (None, None)
-    >>> require_backend("numpy", "cuda")
-    Traceback (most recent call last):
-    ...
-    ValueError: the numpy backend runs on the cpu; device='cuda' needs backend='torch'
-    """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be one of ('cpu', 'cuda'), got {device!r}")
-    if backend == "numpy" and device != "cpu":
-        raise ValueError(
-            f"the numpy backend runs on the cpu; device={device!r} needs backend='torch'"
-        )
-
 
 ProgressCallback = Callable[[int], None]
 FloatArray = npt.NDArray[np.floating[Any]]
@@ -271,9 +241,9 @@ def predict_with_margins(
 class LogitSummary(NamedTuple):
     """What scoring reads from a block of prompts' last-position logits."""
 
-    predicted: npt.NDArray[np.int64]  # [n] the argmax token (the first of equal maxima)
-    answer_logit: FloatArray  # [n] the expected token's logit (NaN when not asked for)
-    best_other: FloatArray  # [n] the best logit of every other token (of all, with no answer)
+    predicted: Any  # [n] int64: the argmax token (the first of equal maxima)
+    answer_logit: Any  # [n] float64: the expected token's logit (NaN when not asked for)
+    best_other: Any  # [n] float64: the best logit of every other token (of all, with no answer)
 
 
 def logit_summaries(
@@ -286,36 +256,38 @@ def logit_summaries(
     device: str = "cpu",
 ) -> Iterator[tuple[int, LogitSummary]]:
     """Yield ``(first, summary)`` for prompts ``first, first + 1, ...``: the last position's logits,
-    as :func:`forward` computes them, reduced a tile at a time (see the module docstring), by
-    the numpy pass or, with ``backend="torch"``, by the torch pass on ``device``."""
+    as :func:`~geoconstruct.model.transformer.forward` computes them (it is the same code, on
+    the same nonzero blocks), reduced a tile at a time (see the module docstring), with numpy or,
+    with ``backend="torch"``, with torch tensors on ``device``."""
     require_backend(backend, device)
-    if backend == "torch":
-        from geoconstruct.verification.torch_scoring import torch_logit_summaries  # needs torch
-
-        yield from torch_logit_summaries(weights, config, tokens, answers, chunk_bytes, device)
-        return
-    maps = linear_maps(weights, config)  # built once for every chunk
+    maps = maps_on(linear_maps(weights, config), backend, device)  # built once for every chunk
     unembed = maps["unembed.W_U"]
+    xp = array_namespace(unembed.bias)  # numpy, or torch on the device
     chunk = chunk_size(config, chunk_bytes)
     rows = min(chunk, unembedding_rows(config, tileable=unembed.tileable))
     chunk -= chunk % rows  # whole blocks of rows: no short block at the end of every chunk
     width = unembedding_tile(config) if unembed.tileable else config.d_vocab
-    buffer = np.empty((min(rows, tokens.shape[0]), width), np.dtype(config.dtype))
+    buffer = xp.empty(
+        (min(rows, tokens.shape[0]), width),
+        dtype=unembed.bias.dtype,
+        device=device_of(unembed.bias),
+    )
+    targets = None if answers is None else xp.asarray(answers, device=device_of(unembed.bias))
     for start in range(0, tokens.shape[0], chunk):
         prompts = tokens[start : start + chunk]
         resid = residual_stream(weights, config, prompts, last_position_only=True, maps=maps)
         for first in range(0, prompts.shape[0], rows):
             block = resid[first : first + rows, -1]  # [rows, d_model]
             at = start + first
-            target = None if answers is None else answers[at : at + block.shape[0]]
+            target = None if targets is None else targets[at : at + block.shape[0]]
             tiles = unembed.column_tiles(block, width, buffer)
-            yield at, _reduce_tiles(tiles, block.shape[0], target)
+            summary = _reduce_tiles(tiles, block.shape[0], target)
+            yield at, LogitSummary(*(to_numpy(part) for part in summary))
 
 
-def _reduce_tiles(
-    tiles: Iterator[tuple[int, FloatArray]], n: int, target: npt.NDArray[Any] | None
-) -> LogitSummary:
-    """Fold column tiles of ``n`` rows of logits into their :class:`LogitSummary`.
+def _reduce_tiles(tiles: Iterator[tuple[int, Any]], n: int, target: Any | None) -> LogitSummary:
+    """Fold column tiles of ``n`` rows of logits into their :class:`LogitSummary` (arrays of the
+    tiles' library).
 
     Each tile costs one argmax pass; its maxima replace the running best where they improve it
     (strictly: an earlier index keeps a tie). The answer's column is read and then left out of
@@ -323,55 +295,59 @@ def _reduce_tiles(
     every other token, the best other's first index if it loses, the earlier of the two on a tie
     (NaN wins, the first first, as in ``np.argmax``).
     """
-    best = np.full(n, -np.inf)  # the best logit of every token but the answer
-    best_at = np.zeros(n, np.int64)  # its first index
-    answer_logit = np.full(n, np.nan)
-    everyone = np.arange(n)
+    xp: Any = None
     for first, logits in tiles:
-        inside = columns = np.zeros(0, np.int64)
+        if xp is None:
+            xp, where = array_namespace(logits), {"device": device_of(logits)}
+            best = xp.full(n, -math.inf, dtype=xp.float64, **where)  # the best but the answer
+            best_at = xp.zeros(n, dtype=xp.int64, **where)  # its first index
+            answer_logit = xp.full(n, math.nan, dtype=xp.float64, **where)
+            everyone = xp.arange(n, **where)
+        inside = columns = xp.zeros(0, dtype=xp.int64, **where)
         if target is not None:
-            inside = np.flatnonzero((target >= first) & (target < first + logits.shape[1]))
+            (inside,) = xp.nonzero((target >= first) & (target < first + logits.shape[1]))
             columns = target[inside] - first
         if logits.shape[0] == n:
-            answer_logit[inside] = logits[inside, columns]
-            logits[inside, columns] = -np.inf
-            _fold(best, best_at, everyone, logits, first)
+            answer_logit[inside] = xp.astype(logits[inside, columns], xp.float64)
+            logits[inside, columns] = -math.inf
+            _fold(xp, best, best_at, everyone, logits, first)
             continue
         # One row for every prompt: as it is, and without the answer where the answer lies in it.
-        elsewhere = np.ones(n, bool)
+        elsewhere = xp.ones(n, dtype=xp.bool, **where)
         elsewhere[inside] = False
-        _fold(best, best_at, np.flatnonzero(elsewhere), logits, first)
-        own = np.repeat(logits, inside.size, axis=0)  # [answers here, width]
-        answer_logit[inside] = own[np.arange(inside.size), columns]
-        own[np.arange(inside.size), columns] = -np.inf
-        _fold(best, best_at, inside, own, first)
+        _fold(xp, best, best_at, xp.nonzero(elsewhere)[0], logits, first)
+        own = xp.asarray(xp.broadcast_to(logits, (inside.shape[0], logits.shape[1])), copy=True)
+        picked = xp.arange(inside.shape[0], **where)
+        answer_logit[inside] = xp.astype(own[picked, columns], xp.float64)
+        own[picked, columns] = -math.inf
+        _fold(xp, best, best_at, inside, own, first)
     if target is None:
         return LogitSummary(best_at, answer_logit, best)
-    answer_nan, best_nan = np.isnan(answer_logit), np.isnan(best)
-    earlier = np.minimum(target, best_at)
-    predicted = np.where(
+    answer_nan, best_nan = xp.isnan(answer_logit), xp.isnan(best)
+    earlier = xp.minimum(target, best_at)
+    predicted = xp.where(
         answer_nan | best_nan,
-        np.where(answer_nan & best_nan, earlier, np.where(answer_nan, target, best_at)),
-        np.where(answer_logit > best, target, np.where(answer_logit < best, best_at, earlier)),
+        xp.where(answer_nan & best_nan, earlier, xp.where(answer_nan, target, best_at)),
+        xp.where(answer_logit > best, target, xp.where(answer_logit < best, best_at, earlier)),
     )
-    return LogitSummary(predicted.astype(np.int64), answer_logit, best)
+    return LogitSummary(xp.astype(predicted, xp.int64), answer_logit, best)
 
 
-def _fold(best: FloatArray, best_at: Ints, rows: Ints, logits: FloatArray, first: int) -> None:
+def _fold(xp: Any, best: Any, best_at: Any, rows: Any, logits: Any, first: int) -> None:
     """Fold ``logits`` [len(rows), width] (or [1, width], the same for every row), whose first
     column is ``first``, into the running ``best`` and ``best_at`` of ``rows``."""
-    if rows.size == 0:
+    if rows.shape[0] == 0:
         return
-    tile_at = np.argmax(logits, axis=1)  # one pass: NaN wins, else the first of equal maxima
-    tile_best = logits[np.arange(logits.shape[0]), tile_at]
-    tile_at, tile_best = (
-        np.broadcast_to(tile_at, rows.shape),
-        np.broadcast_to(tile_best, rows.shape),
+    tile_at = xp.argmax(logits, axis=1)  # one pass: NaN wins, else the first of equal maxima
+    tile_best = xp.astype(
+        logits[xp.arange(logits.shape[0], device=device_of(logits)), tile_at], xp.float64
     )
+    tile_at = xp.broadcast_to(tile_at, rows.shape)
+    tile_best = xp.broadcast_to(tile_best, rows.shape)
     current = best[rows]
-    improved = (tile_best > current) | (np.isnan(tile_best) & ~np.isnan(current))  # ties stay
+    improved = (tile_best > current) | (xp.isnan(tile_best) & ~xp.isnan(current))  # ties stay
     best[rows[improved]] = tile_best[improved]
-    best_at[rows[improved]] = first + tile_at[improved]
+    best_at[rows[improved]] = first + xp.astype(tile_at[improved], xp.int64)
 
 
 def score_prompts(
@@ -417,8 +393,8 @@ def score_prompts(
         and the prompts after them were not run. A pass/fail check over prompts in a random
         order pays for a failing model only up to its first miss.
     backend : {"numpy", "torch"}
-        The numpy pass (the reference) or the torch pass (:mod:`~geoconstruct.model.
-        torch_transformer`), with the same argmax: the first index of equal maxima.
+        The same pass on numpy arrays (the reference) or on torch tensors, with the same
+        argmax: the first index of equal maxima.
     device : {"cpu", "cuda"}
         Where the torch pass runs (numpy runs on the cpu only).
     groups : array_like of int, shape [n], optional

@@ -38,8 +38,7 @@ from geoconstruct.analysis.mechanism.transfer import (
 )
 from geoconstruct.constructions.queries import sample_queries
 from geoconstruct.facts import Facts
-from geoconstruct.model.linear_maps import linear_maps
-from geoconstruct.model.transformer import TransformerConfig, Weights, attention
+from geoconstruct.model.transformer import TransformerConfig, Weights, residual_stream
 from geoconstruct.model.vocabulary import Vocabulary
 
 __all__ = [
@@ -312,11 +311,15 @@ def _kind(
 def _pre_activations(
     weights: Weights, config: TransformerConfig, tokens: npt.NDArray[Any]
 ) -> FloatArray:
-    """The MLP's pre-activations at the last position: [prompts, d_mlp] (float64)."""
+    """The MLP's pre-activations at the last position: [prompts, d_mlp] (float64), read at
+    the forward pass's ``hook_pre`` point."""
     W = {name: np.asarray(array, dtype=np.float64) for name, array in weights.items()}
-    resid = W["embed.W_E"][tokens] + W["pos_embed.W_pos"][: tokens.shape[1]]
-    last = slice(tokens.shape[1] - 1, None)
-    maps = linear_maps(W, config)
-    resid_mid = resid[:, last] + attention(maps, "blocks.0", config, resid, last)
-    pre: FloatArray = maps["blocks.0.mlp.W_in"](resid_mid[:, 0]).astype(np.float64, copy=False)
-    return pre
+    read: dict[str, FloatArray] = {}
+
+    def keep(name: str, activation: FloatArray) -> FloatArray:
+        if name == f"blocks.{config.n_layers - 1}.mlp.hook_pre":
+            read["pre"] = activation[:, -1]
+        return activation
+
+    residual_stream(W, config, tokens, last_position_only=True, hook=keep)
+    return read["pre"]
