@@ -29,7 +29,7 @@ from geoconstruct import (
     proven_dimension,
 )
 from geoconstruct.constructions.layouts import LAYOUTS
-from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
+from geoconstruct.constructions.single_hop_sizes import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 from geoconstruct.verification.evaluation import CHUNK_BYTES, chunk_size
 
 

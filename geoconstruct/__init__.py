@@ -43,11 +43,8 @@ from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.disjoint import construct_disjoint, disjoint_dimension
 from geoconstruct.constructions.layouts import Layout
 from geoconstruct.constructions.multi_hop import construct_multi_hop, multi_hop_dimension
-from geoconstruct.constructions.single_hop import (
-    construct_single_hop,
-    proven_dimension,
-    required_dimension,
-)
+from geoconstruct.constructions.single_hop import construct_single_hop
+from geoconstruct.constructions.single_hop_sizes import proven_dimension, required_dimension
 from geoconstruct.facts import Facts, random_facts
 from geoconstruct.model.transformer import TransformerConfig, forward
 from geoconstruct.verification.report import ChainFailure, Failure, RecallReport

@@ -1074,11 +1074,8 @@ def check_certificate_margins_in_library() -> bool:
     float64 slack; in float32, less at least twice the rounding bound ε (certified_recall.md)."""
     import numpy as np
 
-    from geoconstruct.constructions.single_hop import (
-        construct_single_hop,
-        proven_dimension,
-        required_dimension,
-    )
+    from geoconstruct.constructions.single_hop import construct_single_hop
+    from geoconstruct.constructions.single_hop_sizes import proven_dimension, required_dimension
 
     ok = True
     for n, relations in ((64, 2), (300, 3)):

@@ -176,7 +176,7 @@ def test_bad_baseline_requests_raise(arguments, keywords, error, message):
 
 
 def test_an_outer_product_memory_over_budget_is_refused_before_allocating():
-    with pytest.raises(MemoryBudgetError, match=r"this baseline would need about [\d,]+ bytes"):
+    with pytest.raises(MemoryBudgetError, match=r"this construction would need about [\d,]+ bytes"):
         construct_baseline(2**16, 16, "outer_product")
 
 

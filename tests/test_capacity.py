@@ -28,7 +28,7 @@ from geoconstruct.analysis.measurement.dimension_search import (
 )
 from geoconstruct.analysis.theory.prediction import predicted_min_dimension
 from geoconstruct.cli import main
-from geoconstruct.constructions.single_hop import code_length_for
+from geoconstruct.constructions.single_hop_sizes import code_length_for
 
 GRID = {"layout": "block", "codebook": "grid"}
 

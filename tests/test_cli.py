@@ -6,7 +6,7 @@ from geoconstruct.analysis.measurement.bench import bench_size
 from geoconstruct.analysis.measurement.dimension_search import measure_min_dimension
 from geoconstruct.analysis.theory.prediction import predicted_min_dimension
 from geoconstruct.cli import commands, main
-from geoconstruct.constructions.single_hop import proven_dimension
+from geoconstruct.constructions.single_hop_sizes import proven_dimension
 
 
 def run(capsys, *argv):

@@ -11,21 +11,29 @@ import importlib
 import inspect
 import pkgutil
 import re
+from pathlib import Path
 
 import geoconstruct
+
+GLOSSARY = Path(__file__).resolve().parents[1] / "docs" / "glossary.md"
+TERMS = set(re.findall(r"^`(\w+)`$", GLOSSARY.read_text(), re.M))
 
 SECTION = re.compile(r"^Parameters\n-+\n(.*?)(?:\n\S[^\n]*\n-+\n|\Z)", re.S | re.M)
 
 
 def documented(docstring: str) -> set[str]:
-    """The parameter names a numpy-style Parameters section lists."""
+    """The parameter names a numpy-style Parameters section lists; an entry that says only "See
+    the glossary." counts for the names that are glossary terms (docs/glossary.md)."""
     section = SECTION.search(docstring)
     if section is None:
         return set()
-    names = set()
-    for line in section.group(1).splitlines():
+    names: set[str] = set()
+    lines = section.group(1).splitlines()
+    for index, line in enumerate(lines):
         if line and not line[0].isspace():
-            names.update(name.strip().lstrip("*") for name in line.split(" : ")[0].split(","))
+            entry = {name.strip().lstrip("*") for name in line.split(" : ")[0].split(",")}
+            following = lines[index + 1].strip() if index + 1 < len(lines) else ""
+            names.update(entry & TERMS if following == "See the glossary." else entry)
     return names
 
 
@@ -95,3 +103,10 @@ def test_the_check_reads_numpy_sections():
     )
     assert documented(docstring) == {"n_subjects", "n_relations", "options"}
     assert documented("Summary naming n_subjects.") == set()
+    glossary = "Parameters\n----------\nseed, not_a_term\n    See the glossary.\n"
+    assert documented(glossary) == {"seed"}  # a name the glossary does not define is missing
+
+
+def test_the_glossary_is_linked_from_the_api_reference():
+    assert {"n_subjects", "seed", "memory_budget", "layout", "codebook"} <= TERMS
+    assert "glossary.md" in (GLOSSARY.parent / "api.md").read_text()

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from geoconstruct import construct_single_hop, proven_dimension
 from geoconstruct.codes import codebooks
 from geoconstruct.constructions import single_hop
-from geoconstruct.constructions.single_hop import memory_plan, superpose
+from geoconstruct.constructions.single_hop import superpose
+from geoconstruct.constructions.single_hop_sizes import memory_plan
 from geoconstruct.model.linear_maps import LinearMap
 from geoconstruct.verification.evaluation import _reduce_tiles
 

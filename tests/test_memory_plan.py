@@ -17,8 +17,8 @@ from geoconstruct import (
     multi_hop_dimension,
 )
 from geoconstruct.codes.codebooks import resolve_codebook
-from geoconstruct.constructions import baselines, disjoint, multi_hop, single_hop
-from geoconstruct.constructions.single_hop import proven_dimension, required_dimension
+from geoconstruct.constructions import baselines, disjoint, multi_hop, single_hop_sizes
+from geoconstruct.constructions.single_hop_sizes import proven_dimension, required_dimension
 
 N, R = 6000, 4
 SINGLE_HOP = [
@@ -31,7 +31,7 @@ SINGLE_HOP = [
 
 def single_hop_case(layout, codebook, relations, d):
     options = dict(layout=layout, codebook=codebook, dtype="float32")
-    plan = single_hop.memory_plan(N, relations, d, **options)
+    plan = single_hop_sizes.memory_plan(N, relations, d, **options)
     return plan, lambda: construct_single_hop(N, relations, d, **options)
 
 

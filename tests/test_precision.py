@@ -14,7 +14,8 @@ from geoconstruct.analysis.measurement.precision import (
     storage_efficiency,
 )
 from geoconstruct.codes.codebooks import GridCodes
-from geoconstruct.constructions.single_hop import construct_single_hop, proven_dimension
+from geoconstruct.constructions.single_hop import construct_single_hop
+from geoconstruct.constructions.single_hop_sizes import proven_dimension
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 

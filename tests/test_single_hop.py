@@ -19,7 +19,7 @@ from geoconstruct import (
     random_facts,
     required_dimension,
 )
-from geoconstruct.constructions.single_hop import memory_plan
+from geoconstruct.constructions.single_hop_sizes import memory_plan
 from geoconstruct.model.transformer import forward, validate_weights
 from geoconstruct.verification.evaluation import _unembedding_bytes, bytes_per_prompt
 

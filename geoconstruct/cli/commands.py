@@ -82,7 +82,7 @@ from geoconstruct.cli.reports import (
     single_hop_summary,
 )
 from geoconstruct.codes.codebooks import resolve_codebook
-from geoconstruct.constructions.single_hop import proven_dimension
+from geoconstruct.constructions.single_hop_sizes import proven_dimension
 from geoconstruct.model.backends import require_torch
 from geoconstruct.training.comparison import trained_row
 

@@ -20,7 +20,7 @@ from geoconstruct.codes.codebooks import (
 from geoconstruct.constructions.layouts import LAYOUTS
 from geoconstruct.constructions.multi_hop import MAX_EXHAUSTIVE_QUERIES
 from geoconstruct.constructions.queries import RECALL_METHODS
-from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
+from geoconstruct.constructions.single_hop_sizes import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 from geoconstruct.model.transformer import DTYPES
 from geoconstruct.training.trainer import (
     DEFAULT_LEARNING_RATE,

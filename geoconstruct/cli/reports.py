@@ -46,10 +46,10 @@ from geoconstruct.constructions.multi_hop import (
     construct_multi_hop,
     multi_hop_dimension,
 )
-from geoconstruct.constructions.single_hop import (
+from geoconstruct.constructions.single_hop import construct_single_hop
+from geoconstruct.constructions.single_hop_sizes import (
     DEFAULT_CODEBOOK,
     DEFAULT_LAYOUT,
-    construct_single_hop,
     proven_dimension,
 )
 from geoconstruct.verification.evaluation import ProgressCallback

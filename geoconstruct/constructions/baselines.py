@@ -37,15 +37,14 @@ import numpy.typing as npt
 from geoconstruct._validation import (
     DEFAULT_MEMORY_BUDGET,
     require_choice,
-    require_dtype,
     require_int,
-    require_within_budget,
 )
 from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.memory import FLOAT64, MemoryPlan, weight_bytes
+from geoconstruct.constructions.pipeline import Recipe, Sizes, build, sizes
 from geoconstruct.constructions.queries import SingleHopQueries
-from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
+from geoconstruct.facts import Facts, SeedStreams
 from geoconstruct.model.assembly import (
     ResidualMap,
     freeze,
@@ -54,7 +53,7 @@ from geoconstruct.model.assembly import (
     write_embedding,
     write_one_hot_embedding,
 )
-from geoconstruct.model.transformer import DTYPES, ParameterSplit, TransformerConfig, zero_weights
+from geoconstruct.model.transformer import ParameterSplit, TransformerConfig, zero_weights
 from geoconstruct.model.vocabulary import Vocabulary
 
 __all__ = [
@@ -212,26 +211,50 @@ def construct_baseline(
     >>> memory.config.d_model, memory.config.d_mlp, memory.recall().accuracy
     (1006, 4000, 1.0)
     """
-    n_subjects = require_int("n_subjects", n_subjects, minimum=1)
-    n_relations = require_int("n_relations", n_relations, minimum=1)
     kind = require_choice("kind", kind, BASELINE_KINDS)
-    seed = require_int("seed", seed, minimum=0)
-    dtype = require_dtype(dtype, DTYPES)
-    family = resolve_codebook(codebook)
-    if facts is not None:
-        facts = require_facts("facts", facts, n_subjects, n_relations)
-    code_length = family.min_code_length(n_subjects)
-    family.check_dtype(code_length, dtype)
-    plan = memory_plan(family, n_subjects, n_relations, kind, dtype)
-    require_within_budget("this baseline", plan.total, memory_budget)
+    request = sizes(n_subjects, n_relations, codebook, dtype)
+    recipe = BaselineRecipe(kind)
+    return build(recipe, request, None, seed=seed, facts=facts, memory_budget=memory_budget)
 
-    streams = seed_streams(seed)
-    if facts is None:
-        facts = random_facts(n_subjects, n_relations, streams.facts)
-    codebook_built = family.build(n_subjects, code_length, streams.codes)
-    metadata = BaselineMetadata(subject_keys(n_subjects, kind))
-    d_model = _model_config(n_subjects, n_relations, kind, code_length, dtype).d_model
-    return assemble(kind, facts, codebook_built, metadata, d_model, dtype, seed)
+
+@dataclass(frozen=True)
+class BaselineRecipe(Recipe):
+    """An associative memory's answers to the build pipeline: its shape follows from ``kind``,
+    N, R and the codebook's shortest code."""
+
+    kind: str
+
+    def check(self, request: Sizes) -> None:
+        pass  # every family builds: the memory writes codes, it does not superpose them
+
+    def describe(self, request: Sizes) -> str:
+        return f"the {self.kind} memory for N={request.n_subjects}, R={request.n_relations}"
+
+    def minimum_dimension(self, request: Sizes) -> int:
+        return self.default_dimension(request)
+
+    def default_dimension(self, request: Sizes) -> int:
+        n, r = request.n_subjects_relations
+        k = self.code_length_at(request, 0)
+        return _model_config(n, r, self.kind, k, request.dtype).d_model
+
+    def code_length_at(self, request: Sizes, d: int) -> int:
+        return request.family.min_code_length(request.n_subjects)
+
+    def memory_plan(self, request: Sizes, d: int, code_length: int) -> MemoryPlan:
+        n, r = request.n_subjects_relations
+        return memory_plan(request.family, n, r, self.kind, request.dtype)
+
+    def draw(
+        self, request: Sizes, code_length: int, streams: SeedStreams
+    ) -> tuple[Codebook, BaselineMetadata]:
+        codes = request.family.build(request.n_subjects, code_length, streams.codes)
+        return codes, BaselineMetadata(subject_keys(request.n_subjects, self.kind))
+
+    def assemble(
+        self, facts: Facts, codes: Codebook, metadata: Any, d: int, dtype: str, seed: int
+    ) -> Construction[BaselineMetadata]:
+        return assemble(self.kind, facts, codes, metadata, d, dtype, seed)
 
 
 def subject_keys(n_subjects: int, kind: str) -> FloatArray:

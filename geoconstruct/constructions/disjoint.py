@@ -31,20 +31,17 @@ import numpy.typing as npt
 
 from geoconstruct._validation import (
     DEFAULT_MEMORY_BUDGET,
-    require_dtype,
-    require_int,
-    require_within_budget,
 )
 from geoconstruct.codes.codebooks import (
     Codebook,
     CodebookFamily,
-    resolve_codebook,
 )
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.layouts import block_read_maps
 from geoconstruct.constructions.memory import FLOAT64, MemoryPlan, weight_bytes
+from geoconstruct.constructions.pipeline import Recipe, Sizes, build, sizes
 from geoconstruct.constructions.queries import SingleHopQueries
-from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
+from geoconstruct.facts import Facts, SeedStreams
 from geoconstruct.model.assembly import (
     ResidualMap,
     freeze,
@@ -52,7 +49,7 @@ from geoconstruct.model.assembly import (
     write_embedding,
     write_one_hot_embedding,
 )
-from geoconstruct.model.transformer import DTYPES, TransformerConfig, zero_weights
+from geoconstruct.model.transformer import TransformerConfig, zero_weights
 from geoconstruct.model.vocabulary import Vocabulary
 
 __all__ = [
@@ -127,10 +124,7 @@ def disjoint_dimension(
     >>> disjoint_dimension(10_000, 8), disjoint_dimension(1000, 4, codebook="gaussian")
     (24, 472)
     """
-    n_subjects = require_int("n_subjects", n_subjects, minimum=1)
-    n_relations = require_int("n_relations", n_relations, minimum=1)
-    family = resolve_codebook(codebook)
-    return n_relations * (family.min_code_length(n_subjects) + 1)
+    return DisjointRecipe().minimum_dimension(sizes(n_subjects, n_relations, codebook, "float64"))
 
 
 def construct_disjoint(
@@ -176,33 +170,50 @@ def construct_disjoint(
     >>> c.config.d_model, c.config.d_mlp, c.vocabulary.n_attributes, c.recall().accuracy
     (12, 1, 4000, 1.0)
     """
-    n_subjects = require_int("n_subjects", n_subjects, minimum=1)
-    n_relations = require_int("n_relations", n_relations, minimum=1)
-    d = require_int("d", d, minimum=1)
-    seed = require_int("seed", seed, minimum=0)
-    dtype = require_dtype(dtype, DTYPES)
-    family = resolve_codebook(codebook)
-    smallest = disjoint_dimension(n_subjects, n_relations, codebook=family)
-    if d < smallest:
-        raise ValueError(
-            f"disjoint attributes for N={n_subjects}, R={n_relations} with {family.name} codes "
-            f"requires d >= {smallest}, got d={d}"
-        )
-    if facts is not None:
-        facts = require_facts("facts", facts, n_subjects, n_relations)
-    code_length = d // n_relations - 1
-    family.check_dtype(code_length, dtype)
-    plan = memory_plan(family, n_subjects, n_relations, d, dtype)
-    require_within_budget("this construction", plan.total, memory_budget)
+    request = sizes(n_subjects, n_relations, codebook, dtype)
+    return build(DisjointRecipe(), request, d, seed=seed, facts=facts, memory_budget=memory_budget)
 
-    streams = seed_streams(seed)
-    if facts is None:
-        facts = random_facts(n_subjects, n_relations, streams.facts)
-    codes = family.build(n_subjects, code_length, streams.codes, coherent=family.random)
-    read_maps = block_read_maps(n_relations, code_length)
-    read_maps.flags.writeable = False
-    bonus = float(math.ceil(codes.norm_bound**2)) + 1.0
-    return assemble(facts, codes, DisjointMetadata(read_maps, bonus), d, dtype, seed)
+
+@dataclass(frozen=True)
+class DisjointRecipe(Recipe):
+    """Disjoint attributes' answers to the build pipeline: R slots of k, ``d = R·(k + 1)``."""
+
+    def check(self, request: Sizes) -> None:
+        pass  # every family builds: each relation reads its own slot
+
+    def describe(self, request: Sizes) -> str:
+        return (
+            f"disjoint attributes for N={request.n_subjects}, R={request.n_relations} with "
+            f"{request.family.name} codes"
+        )
+
+    def minimum_dimension(self, request: Sizes) -> int:
+        return request.n_relations * (request.family.min_code_length(request.n_subjects) + 1)
+
+    def default_dimension(self, request: Sizes) -> int:
+        return self.minimum_dimension(request)
+
+    def code_length_at(self, request: Sizes, d: int) -> int:
+        return d // request.n_relations - 1
+
+    def memory_plan(self, request: Sizes, d: int, code_length: int) -> MemoryPlan:
+        n, r = request.n_subjects_relations
+        return memory_plan(request.family, n, r, d, request.dtype)
+
+    def draw(
+        self, request: Sizes, code_length: int, streams: SeedStreams
+    ) -> tuple[Codebook, DisjointMetadata]:
+        family = request.family
+        codes = family.build(request.n_subjects, code_length, streams.codes, coherent=family.random)
+        read_maps = block_read_maps(request.n_relations, code_length)
+        read_maps.flags.writeable = False
+        bonus = float(math.ceil(codes.norm_bound**2)) + 1.0
+        return codes, DisjointMetadata(read_maps, bonus)
+
+    def assemble(
+        self, facts: Facts, codes: Codebook, metadata: Any, d: int, dtype: str, seed: int
+    ) -> Construction[DisjointMetadata]:
+        return assemble(facts, codes, metadata, d, dtype, seed)
 
 
 def assemble(

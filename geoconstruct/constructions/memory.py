@@ -12,12 +12,25 @@ most :attr:`MemoryPlan.total` and that the total is at most 1.5 times the peak p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from geoconstruct.model.transformer import TransformerConfig
 
-__all__ = ["FLOAT64", "HEADROOM", "SMALL_ARRAYS", "MemoryPlan", "selector_bytes", "weight_bytes"]
+if TYPE_CHECKING:  # the types only: layouts and codes do not import this module
+    from geoconstruct.codes.protocol import CodebookFamily
+    from geoconstruct.constructions.layouts import Layout
+
+__all__ = [
+    "FLOAT64",
+    "HEADROOM",
+    "SMALL_ARRAYS",
+    "MemoryPlan",
+    "selector_bytes",
+    "single_hop_plan",
+    "weight_bytes",
+]
 
 FLOAT64 = 8
 """Bytes of one float64 (or int64) work value."""
@@ -90,3 +103,58 @@ def selector_bytes(d_model: int, n_keys: int, code_length: int, *, in_place: boo
     lifted = (2 if in_place else 1) * n_keys * d_model * code_length
     maps = (n_keys + code_length) * d_model
     return FLOAT64 * (lifted + maps + 3 * d_model * d_mlp)
+
+
+def single_hop_plan(
+    layout: Layout,
+    family: CodebookFamily,
+    config: TransformerConfig,
+    n_subjects: int,
+    n_relations: int,
+    code_length: int,
+    chunk: int,
+) -> MemoryPlan:
+    """The geometric recipe's plan: the draw (and its coherence check where the layout checks
+    it); then the facts, codes and read maps (with the QR work of a random one) kept while the
+    weights are written with the selector's float64 temporaries or the embeddings of ``chunk``
+    subjects at a time, whichever is larger.
+
+    Parameters
+    ----------
+    layout : Layout
+        Where the relations live and where the read-out lands.
+    family : CodebookFamily
+        The codes' family.
+    config : TransformerConfig
+        The model built.
+    n_subjects, n_relations : int
+        N and R.
+    code_length : int
+        k.
+    chunk : int
+        Subjects embedded at once.
+    """
+    subject_dim = layout.subject_dim(n_relations, code_length)
+    checked = layout.checks_coherence(n_subjects, n_relations, family, code_length)
+    facts = FLOAT64 * n_relations * n_subjects
+    codes = FLOAT64 * n_subjects * code_length
+    read_maps = FLOAT64 * n_relations * subject_dim * code_length
+    if not layout.superposed:
+        read_map_work = 0  # block slots are written in place
+    elif family.sign_read_maps:
+        read_map_work = read_maps  # stacked from a list of sign diagonals
+    else:
+        read_map_work = FLOAT64 * 3 * code_length**2  # one Haar map's Gaussian draw and QR
+    d = config.d_model
+    selector = selector_bytes(d, n_relations, code_length, in_place=layout.in_place)
+    embeddings = FLOAT64 * 3 * chunk * max(subject_dim, code_length)  # gathered, product, sum
+    return MemoryPlan(
+        draw=facts
+        + max(
+            family.draw_bytes(n_subjects, code_length, coherence_checked=checked),
+            codes + read_maps + read_map_work,
+        ),
+        kept=facts + codes + read_maps,
+        weights=weight_bytes(config),
+        work=max(selector, embeddings),
+    )

@@ -51,16 +51,15 @@ import numpy.typing as npt
 from geoconstruct._validation import (
     DEFAULT_MEMORY_BUDGET,
     require_choice,
-    require_dtype,
     require_int,
-    require_within_budget,
 )
-from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
+from geoconstruct.codes.codebooks import Codebook, CodebookFamily
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.layouts import block_read_maps
 from geoconstruct.constructions.memory import FLOAT64, MemoryPlan, selector_bytes, weight_bytes
+from geoconstruct.constructions.pipeline import Recipe, Sizes, build, sizes
 from geoconstruct.constructions.queries import ChainOfThoughtQueries
-from geoconstruct.facts import Facts, random_facts, require_facts, seed_streams
+from geoconstruct.facts import Facts, SeedStreams
 from geoconstruct.model.assembly import (
     ResidualMap,
     freeze,
@@ -71,7 +70,7 @@ from geoconstruct.model.assembly import (
     write_positional_one_hot,
     write_selector,
 )
-from geoconstruct.model.transformer import DTYPES, TransformerConfig, zero_weights
+from geoconstruct.model.transformer import TransformerConfig, zero_weights
 from geoconstruct.model.vocabulary import Vocabulary
 
 __all__ = [
@@ -259,11 +258,9 @@ def multi_hop_dimension(
     >>> multi_hop_dimension(4096, 4, hops=4, steps=1)   # g = 4: D_4 = 340 chains
     712
     """
-    n_entities = require_int("n_entities", n_entities, minimum=1)
-    n_relations = require_int("n_relations", n_relations, minimum=1)
-    g = hops_per_pass(hops, steps)
-    family = _family(layout, codebook)
-    return _dimension_at(n_relations, g, family.min_code_length(n_entities))
+    require_choice("layout", layout, MULTI_HOP_LAYOUTS)
+    request = sizes(n_entities, n_relations, codebook, "float64", subjects_name="n_entities")
+    return MultiHopRecipe(hops, steps, hops_per_pass(hops, steps)).minimum_dimension(request)
 
 
 def construct_multi_hop(
@@ -336,34 +333,57 @@ def construct_multi_hop(
     ...
     ValueError: the block layout with grid codes for N=100, R=2, H=2, L=1 (g=2) requires d >= 19, got d=18
     """  # noqa: E501
-    n_entities = require_int("n_entities", n_entities, minimum=1)
-    n_relations = require_int("n_relations", n_relations, minimum=1)
-    g = hops_per_pass(hops, steps)
-    d = require_int("d", d, minimum=1)
-    seed = require_int("seed", seed, minimum=0)
-    dtype = require_dtype(dtype, DTYPES)
-    family = _family(layout, codebook)
-    if facts is not None:
-        facts = require_facts("facts", facts, n_entities, n_relations)
-    minimum = _dimension_at(n_relations, g, family.min_code_length(n_entities))
-    if d < minimum:
-        raise ValueError(
-            f"the block layout with {family.name} codes for N={n_entities}, R={n_relations}, "
-            f"H={hops}, L={steps} (g={g}) requires d >= {minimum}, got d={d}"
-        )
-    code_length = _code_length_at(n_relations, g, d)
-    family.check_dtype(code_length, dtype)
-    plan = memory_plan(family, n_entities, n_relations, g, d, code_length, dtype)
-    require_within_budget("this construction", plan.total, memory_budget)
+    require_choice("layout", layout, MULTI_HOP_LAYOUTS)
+    request = sizes(n_entities, n_relations, codebook, dtype, subjects_name="n_entities")
+    recipe = MultiHopRecipe(hops, steps, hops_per_pass(hops, steps))
+    return build(recipe, request, d, seed=seed, facts=facts, memory_budget=memory_budget)
 
-    streams = seed_streams(seed)
-    if facts is None:
-        facts = random_facts(n_entities, n_relations, streams.facts)
-    codebook_built = family.build(n_entities, code_length, streams.codes)
-    bound = _attention_bound(codebook_built, g, family.coherence_bound)
-    gate_scale = 2.0 * codebook_built.coordinate_bound
-    metadata = MultiHopMetadata(hops, steps, g, bound, gate_scale)
-    return assemble(facts, codebook_built, metadata, d, dtype, seed)
+
+@dataclass(frozen=True)
+class MultiHopRecipe(Recipe):
+    """The multi-hop recipe's answers to the build pipeline: H hops in L passes, ``g = ⌈H/L⌉``
+    hops a pass, one k-slot per chain of at most g relations."""
+
+    hops: int
+    steps: int
+    g: int
+
+    def check(self, request: Sizes) -> None:
+        pass  # every family builds: the block layout reads each chain's slot without crosstalk
+
+    def describe(self, request: Sizes) -> str:
+        return (
+            f"the block layout with {request.family.name} codes for N={request.n_subjects}, "
+            f"R={request.n_relations}, H={self.hops}, L={self.steps} (g={self.g})"
+        )
+
+    def minimum_dimension(self, request: Sizes) -> int:
+        k = request.family.min_code_length(request.n_subjects)
+        return _dimension_at(request.n_relations, self.g, k)
+
+    def default_dimension(self, request: Sizes) -> int:
+        return self.minimum_dimension(request)
+
+    def code_length_at(self, request: Sizes, d: int) -> int:
+        return _code_length_at(request.n_relations, self.g, d)
+
+    def memory_plan(self, request: Sizes, d: int, code_length: int) -> MemoryPlan:
+        n, r = request.n_subjects_relations
+        return memory_plan(request.family, n, r, self.g, d, code_length, request.dtype)
+
+    def draw(
+        self, request: Sizes, code_length: int, streams: SeedStreams
+    ) -> tuple[Codebook, MultiHopMetadata]:
+        family = request.family
+        codes = family.build(request.n_subjects, code_length, streams.codes)
+        bound = _attention_bound(codes, self.g, family.coherence_bound)
+        gate_scale = 2.0 * codes.coordinate_bound
+        return codes, MultiHopMetadata(self.hops, self.steps, self.g, bound, gate_scale)
+
+    def assemble(
+        self, facts: Facts, codes: Codebook, metadata: Any, d: int, dtype: str, seed: int
+    ) -> Construction[MultiHopMetadata]:
+        return assemble(facts, codes, metadata, d, dtype, seed)
 
 
 def assemble(
@@ -470,11 +490,6 @@ def _attention_bound(codebook: Codebook, g: int, coherence_bound: float | None) 
     leakage = g / (math.exp(score_gap) + g)
     error = 2.0 * math.sqrt(k) * g * leakage * coordinate
     return AttentionBound(score_gap, leakage, error, tolerance)
-
-
-def _family(layout: object, codebook: object) -> CodebookFamily:
-    require_choice("layout", layout, MULTI_HOP_LAYOUTS)
-    return resolve_codebook(codebook)  # type: ignore[arg-type]
 
 
 def _dimension_at(n_relations: int, g: int, code_length: int) -> int:

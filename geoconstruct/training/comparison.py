@@ -35,7 +35,8 @@ from geoconstruct.analysis.mechanism.transfer import (
     reinitialize_weights,
 )
 from geoconstruct.analysis.output.tables import Columns
-from geoconstruct.constructions.single_hop import construct_single_hop, proven_dimension
+from geoconstruct.constructions.single_hop import construct_single_hop
+from geoconstruct.constructions.single_hop_sizes import proven_dimension
 from geoconstruct.facts import Facts, random_facts
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.training.trainer import (

@@ -28,10 +28,8 @@ from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.analysis.output.tables import Columns
 from geoconstruct.codes.codebooks import CodebookFamily
 from geoconstruct.constructions.construction import Construction
-from geoconstruct.constructions.single_hop import (
-    construct_single_hop,
-    proven_dimension,
-)
+from geoconstruct.constructions.single_hop import construct_single_hop
+from geoconstruct.constructions.single_hop_sizes import proven_dimension
 from geoconstruct.verification.evaluation import (
     CHUNK_BYTES,
     bytes_per_prompt,

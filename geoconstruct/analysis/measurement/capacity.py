@@ -41,11 +41,8 @@ from geoconstruct.analysis.theory.bounds import (
 )
 from geoconstruct.codes.codebooks import coherence
 from geoconstruct.constructions.layouts import resolve_layout
-from geoconstruct.constructions.single_hop import (
-    DEFAULT_CODEBOOK,
-    DEFAULT_LAYOUT,
-    construct_single_hop,
-)
+from geoconstruct.constructions.single_hop import construct_single_hop
+from geoconstruct.constructions.single_hop_sizes import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 from geoconstruct.verification.policy import EXACT_WORK_LIMIT, SAMPLE_SIZE
 
 __all__ = [

@@ -36,11 +36,8 @@ from geoconstruct.constructions.baselines import (
     construct_baseline,
 )
 from geoconstruct.constructions.construction import Construction
-from geoconstruct.constructions.single_hop import (
-    construct_single_hop,
-    proven_dimension,
-    single_hop_config,
-)
+from geoconstruct.constructions.single_hop import construct_single_hop
+from geoconstruct.constructions.single_hop_sizes import proven_dimension, single_hop_config
 from geoconstruct.facts import random_facts
 from geoconstruct.model.transformer import ParameterSplit
 

@@ -42,11 +42,8 @@ from geoconstruct.analysis.measurement.sweeps import process_pool
 from geoconstruct.analysis.theory.prediction import has_prediction, predicted_code_length
 from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
 from geoconstruct.constructions.layouts import Layout, resolve_layout
-from geoconstruct.constructions.single_hop import (
-    DEFAULT_CODEBOOK,
-    DEFAULT_LAYOUT,
-    construct_single_hop,
-)
+from geoconstruct.constructions.single_hop import construct_single_hop
+from geoconstruct.constructions.single_hop_sizes import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 from geoconstruct.verification.policy import (
     EXACT_WORK_LIMIT,
     SAMPLE_SIZE,

@@ -185,7 +185,8 @@ def quantize_construction(construction: Construction, fmt: str | NumericFormat) 
 
     Examples
     --------
-    >>> from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
+    >>> from geoconstruct.constructions.single_hop import construct_single_hop
+    >>> from geoconstruct.constructions.single_hop_sizes import required_dimension
     >>> grid = {"layout": "block", "codebook": "grid"}
     >>> c = construct_single_hop(4096, 2, required_dimension(4096, 2, **grid), seed=0, **grid)
     >>> q = quantize_construction(c, "int8")    # 8-bit grid codes: lossless
@@ -249,7 +250,8 @@ def storage_efficiency(construction: Construction, fmt: str | NumericFormat) -> 
     Examples
     --------
     >>> from geoconstruct.codes.codebooks import GridCodes
-    >>> from geoconstruct.constructions.single_hop import construct_single_hop, required_dimension
+    >>> from geoconstruct.constructions.single_hop import construct_single_hop
+    >>> from geoconstruct.constructions.single_hop_sizes import required_dimension
     >>> grid = GridCodes(bits=4)
     >>> d = required_dimension(2**12, 3, layout="block", codebook=grid)
     >>> c = construct_single_hop(2**12, 3, d, layout="block", codebook=grid)

@@ -38,10 +38,10 @@ from geoconstruct.analysis.theory.prediction import (
     predicted_success,
     predicted_success_dimension,
 )
-from geoconstruct.constructions.single_hop import (
+from geoconstruct.constructions.single_hop import construct_single_hop
+from geoconstruct.constructions.single_hop_sizes import (
     DEFAULT_CODEBOOK,
     DEFAULT_LAYOUT,
-    construct_single_hop,
     proven_dimension,
     required_dimension,
 )

@@ -24,12 +24,11 @@ import numpy.typing as npt
 
 from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
 from geoconstruct.constructions.construction import Construction
-from geoconstruct.constructions.single_hop import (
+from geoconstruct.constructions.single_hop import construct_single_hop, superpose
+from geoconstruct.constructions.single_hop_sizes import (
     DEFAULT_CODEBOOK,
     DEFAULT_LAYOUT,
-    construct_single_hop,
     proven_dimension,
-    superpose,
 )
 from geoconstruct.facts import Facts, random_facts, require_facts
 from geoconstruct.model.assembly import with_subject_rows

@@ -34,7 +34,7 @@ from geoconstruct.codes.codebooks import (
 from geoconstruct.codes.sphere import cap_fraction
 from geoconstruct.constructions.layouts import resolve_layout
 from geoconstruct.constructions.multi_hop import chain_count
-from geoconstruct.constructions.single_hop import code_length_for
+from geoconstruct.constructions.single_hop_sizes import code_length_for
 
 __all__ = [
     "cap_fraction",

@@ -31,7 +31,7 @@ from scipy import special
 from geoconstruct._validation import require_int, require_probability
 from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
 from geoconstruct.constructions.layouts import Layout, resolve_layout
-from geoconstruct.constructions.single_hop import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
+from geoconstruct.constructions.single_hop_sizes import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 
 __all__ = [
     "MEDIAN_FAILURES",
