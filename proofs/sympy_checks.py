@@ -795,7 +795,7 @@ def check_superposed_length_in_library() -> bool:
                 return False
             if layout.checks_coherence(n, relations, family, k):
                 return False
-            guarantee = layout.proved_guarantee(n, relations, family, k)
+            guarantee = layout.relations.proved_guarantee(n, relations, family, k)
             exponents = [int(e) for e in re.findall(r"2\^(-\d+)", guarantee.statement)]
             # δ, the margin γ, and the pass within γ/2
             if guarantee.failure_probability != delta or exponents != [-16, -17]:

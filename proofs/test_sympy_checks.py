@@ -133,7 +133,13 @@ def _wrong_library():
     theorem."""
     from geoconstruct.analysis.theory import bounds
     from geoconstruct.codes import bch, codebooks, sphere
-    from geoconstruct.constructions import layouts, multi_hop, queries, superposed_bound
+    from geoconstruct.constructions import (
+        layouts,
+        multi_hop,
+        queries,
+        relations,
+        superposed_bound,
+    )
     from geoconstruct.verification import certificate, report
 
     attention_bound = multi_hop._attention_bound
@@ -212,9 +218,9 @@ def _wrong_library():
         (
             "the guarantee's text saying within 2^-16 instead of 2^-17",
             checks.check_superposed_length_in_library,
-            layouts.Layout,
+            layouts.Shared,
             "proved_guarantee",
-            _rewritten(layouts.Layout, "proved_guarantee", "2^{exponent - 1}", "2^{exponent}"),
+            _rewritten(layouts.Shared, "proved_guarantee", "2^{exponent - 1}", "2^{exponent}"),
         ),
         (
             "the R = 2 union bound counting N(N-1) instead of 2N(N-1)",
@@ -231,10 +237,10 @@ def _wrong_library():
         (
             "read maps without the sign fix (not Haar)",
             checks.check_read_maps_haar_in_library,
-            layouts,
+            relations,
             "_haar_orthogonal",
             _rewritten(
-                layouts,
+                relations,
                 "_haar_orthogonal",
                 "orthogonal: FloatArray = q * np.sign(np.diag(r))",
                 "orthogonal: FloatArray = q",
@@ -336,7 +342,7 @@ def _wrong_library():
         (
             "half the gate scale",
             checks.check_gate_scale_in_library,
-            layouts.Layout,
+            layouts.Relations,
             "selected_bound",
             lambda self, codebook, n_relations: codebook.coordinate_bound / 2,
         ),

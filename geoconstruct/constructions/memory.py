@@ -139,12 +139,7 @@ def single_hop_plan(
     facts = FLOAT64 * n_relations * n_subjects
     codes = FLOAT64 * n_subjects * code_length
     read_maps = FLOAT64 * n_relations * subject_dim * code_length
-    if not layout.superposed:
-        read_map_work = 0  # block slots are written in place
-    elif family.sign_read_maps:
-        read_map_work = read_maps  # stacked from a list of sign diagonals
-    else:
-        read_map_work = FLOAT64 * 3 * code_length**2  # one Haar map's Gaussian draw and QR
+    read_map_work = layout.relations.read_map_bytes(n_relations, code_length, family)
     d = config.d_model
     selector = selector_bytes(d, n_relations, code_length, in_place=layout.in_place)
     embeddings = FLOAT64 * 3 * chunk * max(subject_dim, code_length)  # gathered, product, sum
