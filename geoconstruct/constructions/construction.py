@@ -18,8 +18,10 @@ built it. What differs between kinds lives in two objects the recipe chooses:
 from __future__ import annotations
 
 import dataclasses
+import weakref
+from collections.abc import Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Protocol
 
@@ -186,8 +188,14 @@ class Construction(Generic[M]):
         The recipe's own record (see the recipe's module).
     seed : int
     restated_guarantee : Guarantee or None
-        Set by :meth:`with_subject_embeddings` when the fact-dependent rows were rewritten: what
-        is proved about the new weights (None: the recipe's guarantee stands).
+        Set by a ``with_…`` method when the weights or the facts were changed: what is proved
+        about the new ones (None: the recipe's guarantee stands).
+
+    The guarantee follows the weights: a construction records, when it is made, which facts and
+    which weight arrays its guarantee is about (weak references, nothing is copied). Swapping
+    either by any other route (``dataclasses.replace``) leaves the record behind, and
+    :attr:`guarantee` then says ``"none"``. :meth:`with_weights`, :meth:`with_facts` and
+    :meth:`with_subject_embeddings` restate it, or drop it and say why.
     """
 
     kind: str
@@ -201,6 +209,22 @@ class Construction(Generic[M]):
     metadata: M
     seed: int
     restated_guarantee: Guarantee | None = None
+    proof_of: tuple[weakref.ref[Any], ...] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.proof_of is None:  # made by a recipe or a with_… method: the guarantee is of these
+            object.__setattr__(self, "proof_of", self._identity())
+
+    def _identity(self) -> tuple[weakref.ref[Any], ...]:
+        return tuple(weakref.ref(part) for part in (self.facts, *self.weights.values()))
+
+    def _proof_stands(self) -> bool:
+        """Whether the facts and the weight arrays are the ones the guarantee is about."""
+        record = self.proof_of or ()
+        now = (self.facts, *self.weights.values())
+        return len(record) == len(now) and all(
+            ref() is part for ref, part in zip(record, now, strict=True)
+        )
 
     def __repr__(self) -> str:
         """One line: kind, sizes, layout, codebook and guarantee (the arrays are left out).
@@ -244,7 +268,15 @@ class Construction(Generic[M]):
 
     @property
     def guarantee(self) -> Guarantee:
-        """What is proved at this dimension (see :class:`Guarantee`)."""
+        """What is proved at this dimension (see :class:`Guarantee`): ``"none"`` once the facts
+        or the weights were swapped other than by a ``with_…`` method."""
+        if not self._proof_stands():
+            return Guarantee(
+                "none",
+                None,
+                "none: the facts or the weights were swapped after the proof, not by a with_… "
+                "method; recall is measured, not promised",
+            )
         if self.restated_guarantee is not None:
             return self.restated_guarantee
         guarantee: Guarantee = getattr(self.metadata, "guarantee", EVERY_DRAW_EXACT)
@@ -293,8 +325,99 @@ class Construction(Generic[M]):
                 "measured, not promised",
             )
         return dataclasses.replace(
-            self, weights=MappingProxyType(weights), restated_guarantee=restated
+            self, weights=MappingProxyType(weights), restated_guarantee=restated, proof_of=None
         )
+
+    def with_weights(
+        self,
+        weights: Mapping[str, npt.ArrayLike],
+        *,
+        change: str,
+        facts: Facts | None = None,
+        restated: Guarantee | None = None,
+    ) -> Construction[M]:
+        """This construction with its weights (and, with ``facts``, what it stores) replaced.
+
+        No proof covers weights the recipe did not write, so the guarantee becomes ``"none"``,
+        saying ``change``, unless every array is bit for bit the old one and the facts are
+        unchanged (it stands), or ``restated`` gives what is proved about the new weights (a
+        caller that rewrote them by the recipe's own rule, as ``reinitialize`` does).
+
+        Parameters
+        ----------
+        weights : mapping of str to array_like
+            Every weight, in TransformerLens names and the construction's shapes.
+        change : str
+            What replaced them, for the restated guarantee.
+        facts : Facts, optional
+            The facts the new weights store (default: the old ones).
+        restated : Guarantee, optional
+            What is proved about the new weights, where the caller knows.
+
+        Examples
+        --------
+        >>> from geoconstruct import construct_single_hop
+        >>> c = construct_single_hop(100, 2, seed=0)
+        >>> c.with_weights(c.weights, change="a copy").guarantee.scope
+        'with_probability'
+        >>> scaled = {name: 2 * array for name, array in c.weights.items()}
+        >>> c.with_weights(scaled, change="doubling").guarantee.statement
+        'none: doubling replaced the weights after the proof; recall is measured, not promised'
+        """
+        shapes = self.config.weight_shapes()
+        if set(weights) != set(shapes):
+            raise ValueError(f"weights must hold exactly {sorted(shapes)}")
+        arrays = {}
+        for name, shape in shapes.items():
+            array = weights[name]
+            if array is not self.weights[name]:  # an old array stays the same object
+                array = np.array(array, dtype=self.config.dtype)  # a read-only copy
+                if array.shape != shape:
+                    raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
+                array.flags.writeable = False
+            arrays[name] = array
+        new_facts = self.facts if facts is None else facts
+        same = new_facts is self.facts and all(
+            np.array_equal(arrays[name], self.weights[name]) for name in shapes
+        )
+        if restated is None and not same:
+            restated = Guarantee(
+                "none",
+                None,
+                f"none: {change} replaced the weights after the proof; recall is measured, not "
+                "promised",
+            )
+        return dataclasses.replace(
+            self,
+            weights=MappingProxyType(arrays),
+            facts=new_facts,
+            restated_guarantee=restated if not same else self.restated_guarantee,
+            proof_of=None,
+        )
+
+    def with_facts(self, facts: Facts, *, change: str) -> Construction[M]:
+        """The same weights, asked about other ``facts`` (a stale model: nothing is proved).
+
+        Parameters
+        ----------
+        facts
+            See the glossary.
+        change : str
+            Why, for the restated guarantee.
+
+        Examples
+        --------
+        >>> from geoconstruct import construct_single_hop, random_facts
+        >>> c = construct_single_hop(100, 2, seed=0)
+        >>> c.with_facts(random_facts(100, 2, seed=5), change="new facts").guarantee.scope
+        'none'
+        """
+        restated = Guarantee(
+            "none",
+            None,
+            f"none: {change}; the weights were not built for these facts, recall is measured",
+        )
+        return dataclasses.replace(self, facts=facts, restated_guarantee=restated, proof_of=None)
 
     @property
     def total_queries(self) -> int:

@@ -16,7 +16,6 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import ClassVar
 
 import numpy as np
@@ -171,7 +170,9 @@ def _row(
             name: np.asarray(array, dtype=built.config.dtype)
             for name, array in reinitialize_weights(built.weights, fit, new_facts).items()
         }
-        moved = dataclasses.replace(built, weights=MappingProxyType(moved_weights), facts=new_facts)
+        moved = built.with_weights(
+            moved_weights, facts=new_facts, change="reinitialize_weights from fitted read maps"
+        )
         transfer = _accuracy(moved, checked, seed + 1)
     except MemoryBudgetError as error:
         needed, budget = (error.needed or 0) / 2**30, (error.budget or 0) / 2**30

@@ -13,17 +13,15 @@ when ``Φ`` has full column rank, which needs ``N >= R·k`` subjects.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
-from geoconstruct.constructions.construction import Construction
+from geoconstruct.constructions.construction import Construction, Guarantee
 from geoconstruct.constructions.single_hop import construct_single_hop, superpose
 from geoconstruct.constructions.single_hop_sizes import (
     DEFAULT_CODEBOOK,
@@ -92,7 +90,16 @@ def reinitialize(construction: Construction, new_facts: Facts) -> Construction:
         construction.residual["subject"],
         embeddings,
     )
-    return dataclasses.replace(construction, weights=MappingProxyType(weights), facts=new_facts)
+    guarantee = construction.guarantee
+    restated = Guarantee(
+        guarantee.scope,
+        guarantee.failure_probability,
+        f"{guarantee.statement}; restated by reinitialize, which wrote the recipe's own subject "
+        "rows for the new facts (they must be drawn independently of the codes)",
+    )
+    return construction.with_weights(
+        weights, facts=new_facts, change="reinitialize", restated=restated
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -333,7 +340,7 @@ def transfer_summary(
         n_subjects, n_relations, d, layout=layout, codebook=family, seed=seed
     )
     new_facts = random_facts(n_subjects, n_relations, new_seed)
-    stale = dataclasses.replace(original, facts=new_facts)  # old embeddings, new facts
+    stale = original.with_facts(new_facts, change="old embeddings asked new facts")
     moved = reinitialize(original, new_facts)
     kept = [name for name in original.weights if name != "embed.W_E"]
     rewritten = [moved.weights]
@@ -346,8 +353,8 @@ def transfer_summary(
         fitted_weights = reinitialize_weights(original.weights, fit, new_facts)
         rewritten.append(fitted_weights)
         fitted_r2 = fit.r2
-        fitted = dataclasses.replace(
-            original, weights=MappingProxyType(fitted_weights), facts=new_facts
+        fitted = original.with_weights(
+            fitted_weights, facts=new_facts, change="reinitialize_weights from fitted read maps"
         ).recall()
     unchanged = all(
         _digest(weights[name]) == _digest(original.weights[name])
