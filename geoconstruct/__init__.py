@@ -37,7 +37,8 @@ from geoconstruct.analysis.theory.prediction import (
     predicted_success,
     predicted_success_dimension,
 )
-from geoconstruct.codes.codebooks import Codebook, GaussianCodes, GridCodes, RademacherCodes
+from geoconstruct.codes.codebooks import GaussianCodes, GridCodes, RademacherCodes
+from geoconstruct.codes.protocol import Codebook
 from geoconstruct.constructions.baselines import construct_baseline
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.disjoint import construct_disjoint, disjoint_dimension

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from geoconstruct._validation import InputTypeError, require_int
 
-__all__ = ["Facts", "SeedStreams", "random_facts", "require_facts", "seed_streams"]
+__all__ = ["Facts", "SeedStreams", "generator", "random_facts", "require_facts", "seed_streams"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -165,6 +165,23 @@ def seed_streams(seed: int) -> SeedStreams:
     )
 
 
+def generator(seed: int | np.random.Generator | np.random.SeedSequence) -> np.random.Generator:
+    """The one place, beside :func:`seed_streams`, where a seed becomes a random generator: for
+    samples, probes and test weights (a generator passes through).
+
+    Parameters
+    ----------
+    seed
+        See the glossary.
+
+    Examples
+    --------
+    >>> bool(generator(3).random() == generator(3).random())
+    True
+    """
+    return np.random.default_rng(seed)
+
+
 def random_facts(
     n_subjects: int, n_relations: int, seed: int | np.random.Generator | np.random.SeedSequence = 0
 ) -> Facts:
@@ -198,7 +215,7 @@ def random_facts(
     """
     n_subjects = require_int("n_subjects", n_subjects, minimum=1)
     n_relations = require_int("n_relations", n_relations, minimum=1)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     table = np.stack([rng.permutation(n_subjects) for _ in range(n_relations)])
     return Facts(table)
 

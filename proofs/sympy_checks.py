@@ -140,7 +140,7 @@ def check_unit_code_margin() -> bool:
     with unit codes meet it: their forward-pass margin is at least ``1 − coherence`` of the drawn
     codes, and that coherence is at most the family's μ < 1."""
     from geoconstruct import construct_single_hop, proven_dimension
-    from geoconstruct.codes.codebooks import resolve_codebook
+    from geoconstruct.codes.registry import resolve_codebook
 
     s_, mu = sp.Symbol("s", nonnegative=True), sp.Symbol("mu", positive=True)
     ok = sp.expand((1 - (mu - s_)) - (1 - mu)) == s_
@@ -675,7 +675,7 @@ def check_disjoint_dimension() -> bool:
     """R slots of k and R relation coordinates: ``R·k + R = R·(k + 1)``, the in-place block d,
     and the library's ``disjoint_dimension`` is that at the codebook's shortest k."""
     from geoconstruct import disjoint_dimension
-    from geoconstruct.codes.codebooks import resolve_codebook
+    from geoconstruct.codes.registry import resolve_codebook
 
     n_relations, k = sp.symbols("R k", positive=True, integer=True)
     ok = sp.expand(n_relations * k + n_relations - n_relations * (k + 1)) == 0

@@ -38,7 +38,7 @@ def dimension_with_slack(n_subjects, n_relations, layout, codebook, failure_prob
     1/100: a test asserting every fact on several draws there fails by chance with at most their
     number times that probability (a union bound, valid however the draws depend)."""
     from geoconstruct import proven_dimension
-    from geoconstruct.codes.codebooks import resolve_codebook
+    from geoconstruct.codes.registry import resolve_codebook
     from geoconstruct.constructions.layouts import resolve_layout
     from geoconstruct.constructions.superposed_bound import superposed_code_length
 

@@ -1,28 +1,33 @@
-"""The package's layers import one way (docs/design.md §10), and no module is too long to read.
+"""The package's contracts, held by tools, and each shown to catch a planted violation.
 
-Every module under ``geoconstruct/`` is parsed; each ``geoconstruct.X`` it imports must sit in
-its own layer or a layer listed before it. The root package (the public API) may import
-anything, and any module may read ``geoconstruct.__version__``.
+The layers and the one-site rules that are import rules are import-linter contracts
+(``[tool.importlinter]`` in pyproject.toml, run by ``lint-imports`` in .ci/run): one test runs it
+on the package, one on a copy with a violation of every contract planted (an aliased and a
+relative import of a codebook class, a lower layer importing a higher one, the memory plan read
+from analysis, one recipe importing another, torch imported by the verification layer) and asserts
+that each contract breaks. Import circles are counted by grimp, import-linter's graph. The rules
+that are not import rules are read from the syntax tree (not by regexes): the subject rows of
+``W_E`` are written only in ``model/assembly.py`` (aliases included), random generators are made
+only in ``facts.py`` (and torch's in the trainer), nothing outside ``codes/`` compares anything
+with a family's name (the registry's names, not a list written here), and each named constant is
+defined once.
 """
 
+from __future__ import annotations
+
 import ast
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "geoconstruct"
-LAYERS = [
-    {"_validation", "facts"},
-    {"codes"},
-    {"model"},
-    {"verification"},
-    {"constructions"},
-    {"analysis"},
-    {"training"},
-    {"io"},
-    {"cli"},
-]
+from geoconstruct.codes.registry import CODEBOOK_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "geoconstruct"
 LONG_MODULES = {
     # one algorithm that reads best whole: the structure checks, the per-query margins and the
     # rounding analysis of the recall certificate share its state and its notation
@@ -31,113 +36,204 @@ LONG_MODULES = {
 MAX_LINES = 700
 
 
-def layer_of(top: str) -> int:
-    return next(index for index, names in enumerate(LAYERS) if top in names)
-
-
-def modules():
-    return sorted(
-        path.relative_to(PACKAGE).as_posix()
-        for path in PACKAGE.rglob("*.py")
-        if path.parent != PACKAGE or path.name not in ("__init__.py", "__main__.py")
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` on the package under ``root`` with this repository's contracts."""
+    environment = dict(os.environ, PYTHONPATH=str(root))
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
-def imported(path):
-    tree = ast.parse((PACKAGE / path).read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == "geoconstruct":
-                yield from (f"geoconstruct.{alias.name}" for alias in node.names)
-            elif node.module.startswith("geoconstruct."):
-                yield node.module
-        elif isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names if alias.name.startswith("geoconstruct"))
+def _copy(tmp_path: Path) -> Path:
+    shutil.copytree(PACKAGE, tmp_path / "geoconstruct")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
 
 
-@pytest.mark.parametrize("path", modules())
-def test_imports_flow_one_way(path):
-    own = layer_of(path.split("/")[0].removesuffix(".py"))
-    for name in imported(path):
-        if name == "geoconstruct.__version__":
+def test_the_import_contracts_hold():
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+PLANTED = {
+    # contract id: (file, text) planting a violation of it
+    "codebook-classes": [
+        (
+            "verification/planted_alias.py",
+            "from geoconstruct.codes.codebooks import GridCodes as G\n",
+        ),
+        ("analysis/planted_relative.py", "from ..codes.codebooks import BCHCodes\n"),
+    ],
+    "layers": [("model/planted_layer.py", "from geoconstruct.constructions import single_hop\n")],
+    "memory-plan": [
+        ("analysis/planted_memory.py", "from geoconstruct.constructions import memory\n")
+    ],
+    "recipes": [
+        ("constructions/disjoint.py", "\nfrom geoconstruct.constructions import baselines\n"),
+    ],
+    "array-library": [("verification/planted_torch.py", "import torch\n")],
+    "analysis-layers": [
+        ("analysis/theory/planted_up.py", "from geoconstruct.analysis.measurement import bench\n")
+    ],
+}
+
+
+def test_each_import_contract_catches_a_planted_violation(tmp_path):
+    root = _copy(tmp_path)
+    for plants in PLANTED.values():
+        for path, text in plants:
+            target = root / "geoconstruct" / path
+            target.write_text((target.read_text() if target.exists() else "") + text)
+    result = _lint_imports(root)
+    assert result.returncode != 0
+    broken = result.stdout.split("Broken contracts")[-1]
+    config = (ROOT / "pyproject.toml").read_text()
+    for contract in PLANTED:
+        name = config.split(f'id = "{contract}"\nname = "')[1].split('"')[0]
+        assert " ".join(name.split()[:6]) in " ".join(broken.split()), contract
+    for path, _ in (plant for plants in PLANTED.values() for plant in plants):
+        assert path.removesuffix(".py").replace("/", ".") in broken.replace("\n", ""), path
+
+
+CIRCLES = """
+import grimp
+graph = grimp.build_graph("geoconstruct", cache_dir=None)
+for module in sorted(graph.modules):
+    for imported in sorted(graph.find_modules_directly_imported_by(module)):
+        if module < imported and graph.find_shortest_chain(importer=imported, imported=module):
+            print(module, imported)
+"""
+
+
+def _circles(root: Path) -> list[tuple[str, ...]]:
+    """Pairs of modules that import each other, directly or not (grimp, in a process that
+    finds the package under ``root``)."""
+    result = subprocess.run(
+        [sys.executable, "-c", CIRCLES],
+        cwd=root,
+        env=dict(os.environ, PYTHONPATH=str(root)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return [tuple(line.split()) for line in result.stdout.splitlines()]
+
+
+def test_there_are_no_import_circles(tmp_path):
+    assert _circles(ROOT) == []
+    root = _copy(tmp_path)  # the old circle inside model/, through a type-checking import
+    maps = root / "geoconstruct" / "model" / "linear_maps.py"
+    maps.write_text(
+        maps.read_text() + "\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from geoconstruct.model.transformer import TransformerConfig\n"
+    )
+    assert ("geoconstruct.model.linear_maps", "geoconstruct.model.transformer") in _circles(root)
+
+
+# --- rules that are not import rules, read from the syntax tree ------------------------------
+
+
+def _modules(package: Path) -> dict[str, ast.Module]:
+    return {
+        path.relative_to(package).as_posix(): ast.parse(path.read_text())
+        for path in sorted(package.rglob("*.py"))
+    }
+
+
+def _is_subject_table(node: ast.expr, aliases: set[str]) -> bool:
+    """``W_E``, ``weights["embed.W_E"]`` (any mapping), or a name bound to one of them."""
+    if isinstance(node, ast.Name):
+        return node.id == "W_E" or node.id in aliases
+    if isinstance(node, ast.Attribute):
+        return node.attr == "W_E"
+    if isinstance(node, ast.Subscript):
+        key = node.slice
+        return isinstance(key, ast.Constant) and key.value == "embed.W_E"
+    return False
+
+
+def subject_row_writers(package: Path) -> list[str]:
+    """Modules that assign into ``W_E`` (directly, through ``weights["embed.W_E"]``, or through
+    a local name bound to either) other than ``model/assembly.py``."""
+    offenders = []
+    for path, tree in _modules(package).items():
+        if path == "model/assembly.py":
             continue
-        top = name.split(".")[1]
-        assert layer_of(top) <= own, f"{path} (layer {own}) imports {name} (layer {layer_of(top)})"
+        for function in [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]:
+            aliases: set[str] = set()
+            for node in ast.walk(function):
+                if isinstance(node, ast.Assign) and _is_subject_table(node.value, aliases):
+                    aliases |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+            for node in ast.walk(function):
+                targets = (
+                    node.targets
+                    if isinstance(node, ast.Assign)
+                    else [node.target]
+                    if isinstance(node, ast.AugAssign)
+                    else []
+                )
+                for target in targets:
+                    if isinstance(target, ast.Subscript) and _is_subject_table(
+                        target.value, aliases
+                    ):
+                        offenders.append(f"{path}:{node.lineno}")
+    return sorted(set(offenders))
 
 
-@pytest.mark.parametrize("path", modules())
-def test_modules_are_short_enough_to_read_in_one_sitting(path):
-    lines = (PACKAGE / path).read_text().count("\n")
-    assert path in LONG_MODULES or lines <= MAX_LINES, f"{path} has {lines} lines"
+GENERATOR_SITES = {
+    "facts.py",  # seed_streams and generator: every numpy generator
+    "training/trainer.py",  # torch's own generator, for the trained comparison's initialisation
+}
 
 
-def test_the_architecture_test_sees_a_violation(tmp_path, monkeypatch):
-    """A model module importing a recipe is caught (the check can fail)."""
-    fake = tmp_path / "model"
-    fake.mkdir()
-    (fake / "bad.py").write_text("from geoconstruct.constructions.single_hop import superpose\n")
-    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path)
-    with pytest.raises(AssertionError, match=r"imports geoconstruct\.constructions"):
-        test_imports_flow_one_way("model/bad.py")
-
-
-def test_the_subject_rows_are_written_in_one_place():
-    """One contract, one site: ``W_E`` is written only by the writers of ``model/assembly.py``
-    (assembly, and ``with_subject_rows`` for every rewrite after it: quantisation, transfer, the
-    intervention probe); nowhere else does an assignment target ``W_E`` or ``"embed.W_E"``."""
-    import re
-
-    writes = re.compile(r"""(\bW_E|\[["']embed\.W_E["']\])\s*\[[^\]]*\]\s*[-+*/]?=(?!=)""")
-    offenders = [
-        f"{path.relative_to(PACKAGE)}:{number}"
-        for path in sorted(PACKAGE.rglob("*.py"))
-        if path.relative_to(PACKAGE).as_posix() != "model/assembly.py"
-        for number, line in enumerate(path.read_text().splitlines(), start=1)
-        if writes.search(line)
-    ]
-    assert offenders == []
-    assert writes.search('W["embed.W_E"][tokens, subspace] = vectors')  # the pattern works
-    assert writes.search("W_E[:n, columns] += delta")
-
-
-def test_a_seed_is_split_in_one_place():
-    """One contract, one site: ``facts.seed_streams`` splits a seed into the facts, codes and
-    read-maps streams; no other module spawns or seeds a ``SeedSequence``."""
-    offenders = [
-        f"{path.relative_to(PACKAGE)}:{number}"
-        for path in sorted(PACKAGE.rglob("*.py"))
-        if path.relative_to(PACKAGE).as_posix() != "facts.py"
-        for number, line in enumerate(path.read_text().splitlines(), start=1)
-        if "SeedSequence(" in line and not line.lstrip().startswith((">>>", "#"))
-    ]
-    assert offenders == []
-
-
-CODES_CLASSES = ("GridCodes", "GaussianCodes", "RademacherCodes", "BCHCodes", "_UnitCodes")
-
-
-def _sites(pattern, *, outside=()):
-    """Modules (relative paths) with a line matching ``pattern`` that is not a comment or a
-    doctest, skipping modules under the folders ``outside``."""
-    import re
-
-    compiled = re.compile(pattern)
+def generator_makers(package: Path) -> list[str]:
+    """Modules other than :data:`GENERATOR_SITES` that make a random generator or split a seed."""
+    makers = {"default_rng", "SeedSequence", "Generator", "RandomState", "seed"}
     return sorted(
-        {
-            path.relative_to(PACKAGE).as_posix()
-            for path in PACKAGE.rglob("*.py")
-            if not path.relative_to(PACKAGE).as_posix().startswith(outside)
-            for line in path.read_text().splitlines()
-            if compiled.search(line) and not line.lstrip().startswith((">>>", "#"))
-        }
+        f"{path}:{node.lineno}"
+        for path, tree in _modules(package).items()
+        if path not in GENERATOR_SITES
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute | ast.Name)
+        and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id) in makers
     )
 
 
-def _constant_definitions():
-    """Every module-level UPPER_CASE name and the modules that assign it."""
-    defined = {}
-    for path in PACKAGE.rglob("*.py"):
-        for node in ast.parse(path.read_text()).body:
+def family_name_dispatch(package: Path) -> list[str]:
+    """Comparisons, outside ``codes/``, with any registered family's name."""
+    offenders = []
+    for path, tree in _modules(package).items():
+        if path.startswith("codes/"):
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Compare):
+                continue
+            constants = [
+                element
+                for side in (node.left, *node.comparators)
+                for element in (
+                    side.elts if isinstance(side, ast.Tuple | ast.List | ast.Set) else [side]
+                )
+                if isinstance(element, ast.Constant)
+            ]
+            if any(constant.value in CODEBOOK_NAMES for constant in constants):
+                offenders.append(f"{path}:{node.lineno}")
+    return sorted(set(offenders))
+
+
+def constants_defined_twice(package: Path) -> dict[str, list[str]]:
+    defined: dict[str, list[str]] = {}
+    for path, tree in _modules(package).items():
+        for node in tree.body:
             targets = (
                 node.targets
                 if isinstance(node, ast.Assign)
@@ -147,67 +243,41 @@ def _constant_definitions():
             )
             for target in targets:
                 if isinstance(target, ast.Name) and target.id.isupper():
-                    defined.setdefault(target.id, []).append(path.relative_to(PACKAGE).as_posix())
-    return defined
+                    defined.setdefault(target.id, []).append(path)
+    return {name: where for name, where in defined.items() if len(where) > 1}
 
 
-def test_each_contract_is_written_at_one_site():
-    """One contract, one code site: where each rule lives, counted over the whole package.
-
-    seed streams (facts.seed_streams), the subject-row rewrite (model/assembly.py), codebook
-    dispatch (nothing outside ``codes/`` tests a family's class or switches on its name), the
-    memory plan (constructions/memory.py; every recipe's budget check asks its plan), the
-    verification constants (verification/policy.py), and every named constant defined once.
-    """
-    sites = {
-        "seed streams": _sites(r"SeedSequence\("),
-        "subject-row rewrite": _sites(
-            r"""(\bW_E|\[["']embed\.W_E["']\])\s*\[[^\]]*\]\s*[-+*/]?=(?!=)"""
-        ),
-        "codebook dispatch by class": _sites(rf"isinstance\([^)]*\b({'|'.join(CODES_CLASSES)})\b"),
-        "codebook dispatch by name": _sites(
-            r"""(codebook|family(\.name)?)\s*(==|!=|in)\s*\(?["'](grid|gaussian|rademacher|bch)""",
-            outside=("codes/",),
-        ),
-        "memory plan": _sites(r"^class MemoryPlan\b"),
-        "budget checks not from a plan": _sites(
-            r"require_within_budget\(\"this (construction|baseline)\", (?!plan\.total)"
-        ),
-        "verification constants": sorted(
-            {
-                module
-                for name in ("EXACT_WORK_LIMIT", "PILOT_SIZE", "PILOT_QUERIES")
-                for module in _constant_definitions().get(name, [])
-            }
-        ),
-    }
-    assert sites == {
-        "seed streams": ["facts.py"],
-        "subject-row rewrite": ["model/assembly.py"],
-        "codebook dispatch by class": [],
-        "codebook dispatch by name": [],
-        "memory plan": ["constructions/memory.py"],
-        "budget checks not from a plan": [],
-        "verification constants": ["verification/policy.py"],
-    }
-    twice = {name: where for name, where in _constant_definitions().items() if len(where) > 1}
-    assert twice == {}
+def test_each_one_site_rule_holds():
+    assert subject_row_writers(PACKAGE) == []
+    assert generator_makers(PACKAGE) == []
+    assert family_name_dispatch(PACKAGE) == []
+    assert constants_defined_twice(PACKAGE) == {}
 
 
-def test_the_contract_counter_sees_a_second_site(tmp_path, monkeypatch):
-    """The counters find what they look for: a copy of the package with a stray isinstance on a
-    codes class and a second definition of a constant."""
-    import shutil
-
-    copy = tmp_path / "geoconstruct"
-    shutil.copytree(PACKAGE, copy)
-    stray = copy / "analysis" / "stray.py"
-    stray.write_text(
-        "from geoconstruct.codes.codebooks import GridCodes\n"
+def test_each_one_site_rule_catches_a_planted_violation(tmp_path):
+    root = _copy(tmp_path) / "geoconstruct"
+    (root / "analysis" / "planted.py").write_text(
+        "import numpy as np\n"
         "EXACT_WORK_LIMIT = 1\n"
-        "def f(family):\n"
-        "    return isinstance(family, GridCodes) or family.name == 'grid'\n"
+        "def aliased(weights, rows):\n"
+        '    table = weights["embed.W_E"]\n'
+        "    table[:3] = rows\n"
+        "def rng(seed):\n"
+        "    return np.random.default_rng(seed)\n"
+        "def dispatch(family):\n"
+        '    return family.name == "mub" or family.name in ("grid",)\n'
     )
-    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", copy)
-    assert _sites(rf"isinstance\([^)]*\b({'|'.join(CODES_CLASSES)})\b") == ["analysis/stray.py"]
-    assert len(_constant_definitions()["EXACT_WORK_LIMIT"]) == 2
+    assert subject_row_writers(root) == ["analysis/planted.py:5"]
+    assert generator_makers(root) == ["analysis/planted.py:7"]
+    assert family_name_dispatch(root) == ["analysis/planted.py:9"]
+    assert constants_defined_twice(root) == {
+        "EXACT_WORK_LIMIT": ["analysis/planted.py", "verification/policy.py"]
+    }
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py"))
+)
+def test_modules_are_short_enough_to_read_in_one_sitting(path):
+    lines = (PACKAGE / path).read_text().count("\n")
+    assert path in LONG_MODULES or lines <= MAX_LINES, f"{path} has {lines} lines"

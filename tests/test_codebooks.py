@@ -12,8 +12,8 @@ from geoconstruct.codes.codebooks import (
     RademacherCodes,
     _draw_until_coherent,
     coherence,
-    resolve_codebook,
 )
+from geoconstruct.codes.registry import resolve_codebook
 
 UNIT_FAMILIES = [GaussianCodes(), RademacherCodes()]
 

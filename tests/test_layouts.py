@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop, proven_dimension, required_dimension
-from geoconstruct.codes.codebooks import resolve_codebook
+from geoconstruct.codes.registry import resolve_codebook
 from geoconstruct.constructions.layouts import LAYOUTS, resolve_layout
 from geoconstruct.model.transformer import forward
 

@@ -16,7 +16,7 @@ from geoconstruct import (
     disjoint_dimension,
     multi_hop_dimension,
 )
-from geoconstruct.codes.codebooks import resolve_codebook
+from geoconstruct.codes.registry import resolve_codebook
 from geoconstruct.constructions import baselines, disjoint, multi_hop, single_hop_sizes
 from geoconstruct.constructions.single_hop_sizes import proven_dimension, required_dimension
 

@@ -12,13 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop, proven_dimension
-from geoconstruct.codes.codebooks import (
-    CODEBOOK_NAMES,
-    GaussianCodes,
-    MUBCodes,
-    coherence,
-    resolve_codebook,
-)
+from geoconstruct.codes.codebooks import GaussianCodes, MUBCodes, coherence
+from geoconstruct.codes.registry import CODEBOOK_NAMES, resolve_codebook
 from geoconstruct.io import load, save
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoconstruct import construct_single_hop, required_dimension
-from geoconstruct.codes.codebooks import resolve_codebook
+from geoconstruct.codes.registry import resolve_codebook
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.layouts import resolve_layout
 from geoconstruct.verification.policy import (

@@ -81,7 +81,7 @@ from geoconstruct.cli.reports import (
     multi_hop_summary,
     single_hop_summary,
 )
-from geoconstruct.codes.codebooks import resolve_codebook
+from geoconstruct.codes.registry import resolve_codebook
 from geoconstruct.constructions.single_hop_sizes import proven_dimension
 from geoconstruct.model.backends import require_torch
 from geoconstruct.training.comparison import trained_row

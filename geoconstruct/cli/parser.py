@@ -11,14 +11,9 @@ from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
 from geoconstruct.analysis.measurement.dimension_search import DEFAULT_SEEDS
 from geoconstruct.analysis.measurement.transition import DEFAULT_RATIOS, LAW_FACTORS
 from geoconstruct.analysis.output.tables import TABLE_FORMATS
-from geoconstruct.codes.codebooks import (
-    CODEBOOK_NAMES,
-    FAMILIES,
-    CodebookFamily,
-    codebook_family,
-)
+from geoconstruct.codes.protocol import CodebookFamily
+from geoconstruct.codes.registry import CODEBOOK_NAMES, FAMILIES, codebook_family
 from geoconstruct.constructions.layouts import LAYOUTS
-from geoconstruct.constructions.multi_hop import MAX_EXHAUSTIVE_QUERIES
 from geoconstruct.constructions.queries import RECALL_METHODS
 from geoconstruct.constructions.single_hop_sizes import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 from geoconstruct.model.transformer import DTYPES
@@ -28,7 +23,13 @@ from geoconstruct.training.trainer import (
     DEFAULT_WEIGHT_DECAY,
 )
 from geoconstruct.verification.evaluation import BACKENDS
-from geoconstruct.verification.policy import EXACT_WORK_LIMIT
+from geoconstruct.verification.policy import (
+    CHAIN_SAMPLE_SIZE,
+    EXACT_WORK_LIMIT,
+    MAX_EXHAUSTIVE_QUERIES,
+    SAMPLE_SIZE,
+    TABLE_SAMPLE_SIZE,
+)
 
 __all__ = ["PLOTTED_TABLES", "TABLE_KINDS", "build_parser", "family_from_args"]
 
@@ -162,7 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=MAX_EXHAUSTIVE_QUERIES,
         help="check every query up to this many, else a seeded sample (default 1e7)",
     )
-    multihop.add_argument("--sample-size", type=int, default=100_000, help="(default 100,000)")
+    multihop.add_argument(
+        "--sample-size",
+        type=int,
+        default=CHAIN_SAMPLE_SIZE,
+        help=f"(default {CHAIN_SAMPLE_SIZE:,})",
+    )
     multihop.add_argument(
         "--memory-budget", type=_bytes, default=DEFAULT_MEMORY_BUDGET, help="(default 8G)"
     )
@@ -402,7 +408,11 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
             parser.add_argument(
                 "--sample-size",
                 type=int,
-                default={"tradeoff": 10_000, "baselines": 2_000, "transition": None}[kind],
+                default={
+                    "tradeoff": SAMPLE_SIZE,
+                    "baselines": TABLE_SAMPLE_SIZE,
+                    "transition": None,
+                }[kind],
                 help="queries checked per row when they are more"
                 + (" (default: every query up to the work limit)" if kind == "transition" else ""),
             )

@@ -32,16 +32,10 @@ from geoconstruct.analysis.theory.bounds import (
     per_subject_min_dimension,
     subject_dimension,
 )
-from geoconstruct.codes.codebooks import (
-    MAX_GRID_BITS,
-    BCHCodes,
-    CodebookFamily,
-    GridCodes,
-    resolve_codebook,
-)
+from geoconstruct.codes.protocol import CodebookFamily
+from geoconstruct.codes.registry import MAX_GRID_BITS, codebook_family, resolve_codebook
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.multi_hop import (
-    MAX_EXHAUSTIVE_QUERIES,
     chain_count,
     construct_multi_hop,
     multi_hop_dimension,
@@ -53,7 +47,12 @@ from geoconstruct.constructions.single_hop_sizes import (
     proven_dimension,
 )
 from geoconstruct.verification.evaluation import ProgressCallback
-from geoconstruct.verification.policy import PILOT_SIZE
+from geoconstruct.verification.policy import (
+    CHAIN_SAMPLE_SIZE,
+    MAX_EXHAUSTIVE_QUERIES,
+    PILOT_SIZE,
+    chain_sample,
+)
 
 __all__ = [
     "BoundsRow",
@@ -381,7 +380,7 @@ def multi_hop_summary(
     seed: int = 0,
     dtype: str = "float64",
     max_queries: int = MAX_EXHAUSTIVE_QUERIES,
-    sample: int = 100_000,
+    sample: int = CHAIN_SAMPLE_SIZE,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> MultiHopSummary:
     """Build at ``d`` (default: the smallest that works) and run every query up to
@@ -435,9 +434,10 @@ def multi_hop_summary(
         memory_budget=memory_budget,
     )
     built = time.perf_counter()
-    exhaustive = construction.total_queries <= max_queries
     report = construction.recall(
-        sample=None if exhaustive else sample, seed=seed, memory_budget=memory_budget
+        sample=chain_sample(construction.total_queries, max_queries, sample),
+        seed=seed,
+        memory_budget=memory_budget,
     )
     finished = time.perf_counter()
     g = construction.metadata.hops_per_pass
@@ -526,7 +526,7 @@ BOUNDS_SETTINGS: tuple[tuple[str, CodebookFamily], ...] = (
     ("block", resolve_codebook("gaussian")),
     ("block", resolve_codebook("bch")),
     ("superposed", resolve_codebook("gaussian")),
-    ("superposed", BCHCodes(max_coherence=0.875)),
+    ("superposed", codebook_family("bch", max_coherence=0.875)),
 )
 """The unit-code constructions :func:`bounds_summary` lists after grid codes at p bits."""
 
@@ -555,7 +555,7 @@ def bounds_summary(n_subjects: int, n_relations: int, bits: int = 8) -> BoundsSu
     n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     per_subject_d_s = per_subject_min_dimension(n_subjects, n_relations, bits)
     rows = []
-    grid = GridCodes(bits=min(bits, MAX_GRID_BITS))
+    grid = codebook_family("grid", bits=min(bits, MAX_GRID_BITS))
     for layout, family in (("block", grid), *BOUNDS_SETTINGS):
         d_s = subject_dimension(n_subjects, n_relations, layout=layout, codebook=family)
         rows.append(

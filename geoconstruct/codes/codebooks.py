@@ -1,7 +1,8 @@
 """The codebook families: one code vector ``u_a ∈ R^k`` per attribute, and how to decode them.
 
-Each is a :class:`~geoconstruct.codes.protocol.CodebookFamily`; :data:`FAMILIES` names them, and
-nothing outside ``codes/`` tests a family's class. Interchangeable families
+Each is a :class:`~geoconstruct.codes.protocol.CodebookFamily`; the registry
+(:mod:`~geoconstruct.codes.registry`) names them, and nothing outside ``codes/`` imports a
+family's class. Interchangeable families
 (``docs/design.md`` §5):
 
 ``grid``
@@ -37,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.linalg import hadamard
 
-from geoconstruct._validation import NoResultError, require_choice, require_int, require_probability
+from geoconstruct._validation import NoResultError, require_int, require_probability
 from geoconstruct.codes import bch
 from geoconstruct.codes.bch import TraceCode
 from geoconstruct.codes.protocol import (
@@ -50,8 +51,6 @@ from geoconstruct.codes.protocol import (
 )
 
 __all__ = [
-    "CODEBOOK_NAMES",
-    "FAMILIES",
     "MAX_GRID_BITS",
     "SIGNIFICAND_BITS",
     "BCHCodes",
@@ -63,10 +62,8 @@ __all__ = [
     "MUBCodes",
     "RademacherCodes",
     "TraceCode",
-    "codebook_family",
     "coherence",
     "exact_grid_logits",
-    "resolve_codebook",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -478,74 +475,6 @@ class MUBCodes(_UnitCodes):
         codes = np.zeros((n_codes, code_length))
         codes[:, :order] = bases[:n_codes]
         return frozen_codebook(self.name, codes, "inner_product", True, 1.0)
-
-
-FAMILIES: dict[str, type[CodebookFamily]] = {
-    family.name: family
-    for family in (GridCodes, GaussianCodes, RademacherCodes, BCHCodes, MUBCodes)
-}
-"""Every codebook family by name: the registry :func:`resolve_codebook` and
-:func:`codebook_family` read (a new family is one entry here)."""
-
-CODEBOOK_NAMES = tuple(FAMILIES)
-
-
-def resolve_codebook(codebook: str | CodebookFamily) -> CodebookFamily:
-    """Turn a name into its default family; pass a family object through.
-
-    Parameters
-    ----------
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
-
-    Examples
-    --------
-    >>> resolve_codebook("grid")
-    GridCodes(bits=8)
-    >>> resolve_codebook(GaussianCodes(max_coherence=0.25))
-    GaussianCodes(max_coherence=0.25)
-    """
-    if isinstance(codebook, CodebookFamily):
-        return codebook
-    return codebook_family(codebook)
-
-
-def codebook_family(name: str, **options: object) -> CodebookFamily:
-    """The family ``name`` with its options (``None`` leaves an option at its default).
-
-    Parameters
-    ----------
-    name : str
-        A name in :data:`FAMILIES`.
-    **options
-        The family's options by name (``bits`` for grid codes, ``max_coherence`` for random ones).
-
-    Raises
-    ------
-    ValueError
-        For an unknown name, or an option the family does not take.
-
-    Examples
-    --------
-    >>> codebook_family("grid", bits=4, max_coherence=None)
-    GridCodes(bits=4)
-    >>> codebook_family("gaussian", bits=4)
-    Traceback (most recent call last):
-    ...
-    ValueError: --bits applies to grid codes, not to gaussian codes
-    """
-    family = FAMILIES[require_choice("codebook", name, CODEBOOK_NAMES)]
-    given = {option: value for option, value in options.items() if value is not None}
-    for option in given:
-        if option not in family.options:
-            takers = [f.name for f in FAMILIES.values() if option in f.options]
-            listed = " and ".join(
-                [", ".join(takers[:-1]), takers[-1]] if len(takers) > 1 else takers
-            )
-            flag = "--" + option.replace("_", "-")
-            raise ValueError(f"{flag} applies to {listed or 'no'} codes, not to {name} codes")
-    return family(**given)
 
 
 def _unit_code_length(n_codes: int, max_coherence: float) -> int:

@@ -39,7 +39,8 @@ from geoconstruct._validation import (
     require_choice,
     require_int,
 )
-from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
+from geoconstruct.codes.protocol import Codebook, CodebookFamily
+from geoconstruct.codes.registry import resolve_codebook
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.memory import FLOAT64, MemoryPlan, weight_bytes
 from geoconstruct.constructions.pipeline import Recipe, Sizes, build, sizes

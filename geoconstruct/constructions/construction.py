@@ -23,14 +23,13 @@ from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_ids
-from geoconstruct.codes.codebooks import Codebook
-from geoconstruct.constructions.queries import RecallOptions, SingleHopQueries
+from geoconstruct.codes.protocol import Codebook
 from geoconstruct.facts import Facts
 from geoconstruct.model.assembly import ResidualMap, with_subject_rows
 from geoconstruct.model.transformer import TransformerConfig, Weights
@@ -39,7 +38,14 @@ from geoconstruct.verification.certificate import Certificate
 from geoconstruct.verification.evaluation import ProgressCallback
 from geoconstruct.verification.report import RecallReport
 
-__all__ = ["Construction", "Guarantee", "Metadata", "ParameterCount", "QueryFormat"]
+__all__ = [
+    "Construction",
+    "Guarantee",
+    "Metadata",
+    "ParameterCount",
+    "QueryFormat",
+    "RecallOptions",
+]
 
 Arrays = dict[str, npt.NDArray[Any]]
 
@@ -50,6 +56,22 @@ class Metadata(Protocol):
     def to_manifest(self) -> tuple[dict[str, Any], Arrays]:
         """JSON-ready fields and named arrays."""
         ...
+
+
+@dataclass(frozen=True)
+class RecallOptions:
+    """What :meth:`Construction.recall <geoconstruct.Construction.recall>` was asked for."""
+
+    method: str = "exact"
+    sample: int | None = None
+    seed: int = 0
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
+    max_failures: int = 10
+    progress: ProgressCallback | None = None
+    max_fallback: int | None = None
+    executor: Executor | None = None
+    backend: str = "numpy"
+    device: str = "cpu"
 
 
 class QueryFormat(Protocol):
@@ -63,6 +85,11 @@ class QueryFormat(Protocol):
         construction : Construction
             The construction asked.
         """
+        ...
+
+    @property
+    def single_hop(self) -> bool:
+        """Whether queries are single-hop prompts ``[s, r]`` (prompts, predict, margins)."""
         ...
 
     def recall(self, construction: Construction, options: RecallOptions) -> RecallReport:
@@ -92,6 +119,35 @@ class QueryFormat(Protocol):
         memory_budget : int
             Bytes the work may take at its peak.
         """
+        ...
+
+
+class SingleHopFormat(QueryFormat, Protocol):
+    """A query format of single-hop prompts ``[s, r]`` (``single_hop`` is True)."""
+
+    def prompts(
+        self, construction: Construction, queries: npt.NDArray[np.int64] | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """See :meth:`Construction.prompts`."""
+        ...
+
+    def predict(
+        self,
+        construction: Construction,
+        subjects: npt.ArrayLike,
+        relations: npt.ArrayLike,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> npt.NDArray[np.int64]:
+        """See :meth:`Construction.predict`."""
+        ...
+
+    def margins(
+        self,
+        construction: Construction,
+        queries: npt.NDArray[np.int64] | None = None,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> npt.NDArray[np.float64]:
+        """See :meth:`Construction.margins`."""
         ...
 
 
@@ -503,13 +559,13 @@ class Construction(Generic[M]):
         ids = None if queries is None else require_ids("queries", queries, self.total_queries)
         return self._single_hop("margins").margins(self, ids, memory_budget)
 
-    def _single_hop(self, method: str) -> SingleHopQueries:
-        if not isinstance(self.queries, SingleHopQueries):
+    def _single_hop(self, method: str) -> SingleHopFormat:
+        if not self.queries.single_hop:
             raise ValueError(
                 f"{method}() asks single-hop questions; this {self.kind} construction answers "
                 "chains: use construction.recall() or construction.queries.run(...)"
             )
-        return self.queries
+        return cast(SingleHopFormat, self.queries)
 
     def recall(
         self,

@@ -32,10 +32,7 @@ import numpy.typing as npt
 from geoconstruct._validation import (
     DEFAULT_MEMORY_BUDGET,
 )
-from geoconstruct.codes.codebooks import (
-    Codebook,
-    CodebookFamily,
-)
+from geoconstruct.codes.protocol import Codebook, CodebookFamily
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.layouts import block_read_maps
 from geoconstruct.constructions.memory import FLOAT64, MemoryPlan, weight_bytes

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import require_choice
-from geoconstruct.codes.codebooks import Codebook, CodebookFamily
+from geoconstruct.codes.protocol import Codebook, CodebookFamily
 from geoconstruct.constructions.construction import Guarantee
 from geoconstruct.constructions.readouts import READOUTS, InPlace, Readout, Separate
 from geoconstruct.constructions.relations import (
@@ -324,7 +324,7 @@ class Layout:
 
         Examples
         --------
-        >>> from geoconstruct.codes.codebooks import resolve_codebook
+        >>> from geoconstruct.codes.registry import resolve_codebook
         >>> resolve_layout("superposed").uncertifiable(resolve_codebook("gaussian"), 2)
         "random superposed codes: the other relations' crosstalk has no bound the certificate uses"
         >>> resolve_layout("block").uncertifiable(resolve_codebook("gaussian"), 2) is None

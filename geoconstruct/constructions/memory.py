@@ -12,15 +12,11 @@ most :attr:`MemoryPlan.total` and that the total is at most 1.5 times the peak p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geoconstruct.codes.protocol import CodebookFamily
 from geoconstruct.model.transformer import TransformerConfig
-
-if TYPE_CHECKING:  # the types only: layouts and codes do not import this module
-    from geoconstruct.codes.protocol import CodebookFamily
-    from geoconstruct.constructions.layouts import Layout
 
 __all__ = [
     "FLOAT64",
@@ -106,47 +102,50 @@ def selector_bytes(d_model: int, n_keys: int, code_length: int, *, in_place: boo
 
 
 def single_hop_plan(
-    layout: Layout,
     family: CodebookFamily,
     config: TransformerConfig,
     n_subjects: int,
-    n_relations: int,
     code_length: int,
+    *,
+    coherence_checked: bool,
+    read_map_work: int,
+    in_place: bool,
     chunk: int,
 ) -> MemoryPlan:
     """The geometric recipe's plan: the draw (and its coherence check where the layout checks
-    it); then the facts, codes and read maps (with the QR work of a random one) kept while the
+    it); then the facts, codes and read maps (with the work of drawing them) kept while the
     weights are written with the selector's float64 temporaries or the embeddings of ``chunk``
     subjects at a time, whichever is larger.
 
     Parameters
     ----------
-    layout : Layout
-        Where the relations live and where the read-out lands.
     family : CodebookFamily
         The codes' family.
     config : TransformerConfig
-        The model built.
-    n_subjects, n_relations : int
-        N and R.
-    code_length : int
-        k.
+        The model built (``d_mlp = 2·R·k``, ``d_head = d_s``).
+    n_subjects, code_length
+        See the glossary.
+    coherence_checked : bool
+        Whether the codes are drawn until coherent.
+    read_map_work : int
+        Bytes of drawing the read maps beyond the maps.
+    in_place : bool
+        Whether the read-out is in place (the selector's reads lifted twice).
     chunk : int
         Subjects embedded at once.
     """
-    subject_dim = layout.subject_dim(n_relations, code_length)
-    checked = layout.checks_coherence(n_subjects, n_relations, family, code_length)
+    n_relations = config.d_mlp // (2 * code_length)
+    subject_dim = config.d_head
     facts = FLOAT64 * n_relations * n_subjects
     codes = FLOAT64 * n_subjects * code_length
     read_maps = FLOAT64 * n_relations * subject_dim * code_length
-    read_map_work = layout.relations.read_map_bytes(n_relations, code_length, family)
     d = config.d_model
-    selector = selector_bytes(d, n_relations, code_length, in_place=layout.in_place)
+    selector = selector_bytes(d, n_relations, code_length, in_place=in_place)
     embeddings = FLOAT64 * 3 * chunk * max(subject_dim, code_length)  # gathered, product, sum
     return MemoryPlan(
         draw=facts
         + max(
-            family.draw_bytes(n_subjects, code_length, coherence_checked=checked),
+            family.draw_bytes(n_subjects, code_length, coherence_checked=coherence_checked),
             codes + read_maps + read_map_work,
         ),
         kept=facts + codes + read_maps,

@@ -53,7 +53,7 @@ from geoconstruct._validation import (
     require_choice,
     require_int,
 )
-from geoconstruct.codes.codebooks import Codebook, CodebookFamily
+from geoconstruct.codes.protocol import Codebook, CodebookFamily
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.layouts import block_read_maps
 from geoconstruct.constructions.memory import FLOAT64, MemoryPlan, selector_bytes, weight_bytes
@@ -74,7 +74,6 @@ from geoconstruct.model.transformer import TransformerConfig, zero_weights
 from geoconstruct.model.vocabulary import Vocabulary
 
 __all__ = [
-    "MAX_EXHAUSTIVE_QUERIES",
     "MULTI_HOP_LAYOUTS",
     "AttentionBound",
     "MultiHopMetadata",
@@ -89,8 +88,6 @@ __all__ = [
 IntArray = npt.NDArray[np.int64]
 
 MULTI_HOP_LAYOUTS = ("block",)
-MAX_EXHAUSTIVE_QUERIES = 10**7
-"""The command line and the tables check every query up to this many, a seeded sample beyond."""
 MIN_SCORE_GAP = 40.0
 """The smallest attention score gap used: leakage ``≈ g·e^-40``, far below float64 resolution."""
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from geoconstruct._validation import require_dtype, require_int, require_within_budget
-from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
+from geoconstruct.codes.protocol import Codebook, CodebookFamily
+from geoconstruct.codes.registry import resolve_codebook
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.memory import MemoryPlan
 from geoconstruct.facts import Facts, SeedStreams, random_facts, require_facts, seed_streams

@@ -8,9 +8,8 @@ baselines); :class:`ChainOfThoughtQueries` asks H-hop chains ``(x; r_1 … r_H)`
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
+import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +22,8 @@ from geoconstruct._validation import (
     require_int,
     require_within_budget,
 )
+from geoconstruct.codes.registry import resolve_codebook
+from geoconstruct.constructions.construction import Construction, RecallOptions
 from geoconstruct.model.vocabulary import Vocabulary
 from geoconstruct.verification.certificate import (
     Certificate,
@@ -31,7 +32,7 @@ from geoconstruct.verification.certificate import (
     certify_single_hop,
 )
 from geoconstruct.verification.evaluation import (
-    ProgressCallback,
+    CHUNK_BYTES,
     bytes_per_prompt,
     plan_chunk_bytes,
     predict_tokens,
@@ -42,13 +43,9 @@ from geoconstruct.verification.evaluation import (
 from geoconstruct.verification.policy import certify_first, sample_queries
 from geoconstruct.verification.report import ChainFailure, RecallReport, recall_report
 
-if TYPE_CHECKING:
-    from geoconstruct.constructions.construction import Construction
-
 __all__ = [
     "RECALL_METHODS",
     "ChainOfThoughtQueries",
-    "RecallOptions",
     "SingleHopQueries",
     "prompt_tokens",
     "query_pairs",
@@ -105,22 +102,6 @@ def prompt_tokens(
 
 
 @dataclass(frozen=True)
-class RecallOptions:
-    """What :meth:`Construction.recall <geoconstruct.Construction.recall>` was asked for."""
-
-    method: str = "exact"
-    sample: int | None = None
-    seed: int = 0
-    memory_budget: int = DEFAULT_MEMORY_BUDGET
-    max_failures: int = 10
-    progress: ProgressCallback | None = None
-    max_fallback: int | None = None
-    executor: Executor | None = None
-    backend: str = "numpy"
-    device: str = "cpu"
-
-
-@dataclass(frozen=True)
 class SingleHopQueries:
     """Prompts ``[s, N + r]`` answered by the attribute token ``N + R + π_r(s)``.
 
@@ -133,6 +114,7 @@ class SingleHopQueries:
     output: slice
     sign_read_maps: bool = False
     uncertifiable: str | None = None
+    single_hop: bool = dataclasses.field(default=True, init=False)
 
     def total_queries(self, construction: Construction) -> int:
         """``N·R``: one query a fact.
@@ -296,7 +278,7 @@ class SingleHopQueries:
         """
         codebook = construction.codebook
         layout = self.prompt_layout(construction)
-        random_codes = codebook.unit_norm and codebook.trace_code is None
+        random_codes = resolve_codebook(codebook.family).random  # the family says, not flags
         needed = certificate_bytes(construction.config, layout, random_codes=random_codes)
         require_within_budget("this certificate", needed, memory_budget)
         return certify_single_hop(
@@ -379,6 +361,7 @@ class ChainOfThoughtQueries:
 
     hops: int
     hops_per_pass: int
+    single_hop: bool = dataclasses.field(default=False, init=False)
     uncertifiable: str | None = (
         "the certificate covers single-hop prompts; chains of thought are checked by the "
         "forward pass"
@@ -480,7 +463,7 @@ class ChainOfThoughtQueries:
         needed = starts.size * passes * 8 * (g + 6)
         require_within_budget("this chain-of-thought run", needed, memory_budget)
         config = construction.config
-        chunk_bytes = min(256 * 2**20, max(memory_budget - needed, bytes_per_prompt(config)))
+        chunk_bytes = min(CHUNK_BYTES, max(memory_budget - needed, bytes_per_prompt(config)))
 
         predicted = np.zeros((starts.size, passes), np.int64)
         margins = np.zeros((starts.size, passes), np.float64)

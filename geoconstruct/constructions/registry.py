@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from geoconstruct.codes.codebooks import Codebook
+from geoconstruct.codes.protocol import Codebook
 from geoconstruct.constructions import baselines, disjoint, multi_hop, single_hop
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.facts import Facts

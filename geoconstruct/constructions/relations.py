@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct.codes.codebooks import Codebook, CodebookFamily
+from geoconstruct.codes.protocol import Codebook, CodebookFamily
 from geoconstruct.constructions import superposed_bound as theorem
 from geoconstruct.constructions.construction import Guarantee
 from geoconstruct.constructions.memory import FLOAT64

@@ -25,7 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
-from geoconstruct.codes.codebooks import Codebook, CodebookFamily, resolve_codebook
+from geoconstruct.codes.protocol import Codebook, CodebookFamily
+from geoconstruct.codes.registry import resolve_codebook
 from geoconstruct.constructions.construction import Construction, Guarantee
 from geoconstruct.constructions.layouts import Layout, resolve_layout
 from geoconstruct.constructions.pipeline import Recipe, Sizes, build, sizes

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from geoconstruct._validation import require_int
-from geoconstruct.codes.codebooks import CodebookFamily
+from geoconstruct.codes.protocol import CodebookFamily
 from geoconstruct.constructions.layouts import (
     LAYOUTS,
     SUPERPOSED_FAILURE_PROBABILITY,
@@ -84,9 +84,17 @@ class SingleHopSizes:
 
     def memory_plan(self, request: Sizes, d: int, code_length: int) -> MemoryPlan:
         config = self.model_config(request, d, code_length)
-        n, r = request.n_subjects_relations
-        chunk = min(n, SUBJECT_CHUNK)
-        return single_hop_plan(self.layout, request.family, config, n, r, code_length, chunk)
+        (n, r), family, layout = request.n_subjects_relations, request.family, self.layout
+        return single_hop_plan(
+            family,
+            config,
+            n,
+            code_length,
+            coherence_checked=layout.checks_coherence(n, r, family, code_length),
+            read_map_work=layout.relations.read_map_bytes(r, code_length, family),
+            in_place=layout.in_place,
+            chunk=min(n, SUBJECT_CHUNK),
+        )
 
 
 def model_config(

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct.codes.codebooks import Codebook
+from geoconstruct.codes.protocol import Codebook
 from geoconstruct.model.selector import selector_mlp
 from geoconstruct.model.transformer import Weights
 

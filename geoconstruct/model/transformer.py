@@ -32,6 +32,7 @@ import numpy.typing as npt
 from array_api_compat import array_namespace, device, is_array_api_obj
 
 from geoconstruct._validation import InputTypeError, require_choice, require_int
+from geoconstruct.facts import generator
 from geoconstruct.model.linear_maps import LinearMap
 
 __all__ = [
@@ -202,7 +203,7 @@ def random_weights(
     scale : float
         Multiplies every standard deviation.
     """
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     weights = {}
     for name, shape in config.weight_shapes().items():
         fan_in = shape[-2] if len(shape) >= 2 else 1

@@ -38,8 +38,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct.codes.codebooks import Codebook, GridCodes, coherence
-from geoconstruct.facts import Facts
+from geoconstruct.codes.protocol import GRAM_BLOCK_ROWS, Codebook, coherence
+from geoconstruct.codes.registry import codebook_family
+from geoconstruct.facts import Facts, generator
 from geoconstruct.model.transformer import TransformerConfig, Weights
 
 __all__ = [
@@ -54,7 +55,7 @@ FloatArray = npt.NDArray[np.float64]
 
 COHERENCE_WORK_LIMIT = 5 * 10**10
 """Largest ``M²·k`` for which the certificate computes a random codebook's coherence itself (a
-float64 Gram matrix in 4096-row blocks: about 20 s on two cores at the limit)."""
+float64 Gram matrix in ``GRAM_BLOCK_ROWS``-row blocks: about 20 s on two cores at the limit)."""
 
 MAX_CHUNK_SUBJECTS = 1 << 16
 """Most subjects per chunk of the certificate's pass over ``W_E``."""
@@ -127,7 +128,8 @@ def certificate_bytes(
 
     Per query a float64 margin and a flag; per chunk of subjects the rows, their product and the
     ``[n, R, k]`` temporaries; the codes and the unembedding's output rows with their temporaries;
-    with ``random_codes`` (gaussian or rademacher), a 4096-row block of their Gram matrix.
+    with ``random_codes`` (gaussian or rademacher), a ``GRAM_BLOCK_ROWS``-row block of their
+    Gram matrix.
 
     Parameters
     ----------
@@ -146,7 +148,9 @@ def certificate_bytes(
     per_chunk = chunk * (3 * d_model + 2 * columns + 12 * layout.n_relations)
     unembedding = 4 * k * config.d_vocab + 2 * config.d_vocab + 2 * layout.n_attributes * k
     small = 4 * (d_model + config.d_mlp) * d_model + 4 * layout.n_relations**2 * k
-    gram = 2 * min(layout.n_attributes, 4096) * layout.n_attributes if random_codes else 0
+    gram = (
+        2 * min(layout.n_attributes, GRAM_BLOCK_ROWS) * layout.n_attributes if random_codes else 0
+    )
     return 8 * (per_chunk + unembedding + small + gram) + 9 * n_queries
 
 
@@ -371,7 +375,11 @@ def _decoding_geometry(
 
     if codebook.decoding == "nearest_neighbour":
         bits = round(math.log2(2 * codebook.coordinate_bound))
-        grid = GridCodes(bits=bits).build(layout.n_attributes, k, np.random.default_rng(0))
+        grid = codebook_family(codebook.family, bits=bits).build(
+            layout.n_attributes,
+            k,
+            generator(0),  # deterministic: nothing is drawn
+        )
         if not np.array_equal(codes, grid.codes):
             return "the nearest-neighbour codes are not the grid family's distinct integer codes"
         squared_norms = np.einsum("mk,mk->m", codes, codes)

@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
+from geoconstruct.facts import generator
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.verification.certificate import Certificate
 from geoconstruct.verification.evaluation import (
@@ -49,13 +50,17 @@ from geoconstruct.verification.report import RecallReport, accuracy_interval
 __all__ = [
     "ACCURACY_WORK_LIMIT",
     "BASES",
+    "CHAIN_SAMPLE_SIZE",
     "EXACT_WORK_LIMIT",
+    "MAX_EXHAUSTIVE_QUERIES",
     "PILOT_SIZE",
     "SAMPLE_SIZE",
+    "TABLE_SAMPLE_SIZE",
     "Checkable",
     "OpenQueries",
     "Verdict",
     "certify_first",
+    "chain_sample",
     "check_recall",
     "combined_basis",
     "exact_work",
@@ -78,7 +83,18 @@ query; past it the accuracy is estimated from :data:`SAMPLE_SIZE` queries, with 
 interval, and labelled sampled."""
 
 SAMPLE_SIZE = 10_000
-"""Queries a sampled check draws (without replacement); every one must be answered."""
+"""Queries a sampled check draws (without replacement); every one must be answered (and a
+tradeoff row's sample)."""
+
+MAX_EXHAUSTIVE_QUERIES = 10**7
+"""Chain-of-thought queries (``N·R^H``) checked one by one at most; beyond, a seeded sample of
+:data:`CHAIN_SAMPLE_SIZE` (:func:`chain_sample`)."""
+
+CHAIN_SAMPLE_SIZE = 100_000
+"""Chains a sampled multi-hop check draws."""
+
+TABLE_SAMPLE_SIZE = 2_000
+"""Queries a row of the baselines table checks when there are more (a seeded sample)."""
 
 PILOT_SIZE = 500
 """Queries a pilot runs: the time estimate of a long pass scales its time."""
@@ -155,9 +171,7 @@ def sample_queries(total: int, sample: int | None, seed: int) -> npt.NDArray[np.
     seed = require_int("seed", seed, minimum=0)
     if sample >= total:
         return None
-    ids: npt.NDArray[np.int64] = np.random.default_rng(seed).choice(
-        total, size=sample, replace=False
-    )
+    ids: npt.NDArray[np.int64] = generator(seed).choice(total, size=sample, replace=False)
     return ids.astype(np.int64)
 
 
@@ -213,6 +227,29 @@ def sample_size_for(
     if query_work(config, n_open) <= exact_work_limit or sample_size >= n_open:
         return None
     return sample_size
+
+
+def chain_sample(
+    total: int, max_queries: int = MAX_EXHAUSTIVE_QUERIES, sample: int = CHAIN_SAMPLE_SIZE
+) -> int | None:
+    """The chains a multi-hop check runs: None (every one) up to ``max_queries``, else a seeded
+    sample of ``sample``.
+
+    Parameters
+    ----------
+    total : int
+        Chains there are.
+    max_queries : int
+        Every chain up to this many.
+    sample : int
+        Chains a sampled check draws.
+
+    Examples
+    --------
+    >>> chain_sample(4096 * 4**2), chain_sample(10**8)
+    (None, 100000)
+    """
+    return None if total <= max_queries else sample
 
 
 def sample_for(
@@ -476,11 +513,7 @@ def check_recall(
         config, open_queries.size, exact_work_limit=exact_work_limit, sample_size=sample_size
     )
     drawn = sample_queries(open_queries.size, sample, seed)
-    order = (
-        np.random.default_rng(seed).permutation(open_queries)
-        if drawn is None
-        else open_queries[drawn]
-    )
+    order = generator(seed).permutation(open_queries) if drawn is None else open_queries[drawn]
     n_checked, n_correct = 0, 0
     if order.size:
         chunk_bytes = plan_chunk_bytes(config, order.size, memory_budget, "this check")

@@ -26,10 +26,11 @@ import numpy as np
 
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.analysis.output.tables import Columns
-from geoconstruct.codes.codebooks import CodebookFamily
+from geoconstruct.codes.protocol import CodebookFamily
 from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.single_hop import construct_single_hop
 from geoconstruct.constructions.single_hop_sizes import proven_dimension
+from geoconstruct.facts import generator
 from geoconstruct.verification.evaluation import (
     CHUNK_BYTES,
     bytes_per_prompt,
@@ -214,7 +215,7 @@ def _unembedding_reference(construction: Construction, repeats: int) -> float:
     """
     config = construction.config
     n_prompts = construction.facts.n_facts
-    rng = np.random.default_rng(0)
+    rng = generator(0)
     prompts = rng.standard_normal((n_prompts, config.d_model), dtype=np.float32)
     unembedding = rng.standard_normal((config.d_model, config.d_vocab), dtype=np.float32)
     chunk_rows = max(1, CHUNK_BYTES // (4 * config.d_vocab + bytes_per_prompt(config)))

@@ -39,7 +39,7 @@ from geoconstruct.analysis.theory.bounds import (
     per_subject_bits,
     per_subject_min_dimension,
 )
-from geoconstruct.codes.codebooks import coherence
+from geoconstruct.codes.protocol import coherence
 from geoconstruct.constructions.layouts import resolve_layout
 from geoconstruct.constructions.single_hop import construct_single_hop
 from geoconstruct.constructions.single_hop_sizes import DEFAULT_CODEBOOK, DEFAULT_LAYOUT

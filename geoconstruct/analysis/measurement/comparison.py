@@ -39,6 +39,7 @@ from geoconstruct.constructions.single_hop import construct_single_hop
 from geoconstruct.constructions.single_hop_sizes import proven_dimension, single_hop_config
 from geoconstruct.facts import random_facts
 from geoconstruct.model.transformer import ParameterSplit
+from geoconstruct.verification.policy import TABLE_SAMPLE_SIZE
 
 __all__ = ["MODELS", "BaselineRow", "baselines_table"]
 
@@ -97,7 +98,7 @@ def baselines_table(
     *,
     models: Iterable[str] = MODELS,
     seed: int = 0,
-    max_checked: int = 2_000,
+    max_checked: int = TABLE_SAMPLE_SIZE,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     progress: Callable[[int], None] | None = None,
 ) -> list[BaselineRow]:

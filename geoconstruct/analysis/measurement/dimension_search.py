@@ -40,7 +40,8 @@ from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, NoResultError, requi
 from geoconstruct.analysis.measurement.precision import numeric_format, quantize_construction
 from geoconstruct.analysis.measurement.sweeps import process_pool
 from geoconstruct.analysis.theory.prediction import has_prediction, predicted_code_length
-from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
+from geoconstruct.codes.protocol import CodebookFamily
+from geoconstruct.codes.registry import resolve_codebook
 from geoconstruct.constructions.layouts import Layout, resolve_layout
 from geoconstruct.constructions.single_hop import construct_single_hop
 from geoconstruct.constructions.single_hop_sizes import DEFAULT_CODEBOOK, DEFAULT_LAYOUT

@@ -20,13 +20,14 @@ from geoconstruct.analysis.measurement.dimension_search import run_dtype, table_
 from geoconstruct.analysis.measurement.precision import numeric_format, quantize
 from geoconstruct.analysis.output.tables import Columns
 from geoconstruct.analysis.theory.bounds import per_pass_bits_random, per_pass_min_dimension
-from geoconstruct.codes.codebooks import CodebookFamily
+from geoconstruct.codes.protocol import CodebookFamily
 from geoconstruct.constructions.multi_hop import (
     chain_count,
     construct_multi_hop,
     multi_hop_dimension,
 )
 from geoconstruct.verification.evaluation import ProgressCallback
+from geoconstruct.verification.policy import SAMPLE_SIZE
 
 __all__ = ["TradeoffRow", "tradeoff_table"]
 
@@ -92,7 +93,7 @@ def tradeoff_table(
     codebook: str | CodebookFamily = "grid",
     precision: str = "int8",
     seed: int = 0,
-    sample_size: int = 10_000,
+    sample_size: int = SAMPLE_SIZE,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     progress: ProgressCallback | None = None,
 ) -> list[TradeoffRow]:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from geoconstruct._validation import require_int
 from geoconstruct.constructions.queries import prompt_tokens, query_pairs
-from geoconstruct.facts import Facts
+from geoconstruct.facts import Facts, generator
 from geoconstruct.model.assembly import with_subject_rows
 from geoconstruct.model.transformer import TransformerConfig, Weights
 from geoconstruct.model.vocabulary import Vocabulary
@@ -101,7 +101,7 @@ def intervention_probe(
     seed = require_int("seed", seed, minimum=0)
     code_table = np.asarray(codes, dtype=np.float64)
     maps = np.asarray(read_maps, dtype=np.float64)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     subjects = np.arange(n_subjects)
     edited = rng.integers(n_relations, size=n_subjects)  # the relation each edit changes
     old = facts.permutations[edited, subjects]

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
+from geoconstruct.codes.protocol import CodebookFamily
+from geoconstruct.codes.registry import resolve_codebook
 from geoconstruct.constructions.construction import Construction, Guarantee
 from geoconstruct.constructions.single_hop import construct_single_hop, superpose
 from geoconstruct.constructions.single_hop_sizes import (

@@ -28,9 +28,7 @@ from __future__ import annotations
 import math
 
 from geoconstruct._validation import require_int, require_probability
-from geoconstruct.codes.codebooks import (
-    CodebookFamily,
-)
+from geoconstruct.codes.protocol import CodebookFamily
 from geoconstruct.codes.sphere import cap_fraction
 from geoconstruct.constructions.layouts import resolve_layout
 from geoconstruct.constructions.multi_hop import chain_count

@@ -29,7 +29,8 @@ import numpy as np
 from scipy import special
 
 from geoconstruct._validation import require_int, require_probability
-from geoconstruct.codes.codebooks import CodebookFamily, resolve_codebook
+from geoconstruct.codes.protocol import CodebookFamily
+from geoconstruct.codes.registry import resolve_codebook
 from geoconstruct.constructions.layouts import Layout, resolve_layout
 from geoconstruct.constructions.single_hop_sizes import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 
