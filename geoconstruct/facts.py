@@ -1,7 +1,7 @@
 """Facts: R random bijections ``π_r : [N] → [N]``, one per relation.
 
-A query ``(s, r)`` asks for the attribute ``π_r(s)``; there are ``N·R`` facts. Facts are drawn
-from a seed, so the same seed always gives the same facts.
+A query ``(s, r)`` asks for the attribute ``π_r(s)``; there are ``N·R`` facts, drawn from a
+seed.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ class Facts:
     Parameters
     ----------
     permutations : array_like of int, shape [n_relations, n_subjects]
-        Row ``r`` is a permutation of ``0 … n_subjects-1``. The array is copied and made
-        read-only.
+        Row ``r`` is a permutation of ``0 … n_subjects-1`` (copied, read-only).
 
     Raises
     ------
@@ -148,11 +147,6 @@ def seed_streams(seed: int) -> SeedStreams:
     facts, codes, read maps. The one place a seed is split, so that the same seed gives the same
     facts in every recipe, and bit-identical weights.
 
-    Parameters
-    ----------
-    seed : int
-        The seed to split.
-
     Examples
     --------
     >>> first, again = seed_streams(7), seed_streams(7)
@@ -166,13 +160,8 @@ def seed_streams(seed: int) -> SeedStreams:
 
 
 def generator(seed: int | np.random.Generator | np.random.SeedSequence) -> np.random.Generator:
-    """The one place, beside :func:`seed_streams`, where a seed becomes a random generator: for
-    samples, probes and test weights (a generator passes through).
-
-    Parameters
-    ----------
-    seed
-        See the glossary.
+    """Where a seed becomes a generator for samples, probes and test weights (the one site beside
+    :func:`seed_streams`; a generator passes through).
 
     Examples
     --------
@@ -189,10 +178,6 @@ def random_facts(
 
     Parameters
     ----------
-    n_subjects : int
-        N >= 1.
-    n_relations : int
-        R >= 1.
     seed : int, numpy.random.SeedSequence or numpy.random.Generator
         Every random choice flows from it; the same seed gives the same facts.
 
@@ -227,12 +212,6 @@ def require_facts(name: str, facts: object, n_subjects: int, n_relations: int) -
     ----------
     name : str
         The argument's name, for the error message.
-    facts : object
-        The value to check.
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
 
     Examples
     --------

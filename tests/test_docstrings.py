@@ -1,9 +1,12 @@
 """Every public function's docstring lists its options: each parameter in its numpy-style
-"Parameters" section (``name : type``, or ``a, b : type`` for several). Public: exported in a
-public module's ``__all__``, or a public method of a class so exported. An override whose own
-docstring has no Parameters section is read through the nearest ancestor's that has one (the
-numpy convention: the base documents the signature its overrides keep); its own signature is
-still the one checked, so a parameter the override adds must be documented."""
+"Parameters" section (``name : type``, or ``a, b : type`` for several), except the common
+parameters of the glossary (docs/glossary.md, which the API reference links to): those are
+documented once, there, and a docstring lists them only where they mean something else.
+Public: exported in a public module's ``__all__``, or a public method of a class so exported.
+An override whose own docstring has no Parameters section is read through the nearest
+ancestor's that has one (the numpy convention: the base documents the signature its overrides
+keep), and a method that delegates ("See :meth:`Relations.read_maps`.") through its target; its
+own signature is still the one checked, so a parameter the override adds must be documented."""
 
 from __future__ import annotations
 
@@ -56,14 +59,27 @@ def public_functions():
                         yield path, method, _parameters_documented_by(function, method_name)
 
 
+DELEGATE = re.compile(r"^See :(?:meth|func):`~?([\w.]+)`", re.M)
+
+
 def _parameters_documented_by(cls, name):
     """The docstring that documents the method's parameters: its own if it has a Parameters
-    section, else the nearest ancestor's that has one, else its own (or the one it inherits)."""
+    section, else the nearest ancestor's that has one, else the one of the method it says it
+    delegates to ("See :meth:`Relations.subject_dim`."), else its own (or the one it inherits)."""
     for owner in cls.__mro__:
         method = vars(owner).get(name)
         if method is not None and method.__doc__ and SECTION.search(inspect.getdoc(method)):
             return inspect.getdoc(method)
-    return inspect.getdoc(getattr(cls, name)) or ""
+    own = inspect.getdoc(getattr(cls, name)) or ""
+    delegate = DELEGATE.search(own)
+    if delegate is not None:
+        module = importlib.import_module(cls.__module__)
+        target = module
+        for part in delegate.group(1).split("."):
+            target = getattr(target, part, None)
+        if target is not None and SECTION.search(inspect.getdoc(target) or ""):
+            return inspect.getdoc(target)
+    return own
 
 
 def test_every_public_function_documents_every_parameter():
@@ -78,11 +94,19 @@ def test_every_public_function_documents_every_parameter():
                 for parameter in inspect.signature(function).parameters.values()
                 if parameter.kind is not parameter.VAR_POSITIONAL
                 and parameter.name not in ("self", "cls")
+                and parameter.name not in TERMS
                 and parameter.name not in documented(docstring)
             ]
         )
     }
     assert not undocumented
+
+
+def test_a_delegating_method_is_read_through_its_target():
+    from geoconstruct.constructions.layouts import Layout
+
+    docstring = _parameters_documented_by(Layout, "read_maps")  # "See :meth:`Relations...`"
+    assert {"n_keys", "codebook", "rng"} <= documented(docstring)
 
 
 def test_the_check_reads_numpy_sections():
@@ -105,6 +129,7 @@ def test_the_check_reads_numpy_sections():
     assert documented("Summary naming n_subjects.") == set()
     glossary = "Parameters\n----------\nseed, not_a_term\n    See the glossary.\n"
     assert documented(glossary) == {"seed"}  # a name the glossary does not define is missing
+    assert "n_subjects" in TERMS and "not_a_term" not in TERMS
 
 
 def test_the_glossary_is_linked_from_the_api_reference():

@@ -23,8 +23,9 @@
     Construction, certified and exact recall timed beside same-run references (see
     :mod:`geoconstruct.analysis.measurement.bench`).
 ``geoconstruct demo``
-    The README's main job: a 10,000 × 8 construction with its recall report, then a small table
-    of dimensions and recall across sizes, layouts and codebooks.
+    The README's main job: a construction of N = 10,000 subjects and R = 4 relations with its
+    recall report, then a small table of dimensions and recall across sizes, layouts and
+    codebooks.
 
 Errors in the arguments print one line to stderr and exit with status 2.
 """

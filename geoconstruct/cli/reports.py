@@ -167,23 +167,6 @@ def single_hop_summary(
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    d : int, optional
-        d_model; None builds at the proved dimension.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
-    seed : int
-        Seeds every random choice (facts, codes, read maps, samples).
-    dtype : str or numpy dtype
-        ``"float64"`` or ``"float32"``: the weights' dtype.
-    memory_budget : int
-        Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
     method : str
         ``"exact"`` (the forward pass on every query), ``"sampled"``, or ``"certified"`` (margins
         bounded fact by fact, the rest to the forward pass).
@@ -193,12 +176,6 @@ def single_hop_summary(
     sample : int, optional
         Queries checked per seed, a seeded uniform sample; None checks every query (up to the work
         limit).
-    backend : str
-        Where the forward pass runs: ``"numpy"`` or ``"torch"``.
-    device : str
-        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
-    progress : callable, optional
-        Called with the number of facts checked as each chunk finishes.
     on_estimate : callable, optional
         Called with the estimated seconds of the recall, and ``construction.uncertifiable``,
         before it starts.
@@ -350,13 +327,6 @@ def estimated_recall_seconds(
     :data:`~geoconstruct.verification.policy.PILOT_SIZE` queries; the
     estimate scales its time to ``construction.total_queries``.
 
-    Parameters
-    ----------
-    construction : Construction
-        A built model.
-    memory_budget : int
-        Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
-
     Examples
     --------
     >>> construction = construct_single_hop(2000, 4, 40, layout="block", codebook="grid")
@@ -390,28 +360,15 @@ def multi_hop_summary(
     ----------
     n_entities : int
         N, the number of entities.
-    n_relations : int
-        R, the number of relations.
     hops : int
         H, hops per query.
     steps : int
         L, forward passes per query (chain of thought).
-    d : int, optional
-        d_model; None builds at the smallest that can be assembled.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
-    seed : int
-        Seeds every random choice (facts, codes, read maps, samples).
-    dtype : str or numpy dtype
-        ``"float64"`` or ``"float32"``: the weights' dtype.
     max_queries : int, optional
         Check a seeded sample of this many queries when there are more; None checks every query.
     sample : int, optional
         Queries checked per seed, a seeded uniform sample; None checks every query (up to the work
         limit).
-    memory_budget : int
-        Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
 
     Examples
     --------
@@ -537,14 +494,6 @@ def bounds_summary(n_subjects: int, n_relations: int, bits: int = 8) -> BoundsSu
     Any ``bits >= 1`` bounds; grid digits are at most 16 bits wide, so from 17 bits on the grid
     row uses 16-bit digits. ``N >= 2``: with one subject every bound is 0 and no ratio is defined.
 
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    bits : int
-        p, bits per parameter (or per code coordinate).
 
     Examples
     --------

@@ -222,40 +222,18 @@ class TraceCode:
         return coherence_bound(self.m, 2 * self.t + 1)
 
     def interference(self, n_relations: int) -> float:
-        """``μ + 2(R-1)·μ_cross``: the superposed layout's margin is at least ``1 - this``.
-
-        Parameters
-        ----------
-        n_relations : int
-            R, the number of relations.
-        """
+        """``μ + 2(R-1)·μ_cross``: the superposed layout's margin is at least ``1 - this``."""
         return self.coherence_bound + 2 * (n_relations - 1) * self.crosstalk_bound
 
     def codes(self, n_codes: int, code_length: int) -> FloatArray:
-        """The first ``n_codes`` words as ±1/√n rows, zero-padded to ``code_length``.
-
-        Parameters
-        ----------
-        n_codes : int
-            How many codes, at most the code's capacity.
-        code_length : int
-            k, the length of each attribute code.
-        """
+        """The first ``n_codes`` words as ±1/√n rows, zero-padded to ``code_length``."""
         words = trace_words(np.arange(n_codes), self.m, self.degrees)
         codes = np.zeros((n_codes, code_length))
         codes[:, : self.length] = (1.0 - 2.0 * words) / math.sqrt(self.length)
         return codes
 
     def relation_signs(self, n_relations: int, code_length: int) -> FloatArray:
-        """``s_r = (-1)^Tr(b_r·x^(2t+1))`` with ``b_r`` the r-th field element, +1 on padding.
-
-        Parameters
-        ----------
-        n_relations : int
-            R, the number of relations.
-        code_length : int
-            k, the length of each attribute code.
-        """
+        """``s_r = (-1)^Tr(b_r·x^(2t+1))`` with ``b_r`` the r-th field element, +1 on padding."""
         if n_relations > 1 << self.m:
             raise ValueError(f"at most 2^m = {1 << self.m} relations, got {n_relations}")
         messages = np.arange(n_relations)

@@ -84,10 +84,6 @@ def exact_grid_logits(bits: int, code_length: int, significand: int) -> bool:
 
     Parameters
     ----------
-    bits : int
-        p, bits per parameter (or per code coordinate).
-    code_length : int
-        k, the length of each attribute code.
     significand : int
         m, the significand's bits (53 in float64, 24 in float32).
 
@@ -347,10 +343,6 @@ class BCHCodes(_UnitCodes):
 
         Parameters
         ----------
-        n_codes : int
-            How many codes (the attributes).
-        n_relations : int
-            R, the number of relations.
         max_length : int, optional
             The longest code allowed.
         """

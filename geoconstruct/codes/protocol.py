@@ -1,9 +1,10 @@
 """What a construction asks of codes: a built :class:`Codebook`, and the :class:`CodebookFamily`
 rule that builds one at any size.
 
-The families themselves live in :mod:`~geoconstruct.codes.codebooks` (grid, gaussian,
-rademacher, bch), with the registry that names them. Everything outside ``codes/`` talks to a
-family through :class:`CodebookFamily`'s attributes and never tests its class.
+The families themselves live in :mod:`~geoconstruct.codes.codebooks`, and
+:mod:`~geoconstruct.codes.registry` names them (``CODEBOOK_NAMES``). Everything outside
+``codes/`` talks to a family through :class:`CodebookFamily`'s attributes and never imports its
+class (an import-linter contract).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Codebook:
     Attributes
     ----------
     family : str
-        ``"grid"``, ``"gaussian"`` or ``"rademacher"``.
+        The family's name (one of ``codes.registry.CODEBOOK_NAMES``).
     codes : ndarray, shape [n_codes, code_length]
         Row ``a`` is ``u_a``; read-only.
     decoding : {"inner_product", "nearest_neighbour"}
@@ -196,12 +197,13 @@ class CodebookFamily(ABC):
 
     The one place where families differ. Constructions, layouts, tables and the command line ask
     these attributes and never test a family's class, so a new family is a subclass (a frozen
-    dataclass) and an entry in :data:`FAMILIES`.
+    dataclass) and an entry in :data:`~geoconstruct.codes.registry.FAMILIES`.
 
     Attributes
     ----------
     name : str
-        The family's name, as :func:`resolve_codebook` and ``--codebook`` spell it.
+        The family's name, as :func:`~geoconstruct.codes.registry.resolve_codebook` and
+        ``--codebook`` spell it.
     options : tuple of str
         The keyword arguments its constructor takes (the command line's ``--bits`` and
         ``--max-coherence``).
@@ -239,66 +241,28 @@ class CodebookFamily(ABC):
         """The family a construction stored in a ``bits``-bit integer format builds (itself,
         unless its codes are integers whose width can follow the format).
 
-        Parameters
-        ----------
-        bits : int
-            p, bits per parameter (or per code coordinate).
         """
         return self
 
     @abstractmethod
     def min_code_length(self, n_codes: int) -> int:
-        """Smallest k at which codes built carry the family's decoding guarantee.
-
-        Parameters
-        ----------
-        n_codes : int
-            How many codes (the attributes).
-        """
+        """Smallest k at which codes built carry the family's decoding guarantee."""
 
     def shortest_code_length(self, n_codes: int) -> int:
-        """Smallest k at which :meth:`build` can produce ``n_codes`` codes at all.
-
-        Parameters
-        ----------
-        n_codes : int
-            How many codes (the attributes).
-        """
+        """Smallest k at which :meth:`build` can produce ``n_codes`` codes at all."""
         return self.min_code_length(n_codes)
 
     def coherent_at(self, n_codes: int, code_length: int) -> bool:
-        """Whether codes built at this length carry the family's decoding guarantee.
-
-        Parameters
-        ----------
-        n_codes : int
-            How many codes (the attributes).
-        code_length : int
-            k, the length of each attribute code.
-        """
+        """Whether codes built at this length carry the family's decoding guarantee."""
         return code_length >= self.min_code_length(n_codes)
 
     def check_dtype(self, code_length: int, dtype: str) -> None:  # noqa: B027 - accepts any
-        """Raise ``ValueError`` if codes of this length cannot be decoded as promised in dtype.
-
-        Parameters
-        ----------
-        code_length : int
-            k, the length of each attribute code.
-        dtype : str or numpy dtype
-            ``"float64"`` or ``"float32"``: the weights' dtype.
-        """
+        """Raise ``ValueError`` if codes of this length cannot be decoded as promised in dtype."""
 
     def superposed_code_length(self, n_codes: int, n_relations: int) -> int:
         """For families with :attr:`sign_read_maps`: the shortest code whose own structure
         bounds the crosstalk of ``n_relations`` superposed relations in closed form.
 
-        Parameters
-        ----------
-        n_codes : int
-            How many codes (the attributes).
-        n_relations : int
-            R, the number of relations.
         """
         raise NotImplementedError(f"{self.name} codes bring no sign read maps")
 
@@ -309,10 +273,6 @@ class CodebookFamily(ABC):
 
         Parameters
         ----------
-        n_codes : int
-            How many codes (the attributes).
-        code_length : int
-            k, the length of each attribute code.
         coherence_checked : bool
             Whether the draw checks the coherence (a Gram block beside the codes).
 
@@ -364,10 +324,6 @@ def check_code_length(family: CodebookFamily, n_codes: int, code_length: int) ->
     ----------
     family : CodebookFamily
         The family asked.
-    n_codes : int
-        How many codes.
-    code_length : int
-        k, the length of each attribute code.
 
     Raises
     ------

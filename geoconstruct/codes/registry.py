@@ -40,12 +40,6 @@ CODEBOOK_NAMES = tuple(FAMILIES)
 def resolve_codebook(codebook: str | CodebookFamily) -> CodebookFamily:
     """Turn a name into its default family; pass a family object through.
 
-    Parameters
-    ----------
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
-
     Examples
     --------
     >>> resolve_codebook("grid")

@@ -78,8 +78,6 @@ def key_length(n_subjects: int, kind: str) -> int:
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
     kind : str
         The baseline: ``"key_value"`` (a key-value MLP) or ``"outer_product"`` (an outer-product
         memory).
@@ -103,16 +101,9 @@ def baseline_dimension(
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
     kind : str
         The baseline: ``"key_value"`` (a key-value MLP) or ``"outer_product"`` (an outer-product
         memory).
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
 
     Examples
     --------
@@ -131,16 +122,9 @@ def baseline_parameters(
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
     kind : str
         The baseline: ``"key_value"`` (a key-value MLP) or ``"outer_product"`` (an outer-product
         memory).
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
 
     Examples
     --------
@@ -184,20 +168,11 @@ def construct_baseline(
 
     Parameters
     ----------
-    n_subjects, n_relations : int
-        N >= 1 and R >= 1.
+    codebook : str or CodebookFamily
+        Default ``"grid"``, the exact regime, unlike :func:`construct_single_hop`, whose default
+        is the paper's superposed gaussian codes.
     kind : {"key_value", "outer_product"}
         See the module docstring.
-    codebook : {"grid", "gaussian", "rademacher", "bch"} or a codebook family
-        The attribute codes the unembedding decodes. Default ``"grid"``, the exact regime, unlike
-        :func:`construct_single_hop`, whose default is the paper's superposed gaussian codes.
-    seed : int
-        Seeds the facts and the codebook (the same streams as :func:`construct_single_hop`, so the
-        same seed stores the same facts).
-    dtype : {"float64", "float32"} or a numpy dtype
-    facts : Facts, optional
-    memory_budget : int
-        Bytes the construction may allocate (default 8 GiB).
 
     Raises
     ------
@@ -263,8 +238,6 @@ def subject_keys(n_subjects: int, kind: str) -> FloatArray:
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
     kind : str
         The baseline: ``"key_value"`` (a key-value MLP) or ``"outer_product"`` (an outer-product
         memory).
@@ -295,18 +268,10 @@ def assemble(
     kind : str
         The baseline: ``"key_value"`` (a key-value MLP) or ``"outer_product"`` (an outer-product
         memory).
-    facts : Facts
-        The R bijections stored.
     codebook : Codebook
         The attribute codes, drawn.
     metadata : BaselineMetadata
         The construction's metadata (its codes, read maps and layout).
-    d : int
-        d_model, the residual width.
-    dtype : str or numpy dtype
-        ``"float64"`` or ``"float32"``: the weights' dtype.
-    seed : int
-        Seeds every random choice (facts, codes, read maps, samples).
     """
     n_subjects, n_relations = facts.n_subjects, facts.n_relations
     keys, k = metadata.subject_keys, codebook.code_length

@@ -78,13 +78,7 @@ class QueryFormat(Protocol):
     """How a construction is asked: the queries, their prompts, and recall over them."""
 
     def total_queries(self, construction: Construction) -> int:
-        """How many queries there are (``N·R`` single-hop, ``N·R^H`` chains).
-
-        Parameters
-        ----------
-        construction : Construction
-            The construction asked.
-        """
+        """How many queries there are (``N·R`` single-hop, ``N·R^H`` chains)."""
         ...
 
     @property
@@ -97,8 +91,6 @@ class QueryFormat(Protocol):
 
         Parameters
         ----------
-        construction : Construction
-            The construction asked.
         options : RecallOptions
             The options of :meth:`Construction.recall`.
         """
@@ -110,15 +102,7 @@ class QueryFormat(Protocol):
         ...
 
     def certify(self, construction: Construction, memory_budget: int) -> Certificate:
-        """Margin bounds fact by fact, from the weights, without the argmax.
-
-        Parameters
-        ----------
-        construction : Construction
-            The construction asked.
-        memory_budget : int
-            Bytes the work may take at its peak.
-        """
+        """Margin bounds fact by fact, from the weights, without the argmax."""
         ...
 
 
@@ -401,12 +385,8 @@ class Construction(Generic[M]):
 
         Parameters
         ----------
-        weights : mapping of str to array_like
-            Every weight, in TransformerLens names and the construction's shapes.
         change : str
             What replaced them, for the restated guarantee.
-        facts : Facts, optional
-            The facts the new weights store (default: the old ones).
         restated : Guarantee, optional
             What is proved about the new weights, where the caller knows.
 
@@ -456,8 +436,6 @@ class Construction(Generic[M]):
 
         Parameters
         ----------
-        facts
-            See the glossary.
         change : str
             Why, for the restated guarantee.
 
@@ -521,8 +499,6 @@ class Construction(Generic[M]):
             with it (``[N, 1]`` against ``[1, R]``: every pair).
         relations : array_like of int
             Relation ids.
-        memory_budget : int
-            Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
 
         Examples
         --------
@@ -546,8 +522,6 @@ class Construction(Generic[M]):
         ----------
         queries : array_like of int, optional
             Query ids ``q = r·N + s``; None means every query, in that order.
-        memory_budget : int
-            Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
 
         Examples
         --------
@@ -593,25 +567,11 @@ class Construction(Generic[M]):
         sample : int, optional
             Check a uniform sample of this many distinct queries drawn from ``seed`` instead of
             every query.
-        seed : int
-            Seeds the sample.
-        memory_budget : int
-            Bytes recall may allocate (default 8 GiB).
         max_failures : int
             How many failures to list in the report.
-        progress : callable, optional
-            Called with the number of prompts finished after each chunk of the forward pass.
         max_fallback : int, optional
             With ``"certified"``: refuse (``RuntimeError``) rather than run the forward pass on
             more than this many queries the certificate leaves open.
-        executor : concurrent.futures.Executor, optional
-            Run the forward pass's chunks as tasks of this executor (single-hop prompts): a
-            ``ProcessPoolExecutor``, or a dask.distributed ``client.get_executor()``.
-        backend : {"numpy", "torch"}
-            The numpy forward pass (the reference), or the same pass in torch (needs the ``tl``
-            or ``train`` extra), with the same argmax: the first index of equal maxima.
-        device : {"cpu", "cuda"}
-            Where the torch pass runs.
 
         Returns
         -------
@@ -653,11 +613,6 @@ class Construction(Generic[M]):
 
         See :mod:`~geoconstruct.verification.certificate`; ``recall(method="certified")`` builds
         on it. Single-hop prompts only.
-
-        Parameters
-        ----------
-        memory_budget : int
-            Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
 
         Raises
         ------

@@ -108,13 +108,9 @@ def disjoint_dimension(
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
     codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
+        Default ``"grid"``, the exact regime, unlike :func:`construct_single_hop`, whose default
+        is the paper's superposed gaussian codes.
 
     Examples
     --------
@@ -139,20 +135,10 @@ def construct_disjoint(
 
     Parameters
     ----------
-    n_subjects, n_relations : int
-        N >= 1 and R >= 1.
-    d : int
-        ``d_model``, at least :func:`disjoint_dimension`; codes take ``k = d // R − 1``.
     codebook : {"grid", "gaussian", "rademacher", "bch"} or a codebook family
         Random codes are drawn until their coherence meets the family's bound. Default ``"grid"``,
         the exact regime, unlike :func:`construct_single_hop`, whose default is the paper's
         superposed gaussian codes.
-    seed : int
-        Seeds the facts and the codes (the streams of :func:`~geoconstruct.construct_single_hop`).
-    dtype : {"float64", "float32"} or a numpy dtype
-    facts : Facts, optional
-    memory_budget : int
-        Bytes the construction may allocate (default 8 GiB).
 
     Raises
     ------
@@ -220,18 +206,10 @@ def assemble(
 
     Parameters
     ----------
-    facts : Facts
-        The R bijections stored.
     codebook : Codebook
         The attribute codes, drawn.
     metadata : DisjointMetadata
         The construction's metadata (its codes, read maps and layout).
-    d : int
-        d_model, the residual width.
-    dtype : str or numpy dtype
-        ``"float64"`` or ``"float32"``: the weights' dtype.
-    seed : int
-        Seeds every random choice (facts, codes, read maps, samples).
     """
     n_subjects, n_relations = facts.n_subjects, facts.n_relations
     k = codebook.code_length

@@ -137,23 +137,11 @@ class Layout:
         return self.readout.in_place
 
     def subject_dim(self, n_relations: int, code_length: int) -> int:
-        """``d_s`` (:meth:`Relations.subject_dim`).
-
-        Parameters
-        ----------
-        n_relations, code_length
-            See the glossary.
-        """
+        """See :meth:`Relations.subject_dim`."""
         return self.relations.subject_dim(n_relations, code_length)
 
     def dimension(self, n_relations: int, code_length: int) -> int:
-        """``d_model`` at code length k: ``d_s + R`` and the output's own width.
-
-        Parameters
-        ----------
-        n_relations, code_length
-            See the glossary.
-        """
+        """``d_model`` at code length k: ``d_s + R`` and the output's own width."""
         subject = self.subject_dim(n_relations, code_length)
         return subject + n_relations + self.readout.output_dim(code_length)
 
@@ -161,62 +149,27 @@ class Layout:
         """The largest code length whose :meth:`dimension` fits in ``d`` (its inverse; every
         width is linear in k).
 
-        Parameters
-        ----------
-        n_relations, d
-            See the glossary.
         """
         per_k = self.dimension(n_relations, 1) - self.dimension(n_relations, 0)
         return (d - self.dimension(n_relations, 0)) // per_k
 
     def residual_map(self, n_relations: int, code_length: int, d: int) -> ResidualMap:
-        """The named subspaces (:meth:`Readout.residual_map`).
-
-        Parameters
-        ----------
-        n_relations, code_length, d
-            See the glossary.
-        """
+        """The named subspaces (:meth:`Readout.residual_map`)."""
         subject = self.subject_dim(n_relations, code_length)
         return self.readout.residual_map(subject, n_relations, code_length, d)
 
     def check_codebook(self, family: CodebookFamily, n_relations: int | None = None) -> None:
-        """Raise ``ValueError`` if the relations cannot use codes of this family.
-
-        Parameters
-        ----------
-        family : CodebookFamily
-            The codes' family.
-        n_relations : int, optional
-            R, where known.
-        """
+        """See :meth:`Relations.check_codebook`."""
         self.relations.check_codebook(family, n_relations)
 
     def min_code_length(self, n_subjects: int, n_relations: int, family: CodebookFamily) -> int:
-        """The shortest code with a proof (:meth:`Relations.min_code_length`).
-
-        Parameters
-        ----------
-        n_subjects, n_relations
-            See the glossary.
-        family : CodebookFamily
-            The codes' family.
-        """
+        """See :meth:`Relations.min_code_length`."""
         return self.relations.min_code_length(n_subjects, n_relations, family)
 
     def shortest_code_length(
         self, n_subjects: int, n_relations: int, family: CodebookFamily
     ) -> int:
-        """The shortest code the construction can be assembled with (no proof below
-        :meth:`min_code_length`: recall is measured).
-
-        Parameters
-        ----------
-        n_subjects, n_relations
-            See the glossary.
-        family : CodebookFamily
-            The codes' family.
-        """
+        """See :meth:`Relations.shortest_code_length`."""
         return self.relations.shortest_code_length(n_subjects, n_relations, family)
 
     def checks_coherence(
@@ -227,8 +180,6 @@ class Layout:
 
         Parameters
         ----------
-        n_subjects, n_relations, code_length
-            See the glossary.
         family : CodebookFamily
             The codes' family.
         """
@@ -245,10 +196,6 @@ class Layout:
         ----------
         family : CodebookFamily
             The codes' family.
-        n_codes : int
-            How many codes (the attributes).
-        code_length, n_relations
-            See the glossary.
         rng : numpy.random.Generator
             The codes' random stream (unused by deterministic families).
         """
@@ -267,8 +214,6 @@ class Layout:
 
         Parameters
         ----------
-        n_subjects, n_relations, code_length
-            See the glossary.
         family : CodebookFamily
             The codes' family.
         """
@@ -288,27 +233,11 @@ class Layout:
         )
 
     def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:
-        """``B_c`` for every selector key (:meth:`Relations.read_maps`).
-
-        Parameters
-        ----------
-        n_keys : int
-            How many read maps.
-        codebook : Codebook
-            The attribute codes, drawn.
-        rng : numpy.random.Generator
-            The read maps' random stream.
-        """
+        """See :meth:`Relations.read_maps`."""
         return self.relations.read_maps(n_keys, codebook, rng)
 
     def sign_read_maps(self, codebook: Codebook) -> bool:
-        """Whether the read maps are a trace code's relation signs (a certificate hint).
-
-        Parameters
-        ----------
-        codebook : Codebook
-            The attribute codes, drawn.
-        """
+        """See :meth:`Relations.sign_read_maps`."""
         return self.relations.sign_read_maps(codebook)
 
     def uncertifiable(self, family: CodebookFamily, n_relations: int) -> str | None:
@@ -319,8 +248,6 @@ class Layout:
         ----------
         family : CodebookFamily
             The attribute codes' family.
-        n_relations
-            See the glossary.
 
         Examples
         --------
@@ -333,15 +260,7 @@ class Layout:
         return self.relations.uncertifiable(family, n_relations)
 
     def selector_reads(self, residual: ResidualMap, read_maps: FloatArray) -> FloatArray:
-        """What selector key c reads (:meth:`Readout.selector_reads`).
-
-        Parameters
-        ----------
-        residual : ResidualMap
-            The residual stream's named subspaces.
-        read_maps : ndarray, shape [n_keys, subject_dim, k]
-            B_c in the subject subspace.
-        """
+        """See :meth:`Readout.selector_reads`."""
         return self.readout.selector_reads(residual, read_maps)
 
     def gate_scale(self, codebook: Codebook, n_relations: int) -> float:
@@ -352,21 +271,11 @@ class Layout:
         ----------
         codebook : Codebook
             The attribute codes, drawn.
-        n_relations
-            See the glossary.
         """
         return self.readout.copies * self.relations.selected_bound(codebook, n_relations)
 
     def output_norm(self, codebook: Codebook, n_relations: int) -> float:
-        """A bound on ``‖y‖`` over every set of facts (:meth:`Relations.output_norm`).
-
-        Parameters
-        ----------
-        codebook : Codebook
-            The attribute codes, drawn.
-        n_relations
-            See the glossary.
-        """
+        """See :meth:`Relations.output_norm`."""
         return self.relations.output_norm(codebook, n_relations)
 
 
@@ -384,11 +293,6 @@ LAYOUTS: dict[str, Layout] = {
 
 def resolve_layout(layout: str | Layout) -> Layout:
     """Turn a layout name into its object; pass a :class:`Layout` through.
-
-    Parameters
-    ----------
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
 
     Examples
     --------

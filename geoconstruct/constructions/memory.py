@@ -69,13 +69,7 @@ class MemoryPlan:
 
 
 def weight_bytes(config: TransformerConfig) -> int:
-    """Every weight array in the config's dtype (zero pages are counted though never touched).
-
-    Parameters
-    ----------
-    config : TransformerConfig
-        The model's hyper-parameters.
-    """
+    """Every weight array in the config's dtype (zero pages are counted though never touched)."""
     return int(config.n_params() * np.dtype(config.dtype).itemsize)
 
 
@@ -90,8 +84,6 @@ def selector_bytes(d_model: int, n_keys: int, code_length: int, *, in_place: boo
         The residual width.
     n_keys : int
         The selector's keys (relations, or chain keys).
-    code_length : int
-        k, the length of each attribute code.
     in_place : bool
         Whether the selector reads out in the subject subspace (the read maps lifted twice).
     """
@@ -121,10 +113,6 @@ def single_hop_plan(
     ----------
     family : CodebookFamily
         The codes' family.
-    config : TransformerConfig
-        The model built (``d_mlp = 2·R·k``, ``d_head = d_s``).
-    n_subjects, code_length
-        See the glossary.
     coherence_checked : bool
         Whether the codes are drawn until coherent.
     read_map_work : int

@@ -119,8 +119,6 @@ def chain_count(n_relations: int, max_length: int) -> int:
 
     Parameters
     ----------
-    n_relations : int
-        R, the number of relations.
     max_length : int
         g, the longest chain one pass answers.
 
@@ -142,8 +140,6 @@ def chain_keys(n_relations: int, max_length: int) -> IntArray:
 
     Parameters
     ----------
-    n_relations : int
-        R, the number of relations.
     max_length : int
         g, the longest chain one pass answers.
 
@@ -236,17 +232,13 @@ def multi_hop_dimension(
     ----------
     n_entities : int
         N, the number of entities.
-    n_relations : int
-        R, the number of relations.
+    codebook : str or CodebookFamily
+        Default ``"grid"``, the exact regime, unlike :func:`construct_single_hop`, whose default
+        is the paper's superposed gaussian codes.
     hops : int
         H, hops per query.
     steps : int
         L, forward passes per query (chain of thought).
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
 
     Examples
     --------
@@ -280,28 +272,13 @@ def construct_multi_hop(
     ----------
     n_entities : int
         N >= 1 entities.
-    n_relations : int
-        R >= 1 relations, each a permutation of the entities.
+    codebook : str or CodebookFamily
+        Default ``"grid"``, the exact regime, unlike :func:`construct_single_hop`, whose default
+        is the paper's superposed gaussian codes.
     hops : int
         H >= 1, the relations in a query.
     steps : int
         L in ``1..H``: forward passes (chain-of-thought steps) per query; ``g = ⌈H/L⌉``.
-    d : int
-        ``d_model``; at least :func:`multi_hop_dimension`. A larger ``d`` takes the longest code
-        that fits.
-    layout : {"block"}
-        One k-slot per chain (the only multi-hop layout; the single-hop default, superposed,
-        has no multi-hop version).
-    codebook : {"grid", "gaussian", "rademacher", "bch"} or a codebook family
-        Default ``"grid"``, the exact regime, unlike :func:`construct_single_hop`, whose
-        default is the paper's superposed gaussian codes.
-    seed : int
-        Seeds the facts and the codebook, so the same seed gives bit-identical weights.
-    dtype : {"float64", "float32"} or a numpy dtype
-    facts : Facts, optional
-        Use these relations (N entities × R relations) instead of drawing them.
-    memory_budget : int
-        Bytes the construction may allocate (default 8 GiB).
 
     Returns
     -------
@@ -390,18 +367,10 @@ def assemble(
 
     Parameters
     ----------
-    facts : Facts
-        The R bijections stored.
     codebook : Codebook
         The attribute codes, drawn.
     metadata : MultiHopMetadata
         The construction's metadata (its codes, read maps and layout).
-    d : int
-        d_model, the residual width.
-    dtype : str or numpy dtype
-        ``"float64"`` or ``"float32"``: the weights' dtype.
-    seed : int
-        Seeds every random choice (facts, codes, read maps, samples).
     """
     n, n_relations = facts.n_subjects, facts.n_relations
     g, bound, k = metadata.hops_per_pass, metadata.attention_bound, codebook.code_length

@@ -56,73 +56,31 @@ class Recipe(Protocol):
     """
 
     def check(self, request: Sizes) -> None:
-        """Refuse a family (or size) the recipe cannot build, with the reason.
-
-        Parameters
-        ----------
-        request
-            See the glossary.
-        """
+        """Refuse a family (or size) the recipe cannot build, with the reason."""
         ...
 
     def describe(self, request: Sizes) -> str:
-        """The construction in words, for the error below its minimum d.
-
-        Parameters
-        ----------
-        request
-            See the glossary.
-        """
+        """The construction in words, for the error below its minimum d."""
         ...
 
     def minimum_dimension(self, request: Sizes) -> int:
-        """The smallest ``d`` the recipe can assemble.
-
-        Parameters
-        ----------
-        request
-            See the glossary.
-        """
+        """The smallest ``d`` the recipe can assemble."""
         ...
 
     def default_dimension(self, request: Sizes) -> int:
-        """The ``d`` built when none is given, the smallest with a proof.
-
-        Parameters
-        ----------
-        request
-            See the glossary.
-        """
+        """The ``d`` built when none is given, the smallest with a proof."""
         ...
 
     def code_length_at(self, request: Sizes, d: int) -> int:
-        """The code length k the recipe takes at ``d``.
-
-        Parameters
-        ----------
-        request, d
-            See the glossary.
-        """
+        """The code length k the recipe takes at ``d``."""
         ...
 
     def memory_plan(self, request: Sizes, d: int, code_length: int) -> MemoryPlan:
-        """The peak bytes of the build, by part.
-
-        Parameters
-        ----------
-        request, d, code_length
-            See the glossary.
-        """
+        """The peak bytes of the build, by part."""
         ...
 
     def draw(self, request: Sizes, code_length: int, streams: SeedStreams) -> tuple[Codebook, Any]:
-        """The codes and the recipe's metadata (read maps, bounds, guarantee), from ``streams``.
-
-        Parameters
-        ----------
-        request, code_length, streams
-            See the glossary.
-        """
+        """The codes and the recipe's metadata (read maps, bounds, guarantee), from ``streams``."""
         ...
 
     def assemble(
@@ -132,8 +90,6 @@ class Recipe(Protocol):
 
         Parameters
         ----------
-        facts, d, dtype, seed
-            See the glossary.
         codes : Codebook
             The attribute codes drawn.
         metadata : object
@@ -154,12 +110,6 @@ def sizes(
 
     Parameters
     ----------
-    n_subjects, n_relations : int
-        N >= 1 and R >= 1.
-    codebook : str or CodebookFamily
-        The family by name, or configured.
-    dtype : str or numpy dtype
-        ``"float64"`` or ``"float32"``.
     subjects_name : str
         What N is called in an error (``"n_entities"`` for multi-hop).
 
@@ -191,16 +141,6 @@ def build(
     ----------
     recipe : Recipe
         The recipe's spec.
-    request : Sizes
-        From :func:`sizes`.
-    d : int or None
-        ``d_model``.
-    seed : int
-        Seeds the facts, the codes and the read maps (independent streams).
-    facts : Facts or None
-        Store these instead of drawing them.
-    memory_budget : int
-        Bytes the build may allocate.
 
     Raises
     ------

@@ -65,10 +65,6 @@ def query_pairs(
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
     queries : ndarray of int, optional
         Query ids ``q = r·N + s``; None means every query.
 
@@ -117,13 +113,7 @@ class SingleHopQueries:
     single_hop: bool = dataclasses.field(default=True, init=False)
 
     def total_queries(self, construction: Construction) -> int:
-        """``N·R``: one query a fact.
-
-        Parameters
-        ----------
-        construction : Construction
-            The construction asked.
-        """
+        """``N·R``: one query a fact."""
         return construction.facts.n_facts
 
     def prompts(
@@ -133,8 +123,6 @@ class SingleHopQueries:
 
         Parameters
         ----------
-        construction : Construction
-            A built model.
         queries : ndarray of int, optional
             Query ids ``q = r·N + s``; None means every query.
         """
@@ -151,8 +139,6 @@ class SingleHopQueries:
 
         Parameters
         ----------
-        construction : Construction
-            The construction asked.
         subjects : array_like of int
             Subject ids: the length of ``relations``, one id, or a shape that broadcasts
             with it (``[N, 1]`` against ``[1, R]``: every pair).
@@ -168,8 +154,6 @@ class SingleHopQueries:
 
         Parameters
         ----------
-        construction : Construction
-            The construction asked.
         subjects : array_like of int
             Subject ids: the length of ``relations``, one id, or a shape that broadcasts
             with it (``[N, 1]`` against ``[1, R]``: every pair).
@@ -190,15 +174,11 @@ class SingleHopQueries:
 
         Parameters
         ----------
-        construction : Construction
-            A built model.
         subjects : array_like of int
             Subject ids: the length of ``relations``, one id, or a shape that broadcasts
             with it (``[N, 1]`` against ``[1, R]``: every pair).
         relations : array_like of int
             Relation ids.
-        memory_budget : int
-            Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
         """
         facts = construction.facts
         subject_ids = require_ids("subjects", subjects, facts.n_subjects)
@@ -232,12 +212,8 @@ class SingleHopQueries:
 
         Parameters
         ----------
-        construction : Construction
-            A built model.
         queries : ndarray of int, optional
             Query ids ``q = r·N + s``; None means every query.
-        memory_budget : int
-            Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
         """
         tokens, answers = self.prompts(construction, queries)
         config = construction.config
@@ -248,13 +224,7 @@ class SingleHopQueries:
         return margins
 
     def prompt_layout(self, construction: Construction) -> PromptLayout:
-        """Where the tokens and the output subspace are: the claims the certificate checks.
-
-        Parameters
-        ----------
-        construction : Construction
-            A built model.
-        """
+        """Where the tokens and the output subspace are: the claims the certificate checks."""
         vocabulary = construction.vocabulary
         return PromptLayout(
             n_subjects=vocabulary.n_subjects,
@@ -267,15 +237,7 @@ class SingleHopQueries:
         )
 
     def certify(self, construction: Construction, memory_budget: int) -> Certificate:
-        """Margin bounds fact by fact from the weights (``proofs/certified_recall.md``).
-
-        Parameters
-        ----------
-        construction : Construction
-            The construction asked.
-        memory_budget : int
-            Bytes the work may take at its peak.
-        """
+        """Margin bounds fact by fact from the weights (``proofs/certified_recall.md``)."""
         codebook = construction.codebook
         layout = self.prompt_layout(construction)
         random_codes = resolve_codebook(codebook.family).random  # the family says, not flags
@@ -294,8 +256,6 @@ class SingleHopQueries:
 
         Parameters
         ----------
-        construction : Construction
-            The construction asked.
         options : RecallOptions
             The options of :meth:`Construction.recall`.
         """
@@ -373,13 +333,7 @@ class ChainOfThoughtQueries:
         return -(-self.hops // self.hops_per_pass)
 
     def total_queries(self, construction: Construction) -> int:
-        """``N·R^H``: every entity under every chain of H relations.
-
-        Parameters
-        ----------
-        construction : Construction
-            The construction asked.
-        """
+        """``N·R^H``: every entity under every chain of H relations."""
         return int(construction.facts.n_subjects * construction.facts.n_relations**self.hops)
 
     def queries(
@@ -389,8 +343,6 @@ class ChainOfThoughtQueries:
 
         Parameters
         ----------
-        construction : Construction
-            A built model.
         ids : ndarray of int, optional
             Query ids; None means every query.
         """
@@ -409,8 +361,6 @@ class ChainOfThoughtQueries:
 
         Parameters
         ----------
-        construction : Construction
-            A built model.
         entities : array_like of int
             Entity ids, broadcast against ``chains``.
         chains : array_like of int, shape [..., H]
@@ -435,18 +385,10 @@ class ChainOfThoughtQueries:
 
         Parameters
         ----------
-        construction : Construction
-            A built model.
         entities : array_like of int
             Entity ids, broadcast against ``chains``.
         chains : array_like of int, shape [..., H]
             Relation ids, first hop first.
-        memory_budget : int
-            Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
-        backend : str
-            Where the forward pass runs: ``"numpy"`` or ``"torch"``.
-        device : str
-            The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
         """
         facts = construction.facts
         n, n_relations = facts.n_subjects, facts.n_relations
@@ -489,15 +431,7 @@ class ChainOfThoughtQueries:
         return predicted, margins
 
     def certify(self, construction: Construction, memory_budget: int) -> Certificate:
-        """Refused: the certificate covers single-hop prompts.
-
-        Parameters
-        ----------
-        construction : Construction
-            The construction asked.
-        memory_budget : int
-            Bytes the work may take at its peak.
-        """
+        """Refused: the certificate covers single-hop prompts."""
         raise ValueError(
             "the certificate covers single-hop prompts; chains of thought are checked by the "
             "forward pass"
@@ -512,8 +446,6 @@ class ChainOfThoughtQueries:
 
         Parameters
         ----------
-        construction : Construction
-            A built model.
         options : object
             The options of :meth:`Construction.recall`.
         """

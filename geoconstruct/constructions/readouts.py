@@ -25,13 +25,7 @@ class Readout:
     copies: float  # read-outs the selector writes the difference of (the gate scale's factor)
 
     def output_dim(self, code_length: int) -> int:
-        """The output subspace's own width in ``d``: 0 in place, k separate.
-
-        Parameters
-        ----------
-        code_length
-            See the glossary.
-        """
+        """The output subspace's own width in ``d``: 0 in place, k separate."""
         raise NotImplementedError
 
     def residual_map(self, subject: int, n_relations: int, code_length: int, d: int) -> ResidualMap:
@@ -41,8 +35,6 @@ class Readout:
         ----------
         subject : int
             ``d_s``.
-        n_relations, code_length, d
-            See the glossary.
         """
         raise NotImplementedError
 

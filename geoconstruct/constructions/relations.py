@@ -32,13 +32,7 @@ class Relations:
     superposed: bool
 
     def subject_dim(self, n_relations: int, code_length: int) -> int:
-        """``d_s``, the subject subspace's width at code length k.
-
-        Parameters
-        ----------
-        n_relations, code_length
-            See the glossary.
-        """
+        """``d_s``, the subject subspace's width at code length k."""
         raise NotImplementedError
 
     def check_codebook(self, family: CodebookFamily, n_relations: int | None) -> None:
@@ -48,8 +42,6 @@ class Relations:
         ----------
         family : CodebookFamily
             The codes' family.
-        n_relations : int or None
-            R, where known.
         """
 
     def min_code_length(self, n_subjects: int, n_relations: int, family: CodebookFamily) -> int:
@@ -57,8 +49,6 @@ class Relations:
 
         Parameters
         ----------
-        n_subjects, n_relations
-            See the glossary.
         family : CodebookFamily
             The codes' family.
         """
@@ -71,21 +61,13 @@ class Relations:
 
         Parameters
         ----------
-        n_subjects, n_relations
-            See the glossary.
         family : CodebookFamily
             The codes' family.
         """
         return family.shortest_code_length(n_subjects)
 
     def uses_coherence(self, n_relations: int) -> bool:
-        """Whether a proof reads the codes' coherence bound.
-
-        Parameters
-        ----------
-        n_relations
-            See the glossary.
-        """
+        """Whether a proof reads the codes' coherence bound."""
         return True
 
     def proved_guarantee(
@@ -96,8 +78,6 @@ class Relations:
 
         Parameters
         ----------
-        n_subjects, n_relations, code_length
-            See the glossary.
         family : CodebookFamily
             The codes' family.
         """
@@ -122,8 +102,6 @@ class Relations:
 
         Parameters
         ----------
-        n_relations, code_length
-            See the glossary.
         family : CodebookFamily
             The codes' family.
         """
@@ -136,8 +114,6 @@ class Relations:
         ----------
         codebook : Codebook
             The attribute codes, drawn.
-        n_relations
-            See the glossary.
         """
         return codebook.coordinate_bound
 
@@ -148,8 +124,6 @@ class Relations:
         ----------
         codebook : Codebook
             The attribute codes, drawn.
-        n_relations
-            See the glossary.
         """
         return codebook.norm_bound
 
@@ -160,8 +134,6 @@ class Relations:
         ----------
         family : CodebookFamily
             The codes' family.
-        n_relations
-            See the glossary.
         """
         return None
 
@@ -324,8 +296,6 @@ def block_read_maps(n_keys: int, code_length: int) -> FloatArray:
     ----------
     n_keys : int
         How many k-slots (relations, or chain keys).
-    code_length : int
-        k, the length of each attribute code.
 
     Examples
     --------

@@ -69,14 +69,6 @@ def construct_single_hop(
 ) -> Construction[SingleHopMetadata]:
     """Build, in closed form, a one-layer transformer that recalls R bijections over N subjects.
 
-    Parameters
-    ----------
-    n_subjects, n_relations, layout, codebook, seed, dtype, facts, memory_budget
-        See the glossary.
-    d : int, optional
-        ``d_model``, at least ``required_dimension``; default ``proven_dimension``, the smallest
-        with a proof. A larger ``d`` takes the longest code that fits.
-
     Returns
     -------
     Construction
@@ -129,8 +121,6 @@ def assemble(
 
     Parameters
     ----------
-    facts, d, dtype, seed
-        See the glossary.
     codebook : Codebook
         The attribute codes drawn.
     metadata : SingleHopMetadata
@@ -200,8 +190,6 @@ def superpose(
 
     Parameters
     ----------
-    facts
-        See the glossary.
     codes, read_maps : array_like
         ``u_a`` [M, k] and ``B_r`` [R, d_s, k].
     subjects : slice

@@ -106,14 +106,8 @@ def model_config(
     ----------
     vocab : Vocabulary
         Token ids of subjects, relations and attributes.
-    d : int
-        ``d_model``.
     subject_dim : int
         ``d_s``, the head's ``d_head``.
-    code_length : int
-        k.
-    dtype : str
-        The weights' dtype.
     """
     return TransformerConfig(
         d_model=d,
@@ -153,22 +147,6 @@ def memory_plan(
     """The peak bytes ``construct_single_hop`` allocates, by part
     (:func:`~geoconstruct.constructions.memory.single_hop_plan`).
 
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    d : int
-        d_model, the residual width.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
-    dtype : str or numpy dtype
-        ``"float64"`` or ``"float32"``: the weights' dtype.
-
     Examples
     --------
     >>> memory_plan(10_000, 8, 24, layout="block", codebook="grid").total < 50 * 2**20
@@ -193,18 +171,6 @@ def code_length_for(
     smallest k at which the exact-tail union bound is at most δ
     (:func:`~geoconstruct.constructions.superposed_bound.superposed_code_length`).
 
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
-
     Examples
     --------
     >>> code_length_for(10_000, 8, layout="block", codebook="grid"), code_length_for(10_000, 8)
@@ -227,18 +193,6 @@ def required_dimension(
     built whole), equal to :func:`proven_dimension`. Random unit codes can be drawn at any length,
     so their construction can be assembled at code length 1; below :func:`proven_dimension`
     nothing is proved and recall is measured (``construction.guarantee`` says so).
-
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
 
     Raises
     ------
@@ -269,18 +223,6 @@ def proven_dimension(
     ``k + R`` for the superposed layout and ``R(k + 1)`` for the block one (``2k + R`` and
     ``(R+1)·k + R`` with a separate output subspace), with k from :func:`code_length_for`.
 
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
-
     Examples
     --------
     >>> proven_dimension(10_000, 8, layout="block", codebook="grid")
@@ -302,22 +244,6 @@ def single_hop_config(
     dtype: str = "float64",
 ) -> TransformerConfig:
     """The config ``construct_single_hop`` builds at ``d`` (nothing is built).
-
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    d : int
-        d_model, the residual width.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
-    dtype : str or numpy dtype
-        ``"float64"`` or ``"float32"``: the weights' dtype.
 
     Examples
     --------

@@ -83,8 +83,6 @@ def exponential_code_length(
 
     Parameters
     ----------
-    n_subjects, n_relations : int
-        N >= 2 and R >= 2.
     failure_probability : float, optional
         δ; :data:`SUPERPOSED_FAILURE_PROBABILITY` if None.
     margin : float, optional
@@ -111,10 +109,6 @@ def pair_failure(
 
     Parameters
     ----------
-    code_length : int
-        k >= 2.
-    n_relations : int
-        R >= 2.
     margin : float, optional
         γ; :data:`ROUNDING_MARGIN` if None.
     inner_products : {"sphere", "signs"}
@@ -141,10 +135,6 @@ def pair_failure_bracket(
 
     Parameters
     ----------
-    code_length : int
-        k >= 2.
-    n_relations : int
-        R >= 2.
     margin : float, optional
         γ; :data:`ROUNDING_MARGIN` if None.
     inner_products : {"sphere", "signs"}
@@ -217,8 +207,6 @@ def superposed_failure_bound(
 
     Parameters
     ----------
-    n_subjects, n_relations, code_length : int
-        N >= 2, R >= 2 and k >= 2.
     margin : float, optional
         γ; :data:`ROUNDING_MARGIN` if None.
     inner_products : {"sphere", "signs"}
@@ -248,8 +236,6 @@ def superposed_code_length(
 
     Parameters
     ----------
-    n_subjects, n_relations : int
-        N >= 2 and R >= 2.
     failure_probability : float, optional
         δ; :data:`SUPERPOSED_FAILURE_PROBABILITY` if None.
     margin : float, optional

@@ -73,8 +73,6 @@ def save(construction: Construction, path: PathLike) -> Path:
 
     Parameters
     ----------
-    construction : Construction
-        Of any kind.
     path : str or path-like
         Where to write: ``.npz`` (a zip archive of ``.npy`` arrays and a JSON manifest) or
         ``.safetensors`` (the ``safetensors`` extra). An existing file is replaced only once the

@@ -28,11 +28,6 @@ __all__ = ["to_torch"]
 def to_torch(construction: Construction) -> Any:
     """A plain ``torch.nn.Module`` that computes ``construction``'s logits.
 
-    Parameters
-    ----------
-    construction : Construction
-        Of any kind.
-
     Returns
     -------
     torch.nn.Module

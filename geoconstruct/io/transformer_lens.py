@@ -20,10 +20,6 @@ def transformer_lens_config(construction: Construction) -> Any:
 
     Needs the optional extra ``tl`` (``pip install 'geoconstruct[tl]'``).
 
-    Parameters
-    ----------
-    construction : Construction
-        A built model.
     """
     transformer_lens, _ = _import_transformer_lens()
     config = construction.config
@@ -47,10 +43,6 @@ def transformer_lens_state_dict(construction: Construction) -> dict[str, Any]:
 
     Needs the optional extra ``tl``.
 
-    Parameters
-    ----------
-    construction : Construction
-        A built model.
     """
     _, torch = _import_transformer_lens()
     return {
@@ -67,11 +59,6 @@ def to_transformer_lens(construction: Construction) -> Any:
     construction's dtype, with the weights loaded through TransformerLens's own checkpoint
     conversion; every parameter must match (``strict=True``). ``model(tokens)`` returns logits
     ``[batch, pos, d_vocab]`` for a ``torch`` tensor of token ids.
-
-    Parameters
-    ----------
-    construction : Construction
-        A built model.
 
     Raises
     ------

@@ -16,7 +16,9 @@ it is given::
     weights = freeze(W)
 
 Writers assign float64 values into arrays already in the model's dtype, so each value is
-rounded once.
+rounded once. The docstrings outweigh the code on purpose: the writers implement the proofs'
+weight constructions (the selector of ``proofs/gate_lemma.md``, the unembedding floor of
+``proofs/block_recall.md``), and each states the weights it writes in the proofs' notation.
 """
 
 from __future__ import annotations
@@ -159,8 +161,6 @@ def write_embedding(
     ----------
     W : dict of str to ndarray
         The weights being written, in TransformerLens names; changed in place.
-    tokens : array_like of int
-        The rows of ``W_E`` written.
     subspace : slice
         The residual coordinates written.
     vectors : array_like, shape [n_tokens, size]
@@ -176,8 +176,6 @@ def write_one_hot_embedding(W: MutableWeights, tokens: npt.ArrayLike, subspace: 
     ----------
     W : dict of str to ndarray
         The weights being written, in TransformerLens names; changed in place.
-    tokens : array_like of int
-        The rows of ``W_E`` written.
     subspace : slice
         The residual coordinates written.
     """
@@ -362,10 +360,6 @@ def with_subject_rows(
 
     Parameters
     ----------
-    weights : mapping of str to ndarray
-        The weights to copy.
-    n_subjects : int
-        N: rows 0…N−1 of ``W_E`` are the subjects'.
     columns : slice
         The subject subspace.
     rows : array_like, shape [N, size]

@@ -41,13 +41,6 @@ def require_torch(extra: str = "tl") -> Any:
 def require_backend(backend: str, device: str) -> None:
     """Refuse, before any work, a backend or device the forward pass does not run on.
 
-    Parameters
-    ----------
-    backend : str
-        Where the forward pass runs: ``"numpy"`` or ``"torch"``.
-    device : str
-        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
-
     Examples
     --------
     >>> require_backend("numpy", "cpu") is None
@@ -79,8 +72,6 @@ def maps_on(
     ----------
     maps : mapping of str to LinearMap
         The model's maps (:func:`~geoconstruct.model.transformer.linear_maps` of numpy weights).
-    backend, device : str
-        Where the forward pass runs.
     """
     require_backend(backend, device)
     if backend == "numpy":

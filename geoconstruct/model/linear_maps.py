@@ -87,13 +87,7 @@ class LinearMap:
         return cls(rows, cols, block, bias)
 
     def on(self, device: Any) -> LinearMap:
-        """The same map with torch tensors on ``device`` (a CSR block becomes dense).
-
-        Parameters
-        ----------
-        device : torch.device or str
-            Where the tensors go.
-        """
+        """The same map with torch tensors on ``device`` (a CSR block becomes dense)."""
         import torch
 
         def tensor(array: Any) -> Any:

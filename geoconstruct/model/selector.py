@@ -11,6 +11,9 @@ single hop: ``x_rel[c]``, one condition). **Gate lemma** (``proofs/gate_lemma.md
 then ``relu(z + λG) - relu(-z + λG)`` equals ``z`` when open and ``0`` when closed. So the MLP
 writes ``B_cᵀ x`` for exactly the key the prompt asks for, and nothing for the others.
 
+Its docstrings outweigh its code on purpose: it implements the gate lemma, and each function
+states, in the proof's notation, the condition it writes the weights under.
+
 The MLP has ``2·n_keys·k`` hidden units and depends on no fact: ``λ`` must bound ``|(B_cᵀ x)_j|``
 for *every* possible set of facts, not for the current embeddings.
 """

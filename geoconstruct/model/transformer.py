@@ -156,15 +156,7 @@ class ParameterSplit:
 
 
 def validate_weights(weights: Weights, config: TransformerConfig) -> None:
-    """Raise ``ValueError`` unless ``weights`` has exactly the names, shapes and dtype of config.
-
-    Parameters
-    ----------
-    weights : mapping of str to ndarray
-        Weights in TransformerLens names and shapes.
-    config : TransformerConfig
-        The model's hyper-parameters.
-    """
+    """Raise ``ValueError`` unless ``weights`` has exactly the names, shapes and dtype of config."""
     expected = config.weight_shapes()
     missing = sorted(set(expected) - set(weights))
     extra = sorted(set(weights) - set(expected))
@@ -179,13 +171,7 @@ def validate_weights(weights: Weights, config: TransformerConfig) -> None:
 
 
 def zero_weights(config: TransformerConfig) -> dict[str, FloatArray]:
-    """Fresh writeable zero arrays for every parameter of ``config``.
-
-    Parameters
-    ----------
-    config : TransformerConfig
-        The model's hyper-parameters.
-    """
+    """Fresh writeable zero arrays for every parameter of ``config``."""
     return {name: np.zeros(shape, config.dtype) for name, shape in config.weight_shapes().items()}
 
 
@@ -196,8 +182,6 @@ def random_weights(
 
     Parameters
     ----------
-    config : TransformerConfig
-        The model's hyper-parameters.
     seed : int or numpy.random.Generator
         Seeds the draw, or the generator to draw from.
     scale : float
@@ -228,11 +212,6 @@ def forward(
 
     Parameters
     ----------
-    weights : mapping of str to array
-        TransformerLens names and shapes (see :meth:`TransformerConfig.weight_shapes`).
-    config : TransformerConfig
-    tokens : array_like of int, shape [batch, pos]
-        Token ids in ``[0, d_vocab)``, ``1 <= pos <= n_ctx``.
     last_position_only : bool
         Return only the last position's logits, skipping the final layer's work at earlier
         positions (causal attention makes the result identical).
@@ -366,12 +345,6 @@ def linear_maps(weights: Mapping[str, Any], config: TransformerConfig) -> dict[s
     numpy weights give their nonzero blocks (:class:`LinearMap`); others (torch parameters)
     stay whole, gradients and all.
 
-    Parameters
-    ----------
-    weights : mapping of str to array
-        Weights in TransformerLens names and shapes.
-    config : TransformerConfig
-        The model's hyper-parameters.
     """
     xp = array_namespace(weights["unembed.W_U"])
     d_model, heads = config.d_model, config.n_heads * config.d_head

@@ -38,12 +38,6 @@ class Vocabulary:
         return self.n_subjects + self.n_relations + self.n_attributes
 
     def attribute_of(self, tokens: npt.ArrayLike) -> npt.NDArray[np.int64]:
-        """Attribute id of each token, or -1 for a token that is not an attribute.
-
-        Parameters
-        ----------
-        tokens : array_like of int
-            Token ids (attribute tokens map to their ids, others to -1).
-        """
+        """Attribute id of each token, or -1 for a token that is not an attribute."""
         ids = np.asarray(tokens, dtype=np.int64) - self.attribute_offset
         return np.where((ids >= 0) & (ids < self.n_attributes), ids, -1)

@@ -119,12 +119,6 @@ def trained_row(
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    d : int
-        d_model, the residual width.
     d_mlp : int, optional
         The MLP's width; None gives 4·d.
     steps : int
@@ -133,14 +127,10 @@ def trained_row(
         AdamW's step size.
     weight_decay : float
         AdamW's weight decay.
-    seed : int
-        Seeds every random choice (facts, codes, read maps, samples).
     freeze_embeddings : bool
         Keep ``W_E`` at its random initialisation (the frozen-embedding control).
     transfer_seeds : sequence of int
         Offsets to ``seed`` of the fresh fact sets transferred to.
-    progress : callable, optional
-        Called with 1 after each training step.
     """
     start = time.perf_counter()
     model = train_single_hop(
@@ -198,12 +188,6 @@ def construction_row(
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    seed : int
-        Seeds every random choice (facts, codes, read maps, samples).
     transfer_seeds : sequence of int
         Offsets to ``seed`` of the fresh fact sets transferred to.
     """

@@ -79,13 +79,7 @@ class TrainedModel:
     seed: int
 
     def recall(self, facts: Facts | None = None) -> RecallReport:
-        """Every fact through the numpy forward pass (default: the facts it was trained on).
-
-        Parameters
-        ----------
-        facts : Facts, optional
-            Facts to check the model against; None checks the facts it was trained on.
-        """
+        """Every fact through the numpy forward pass (default: the facts it was trained on)."""
         facts = self.facts if facts is None else facts
         tokens, answers = single_hop_prompts(facts, self.vocabulary)
         scores = score_prompts(self.weights, self.config, tokens, answers)
@@ -107,8 +101,6 @@ def single_hop_prompts(
 
     Parameters
     ----------
-    facts : Facts
-        The R bijections stored.
     vocabulary : Vocabulary
         Token ids of subjects, relations and attributes.
     """
@@ -136,10 +128,6 @@ def train_single_hop(
 
     Parameters
     ----------
-    n_subjects, n_relations : int
-        N >= 2 and R >= 1.
-    d : int
-        ``d_model``; each of the ``n_heads`` heads has ``d_head = d // n_heads``.
     d_mlp : int, optional
         Hidden units of the MLP (default ``4·d``).
     n_heads : int
@@ -149,16 +137,8 @@ def train_single_hop(
     learning_rate : float
     weight_decay : float
         Decoupled weight decay (AdamW; 0 is plain Adam).
-    seed : int
-        Seeds the facts (unless given) and the initialisation; the same seed gives bit-identical
-        weights with the same torch build and thread count (full-batch training has no other
-        randomness).
-    facts : Facts, optional
-        The facts to learn (default: those ``construct_single_hop(N, R, d, seed=seed)`` stores).
     freeze_embeddings : bool
         Keep ``W_E`` at its random initialisation (the frozen-embedding control).
-    progress : callable, optional
-        Called with 1 after each step.
 
     Returns
     -------

@@ -133,8 +133,6 @@ def certificate_bytes(
 
     Parameters
     ----------
-    config : TransformerConfig
-        The model's hyper-parameters.
     layout : PromptLayout
         Where subject, relation and output sit in the residual stream.
     random_codes : bool
@@ -165,12 +163,8 @@ def certify_single_hop(
 
     Parameters
     ----------
-    weights, config
-        The model, in TransformerLens names.
     layout : PromptLayout
         Where the construction claims tokens and subspaces are.
-    facts : Facts
-        The facts to certify.
     codebook : Codebook
         The claimed attribute codes; ``W_U`` must hold exactly these on the output subspace.
 

@@ -70,10 +70,6 @@ def bytes_per_prompt(config: TransformerConfig) -> int:
     updates, queries/keys/values and their reshaped copies, attention scores and pattern, and the
     MLP pre-activations and hidden units of every layer.
 
-    Parameters
-    ----------
-    config : TransformerConfig
-        The model's hyper-parameters.
     """
     itemsize = np.dtype(config.dtype).itemsize
     heads = config.n_heads * config.d_head
@@ -90,8 +86,6 @@ def unembedding_rows(config: TransformerConfig, *, tileable: bool = True) -> int
 
     Parameters
     ----------
-    config : TransformerConfig
-        The model's hyper-parameters.
     tileable : bool
         Whether the unembedding may be computed a tile of the vocabulary at a time.
     """
@@ -101,13 +95,7 @@ def unembedding_rows(config: TransformerConfig, *, tileable: bool = True) -> int
 
 
 def unembedding_tile(config: TransformerConfig) -> int:
-    """Vocabulary columns per tile: :data:`UNEMBEDDING_ROWS` of them fill the logits buffer.
-
-    Parameters
-    ----------
-    config : TransformerConfig
-        The model's hyper-parameters.
-    """
+    """Vocabulary columns per tile: :data:`UNEMBEDDING_ROWS` of them fill the logits buffer."""
     itemsize = np.dtype(config.dtype).itemsize
     return min(config.d_vocab, max(1, UNEMBEDDING_BLOCK_BYTES // (UNEMBEDDING_ROWS * itemsize)))
 
@@ -125,8 +113,6 @@ def chunk_size(config: TransformerConfig, chunk_bytes: int) -> int:
 
     Parameters
     ----------
-    config : TransformerConfig
-        The model's hyper-parameters.
     chunk_bytes : int
         Bytes one chunk of prompts may take.
     """
@@ -145,12 +131,8 @@ def plan_chunk_bytes(
 
     Parameters
     ----------
-    config : TransformerConfig
-        The model's hyper-parameters.
     n_prompts : int
         The prompts to score.
-    memory_budget : int
-        Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
     task : str
         ``"recall"`` (the answers' margins) or ``"predict"`` (the argmax only).
     """
@@ -173,18 +155,8 @@ def predict_tokens(
 
     Parameters
     ----------
-    weights : mapping of str to ndarray
-        Weights in TransformerLens names and shapes.
-    config : TransformerConfig
-        The model's hyper-parameters.
-    tokens : array_like of int, shape [batch, pos]
-        Prompts as token ids.
     chunk_bytes : int
         Bytes one chunk of prompts may take.
-    backend : str
-        Where the forward pass runs: ``"numpy"`` or ``"torch"``.
-    device : str
-        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
     """
     token_ids = np.asarray(tokens)
     predicted = np.zeros(token_ids.shape[0], np.int64)
@@ -211,20 +183,10 @@ def predict_with_margins(
 
     Parameters
     ----------
-    weights : mapping of str to ndarray
-        Weights in TransformerLens names and shapes.
-    config : TransformerConfig
-        The model's hyper-parameters.
-    tokens : array_like of int, shape [batch, pos]
-        Prompts as token ids.
     answers : array_like of int
         The answer token of each prompt.
     chunk_bytes : int
         Bytes one chunk of prompts may take.
-    backend : str
-        Where the forward pass runs: ``"numpy"`` or ``"torch"``.
-    device : str
-        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
     """
     token_ids = np.asarray(tokens)
     expected = np.asarray(answers)
@@ -370,10 +332,6 @@ def score_prompts(
 
     Parameters
     ----------
-    weights, config
-        The model.
-    tokens : array_like of int, shape [n, pos]
-        The prompts.
     answers : array_like of int, shape [n]
         The expected token of each prompt.
     chunk_bytes : int
@@ -381,22 +339,11 @@ def score_prompts(
         ``max(1, chunk_bytes // bytes_per_prompt(config))`` prompts.
     max_failures : int
         How many failures to keep (of each group, with ``groups``).
-    progress : callable, optional
-        Called with the number of prompts finished after each chunk.
-    executor : concurrent.futures.Executor, optional
-        Run the chunks as its tasks: a ``ProcessPoolExecutor`` or a dask.distributed
-        ``client.get_executor()`` works unchanged (the weights travel as a plain dict of arrays).
-        The result is the one the chunks give in this process.
     stop_at_first_miss : bool
         Stop after the block of prompts (at most :data:`UNEMBEDDING_ROWS`; with an executor, the
         chunk) that holds the first wrong answer: ``n_prompts`` then counts the prompts scored,
         and the prompts after them were not run. A pass/fail check over prompts in a random
         order pays for a failing model only up to its first miss.
-    backend : {"numpy", "torch"}
-        The same pass on numpy arrays (the reference) or on torch tensors, with the same
-        argmax: the first index of equal maxima.
-    device : {"cpu", "cuda"}
-        Where the torch pass runs (numpy runs on the cpu only).
     groups : array_like of int, shape [n], optional
         A group id in ``[0, n_groups)`` per prompt (the relation of a single-hop prompt): the
         scores then count the failures of each group and keep the first ``max_failures`` of

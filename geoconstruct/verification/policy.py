@@ -123,13 +123,7 @@ class Checkable(Protocol):
         ...
 
     def certify(self, *, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Certificate:
-        """The certificate over every query.
-
-        Parameters
-        ----------
-        memory_budget : int
-            Bytes the work may take at its peak.
-        """
+        """The certificate over every query."""
         ...
 
     def prompts(
@@ -154,8 +148,6 @@ def sample_queries(total: int, sample: int | None, seed: int) -> npt.NDArray[np.
         Queries there are.
     sample : int or None
         How many to draw; None (or at least ``total``) checks all.
-    seed : int
-        Seeds the draw.
 
     Examples
     --------
@@ -181,8 +173,6 @@ def query_work(config: TransformerConfig, n_queries: int) -> int:
 
     Parameters
     ----------
-    config : TransformerConfig
-        The model's hyper-parameters.
     n_queries : int
         Prompts unembedded.
     """
@@ -190,13 +180,7 @@ def query_work(config: TransformerConfig, n_queries: int) -> int:
 
 
 def exact_work(construction: Checkable) -> int:
-    """:func:`query_work` over every query of ``construction``.
-
-    Parameters
-    ----------
-    construction : Construction
-        A built model.
-    """
+    """:func:`query_work` over every query of ``construction``."""
     return query_work(construction.config, construction.total_queries)
 
 
@@ -213,8 +197,6 @@ def sample_size_for(
 
     Parameters
     ----------
-    config : TransformerConfig
-        The model's hyper-parameters.
     n_open : int
         Queries left to the forward pass.
     exact_work_limit : int
@@ -262,8 +244,6 @@ def sample_for(
 
     Parameters
     ----------
-    construction : Construction
-        A built model.
     exact_work_limit, sample_size : int
         As for :func:`sample_size_for`.
 
@@ -316,12 +296,8 @@ def certify_first(
 
     Parameters
     ----------
-    construction : Construction
-        A built model.
     queries : ndarray of int, optional
         The queries asked (a sample); None means every query.
-    memory_budget : int
-        Bytes the certificate may allocate.
 
     Examples
     --------
@@ -461,18 +437,10 @@ def check_recall(
 
     Parameters
     ----------
-    construction : Construction
-        Single-hop prompts (the single-hop recipes and the baselines).
-    seed : int
-        Seeds the order of the queries, and the sample.
     exact_work_limit : int
         Check every query when :func:`exact_work` is at most this; otherwise a sample.
     sample_size : int
         Queries a sampled check draws.
-    memory_budget : int
-        Bytes the pass may allocate.
-    backend, device, executor, progress
-        As for :func:`~geoconstruct.verification.evaluation.score_prompts`.
     certify : bool
         Whether to run the certificate where it may prove facts (False: the forward pass on
         every query, for comparisons).
@@ -581,20 +549,12 @@ def measure_recall(
 
     Parameters
     ----------
-    construction : Construction
-        A built model with single-hop prompts.
-    seed : int
-        Seeds the sample.
     work_limit : int
         Multiply-adds up to which every open query runs.
     sample_size : int
         Queries a sampled measurement draws.
     sample : int, optional
         Force a sample of this size.
-    memory_budget : int
-        Bytes the work may allocate.
-    backend, device : str
-        Where the forward pass runs.
 
     Examples
     --------

@@ -276,8 +276,6 @@ def recall_report(
     ----------
     scores : PromptScores
         The forward pass's predictions and margins.
-    tokens : ndarray of int, shape [n, 2]
-        The prompts scored.
     answers : ndarray of int
         Their answer tokens.
     vocabulary : Vocabulary

@@ -108,20 +108,11 @@ def bench_size(
 
     Parameters
     ----------
-    n_subjects, n_relations : int
-        N and R.
-    layout, codebook
-        As for :func:`~geoconstruct.constructions.single_hop.construct_single_hop`.
-    dtype : {"float64", "float32"}
-        Of the construction that is certified (exact recall always runs in float32).
     repeats : int
         Each timing is the best of this many runs.
     exact_work_limit : int
         Run exact recall only when its multiply-adds (``N·R·d_vocab·d``, the verification
         policy's :func:`~geoconstruct.verification.policy.exact_work`) are at most this.
-    memory_budget : int
-        Passed to construction and recall.
-    seed : int
 
     Returns
     -------

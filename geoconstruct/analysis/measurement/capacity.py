@@ -294,23 +294,12 @@ def dimension_table(
     subjects, relations : iterables of int
     codebooks : iterable of str
     precisions : iterable of str
-    layout : str
-        One of :data:`~geoconstruct.constructions.layouts.LAYOUTS`; grid codes take the block
-        layout whatever is asked (the superposed ones need unit codes).
     seeds : sequence of int
         Every seed must recall every fact at ``min_d``.
     sample_size : int
         Queries a check samples where every query would exceed the work limit.
     exact_work_limit : int
         Multiply-adds up to which a check runs every query (the verification policy's limit).
-    backend, device : str
-        Where the forward pass runs (``"numpy"`` or ``"torch"``; ``"cpu"`` or ``"cuda"``).
-    executor : concurrent.futures.Executor, optional
-        Runs the cells; a process pool with one worker per core by default (closed afterwards).
-    progress : callable, optional
-        Called with 1 after each finished cell.
-    memory_budget : int
-        Per construction and recall.
 
     Returns
     -------
@@ -362,19 +351,10 @@ def capacity_table(
         Codebook families by name.
     precisions : iterable of str
         Numeric formats of the fact-dependent weights.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
     seeds : sequence of int
         The seeds measured; each one's construction is checked.
     max_subjects : int
         The largest N the search tries.
-    executor : concurrent.futures.Executor, optional
-        Runs the cells as tasks (a process pool if None; a dask.distributed client's
-        ``get_executor()``).
-    progress : callable, optional
-        Called with 1 as each row's search finishes.
-    memory_budget : int
-        Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
     """
     searches = _searches(codebooks, precisions, layout, seeds, memory_budget, SAMPLE_SIZE)
     cells = [

@@ -108,14 +108,8 @@ def baselines_table(
     ----------
     subjects, relations : iterables of int
     models : iterable of {"geometric", "key_value", "outer_product"}
-    seed : int
-        Facts and codes: every model at one size stores the same facts.
     max_checked : int
         Check every fact up to this many queries, else a seeded sample of this many.
-    memory_budget : int
-        Per model; a model over it gets a row with its parameter counts and the error.
-    progress : callable, optional
-        Called with 1 after each row.
 
     Examples
     --------

@@ -88,9 +88,6 @@ def table_codebook(codebook: str | CodebookFamily, precision: str) -> CodebookFa
 
     Parameters
     ----------
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
     precision : str
         The numeric format of the fact-dependent weights (``"float32"``, ``"float16"``,
         ``"bfloat16"``, ``"int8"``, ...).
@@ -113,8 +110,6 @@ def run_dtype(family: CodebookFamily, code_length: int, precision: str) -> str:
     ----------
     family : CodebookFamily
         The codes' family.
-    code_length : int
-        k, the length of each attribute code.
     precision : str
         The numeric format of the fact-dependent weights (``"float32"``, ``"float16"``,
         ``"bfloat16"``, ``"int8"``, ...).
@@ -220,20 +215,6 @@ class Search:
     ) -> RecallCheck:
         """Build at ``code_length`` on ``seed``, quantise to the format, and check recall
         (:func:`~geoconstruct.verification.policy.check_recall`, its order drawn from ``seed``).
-
-        Parameters
-        ----------
-        n_subjects : int
-            N, the number of subjects (and of attributes).
-        n_relations : int
-            R, the number of relations.
-        code_length : int
-            k, the length of each attribute code.
-        seed : int
-            Seeds every random choice (facts, codes, read maps, samples).
-        executor : concurrent.futures.Executor, optional
-            Runs the cells as tasks (a process pool if None; a dask.distributed client's
-            ``get_executor()``).
 
         Raises
         ------
@@ -356,17 +337,6 @@ def measure_min_dimension(
 
     Parameters
     ----------
-    n_subjects, n_relations : int
-    executor : concurrent.futures.Executor or "serial", optional
-        Runs each check's forward pass as tasks. None (the default): a process pool with one
-        worker per core, as the command line uses, when a check is worth it (:data:`POOL_WORK`
-        multiply-adds), else in this process; ``"serial"``: always in this process; or any
-        executor (a dask.distributed client's ``get_executor()``).
-    progress : callable or bool, optional
-        Called with each :class:`RecallCheck` as it finishes (its code length, seed and
-        verdict): a search checks a few code lengths on up to every seed, minutes each at
-        N = 10^4 and above. None (the default): a progress bar on stderr once the search has
-        run :data:`PROGRESS_DELAY` seconds; False: none.
     **options
         ``layout``, ``codebook``, ``precision``, ``seeds``, ``memory_budget``, ``sample_size``,
         ``exact_work_limit``, ``backend``, ``device``: see :class:`Search`.
@@ -540,7 +510,6 @@ def min_dimension(n_subjects: int, n_relations: int, **options: Unpack[SearchOpt
 
     Parameters
     ----------
-    n_subjects, n_relations : int
     **options
         The fields of :class:`Search`: ``layout`` and ``codebook`` (default: the paper's
         construction, superposed with gaussian codes); ``precision``, the numeric format of the
@@ -571,12 +540,6 @@ def recalls_at(n_subjects: int, n_relations: int, d: int, **options: Unpack[Sear
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    d : int
-        d_model, the width the construction is built at.
     **options
         The fields of :class:`Search` (see :func:`measure_min_dimension`).
     """
@@ -601,10 +564,6 @@ def capacity(
 
     Parameters
     ----------
-    d : int
-        d_model, the width every construction is built at.
-    n_relations : int
-        R, the number of relations.
     max_subjects : int
         The largest N the search tries.
     **options

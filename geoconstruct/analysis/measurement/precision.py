@@ -178,8 +178,6 @@ def quantize_construction(construction: Construction, fmt: str | NumericFormat) 
 
     Parameters
     ----------
-    construction : Construction
-        A built model.
     fmt : NumericFormat
         The numeric format (:func:`numeric_format` of a name).
 
@@ -242,8 +240,6 @@ def storage_efficiency(construction: Construction, fmt: str | NumericFormat) -> 
 
     Parameters
     ----------
-    construction : Construction
-        A built model.
     fmt : NumericFormat
         The numeric format (:func:`numeric_format` of a name).
 

@@ -71,13 +71,7 @@ class SuccessLaw:
     note: str | None
 
     def probability(self, d: float) -> float | None:
-        """The fitted ``P(d)`` (None without a fit).
-
-        Parameters
-        ----------
-        d : float
-            d_model.
-        """
+        """The fitted ``P(d)`` (None without a fit)."""
         if self.intercept is None or self.slope is None:
             return None
         return math.exp(-math.exp(self.intercept - self.slope * d))

@@ -32,12 +32,6 @@ def size_cost(n_subjects: int, n_relations: int) -> float:
     """How much work a cell of one (N, R) is, for ordering: ``(N·R)²``, as the unembedding's
     product over every query grows (queries N·R, vocabulary about 2N, d about R·log N).
 
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
     """
     return float(n_subjects * n_relations) ** 2
 
@@ -65,10 +59,6 @@ def run_cells(
         The work of one cell: ``cell(*arguments)``, picklable for a process pool.
     cells : list of tuple
         One tuple of arguments per cell.
-    executor : concurrent.futures.Executor or None
-        Runs the cells as tasks; None creates (and shuts down) a process pool.
-    progress : callable or None
-        Called with 1 as each cell finishes.
     cost : callable, optional
         A cell's relative cost from its arguments; the costliest cells are submitted first.
 

@@ -107,24 +107,13 @@ def tradeoff_table(
     ----------
     n_entities : int
         N, the number of entities.
-    n_relations : int
-        R, the number of relations.
     hops : int
         H, hops per query.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
     precision : str
         The numeric format of the fact-dependent weights (``"float32"``, ``"float16"``,
         ``"bfloat16"``, ``"int8"``, ...).
-    seed : int
-        Seeds the facts and the codes of every row.
     sample_size : int
         Queries a sampled check draws.
-    memory_budget : int
-        Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
-    progress : callable, optional
-        Called with 1 as each row finishes.
 
     Examples
     --------

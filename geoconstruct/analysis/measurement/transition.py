@@ -235,17 +235,8 @@ def transition(
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
     dims : iterable of int
         The d's measured, each at least ``required_dimension``.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
     seeds : sequence of int
         The seeds measured; each one's construction is checked.
     sample : int, optional
@@ -253,12 +244,6 @@ def transition(
         limit).
     accuracy_work_limit : int
         Multiply-adds up to which an accuracy row covers every query; beyond it, a labelled sample.
-    memory_budget : int
-        Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
-    backend : str
-        Where the forward pass runs: ``"numpy"`` or ``"torch"``.
-    device : str
-        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
 
     Examples
     --------
@@ -360,17 +345,8 @@ def transition_dims(
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
     ratios : iterable of float
         The d's as multiples of R·log2 N.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
 
     Examples
     --------
@@ -391,17 +367,6 @@ def law_dims(
 ) -> list[int]:
     """The d's that place the law's grid: :data:`LAW_FACTORS` times the predicted ``d_50``, and
     the proved d (where there is no prediction: :func:`transition_dims` of the default ratios).
-
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name or as a configured family.
 
     Examples
     --------
@@ -430,14 +395,10 @@ def table_dims(
 
     Parameters
     ----------
-    n_subjects, n_relations : int
-        N and R.
     dims : sequence of int, optional
         The d's asked for.
     ratios : iterable of float, optional
         The d's as multiples of R·log2 N.
-    layout, codebook : str
-        As for :func:`transition`.
 
     Raises
     ------
@@ -491,11 +452,6 @@ def transition_table(
         The d's measured; None takes them from ``ratios``, or from :func:`law_dims`.
     ratios : iterable of float, optional
         The d's as multiples of R·log2 N.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
     seeds : sequence of int
         The seeds measured; each one's construction is checked.
     sample : int, optional
@@ -503,17 +459,6 @@ def transition_table(
         limit).
     accuracy_work_limit : int
         Multiply-adds up to which a row covers every query; beyond it, a labelled sample.
-    backend : str
-        Where the forward pass runs: ``"numpy"`` or ``"torch"``.
-    device : str
-        The torch device (``"cpu"``, ``"cuda"``); ``"cpu"`` with numpy.
-    executor : concurrent.futures.Executor, optional
-        Runs the cells as tasks (a process pool if None; a dask.distributed client's
-        ``get_executor()``).
-    progress : callable, optional
-        Called with 1 as each cell (one d of one (N, R)) finishes.
-    memory_budget : int
-        Bytes the work may take at its peak; a larger request raises MemoryBudgetError first.
     """
     sizes = [(n, r) for n in subjects for r in relations]
     given = None if dims is None else list(dims)

@@ -69,18 +69,12 @@ def intervention_probe(
 
     Parameters
     ----------
-    weights, config
-        The model, in the library's token layout (subjects, relations, attributes).
-    facts : Facts
-        The facts the weights store.
     codes : array_like, shape [N, k]
         ``u_a`` for every attribute.
     read_maps : array_like, shape [R, d_s, k]
         ``B_r``, mapping a code into the embedding columns ``subject_columns`` (d_s of them).
     subject_columns : slice
         Where in ``W_E``'s rows the superposition lives (default: all of ``d_model``).
-    seed : int
-        Seeds the edited relation and the new attribute of each subject.
 
     Returns
     -------

@@ -72,13 +72,6 @@ class SuperpositionProbe:
 def superposition_fit(weights: Weights, facts: Facts) -> SuperpositionProbe:
     """How well ``W_E[s] ≈ Σ_r B_r u_{π_r(s)}`` fits, from weights alone.
 
-    Parameters
-    ----------
-    weights : mapping of str to ndarray
-        Weights in TransformerLens names and shapes.
-    facts : Facts
-        The R bijections stored.
-
     Examples
     --------
     >>> from geoconstruct import construct_single_hop, required_dimension
@@ -99,8 +92,6 @@ def superposition_probe(fit: SuperpositionFit, n_subjects: int) -> Superposition
     ----------
     fit : SuperpositionFit
         Read maps and codes fitted from the weights (:func:`fit_superposition`).
-    n_subjects : int
-        N, the number of embeddings fitted.
     """
     regressors = fit.read_maps.shape[0] * fit.codes.shape[1]
     adjusted = math.nan
@@ -190,9 +181,6 @@ def selector_profile(
 
     Parameters
     ----------
-    weights, config
-        Any one-layer model in TransformerLens names with the library's token layout for ``facts``.
-    facts : Facts
     max_prompts : int
         Run all ``N·R`` prompts up to this many, else this many drawn (without replacement) from
         ``seed``.
@@ -200,10 +188,6 @@ def selector_profile(
         A unit fires when its pre-activation exceeds this.
     min_share, min_r2 : float
         The thresholds of the ``"selector"`` kind.
-    memory_budget : int
-        Bytes for the pre-activations (``prompts × d_mlp`` floats) and their copies.
-    seed : int
-        Seeds every random choice (facts, codes, read maps, samples).
 
     Examples
     --------

@@ -56,8 +56,6 @@ def reinitialize(construction: Construction, new_facts: Facts) -> Construction:
 
     Parameters
     ----------
-    construction : Construction
-        A built model.
     new_facts : Facts
         The facts to store instead.
 
@@ -139,10 +137,6 @@ def fit_superposition(
 
     Parameters
     ----------
-    weights : mapping of str to ndarray
-        TransformerLens names; ``embed.W_E`` and ``unembed.W_U`` are read.
-    facts : Facts
-        The facts the weights store.
     rank_tolerance : float
         Singular values below ``rank_tolerance × the largest`` do not count towards k.
 
@@ -230,8 +224,6 @@ def reinitialize_weights(
 
     Parameters
     ----------
-    weights : mapping of str to ndarray
-        Weights in TransformerLens names and shapes.
     fit : SuperpositionFit
         Read maps and codes fitted from the weights (:func:`fit_superposition`).
     new_facts : Facts
@@ -310,17 +302,6 @@ def transfer_summary(
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
-    seed : int
-        Seeds every random choice (facts, codes, read maps, samples).
     new_seed : int
         Seeds the new facts.
 

@@ -12,6 +12,9 @@ Robust regime (unit codes at a margin)
     ``1 - μ`` for clean inner-product decoding) give 2N points ``±u_a`` with disjoint spherical
     caps of angular radius ``arccos(μ)/2``, so ``2N · cap(k, arccos(μ)/2) <= 1`` (fraction of
     the sphere): :func:`packing_min_code_length`.
+
+Its docstrings outweigh its code on purpose: it implements ``proofs/lower_bounds.md``, and each
+function states the bound it computes, in the proof's notation, with its assumptions.
 Per pass, multi-hop (fact-independent read-out)
     One pass answers every chain of length ``<= g`` from its entity: ``D_g = Σ_{h<=g} R^h``
     answers forming a tree, and every assignment of distinct values is realisable, so
@@ -70,13 +73,6 @@ def log2_factorial(n: int) -> float:
 def global_bits(n_subjects: int, n_relations: int) -> float:
     """``R·log2 N!``: the bits that R uniformly random bijections over N subjects carry.
 
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-
     Examples
     --------
     >>> round(global_bits(1024, 4))
@@ -88,30 +84,13 @@ def global_bits(n_subjects: int, n_relations: int) -> float:
 
 
 def global_min_params(n_subjects: int, n_relations: int, bits: int) -> int:
-    """``⌈R·log2 N! / p⌉``: parameters any model needs at ``p`` bits a parameter.
-
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    bits : int
-        p, bits per parameter (or per code coordinate).
-    """
+    """``⌈R·log2 N! / p⌉``: parameters any model needs at ``p`` bits a parameter."""
     bits = require_int("bits", bits, minimum=1)
     return math.ceil(global_bits(n_subjects, n_relations) / bits)
 
 
 def per_subject_bits(n_subjects: int, n_relations: int) -> float:
     """``R·log2 N``: the bits one subject embedding must hold when the read-out is fixed.
-
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
 
     Examples
     --------
@@ -126,14 +105,6 @@ def per_subject_bits(n_subjects: int, n_relations: int) -> float:
 def per_subject_min_dimension(n_subjects: int, n_relations: int, bits: int) -> int:
     """``⌈R·log2 N / p⌉``: the smallest ``d_s`` any fact-independent read-out allows at p bits.
 
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    bits : int
-        p, bits per parameter (or per code coordinate).
 
     Examples
     --------
@@ -154,18 +125,6 @@ def subject_dimension(
 ) -> int:
     """``d_s`` the construction uses at its smallest ``d``: ``R·k`` (block) or ``k`` (superposed).
 
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
-
     Examples
     --------
     >>> subject_dimension(2**16, 4), per_subject_min_dimension(2**16, 4, bits=8)
@@ -182,14 +141,6 @@ def global_min_dimension(n_subjects: int, n_relations: int, bits: int) -> int:
     each would need this many p-bit coordinates; any model needs at least ``N`` times this many
     parameters in all (:func:`global_min_params`).
 
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    bits : int
-        p, bits per parameter (or per code coordinate).
 
     Examples
     --------
@@ -267,8 +218,6 @@ def per_pass_bits(n_entities: int, n_relations: int, hops_per_pass: int) -> floa
     ----------
     n_entities : int
         N, the number of entities.
-    n_relations : int
-        R, the number of relations.
     hops_per_pass : int
         g, hops answered in one forward pass.
 
@@ -291,12 +240,8 @@ def per_pass_min_dimension(n_entities: int, n_relations: int, hops_per_pass: int
     ----------
     n_entities : int
         N, the number of entities.
-    n_relations : int
-        R, the number of relations.
     hops_per_pass : int
         g, hops answered in one forward pass.
-    bits : int
-        p, bits per parameter (or per code coordinate).
 
     Examples
     --------
@@ -320,8 +265,6 @@ def per_pass_bits_random(
     ----------
     n_entities : int
         N, the number of entities.
-    n_relations : int
-        R, the number of relations.
     hops_per_pass : int
         g, hops answered in one forward pass.
     failure_probability : float

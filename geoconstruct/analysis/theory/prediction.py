@@ -79,11 +79,6 @@ def regime_code_length(n_relations: int) -> int:
     deviation at most about ⅓, and the estimate rises with ``k`` (checked by hypothesis in
     ``tests/test_prediction.py``); below it the estimate is near chance and not monotone.
 
-    Parameters
-    ----------
-    n_relations : int
-        R, the number of relations.
-
     Examples
     --------
     >>> [regime_code_length(r) for r in (1, 2, 4, 8)]
@@ -97,14 +92,6 @@ def has_prediction(
     layout: str | Layout = DEFAULT_LAYOUT, codebook: str | CodebookFamily = DEFAULT_CODEBOOK
 ) -> bool:
     """Whether the estimate covers this layout and codebook (superposed, random codes).
-
-    Parameters
-    ----------
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
 
     Examples
     --------
@@ -151,22 +138,7 @@ def predict(
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
 ) -> Prediction:
-    """The estimate at ``d`` (the code length that fits it; see :func:`predicted_accuracy`).
-
-    Parameters
-    ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    d : int
-        d_model, the residual width.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
-    """
+    """The estimate at ``d`` (the code length that fits it; see :func:`predicted_accuracy`)."""
     n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     layout_object = _require_covered(layout, codebook)
@@ -200,13 +172,6 @@ def predicted_accuracy(
 ) -> float:
     """The expected share of facts a construction at ``d`` recalls (an estimate, not a bound).
 
-    Parameters
-    ----------
-    n_subjects, n_relations, d : int
-    layout, codebook
-        The superposed layouts with gaussian or rademacher codes (default: the paper's
-        construction).
-
     Returns
     -------
     float
@@ -238,15 +203,6 @@ def predicted_code_length(
 
     Parameters
     ----------
-    n_subjects : int
-        N, the number of subjects (and of attributes).
-    n_relations : int
-        R, the number of relations.
-    layout : str or Layout
-        Where the relations' codes sit: ``"superposed"`` (the paper's) or ``"block"``.
-    codebook : str or CodebookFamily
-        The attribute codes' family by name (``"gaussian"``, ``"rademacher"``, ``"grid"``,
-        ``"bch"``, ``"mub"``) or as a configured family.
     n_seeds : int
         How many seeds must all recall every fact.
     """
@@ -285,13 +241,6 @@ def predicted_success(
     """The estimate's probability that a construction at ``d`` recalls every fact:
     ``exp(−failing facts)``, failures taken as Poisson.
 
-    Parameters
-    ----------
-    n_subjects, n_relations, d : int
-        N, R and d_model.
-    layout, codebook
-        As for :func:`predicted_accuracy`.
-
     Examples
     --------
     >>> round(predicted_success(4096, 4, 192), 2), round(predicted_success(4096, 4, 223), 3)
@@ -313,12 +262,8 @@ def predicted_success_dimension(
 
     Parameters
     ----------
-    n_subjects, n_relations : int
-        N and R.
     probability : float
         q in (0, 1): 0.5 for ``d_50``, 0.95 for ``d_95``.
-    layout, codebook
-        As for :func:`predicted_accuracy`.
 
     Examples
     --------
@@ -350,9 +295,6 @@ def predicted_min_dimension(
 
     Parameters
     ----------
-    n_subjects, n_relations : int
-    layout, codebook
-        As for :func:`predicted_accuracy`.
     n_seeds : int
         Seeds that must all recall every fact.
 
