@@ -252,6 +252,7 @@ def test_construct_certified_with_bch_codes(capsys):
     summary = json.loads(out)
     assert status == 0
     assert summary["method"] == "certified" and summary["n_fallback"] == 0
+    assert summary["basis"] == "certified"  # every fact proved: the verdict says so
     assert summary["n_correct"] == summary["n_facts"] == 900
     assert summary["codebook"] == "bch"
     assert summary["codebook_parameters"] == {"max_coherence": 0.875}

@@ -98,6 +98,7 @@ class SingleHopSummary:
     accuracy_high: float
     min_margin: float
     method: str
+    basis: str
     n_fallback: int
     n_certified: int
     certificate_reason: str | None
@@ -254,6 +255,7 @@ def single_hop_summary(
         accuracy_high=high,
         min_margin=report.min_margin,
         method=report.method,
+        basis=report.basis,
         n_fallback=report.n_fallback,
         n_certified=report.n_certified,
         certificate_reason=report.certificate_reason,
