@@ -76,8 +76,13 @@ def maps_on(
     require_backend(backend, device)
     if backend == "numpy":
         return maps
-    target = require_torch().device(device)
-    return {name: linear.on(target) for name, linear in maps.items()}
+    torch = require_torch()
+    target = torch.device(device)
+
+    def tensor(array: Any) -> Any:
+        return torch.as_tensor(np.array(array), device=target)  # a writeable copy
+
+    return {name: linear.on(tensor) for name, linear in maps.items()}
 
 
 def to_numpy(array: Any) -> np.ndarray[Any, Any]:

@@ -15,7 +15,7 @@ chunks of prompts builds them once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,13 +86,15 @@ class LinearMap:
             block = sparse.csr_array(block)
         return cls(rows, cols, block, bias)
 
-    def on(self, device: Any) -> LinearMap:
-        """The same map with torch tensors on ``device`` (a CSR block becomes dense)."""
-        import torch
+    def on(self, tensor: Callable[[Any], Any]) -> LinearMap:
+        """The same map with its arrays converted by ``tensor`` (to torch tensors on a device:
+        :func:`~geoconstruct.model.backends.maps_on`); a CSR block becomes dense.
 
-        def tensor(array: Any) -> Any:
-            return torch.as_tensor(np.array(array), device=device)  # a writeable copy
-
+        Parameters
+        ----------
+        tensor : callable
+            Takes a numpy array, returns the array where the pass runs.
+        """
         block = self.block.toarray() if isinstance(self.block, sparse.csr_array) else self.block
         rows, cols = (
             index if isinstance(index, slice) else tensor(index) for index in (self.rows, self.cols)
