@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from array_api_compat import array_namespace, device
+from array_api_compat import array_namespace
 from scipy import sparse
 
 __all__ = ["SPARSE_DENSITY", "LinearMap"]
@@ -111,8 +111,7 @@ class LinearMap:
         if whole and not isinstance(block, sparse.csr_array):
             out = flat @ block + self.bias
         else:
-            out = xp.zeros((flat.shape[0], d_out), dtype=flat.dtype, device=device(flat))
-            out = out + self.bias
+            out = xp.asarray(xp.broadcast_to(self.bias, (flat.shape[0], d_out)), copy=True)
             if block.shape[0] and block.shape[1]:
                 inputs = flat[:, self.rows]
                 if isinstance(block, sparse.csr_array):
