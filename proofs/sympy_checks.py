@@ -783,7 +783,7 @@ def check_superposed_length_in_library() -> bool:
         if family.inner_product_law != law:
             return False
         for n, relations in sizes:  # each step returns at the first failure
-            k = layout.min_code_length(n, relations, family)
+            k = layout.relations.min_code_length(n, relations, family)
             at_k = _documented_bound(n, relations, k, law)
             if at_k > delta:
                 return False
@@ -896,7 +896,7 @@ def check_read_maps_haar_in_library(draws: int = 400) -> bool:
 
     layout = layouts.LAYOUTS["superposed"]
     codebook = GaussianCodes().build(4, 3, np.random.default_rng(0))
-    maps = layout.read_maps(draws, codebook, np.random.default_rng(1))
+    maps = layout.relations.read_maps(draws, codebook, np.random.default_rng(1))
     ok = bool(np.allclose(np.einsum("nij,nkj->nik", maps, maps), np.eye(3), atol=1e-12))
     positive = int((maps[:, 0, 0] > 0).sum())
     low, high = binom.ppf(0.5e-9, draws, 0.5), binom.isf(0.5e-9, draws, 0.5)
@@ -1244,7 +1244,7 @@ def check_r2_tail_in_library() -> bool:
         ok &= mpmath.mpf(high) >= exact * (1 - mpmath.mpf("1e-9")) and high <= exact * 1.01
     layout = layouts.LAYOUTS["superposed"]
     for n in (64, 4096, 2**20):
-        k = layout.min_code_length(n, 2, GaussianCodes())
+        k = layout.relations.min_code_length(n, 2, GaussianCodes())
         pairs = 2 * n * (n - 1)
         p_k = superposed_bound.pair_failure(k, 2, float(gamma))
         ok &= pairs * p_k <= DOCUMENTED_DELTA

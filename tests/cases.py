@@ -44,7 +44,7 @@ def dimension_with_slack(n_subjects, n_relations, layout, codebook, failure_prob
 
     proven = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     shape, family = resolve_layout(layout), resolve_codebook(codebook)
-    if not shape.superposed or family.inner_product_law is None or n_relations < 2:
+    if not shape.relations.superposed or family.inner_product_law is None or n_relations < 2:
         return proven
     k = superposed_code_length(
         n_subjects, n_relations, failure_probability, inner_products=family.inner_product_law

@@ -103,10 +103,10 @@ def test_every_public_function_documents_every_parameter():
 
 
 def test_a_delegating_method_is_read_through_its_target():
-    from geoconstruct.constructions.layouts import Layout
+    from geoconstruct.constructions.construction import SingleHopFormat
 
-    docstring = _parameters_documented_by(Layout, "read_maps")  # "See :meth:`Relations...`"
-    assert {"n_keys", "codebook", "rng"} <= documented(docstring)
+    docstring = _parameters_documented_by(SingleHopFormat, "prompts")  # "See :meth:`Constr...`"
+    assert {"queries"} <= documented(docstring)
 
 
 def test_the_check_reads_numpy_sections():

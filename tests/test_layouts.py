@@ -48,12 +48,12 @@ def test_in_place_read_out_recalls_every_fact(n_subjects, n_relations, setting, 
     draws fail by chance with probability at most 1.5e-6, a union bound)."""
     layout, codebook = setting
     shape, family = resolve_layout(layout), resolve_codebook(codebook)
-    k = shape.min_code_length(n_subjects, n_relations, family)
+    k = shape.relations.min_code_length(n_subjects, n_relations, family)
     d = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
     assert d == expected_dimension(layout, n_relations, k)
     d = dimension_with_slack(n_subjects, n_relations, layout, codebook, 1e-8) + extra
     law = family.inner_product_law
-    if shape.superposed and law is not None and n_relations >= 2:
+    if shape.relations.superposed and law is not None and n_relations >= 2:
         k_at = shape.code_length_at(n_relations, d)
         assume(superposed_failure_bound(n_subjects, n_relations, k_at, inner_products=law) <= 1e-7)
     construction = construct_single_hop(
@@ -85,7 +85,7 @@ def test_in_place_saves_an_output_subspace():
         codebook = "grid" if base == "block" else "gaussian"
         separate = proven_dimension(4096, 4, layout=f"{base}_separate", codebook=codebook)
         in_place = proven_dimension(4096, 4, layout=base, codebook=codebook)
-        k = resolve_layout(base).min_code_length(4096, 4, resolve_codebook(codebook))
+        k = resolve_layout(base).relations.min_code_length(4096, 4, resolve_codebook(codebook))
         assert separate - in_place == k  # exactly the output subspace
 
 

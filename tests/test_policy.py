@@ -64,7 +64,9 @@ def test_a_certified_verdict_is_the_full_passes(
     rows perturbed so that some queries fail: the verdict is what the full pass decides."""
     layout = resolve_layout("block")
     family = resolve_codebook(codebook)
-    code_length = max(code_length, layout.min_code_length(n_subjects, n_relations, family))
+    code_length = max(
+        code_length, layout.relations.min_code_length(n_subjects, n_relations, family)
+    )
     d = layout.dimension(n_relations, code_length)
     built = construct_single_hop(
         n_subjects, n_relations, d, layout="block", codebook=codebook, seed=seed

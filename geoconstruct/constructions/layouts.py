@@ -6,8 +6,9 @@ it accepts, the shortest code and the proved one, the guarantee, and the bounds 
 selector reads. :class:`Readout` (``in_place`` or ``separate``) decides where the selector writes
 ``y = B_rᵀ e_s``: the output subspace's width in ``d``, where it sits, and what the selector
 subtracts so that the output holds ``y`` (``proofs/in_place_readout.md``). A :class:`Layout` is
-the pair; its methods ask one choice or the other, and nothing outside this module branches on
-either. :func:`resolve_layout` turns a name into its object.
+the pair; what depends on one choice is asked of that choice (``layout.relations``,
+``layout.readout``), and nothing branches on either outside these three modules.
+:func:`resolve_layout` turns a name into its object.
 
 ``superposed`` (shared, in place: the default)
     ``B_r`` is a random ``k×k`` orthogonal matrix (for dual-BCH codes: the trace code's ±1 sign
@@ -30,11 +31,9 @@ either. :func:`resolve_layout` turns a name into its object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 
 from geoconstruct._validation import require_choice
 from geoconstruct.codes.protocol import Codebook, CodebookFamily
@@ -74,12 +73,9 @@ __all__ = [
     "superposed_failure_bound",
 ]
 
-FloatArray = npt.NDArray[np.float64]
 Rng = np.random.Generator
-Subspace = Literal["shared", "per_relation"]
-Output = Literal["in_place", "separate"]
 
-_NAMES: dict[tuple[Subspace, Output], str] = {
+_NAMES = {
     ("shared", "in_place"): "superposed",
     ("per_relation", "in_place"): "block",
     ("shared", "separate"): "superposed_separate",
@@ -89,102 +85,60 @@ _NAMES: dict[tuple[Subspace, Output], str] = {
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the relations live (``subspace``: ``"shared"`` or ``"per_relation"``) and where the
-    read-out lands (``output``: ``"in_place"`` or ``"separate"``): two independent choices.
+    """Where the relations live (:class:`Relations`) and where the read-out lands
+    (:class:`Readout`): two independent choices. What depends on one choice only, ask it
+    (``layout.relations.min_code_length(...)``, ``layout.readout.selector_reads(...)``); the
+    methods here are the ones that need both.
 
     Examples
     --------
-    >>> layout = Layout("shared", "in_place")
+    >>> layout = Layout(Shared(), InPlace())
     >>> layout.name, layout.dimension(4, 100), layout.code_length_at(4, 104)
     ('superposed', 104, 100)
-    >>> block = Layout("per_relation", "separate")
+    >>> block = Layout(Slots(), Separate())
     >>> block.name, block.dimension(8, 2), block.code_length_at(8, 26), block.code_length_at(8, 34)
     ('block_separate', 26, 2, 2)
-    >>> [Layout("per_relation", "in_place").code_length_at(4, d) for d in (12, 15)]
+    >>> [Layout(Slots(), InPlace()).code_length_at(4, d) for d in (12, 15)]
     [2, 2]
     """
 
-    subspace: Subspace
-    output: Output
+    relations: Relations
+    readout: Readout
+    name: str = field(init=False)
 
     def __post_init__(self) -> None:
-        require_choice("subspace", self.subspace, tuple(RELATIONS))
-        require_choice("output", self.output, tuple(READOUTS))
-
-    @property
-    def relations(self) -> Relations:
-        """Where the relations live."""
-        return RELATIONS[self.subspace]
-
-    @property
-    def readout(self) -> Readout:
-        """Where the read-out lands."""
-        return READOUTS[self.output]
-
-    @property
-    def name(self) -> str:
-        """``superposed``, ``block``, ``superposed_separate`` or ``block_separate``."""
-        return _NAMES[(self.subspace, self.output)]
-
-    @property
-    def superposed(self) -> bool:
-        """Whether the relations share the subject subspace."""
-        return self.relations.superposed
-
-    @property
-    def in_place(self) -> bool:
-        """Whether the read-out is written into the subject subspace itself."""
-        return self.readout.in_place
-
-    def subject_dim(self, n_relations: int, code_length: int) -> int:
-        """See :meth:`Relations.subject_dim`."""
-        return self.relations.subject_dim(n_relations, code_length)
+        object.__setattr__(self, "name", _NAMES[(self.relations.name, self.readout.name)])
 
     def dimension(self, n_relations: int, code_length: int) -> int:
         """``d_model`` at code length k: ``d_s + R`` and the output's own width."""
-        subject = self.subject_dim(n_relations, code_length)
+        subject = self.relations.subject_dim(n_relations, code_length)
         return subject + n_relations + self.readout.output_dim(code_length)
 
     def code_length_at(self, n_relations: int, d: int) -> int:
         """The largest code length whose :meth:`dimension` fits in ``d`` (its inverse; every
-        width is linear in k).
-
-        """
+        width is linear in k)."""
         per_k = self.dimension(n_relations, 1) - self.dimension(n_relations, 0)
         return (d - self.dimension(n_relations, 0)) // per_k
 
     def residual_map(self, n_relations: int, code_length: int, d: int) -> ResidualMap:
         """The named subspaces (:meth:`Readout.residual_map`)."""
-        subject = self.subject_dim(n_relations, code_length)
+        subject = self.relations.subject_dim(n_relations, code_length)
         return self.readout.residual_map(subject, n_relations, code_length, d)
-
-    def check_codebook(self, family: CodebookFamily, n_relations: int | None = None) -> None:
-        """See :meth:`Relations.check_codebook`."""
-        self.relations.check_codebook(family, n_relations)
-
-    def min_code_length(self, n_subjects: int, n_relations: int, family: CodebookFamily) -> int:
-        """See :meth:`Relations.min_code_length`."""
-        return self.relations.min_code_length(n_subjects, n_relations, family)
-
-    def shortest_code_length(
-        self, n_subjects: int, n_relations: int, family: CodebookFamily
-    ) -> int:
-        """See :meth:`Relations.shortest_code_length`."""
-        return self.relations.shortest_code_length(n_subjects, n_relations, family)
 
     def checks_coherence(
         self, n_subjects: int, n_relations: int, family: CodebookFamily, code_length: int
     ) -> bool:
         """Whether random codes are drawn until their coherence is at most μ: where a proof uses
-        the bound, from :meth:`min_code_length` on.
+        the bound, from :meth:`Relations.min_code_length` on.
 
         Parameters
         ----------
         family : CodebookFamily
             The codes' family.
         """
-        proved = code_length >= self.min_code_length(n_subjects, n_relations, family)
-        return family.random and proved and self.relations.uses_coherence(n_relations)
+        if not family.random or not self.relations.uses_coherence(n_relations):
+            return False
+        return code_length >= self.relations.min_code_length(n_subjects, n_relations, family)
 
     def build_codebook(
         self, family: CodebookFamily, n_codes: int, code_length: int, n_relations: int, rng: Rng
@@ -203,7 +157,7 @@ class Layout:
             n_codes,
             code_length,
             rng,
-            superposed_relations=n_relations if self.superposed else 1,
+            superposed_relations=n_relations if self.relations.superposed else 1,
             coherent=self.checks_coherence(n_codes, n_relations, family, code_length),
         )
 
@@ -217,7 +171,7 @@ class Layout:
         family : CodebookFamily
             The codes' family.
         """
-        proven = self.min_code_length(n_subjects, n_relations, family)
+        proven = self.relations.min_code_length(n_subjects, n_relations, family)
         if code_length >= proven:
             proved = self.relations.proved_guarantee(n_subjects, n_relations, family, code_length)
             if proved is not None:
@@ -232,37 +186,6 @@ class Layout:
             "is used at this length); recall is measured",
         )
 
-    def read_maps(self, n_keys: int, codebook: Codebook, rng: Rng) -> FloatArray:
-        """See :meth:`Relations.read_maps`."""
-        return self.relations.read_maps(n_keys, codebook, rng)
-
-    def sign_read_maps(self, codebook: Codebook) -> bool:
-        """See :meth:`Relations.sign_read_maps`."""
-        return self.relations.sign_read_maps(codebook)
-
-    def uncertifiable(self, family: CodebookFamily, n_relations: int) -> str | None:
-        """Why the certificate can prove no fact of this layout and family, known before it
-        runs; None where it may (clean read-outs, or a trace code's sign read maps).
-
-        Parameters
-        ----------
-        family : CodebookFamily
-            The attribute codes' family.
-
-        Examples
-        --------
-        >>> from geoconstruct.codes.registry import resolve_codebook
-        >>> resolve_layout("superposed").uncertifiable(resolve_codebook("gaussian"), 2)
-        "random superposed codes: the other relations' crosstalk has no bound the certificate uses"
-        >>> resolve_layout("block").uncertifiable(resolve_codebook("gaussian"), 2) is None
-        True
-        """
-        return self.relations.uncertifiable(family, n_relations)
-
-    def selector_reads(self, residual: ResidualMap, read_maps: FloatArray) -> FloatArray:
-        """See :meth:`Readout.selector_reads`."""
-        return self.readout.selector_reads(residual, read_maps)
-
     def gate_scale(self, codebook: Codebook, n_relations: int) -> float:
         """λ, the selector's gate scale: the relations' bound on a selected coordinate, times
         the read-outs the selector writes the difference of (two in place).
@@ -274,18 +197,14 @@ class Layout:
         """
         return self.readout.copies * self.relations.selected_bound(codebook, n_relations)
 
-    def output_norm(self, codebook: Codebook, n_relations: int) -> float:
-        """See :meth:`Relations.output_norm`."""
-        return self.relations.output_norm(codebook, n_relations)
-
 
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (
-        Layout("shared", "in_place"),
-        Layout("per_relation", "in_place"),
-        Layout("shared", "separate"),
-        Layout("per_relation", "separate"),
+        Layout(Shared(), InPlace()),
+        Layout(Slots(), InPlace()),
+        Layout(Shared(), Separate()),
+        Layout(Slots(), Separate()),
     )
 }
 """Every layout by name; the first, ``superposed``, is the default."""
@@ -297,7 +216,7 @@ def resolve_layout(layout: str | Layout) -> Layout:
     Examples
     --------
     >>> resolve_layout("block")
-    Layout(subspace='per_relation', output='in_place')
+    Layout(relations=Slots(), readout=InPlace(), name='block')
     """
     if isinstance(layout, Layout):
         return layout

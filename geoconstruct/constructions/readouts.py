@@ -6,6 +6,8 @@ selector reads so that the output holds ``y = B_rᵀ e_s`` (``proofs/in_place_re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
@@ -51,6 +53,7 @@ class Readout:
         return residual.lift("subject", read_maps)  # B_c, lifted: the MLP writes B_cᵀ e_s
 
 
+@dataclass(frozen=True)
 class Separate(Readout):
     """A separate k-dimensional output subspace."""
 
@@ -65,6 +68,7 @@ class Separate(Readout):
         )
 
 
+@dataclass(frozen=True)
 class InPlace(Readout):
     """The read-out written over the subject subspace's first k coordinates: the selector reads
     ``B_c − P``, the read-out minus what those coordinates hold, so that they hold ``B_cᵀ e_s``

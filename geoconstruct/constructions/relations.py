@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -148,6 +149,7 @@ class Relations:
         return False
 
 
+@dataclass(frozen=True)
 class Slots(Relations):
     """Relation r's code in its own k-slot: ``d_s = R·k``, ``y = u_{π_r(s)}`` exactly."""
 
@@ -157,6 +159,7 @@ class Slots(Relations):
         return n_relations * code_length
 
 
+@dataclass(frozen=True)
 class Shared(Relations):
     """Every relation read from the same k dimensions through its own orthogonal ``B_r``."""
 
@@ -284,7 +287,7 @@ RELATIONS: dict[str, Relations] = {"shared": Shared(), "per_relation": Slots()}
 
 def _without_crosstalk_theorem(n_subjects: int, n_relations: int, family: CodebookFamily) -> bool:
     """Superposed codes that need no crosstalk theorem: one relation or one subject (``y = u_t``),
-    or a family with no inner-product law to average over (which :meth:`Layout.check_codebook`
+    or a family with no inner-product law to average over (which :meth:`Shared.check_codebook`
     refuses for the superposed layout); the codebook's coherent length is then the proof's."""
     return n_relations == 1 or n_subjects == 1 or family.inner_product_law is None
 

@@ -103,7 +103,7 @@ class GeometricRecipe(SingleHopSizes, Recipe):
     ) -> tuple[Codebook, SingleHopMetadata]:
         n, r, family, layout = request.n_subjects, request.n_relations, request.family, self.layout
         codes = layout.build_codebook(family, n, code_length, r, streams.codes)  # u_a: [N, k]
-        read_maps = layout.read_maps(r, codes, streams.read_maps)  # B_r: [R, d_s, k]
+        read_maps = layout.relations.read_maps(r, codes, streams.read_maps)  # B_r: [R, d_s, k]
         read_maps.flags.writeable = False
         guarantee = layout.guarantee(n, r, family, code_length)
         return codes, SingleHopMetadata(layout, read_maps, layout.gate_scale(codes, r), guarantee)
@@ -151,7 +151,7 @@ def assemble(
     # Selector MLP: y = B_rᵀ e_s for the prompted relation r, into the output subspace.
     write_selector(
         W,
-        layout.selector_reads(residual, read_maps),  # [R, d_model, k]
+        layout.readout.selector_reads(residual, read_maps),  # [R, d_model, k]
         residual.basis("relation"),  # key r opens on relation r: [R, d_model]
         residual.basis("output"),  # [k, d_model]
         gate_threshold=1.0,  # one condition: the prompt's relation
@@ -159,7 +159,7 @@ def assemble(
     )
 
     # Unembedding: decode the output subspace; every other token sits below all attributes.
-    output_norm = layout.output_norm(codebook, n_relations)
+    output_norm = layout.relations.output_norm(codebook, n_relations)
     write_codebook_unembedding(
         W, residual["output"], attribute_tokens, codebook, output_norm=output_norm
     )
@@ -175,8 +175,8 @@ def assemble(
         vocabulary=vocab,
         queries=SingleHopQueries(
             residual["output"],
-            layout.sign_read_maps(codebook),
-            layout.uncertifiable(family, n_relations),
+            layout.relations.sign_read_maps(codebook),
+            layout.relations.uncertifiable(family, n_relations),
         ),
         metadata=metadata,
         seed=seed,

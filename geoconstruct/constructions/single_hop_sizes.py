@@ -56,7 +56,7 @@ class SingleHopSizes:
     layout: Layout
 
     def check(self, request: Sizes) -> None:
-        self.layout.check_codebook(request.family, request.n_relations)
+        self.layout.relations.check_codebook(request.family, request.n_relations)
 
     def describe(self, request: Sizes) -> str:
         return (
@@ -65,11 +65,13 @@ class SingleHopSizes:
         )
 
     def minimum_dimension(self, request: Sizes) -> int:  # assembled; nothing proved below
-        k = self.layout.shortest_code_length(*request.n_subjects_relations, request.family)
+        k = self.layout.relations.shortest_code_length(
+            *request.n_subjects_relations, request.family
+        )
         return self.layout.dimension(request.n_relations, k)
 
     def default_dimension(self, request: Sizes) -> int:  # the smallest with a proof
-        k = self.layout.min_code_length(*request.n_subjects_relations, request.family)
+        k = self.layout.relations.min_code_length(*request.n_subjects_relations, request.family)
         return self.layout.dimension(request.n_relations, k)
 
     def code_length_at(self, request: Sizes, d: int) -> int:
@@ -79,7 +81,7 @@ class SingleHopSizes:
         """The config built at ``d`` and ``code_length`` (see :func:`model_config`)."""
         n, r = request.n_subjects_relations
         vocab = Vocabulary(n, r, n_attributes=n)
-        subject_dim = self.layout.subject_dim(r, code_length)
+        subject_dim = self.layout.relations.subject_dim(r, code_length)
         return model_config(vocab, d, subject_dim, code_length, request.dtype)
 
     def memory_plan(self, request: Sizes, d: int, code_length: int) -> MemoryPlan:
@@ -92,7 +94,7 @@ class SingleHopSizes:
             code_length,
             coherence_checked=layout.checks_coherence(n, r, family, code_length),
             read_map_work=layout.relations.read_map_bytes(r, code_length, family),
-            in_place=layout.in_place,
+            in_place=layout.readout.in_place,
             chunk=min(n, SUBJECT_CHUNK),
         )
 
@@ -177,7 +179,7 @@ def code_length_for(
     (2, 634)
     """
     recipe, request = _recipe(n_subjects, n_relations, layout, codebook)
-    return recipe.layout.min_code_length(n_subjects, n_relations, request.family)
+    return recipe.layout.relations.min_code_length(n_subjects, n_relations, request.family)
 
 
 def required_dimension(

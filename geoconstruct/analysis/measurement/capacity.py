@@ -208,7 +208,7 @@ def dimension_cell(n_subjects: int, n_relations: int, search: Search) -> Dimensi
 
 def _with_measurement(row: DimensionRow, found: MinDimension, search: Search) -> DimensionRow:
     """Fill a row's measured columns from ``found``: d_s, the ratios, the packing bound."""
-    d_s = resolve_layout(row.layout).subject_dim(row.n_relations, found.code_length)
+    d_s = resolve_layout(row.layout).relations.subject_dim(row.n_relations, found.code_length)
     row = replace(
         row,
         min_d=found.d,
@@ -251,7 +251,9 @@ def capacity_cell(d: int, n_relations: int, max_subjects: int, search: Search) -
     start = time.perf_counter()
     form = numeric_format(search.precision)
     layout = resolve_layout(search.layout)
-    subject_dim = layout.subject_dim(n_relations, max(1, layout.code_length_at(n_relations, d)))
+    subject_dim = layout.relations.subject_dim(
+        n_relations, max(1, layout.code_length_at(n_relations, d))
+    )
     row = CapacityRow(
         d=d,
         n_relations=n_relations,
@@ -398,7 +400,7 @@ def _layout_for(layout: str, codebook: str) -> str:
     (grid codes in a superposed layout)."""
     layout_object = resolve_layout(layout)
     try:
-        layout_object.check_codebook(table_codebook(codebook, "float64"))
+        layout_object.relations.check_codebook(table_codebook(codebook, "float64"), None)
     except ValueError:
         return "block"
     return layout_object.name

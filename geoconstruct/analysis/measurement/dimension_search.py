@@ -370,9 +370,9 @@ def measure_min_dimension(
     if not seeds:
         raise ValueError("seeds must not be empty")
     layout = resolve_layout(search.layout)
-    layout.check_codebook(search.family, n_relations)
-    shortest = layout.shortest_code_length(n_subjects, n_relations, search.family)
-    proven = max(layout.min_code_length(n_subjects, n_relations, search.family), shortest)
+    layout.relations.check_codebook(search.family, n_relations)
+    shortest = layout.relations.shortest_code_length(n_subjects, n_relations, search.family)
+    proven = max(layout.relations.min_code_length(n_subjects, n_relations, search.family), shortest)
     predicted = None
     if n_subjects >= 2 and has_prediction(layout, search.family):
         predicted = predicted_code_length(
@@ -546,7 +546,7 @@ def recalls_at(n_subjects: int, n_relations: int, d: int, **options: Unpack[Sear
     search = Search(**options)
     layout = resolve_layout(search.layout)
     code_length = layout.code_length_at(n_relations, d)
-    if code_length < layout.shortest_code_length(n_subjects, n_relations, search.family):
+    if code_length < layout.relations.shortest_code_length(n_subjects, n_relations, search.family):
         return False
     return all(
         search.check(n_subjects, n_relations, code_length, seed).passed for seed in search.seeds

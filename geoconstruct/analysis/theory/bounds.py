@@ -131,7 +131,7 @@ def subject_dimension(
     (8, 8)
     """
     code_length = code_length_for(n_subjects, n_relations, layout=layout, codebook=codebook)
-    return resolve_layout(layout).subject_dim(n_relations, code_length)
+    return resolve_layout(layout).relations.subject_dim(n_relations, code_length)
 
 
 def global_min_dimension(n_subjects: int, n_relations: int, bits: int) -> int:

@@ -99,7 +99,7 @@ def has_prediction(
     (True, False, False)
     """
     # random codes, each uniform on the sphere (rademacher codes are treated as if they were)
-    return resolve_layout(layout).superposed and resolve_codebook(codebook).random
+    return resolve_layout(layout).relations.superposed and resolve_codebook(codebook).random
 
 
 def _require_covered(layout: str | Layout, codebook: str | CodebookFamily) -> Layout:
