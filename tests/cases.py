@@ -57,6 +57,11 @@ def independent_argmax(weights, tokens, chunk=1000):
     return np.concatenate([logits.argmax(axis=1) for logits in _logits(weights, tokens, chunk)])
 
 
+def independent_logits(weights, tokens, chunk=1000):
+    """The last position's logits from the same independent pass, ``chunk`` prompts at a time."""
+    yield from _logits(weights, tokens, chunk)
+
+
 def independent_margins(weights, tokens, answers, chunk=1000):
     """``logit[answer] − max of the other logits`` per prompt, from the same independent pass."""
     margins = []

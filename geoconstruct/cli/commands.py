@@ -44,7 +44,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from geoconstruct._validation import InputTypeError, NoResultError, require_int
+from geoconstruct._validation import InputTypeError, NoResultError, require_choice, require_int
 from geoconstruct.analysis.measurement.bench import BenchRow, bench_size
 from geoconstruct.analysis.measurement.capacity import (
     capacity_table,
@@ -67,7 +67,11 @@ from geoconstruct.analysis.output.plotting import (
     require_matplotlib,
 )
 from geoconstruct.analysis.output.tables import markdown_header, markdown_row, render_table
-from geoconstruct.analysis.theory.prediction import has_prediction, predicted_min_dimension
+from geoconstruct.analysis.theory.prediction import (
+    MEMORIES,
+    has_prediction,
+    predicted_min_dimension,
+)
 from geoconstruct.cli.parser import build_parser, family_from_args
 from geoconstruct.cli.printing import (
     print_bounds,
@@ -329,8 +333,11 @@ def _transition_table(args: argparse.Namespace) -> int:
     ratios = None if args.ratios is None else tuple(args.ratios)
     work_limit = _work_limit(args.exact_work_limit)
     start = time.perf_counter()
+    memories = [require_choice("memory", memory, MEMORIES) for memory in args.memory]
+    choice = {"layout": args.layout, "codebook": codebooks[0]}
     n_cells = sum(  # one per d of each (N, R); refuses --dims that nothing can assemble
-        len(table_dims(n, r, args.dims, ratios, layout=args.layout, codebook=codebooks[0]))
+        len(table_dims(n, r, args.dims, ratios, **choice, memory=memory))
+        for memory in memories
         for n in args.subjects
         for r in args.relations
     )
@@ -353,6 +360,7 @@ def _transition_table(args: argparse.Namespace) -> int:
             executor=pool,
             progress=bar.update,
             memory_budget=args.memory_budget,
+            memories=memories,
         )
     _finish(rows, args, start)
     return 0

@@ -11,6 +11,7 @@ from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
 from geoconstruct.analysis.measurement.dimension_search import DEFAULT_SEEDS
 from geoconstruct.analysis.measurement.transition import DEFAULT_RATIOS, LAW_FACTORS
 from geoconstruct.analysis.output.tables import TABLE_FORMATS
+from geoconstruct.analysis.theory.prediction import MEMORIES
 from geoconstruct.codes.protocol import CodebookFamily
 from geoconstruct.codes.registry import CODEBOOK_NAMES, FAMILIES, codebook_family
 from geoconstruct.constructions.layouts import LAYOUTS
@@ -374,6 +375,13 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
                 help="d / (R·log2 N) to measure at, instead of --dims (e.g. "
                 + ",".join(f"{ratio:g}" for ratio in DEFAULT_RATIOS)
                 + ")",
+            )
+            parser.add_argument(
+                "--memory",
+                type=_name_list,
+                default=["geometric"],
+                help="memory list: " + ", ".join(MEMORIES) + " (the associative memories at "
+                "any d with random keys)",
             )
         parser.add_argument("--relations", type=_int_list, default=[1, 4], help="R list")
         if kind != "baselines":

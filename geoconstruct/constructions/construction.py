@@ -167,11 +167,12 @@ EVERY_DRAW_EXACT = Guarantee(
 
 @dataclass(frozen=True)
 class ParameterCount:
-    """Parameters by component; ``fact_dependent`` are the subject rows on the subject subspace.
+    """Parameters by component; ``fact_dependent`` are the ones that hold the facts.
 
-    ``fact_dependent`` counts ``N·d_s``, the only numbers that change when the facts change (for
-    the baselines, whose facts live in the MLP, it counts the keys the same way). Everything else
-    is ``generic``.
+    ``fact_dependent`` counts the only numbers that change when the facts change: the subject
+    rows on the subject subspace, ``N·d_s``, for the geometric constructions; the MLP weights
+    that hold the facts for the associative memories (their values, or their memory matrices).
+    Everything else is ``generic``.
     """
 
     embedding: int
@@ -230,6 +231,9 @@ class Construction(Generic[M]):
     restated_guarantee : Guarantee or None
         Set by a ``with_…`` method when the weights or the facts were changed: what is proved
         about the new ones (None: the recipe's guarantee stands).
+    fact_dependent_parameters : int or None
+        The weights that hold the facts, where the recipe says (a memory's MLP); None: the
+        subject rows on the subject subspace, ``N·d_s``.
 
     The guarantee follows the weights: a construction records, when it is made, which facts and
     which weight arrays its guarantee is about (weak references, nothing is copied). Swapping
@@ -249,6 +253,7 @@ class Construction(Generic[M]):
     metadata: M
     seed: int
     restated_guarantee: Guarantee | None = None
+    fact_dependent_parameters: int | None = None
     proof_of: tuple[weakref.ref[Any], ...] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -303,7 +308,11 @@ class Construction(Generic[M]):
             attention=sum(size for name, size in sizes.items() if ".attn." in name),
             mlp=sum(size for name, size in sizes.items() if ".mlp." in name),
             unembedding=sizes["unembed.W_U"] + sizes["unembed.b_U"],
-            fact_dependent=self.subject_embeddings.size,
+            fact_dependent=(
+                self.subject_embeddings.size
+                if self.fact_dependent_parameters is None
+                else self.fact_dependent_parameters
+            ),
         )
 
     @property

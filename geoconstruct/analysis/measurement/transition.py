@@ -12,6 +12,11 @@ task per (N, R, d), and fits each (N, R)'s law (:mod:`~geoconstruct.analysis.mea
 success_law`): ``d_50`` and ``d_95``, the d at which half and 95 % of the draws recall every fact,
 with 95 % intervals, beside the prediction's own. By default it measures at
 :func:`law_dims`, around the transition. Constructions run in float32, as a trained model would.
+
+``memory`` chooses what is measured: ``"geometric"`` (the paper's construction, with ``layout``
+and ``codebook``) or an associative memory at any d with random keys (``"outer_product"``,
+``"key_value"``: :func:`~geoconstruct.constructions.baselines.construct_baseline` with ``d``),
+through the same verification policy, law and labels.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
+from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_choice, require_int
 from geoconstruct.analysis.measurement.dimension_search import DEFAULT_SEEDS
 from geoconstruct.analysis.measurement.success_law import (
     SuccessLaw,
@@ -33,11 +38,18 @@ from geoconstruct.analysis.measurement.success_law import (
 from geoconstruct.analysis.measurement.sweeps import run_cells, size_cost
 from geoconstruct.analysis.output.tables import Columns
 from geoconstruct.analysis.theory.prediction import (
+    MEMORIES,
     has_prediction,
     predicted_accuracy,
     predicted_success,
     predicted_success_dimension,
 )
+from geoconstruct.constructions.baselines import (
+    MEMORY_LAYOUTS,
+    construct_baseline,
+    memory_min_dimension,
+)
+from geoconstruct.constructions.construction import Construction
 from geoconstruct.constructions.single_hop import construct_single_hop
 from geoconstruct.constructions.single_hop_sizes import (
     DEFAULT_CODEBOOK,
@@ -92,6 +104,7 @@ class TransitionRow:
     """
 
     COLUMNS: ClassVar[Columns] = (
+        ("memory", "memory", "{}"),
         ("N", "n_subjects", "{:,}"),
         ("R", "n_relations", "{}"),
         ("d", "d", "{}"),
@@ -109,6 +122,7 @@ class TransitionRow:
         ("d_95 [95 %]", "d95_text", "{}"),
         ("predicted d_95", "predicted_d95", "{}"),
         ("proven d", "proven_d", "{}"),
+        ("parameters", "parameters", "{:,}"),
         ("seconds", "seconds", "{:.1f}"),
     )
 
@@ -120,7 +134,7 @@ class TransitionRow:
     code_length: int
     r_log2_n: float
     d_over_r_log2_n: float
-    proven_d: int
+    proven_d: int | None
     seeds: tuple[int, ...]
     accuracy_mean: float
     accuracy_min: float
@@ -148,14 +162,17 @@ class TransitionRow:
     law_note: str | None = None
     law_multiply_adds: int | None = None
     law_seconds: float | None = None
+    memory: str = "geometric"
+    parameters: int | None = None
+    fact_dependent_parameters: int | None = None
 
     @property
     def sampled(self) -> bool:
         return self.accuracy_basis == "sampled"
 
     @property
-    def proven_d_over_r_log2_n(self) -> float:
-        return self.proven_d / self.r_log2_n
+    def proven_d_over_r_log2_n(self) -> float | None:
+        return None if self.proven_d is None else self.proven_d / self.r_log2_n
 
     @property
     def p_interval(self) -> str:
@@ -184,7 +201,12 @@ class TransitionRow:
         if self.predicted_accuracy is not None:
             predicted50, predicted95 = (
                 predicted_success_dimension(
-                    self.n_subjects, self.n_relations, q, layout=self.layout, codebook=self.codebook
+                    self.n_subjects,
+                    self.n_relations,
+                    q,
+                    layout=self.layout,
+                    codebook=self.codebook,
+                    memory=self.memory,
                 )
                 for q in (0.5, 0.95)
             )
@@ -225,6 +247,7 @@ def transition(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     backend: str = "numpy",
     device: str = "cpu",
+    memory: str = "geometric",
 ) -> list[TransitionRow]:
     """Accuracy against d for one (N, R): one row per d in ``dims`` (each at least
     ``required_dimension``), over ``seeds``.
@@ -256,25 +279,23 @@ def transition(
     seeds = tuple(require_int("seed", seed, minimum=0) for seed in seeds)
     if not seeds:
         raise ValueError("seeds must not be empty")
-    low = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
-    proven = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    low = _smallest_d(n_subjects, n_relations, layout, codebook, memory)
+    proven = (
+        proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+        if memory == "geometric"
+        else None
+    )
     r_log2_n = n_relations * math.log2(n_subjects)
-    predicted = has_prediction(layout, codebook)
+    predicted = has_prediction(layout, codebook, memory)
+    estimate = {"layout": layout, "codebook": codebook, "memory": memory}
     rows = []
     for d in dims:
         d = require_int("d", d, minimum=low)
         start = time.perf_counter()
         reports = []
         for seed in seeds:
-            construction = construct_single_hop(
-                n_subjects,
-                n_relations,
-                d,
-                layout=layout,
-                codebook=codebook,
-                seed=seed,
-                dtype="float32",
-                memory_budget=memory_budget,
+            construction = _build(
+                memory, n_subjects, n_relations, d, layout, codebook, seed, memory_budget
             )
             reports.append(
                 measure_recall(
@@ -295,9 +316,16 @@ def transition(
         config = construction.config
         rows.append(
             TransitionRow(
+                memory=memory,
+                parameters=construction.parameter_count.total,
+                fact_dependent_parameters=construction.parameter_count.fact_dependent,
                 n_subjects=n_subjects,
                 n_relations=n_relations,
-                layout=construction.metadata.layout.name,
+                layout=(
+                    construction.metadata.layout.name
+                    if memory == "geometric"
+                    else MEMORY_LAYOUTS[memory]
+                ),
                 codebook=construction.codebook.family,
                 d=d,
                 code_length=construction.codebook.code_length,
@@ -317,20 +345,59 @@ def transition(
                 sample_low=min(lower for lower, _ in intervals) if sampled else None,
                 sample_high=max(upper for _, upper in intervals) if sampled else None,
                 predicted_accuracy=(
-                    predicted_accuracy(n_subjects, n_relations, d, layout=layout, codebook=codebook)
+                    predicted_accuracy(n_subjects, n_relations, d, **estimate)
                     if predicted
                     else None
                 ),
                 predicted_p_every_fact=(
-                    predicted_success(n_subjects, n_relations, d, layout=layout, codebook=codebook)
-                    if predicted
-                    else None
+                    predicted_success(n_subjects, n_relations, d, **estimate) if predicted else None
                 ),
                 multiply_adds=query_work(config, sum(report.n_queries for report in reports)),
                 seconds=time.perf_counter() - start,
             )
         )
     return rows
+
+
+def _smallest_d(n_subjects: int, n_relations: int, layout: str, codebook: str, memory: str) -> int:
+    """The smallest d ``memory`` can be assembled at."""
+    if require_choice("memory", memory, MEMORIES) == "geometric":
+        return required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    return memory_min_dimension(memory, n_relations)
+
+
+def _build(
+    memory: str,
+    n_subjects: int,
+    n_relations: int,
+    d: int,
+    layout: str,
+    codebook: str,
+    seed: int,
+    memory_budget: int,
+) -> Construction:
+    """One float32 construction of ``memory`` at ``d``."""
+    if memory == "geometric":
+        return construct_single_hop(
+            n_subjects,
+            n_relations,
+            d,
+            layout=layout,
+            codebook=codebook,
+            seed=seed,
+            dtype="float32",
+            memory_budget=memory_budget,
+        )
+    return construct_baseline(
+        n_subjects,
+        n_relations,
+        memory,
+        d,
+        codebook=codebook,
+        seed=seed,
+        dtype="float32",
+        memory_budget=memory_budget,
+    )
 
 
 def transition_dims(
@@ -340,6 +407,7 @@ def transition_dims(
     *,
     layout: str = DEFAULT_LAYOUT,
     codebook: str = DEFAULT_CODEBOOK,
+    memory: str = "geometric",
 ) -> list[int]:
     """The d nearest to each ``ratio · R·log2 N`` that can be assembled, without repeats.
 
@@ -353,7 +421,7 @@ def transition_dims(
     >>> transition_dims(4096, 4, (1, 2, 4))
     [48, 96, 192]
     """
-    low = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    low = _smallest_d(n_subjects, n_relations, layout, codebook, memory)
     r_log2_n = n_relations * math.log2(n_subjects)
     return sorted({max(low, round(ratio * r_log2_n)) for ratio in ratios})
 
@@ -364,6 +432,7 @@ def law_dims(
     *,
     layout: str = DEFAULT_LAYOUT,
     codebook: str = DEFAULT_CODEBOOK,
+    memory: str = "geometric",
 ) -> list[int]:
     """The d's that place the law's grid: :data:`LAW_FACTORS` times the predicted ``d_50``, and
     the proved d (where there is no prediction: :func:`transition_dims` of the default ratios).
@@ -373,6 +442,12 @@ def law_dims(
     >>> law_dims(4096, 4)
     [163, 173, 182, 192, 202, 211, 221, 230, 249, 250]
     """
+    if memory != "geometric" and has_prediction(layout, codebook, memory):
+        low = _smallest_d(n_subjects, n_relations, layout, codebook, memory)
+        centre = predicted_success_dimension(
+            n_subjects, n_relations, layout=layout, codebook=codebook, memory=memory
+        )
+        return sorted({max(low, round(factor * centre)) for factor in LAW_FACTORS})
     if n_relations < 2 or not has_prediction(layout, codebook):
         return transition_dims(n_subjects, n_relations, layout=layout, codebook=codebook)
     low = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
@@ -389,6 +464,7 @@ def table_dims(
     *,
     layout: str = DEFAULT_LAYOUT,
     codebook: str = DEFAULT_CODEBOOK,
+    memory: str = "geometric",
 ) -> list[int]:
     """The d's :func:`transition_table` measures for one (N, R): those of ``dims`` that can be
     assembled, else :func:`transition_dims` of ``ratios``, else :func:`law_dims`.
@@ -405,11 +481,12 @@ def table_dims(
     ValueError
         When no d of ``dims`` can be assembled (naming the smallest that can).
     """
-    low = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
+    low = _smallest_d(n_subjects, n_relations, layout, codebook, memory)
+    choice = {"layout": layout, "codebook": codebook, "memory": memory}
     if dims is None and ratios is not None:
-        return transition_dims(n_subjects, n_relations, ratios, layout=layout, codebook=codebook)
+        return transition_dims(n_subjects, n_relations, ratios, **choice)
     if dims is None:
-        return law_dims(n_subjects, n_relations, layout=layout, codebook=codebook)
+        return law_dims(n_subjects, n_relations, **choice)
     chosen = [d for d in dims if d >= low]
     if not chosen:
         raise ValueError(
@@ -435,8 +512,9 @@ def transition_table(
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memories: Sequence[str] = ("geometric",),
 ) -> list[TransitionRow]:
-    """:func:`transition` for every (N, R), at every d in ``dims`` that the construction accepts
+    """:func:`transition` for every memory and (N, R), at every d in ``dims`` that it accepts
     (by default at :func:`law_dims`, or at :func:`transition_dims` of ``ratios``), one task per
     cell (a process pool by default), with each (N, R)'s fitted law of ``P(every fact)`` in its
     rows (``d50``, ``d95`` and their intervals, beside the prediction's). The cells are submitted
@@ -459,21 +537,24 @@ def transition_table(
         limit).
     accuracy_work_limit : int
         Multiply-adds up to which a row covers every query; beyond it, a labelled sample.
+    memories : sequence of str
+        The memories measured (:data:`~geoconstruct.analysis.theory.prediction.MEMORIES`).
     """
-    sizes = [(n, r) for n in subjects for r in relations]
+    memories = tuple(require_choice("memory", memory, MEMORIES) for memory in memories)
+    sizes = [(m, n, r) for m in memories for n in subjects for r in relations]
     given = None if dims is None else list(dims)
     options = (tuple(seeds), sample, accuracy_work_limit, memory_budget, backend, device)
     cells = [
-        (n, r, [d], layout, codebook, *options)
-        for n, r in sizes
-        for d in table_dims(n, r, given, ratios, layout=layout, codebook=codebook)
+        (n, r, [d], layout, codebook, *options, m)
+        for m, n, r in sizes
+        for d in table_dims(n, r, given, ratios, layout=layout, codebook=codebook, memory=m)
     ]
     tasks: list[tuple[Any, ...]] = [(_transition_cell, *cell) for cell in cells]
     results = run_cells(_call, tasks, executor, progress, cost=_cost)
     rows = [row for nested in results for row in nested]
     fitted = []
-    for n, r in sizes:
-        own = [row for row in rows if (row.n_subjects, row.n_relations) == (n, r)]
+    for m, n, r in sizes:
+        own = [row for row in rows if (row.memory, row.n_subjects, row.n_relations) == (m, n, r)]
         law = fit_success_law(
             [row.d for row in own],
             [row.seeds_all_correct for row in own],
@@ -505,8 +586,9 @@ def _transition_cell(
     memory_budget: int,
     backend: str,
     device: str,
+    memory: str,
 ) -> list[TransitionRow]:
-    """The rows of one (N, R, d)."""
+    """The rows of one (memory, N, R, d)."""
     return transition(
         n_subjects,
         n_relations,
@@ -519,4 +601,5 @@ def _transition_cell(
         memory_budget=memory_budget,
         backend=backend,
         device=device,
+        memory=memory,
     )

@@ -205,11 +205,11 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
     """
     plt = _pyplot()
     figure, (law_axes, dimension_axes) = plt.subplots(1, 2, figsize=(15, 5.5))
-    sizes = sorted({(row.n_subjects, row.n_relations) for row in rows})
+    sizes = sorted({(row.memory, row.n_subjects, row.n_relations) for row in rows})
     palette = plt.get_cmap("tab20" if len(sizes) > 10 else "tab10")
     for index, size in enumerate(sizes):
         line = sorted(
-            (row for row in rows if (row.n_subjects, row.n_relations) == size),
+            (row for row in rows if (row.memory, row.n_subjects, row.n_relations) == size),
             key=lambda row: row.d,
         )
         scale, colour = line[0].r_log2_n, palette(index % palette.N)
@@ -224,7 +224,7 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
             fmt="o",
             ms=3,
             color=colour,
-            label=f"N = {size[0]:,}, R = {size[1]}",
+            label=f"{size[0]}, N = {size[1]:,}, R = {size[2]}",
         )
         fitted = _fitted_law(line[0])
         if fitted is not None:
@@ -235,17 +235,20 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
         predicted = [row.predicted_p_every_fact for row in line]
         if all(value is not None for value in predicted):
             law_axes.plot(xs, predicted, "--", color=colour, lw=0.8)
-        law_axes.axvline(line[0].proven_d / scale, color=colour, linestyle=":", lw=0.8)
+        if line[0].proven_d is not None:
+            law_axes.axvline(line[0].proven_d / scale, color=colour, linestyle=":", lw=0.8)
     law_axes.set_xlabel("d / (R·log2 N)   (solid: fitted law; dashed: prediction; dotted: proved)")
     law_axes.set_ylabel("P(every fact): share of seeds, exact 95 % interval")
     law_axes.set_ylim(-0.03, 1.03)
     law_axes.set_title("P(every fact recalled) against dimension")
     law_axes.legend(fontsize="x-small", ncol=2)
-    for index, n_relations in enumerate(sorted({row.n_relations for row in rows})):
+    for index, (memory, n_relations) in enumerate(
+        sorted({(row.memory, row.n_relations) for row in rows})
+    ):
         by_size = {
             row.n_subjects: row
             for row in rows
-            if row.n_relations == n_relations and row.d50 is not None
+            if (row.memory, row.n_relations) == (memory, n_relations) and row.d50 is not None
         }
         if not by_size:
             continue
@@ -267,7 +270,7 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
                 fmt=marker + "-",
                 ms=4,
                 color=colour,
-                label=f"{name[0]}_{name[1:]}, R = {n_relations}",
+                label=f"{name[0]}_{name[1:]}, {memory}, R = {n_relations}",
             )
         for name, style, what in (
             ("predicted_d50", "x", "predicted d_50"),

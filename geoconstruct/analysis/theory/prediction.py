@@ -18,6 +18,12 @@ Its regime is small crosstalk, ``k >= max(16, 10(R − 1))`` (:func:`regime_code
 it, near chance, the Gaussian ``g`` is a poor model and the estimate is not monotone in ``k``.
 :func:`predicted_min_dimension` is the smallest d at which the expected number of failing facts
 over ``n_seeds`` constructions is at most ln 2, the median of "every seed recalls every fact".
+
+Every function takes ``memory``: ``"geometric"`` (the above, the default) or an associative
+memory at any d with random keys (``"outer_product"``, ``"key_value"``,
+:func:`~geoconstruct.constructions.baselines.construct_baseline` with ``d``), whose estimates
+are :mod:`~geoconstruct.analysis.theory.memory_prediction`'s; ``layout`` is the geometric
+construction's only.
 """
 
 from __future__ import annotations
@@ -28,14 +34,21 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from geoconstruct._validation import require_int, require_probability
+from geoconstruct._validation import require_choice, require_int, require_probability
+from geoconstruct.analysis.theory.memory_prediction import (
+    QUADRATURE_NODES,
+    key_value_accuracy,
+    outer_product_accuracy,
+)
 from geoconstruct.codes.protocol import CodebookFamily
 from geoconstruct.codes.registry import resolve_codebook
+from geoconstruct.constructions.baselines import KEY_VALUE_THRESHOLD, memory_code_lengths
 from geoconstruct.constructions.layouts import Layout, resolve_layout
 from geoconstruct.constructions.single_hop_sizes import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 
 __all__ = [
     "MEDIAN_FAILURES",
+    "MEMORIES",
     "Prediction",
     "has_prediction",
     "predict",
@@ -51,8 +64,9 @@ MEDIAN_FAILURES = math.log(2)
 """Expected failing facts over all seeds at the predicted min d: with Poisson failures, every seed
 recalls every fact there with probability ½."""
 
-QUADRATURE_NODES = 48
-"""Gauss-Hermite nodes in each of g and h."""
+MEMORIES = ("geometric", "outer_product", "key_value")
+"""The memories with a predicted transition: the paper's construction, and the associative
+memories at any d with random keys."""
 
 
 @dataclass(frozen=True)
@@ -89,27 +103,79 @@ def regime_code_length(n_relations: int) -> int:
 
 
 def has_prediction(
-    layout: str | Layout = DEFAULT_LAYOUT, codebook: str | CodebookFamily = DEFAULT_CODEBOOK
+    layout: str | Layout = DEFAULT_LAYOUT,
+    codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
+    memory: str = "geometric",
 ) -> bool:
-    """Whether the estimate covers this layout and codebook (superposed, random codes).
+    """Whether the estimate covers this memory, layout and codebook (random codes; for the
+    geometric construction, a superposed layout).
 
     Examples
     --------
     >>> has_prediction(), has_prediction("block", "grid"), has_prediction(codebook="bch")
     (True, False, False)
+    >>> has_prediction(memory="outer_product"), has_prediction("block", memory="key_value")
+    (True, True)
     """
+    family = resolve_codebook(codebook)
+    if require_choice("memory", memory, MEMORIES) != "geometric":
+        return family.random and family.unit_norm
     # random codes, each uniform on the sphere (rademacher codes are treated as if they were)
-    return resolve_layout(layout).relations.superposed and resolve_codebook(codebook).random
+    return resolve_layout(layout).relations.superposed and family.random
 
 
-def _require_covered(layout: str | Layout, codebook: str | CodebookFamily) -> Layout:
-    if not has_prediction(layout, codebook):
+@dataclass(frozen=True)
+class _Model:
+    """One memory's estimate: its accuracy at code length k, and how k and d are related."""
+
+    memory: str
+    layout: Layout
+    n_relations: int
+
+    def dimension(self, code_length: int) -> int:
+        if self.memory == "geometric":
+            return self.layout.dimension(self.n_relations, code_length)
+        per_k = 1 if self.memory == "outer_product" else 2  # key and code share k, or not
+        return self.n_relations + per_k * code_length
+
+    def code_length_at(self, d: int) -> int:
+        if self.memory == "geometric":
+            return self.layout.code_length_at(self.n_relations, d)
+        return memory_code_lengths(self.memory, self.n_relations, d)[1]
+
+    def accuracy(self, n_subjects: int, code_length: int) -> float:
+        if self.memory == "outer_product":
+            return outer_product_accuracy(n_subjects, code_length)
+        if self.memory == "key_value":
+            return key_value_accuracy(n_subjects, code_length, KEY_VALUE_THRESHOLD)
+        if self.n_relations == 1:
+            return 1.0
+        return _accuracy(n_subjects, self.n_relations, code_length)
+
+    def in_regime(self, n_subjects: int, code_length: int) -> bool:
+        if self.memory == "outer_product":  # the estimate rises with k from k = √N on
+            return code_length**2 >= n_subjects
+        if self.memory == "key_value":
+            return True
+        return code_length >= regime_code_length(self.n_relations)
+
+
+def _require_covered(
+    layout: str | Layout, codebook: str | CodebookFamily, memory: str, n_relations: int
+) -> _Model:
+    if not has_prediction(layout, codebook, memory):
+        family = resolve_codebook(codebook).name
+        if memory == "geometric":
+            raise ValueError(
+                f"no predicted transition for layout={resolve_layout(layout).name!r} with "
+                f"codebook={family!r}: the estimate covers the superposed layouts with random "
+                "codes (gaussian, rademacher)"
+            )
         raise ValueError(
-            f"no predicted transition for layout={resolve_layout(layout).name!r} with "
-            f"codebook={resolve_codebook(codebook).name!r}: the estimate covers the superposed "
-            "layouts with random codes (gaussian, rademacher)"
+            f"no predicted transition for the {memory} memory with codebook={family!r}: the "
+            "estimate covers random unit codes (gaussian, rademacher)"
         )
-    return resolve_layout(layout)
+    return _Model(memory, resolve_layout(layout), n_relations)
 
 
 def _accuracy(n_subjects: int, n_relations: int, code_length: int) -> float:
@@ -137,20 +203,21 @@ def predict(
     *,
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
+    memory: str = "geometric",
 ) -> Prediction:
     """The estimate at ``d`` (the code length that fits it; see :func:`predicted_accuracy`)."""
     n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     n_relations = require_int("n_relations", n_relations, minimum=1)
-    layout_object = _require_covered(layout, codebook)
-    smallest = layout_object.dimension(n_relations, 1)  # a code of one coordinate
+    model = _require_covered(layout, codebook, memory, n_relations)
+    smallest = model.dimension(1)  # a code of one coordinate
     d = require_int("d", d, minimum=1)
     if d < smallest:
         raise ValueError(
-            f"d={d} cannot be assembled for the {layout_object.name} layout with R={n_relations}: "
+            f"d={d} cannot be assembled for the {memory} memory with R={n_relations}: "
             f"the smallest d is {smallest}"
         )
-    k = layout_object.code_length_at(n_relations, d)
-    accuracy = _accuracy(n_subjects, n_relations, k) if n_relations > 1 else 1.0
+    k = model.code_length_at(d)
+    accuracy = model.accuracy(n_subjects, k)
     return Prediction(
         n_subjects=n_subjects,
         n_relations=n_relations,
@@ -158,7 +225,7 @@ def predict(
         code_length=k,
         accuracy=accuracy,
         failing_facts=n_subjects * n_relations * (1.0 - accuracy),
-        in_regime=k >= regime_code_length(n_relations),
+        in_regime=model.in_regime(n_subjects, k),
     )
 
 
@@ -169,6 +236,7 @@ def predicted_accuracy(
     *,
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
+    memory: str = "geometric",
 ) -> float:
     """The expected share of facts a construction at ``d`` recalls (an estimate, not a bound).
 
@@ -188,7 +256,9 @@ def predicted_accuracy(
     >>> round(predicted_accuracy(4096, 4, 120), 3), predicted_accuracy(4096, 4, 400) > 0.999999
     (0.99, True)
     """
-    return predict(n_subjects, n_relations, d, layout=layout, codebook=codebook).accuracy
+    return predict(
+        n_subjects, n_relations, d, layout=layout, codebook=codebook, memory=memory
+    ).accuracy
 
 
 def predicted_code_length(
@@ -198,6 +268,7 @@ def predicted_code_length(
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     n_seeds: int = 5,
+    memory: str = "geometric",
 ) -> int:
     """The code length of :func:`predicted_min_dimension`.
 
@@ -209,17 +280,17 @@ def predicted_code_length(
     n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     n_seeds = require_int("n_seeds", n_seeds, minimum=1)
-    _require_covered(layout, codebook)
-    return _code_length_failing_at_most(n_subjects, n_relations, MEDIAN_FAILURES / n_seeds)
+    model = _require_covered(layout, codebook, memory, n_relations)
+    return _code_length_failing_at_most(model, n_subjects, MEDIAN_FAILURES / n_seeds)
 
 
-def _code_length_failing_at_most(n_subjects: int, n_relations: int, failures: float) -> int:
+def _code_length_failing_at_most(model: _Model, n_subjects: int, failures: float) -> int:
     """The smallest k whose expected failing facts (one construction) are at most ``failures``."""
 
     def failing(k: int) -> float:  # decreasing in k in the estimate's regime
-        return n_subjects * n_relations * (1 - _accuracy(n_subjects, n_relations, k))
+        return n_subjects * model.n_relations * (1 - model.accuracy(n_subjects, k))
 
-    if n_relations == 1:
+    if model.memory == "geometric" and model.n_relations == 1:
         return 2
     low, high = 1, 2  # failing(low) > failures >= failing(high)
     while failing(high) > failures:
@@ -237,6 +308,7 @@ def predicted_success(
     *,
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
+    memory: str = "geometric",
 ) -> float:
     """The estimate's probability that a construction at ``d`` recalls every fact:
     ``exp(−failing facts)``, failures taken as Poisson.
@@ -246,7 +318,9 @@ def predicted_success(
     >>> round(predicted_success(4096, 4, 192), 2), round(predicted_success(4096, 4, 223), 3)
     (0.53, 0.952)
     """
-    failing = predict(n_subjects, n_relations, d, layout=layout, codebook=codebook).failing_facts
+    failing = predict(
+        n_subjects, n_relations, d, layout=layout, codebook=codebook, memory=memory
+    ).failing_facts
     return math.exp(-failing)
 
 
@@ -257,6 +331,7 @@ def predicted_success_dimension(
     *,
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
+    memory: str = "geometric",
 ) -> int:
     """The estimate's ``d_q``: the smallest d at which :func:`predicted_success` is at least q.
 
@@ -273,9 +348,9 @@ def predicted_success_dimension(
     n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     probability = require_probability("probability", probability)
-    layout_object = _require_covered(layout, codebook)
-    k = _code_length_failing_at_most(n_subjects, n_relations, -math.log(probability))
-    return layout_object.dimension(n_relations, k)
+    model = _require_covered(layout, codebook, memory, n_relations)
+    k = _code_length_failing_at_most(model, n_subjects, -math.log(probability))
+    return model.dimension(k)
 
 
 def predicted_min_dimension(
@@ -285,6 +360,7 @@ def predicted_min_dimension(
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     n_seeds: int = 5,
+    memory: str = "geometric",
 ) -> int:
     """The predicted smallest d at which every one of ``n_seeds`` seeds recalls every fact.
 
@@ -311,8 +387,10 @@ def predicted_min_dimension(
     --------
     >>> [predicted_min_dimension(16_384, r) for r in (2, 4, 8)]
     [79, 243, 583]
+    >>> [predicted_min_dimension(1024, 1, memory=m) for m in ("outer_product", "key_value")]
+    [251, 51]
     """
     k = predicted_code_length(
-        n_subjects, n_relations, layout=layout, codebook=codebook, n_seeds=n_seeds
+        n_subjects, n_relations, layout=layout, codebook=codebook, n_seeds=n_seeds, memory=memory
     )
-    return resolve_layout(layout).dimension(n_relations, k)
+    return _Model(memory, resolve_layout(layout), n_relations).dimension(k)
