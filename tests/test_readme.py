@@ -156,6 +156,15 @@ def _sampled_with_interval(out):
     assert "95 % interval [" in out and "the forward pass on every prompt of the sample" in out
 
 
+def _memories(out):
+    rows = _table(out)
+    assert {row["memory"] for row in rows} == {"geometric", "outer_product", "key_value"}
+    for row in rows:  # every query of every seed, and the estimate within 10 % of the law
+        assert row["basis"] in ("every_fact", "certified")
+        measured = int(re.fullmatch(r"(\d+) \[\d+, \d+\]", row["d_50 [95 %]"]).group(1))
+        assert abs(int(row["predicted d_50"]) - measured) <= 0.1 * measured
+
+
 def _transition(out, n_seeds=50):
     rows = _table(out)
     for row in rows:  # every query of every seed at these sizes (below the work limit)
@@ -243,6 +252,8 @@ CLAIM_CHECKS = {
         {"--subjects": "256", "--relations": "2"},
         _transition,
     ),
+    "table transition --memory geometric,outer_product,key_value --subjects 256,1024,4096 "
+    "--relations 1,4 --seeds 0-19": ({"--subjects": "256", "--relations": "4"}, _memories),
     "table dimension --subjects 1024,16384 --relations 4 --precision "
     "float32,float16,bfloat16,int8": ({"--subjects": "256"}, _precision),
     "bounds --subjects 65536 --relations 4": ({}, _bounds),

@@ -58,10 +58,12 @@ from geoconstruct.analysis.measurement.dimension_search import (
 from geoconstruct.analysis.measurement.precision import numeric_format
 from geoconstruct.analysis.measurement.sweeps import process_pool
 from geoconstruct.analysis.measurement.tradeoff import TradeoffRow, tradeoff_table
-from geoconstruct.analysis.measurement.transition import table_dims, transition_table
+from geoconstruct.analysis.measurement.transition import transition_table
+from geoconstruct.analysis.measurement.transition_dims import table_cells
 from geoconstruct.analysis.mechanism.transfer import transfer_summary
 from geoconstruct.analysis.output.plotting import (
     plot_dimension_table,
+    plot_memory_parameters,
     plot_tradeoff_table,
     plot_transition_table,
     require_matplotlib,
@@ -88,8 +90,11 @@ from geoconstruct.cli.reports import (
 )
 from geoconstruct.codes.registry import resolve_codebook
 from geoconstruct.constructions.single_hop_sizes import proven_dimension
+from geoconstruct.io import load, save, to_torch, to_transformer_lens
+from geoconstruct.io.files import SUFFIXES
 from geoconstruct.model.backends import require_torch
 from geoconstruct.training.comparison import trained_row
+from geoconstruct.verification.policy import chain_sample, check_recall
 
 __all__ = ["main"]
 
@@ -161,6 +166,13 @@ def _require_positive(**lists: Sequence[int]) -> None:
             require_int(name, value, minimum=1)
 
 
+def _savable(path: str | None) -> None:
+    """Refuse, before the build, a ``--save`` path that :func:`geoconstruct.io.save` would."""
+    if path is not None and Path(path).suffix not in SUFFIXES:
+        raise ValueError(f"--save {path}: the file name must end in {' or '.join(SUFFIXES)}")
+    _writable(path)
+
+
 def _writable(path: str | None) -> None:
     """Refuse, before any work, an output path whose directory does not exist or is not writable."""
     if path is None:
@@ -222,6 +234,7 @@ def _bounds(args: argparse.Namespace) -> int:
 
 def _construct(args: argparse.Namespace) -> int:
     family = family_from_args(args)
+    _savable(args.save)
     if args.sample_size is not None:  # before the build, which can take minutes
         require_int("--sample-size", args.sample_size, minimum=1)
     with _progress(args, total=args.subjects * args.relations, desc="recall", unit="fact") as bar:
@@ -241,6 +254,7 @@ def _construct(args: argparse.Namespace) -> int:
             device=args.device,
             progress=bar.update,
             on_estimate=None if args.quiet else _long_pass_announcer(args.method),
+            save_to=args.save,
         )
     _emit(summary, args.json, print_single_hop)
     return 0 if summary.all_correct else 1
@@ -334,12 +348,18 @@ def _transition_table(args: argparse.Namespace) -> int:
     work_limit = _work_limit(args.exact_work_limit)
     start = time.perf_counter()
     memories = [require_choice("memory", memory, MEMORIES) for memory in args.memory]
-    choice = {"layout": args.layout, "codebook": codebooks[0]}
-    n_cells = sum(  # one per d of each (N, R); refuses --dims that nothing can assemble
-        len(table_dims(n, r, args.dims, ratios, **choice, memory=memory))
-        for memory in memories
-        for n in args.subjects
-        for r in args.relations
+    n_cells = len(  # one per d of each cell; refuses --dims that nothing can assemble
+        table_cells(
+            args.subjects,
+            args.relations,
+            args.dims,
+            ratios,
+            args.layout,
+            codebooks[0],
+            memories,
+            args.hops,
+            args.passes,
+        )
     )
     with (
         process_pool(args.workers) as pool,
@@ -361,6 +381,8 @@ def _transition_table(args: argparse.Namespace) -> int:
             progress=bar.update,
             memory_budget=args.memory_budget,
             memories=memories,
+            hops=args.hops,
+            passes=args.passes,
         )
     _finish(rows, args, start)
     return 0
@@ -445,6 +467,7 @@ def _transfer(args: argparse.Namespace) -> int:
 
 
 def _multihop(args: argparse.Namespace) -> int:
+    _savable(args.save)
     summary = multi_hop_summary(
         args.entities,
         args.relations,
@@ -457,9 +480,86 @@ def _multihop(args: argparse.Namespace) -> int:
         max_queries=args.max_queries,
         sample=args.sample_size,
         memory_budget=args.memory_budget,
+        save_to=args.save,
     )
     _emit(summary, args.json, print_multi_hop)
     return 0 if summary.all_correct else 1
+
+
+def _recall(args: argparse.Namespace) -> int:
+    """Load a saved construction and check it with the verification policy."""
+    construction = load(args.path)
+    seed = require_int("--seed", args.seed, minimum=0)
+    start = time.perf_counter()
+    if construction.queries.single_hop:  # the certificate first, then the pass, to a first miss
+        verdict = check_recall(construction, seed=seed, memory_budget=args.memory_budget)
+        passed, basis, n_checked = verdict.passed, verdict.basis, verdict.n_checked
+        n_queries, n_certified = verdict.n_queries, verdict.n_certified
+    else:  # chains of thought: every chain, or the policy's sample, through the loop
+        sample = chain_sample(construction.total_queries)
+        report = construction.recall(sample=sample, seed=seed, memory_budget=args.memory_budget)
+        passed, basis, n_checked = report.all_correct, report.basis, report.n_queries
+        n_queries, n_certified = report.n_queries, 0
+    config = construction.config
+    result = {
+        "path": args.path,
+        "kind": construction.kind,
+        "n_subjects": construction.facts.n_subjects,
+        "n_relations": construction.facts.n_relations,
+        "d_model": config.d_model,
+        "codebook": construction.codebook.family,
+        "guarantee": construction.guarantee.statement,
+        "passed": passed,
+        "basis": basis,
+        "n_queries": n_queries,
+        "total_queries": construction.total_queries,
+        "n_certified": n_certified,
+        "n_checked": n_checked,
+        "seconds": time.perf_counter() - start,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        what = "every query recalled" if passed else "a query was not recalled"
+        print(
+            f"loaded           {args.path}: {construction.kind}, N={result['n_subjects']:,}, "
+            f"R={result['n_relations']}, d={config.d_model}, {result['codebook']} codes\n"
+            f"guarantee        {result['guarantee']}\n"
+            f"recall           {what} ({basis}): {n_certified:,} certified, {n_checked:,} "
+            f"through the forward pass, of {n_queries:,} queries checked "
+            f"({construction.total_queries:,} in all), {result['seconds']:.2f} s"
+        )
+    return 0 if passed else 1
+
+
+EXPORT_SUFFIXES = {
+    "safetensors": ".safetensors",
+    "transformer-lens": ".transformer_lens.pt",
+    "torch": ".torch.pt",
+}
+"""The file each ``export --to`` format writes, after PATH's stem, unless ``--output`` says."""
+
+
+def _export(args: argparse.Namespace) -> int:
+    """Convert a saved construction: safetensors, a TransformerLens or a plain torch state dict."""
+    construction = load(args.path)
+    source = Path(args.path)
+    target = Path(args.output or source.with_name(source.stem + EXPORT_SUFFIXES[args.to]))
+    if args.to == "safetensors":
+        save(construction, target)
+        what = "the construction in safetensors (geoconstruct.io.load reads it)"
+    else:
+        torch = require_torch("tl" if args.to == "transformer-lens" else "train")
+        _writable(str(target))
+        if args.to == "transformer-lens":
+            module = to_transformer_lens(construction)
+            what = "the TransformerLens 4 bridge's state dict (its names: embed.weight, …)"
+        else:
+            module, what = to_torch(construction), "the plain torch module's state dict"
+        torch.save(module.state_dict(), target)
+        what += f" ({len(module.state_dict())} tensors; load it with torch.load)"
+    print(f"wrote            {target}: {what}")
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -520,9 +620,17 @@ def _emit(summary: Any, as_json: bool, printer: Callable[[Any, TextIO], None]) -
 PLOTTERS: dict[str, Callable[[Any, str], Any]] = {
     "dimension": plot_dimension_table,
     "tradeoff": plot_tradeoff_table,
-    "transition": plot_transition_table,
+    "transition": lambda rows, path: _plot_transition(rows, path),
 }
 """The table kinds ``--plot`` draws, and how."""
+
+
+def _plot_transition(rows: Sequence[Any], path: str) -> None:
+    """The transition figure; with several memories, also ``<stem>_parameters<suffix>``."""
+    plot_transition_table(rows, path)
+    if len({row.memory for row in rows}) > 1:
+        target = Path(path)
+        plot_memory_parameters(rows, target.with_name(f"{target.stem}_parameters{target.suffix}"))
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -561,6 +669,8 @@ def _train(args: argparse.Namespace) -> int:
 
 HANDLERS = {
     "construct": _construct,
+    "recall": _recall,
+    "export": _export,
     "dimension": _dimension,
     "bounds": _bounds,
     "multihop": _multihop,

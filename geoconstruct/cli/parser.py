@@ -9,7 +9,7 @@ from typing import Any, NoReturn, TypeVar
 from geoconstruct import __version__
 from geoconstruct._validation import DEFAULT_MEMORY_BUDGET
 from geoconstruct.analysis.measurement.dimension_search import DEFAULT_SEEDS
-from geoconstruct.analysis.measurement.transition import DEFAULT_RATIOS, LAW_FACTORS
+from geoconstruct.analysis.measurement.transition_dims import DEFAULT_RATIOS, LAW_FACTORS, PASSES
 from geoconstruct.analysis.output.tables import TABLE_FORMATS
 from geoconstruct.analysis.theory.prediction import MEMORIES
 from geoconstruct.codes.protocol import CodebookFamily
@@ -32,7 +32,13 @@ from geoconstruct.verification.policy import (
     TABLE_SAMPLE_SIZE,
 )
 
-__all__ = ["PLOTTED_TABLES", "TABLE_KINDS", "build_parser", "family_from_args"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "PLOTTED_TABLES",
+    "TABLE_KINDS",
+    "build_parser",
+    "family_from_args",
+]
 
 Number = TypeVar("Number", int, float)
 
@@ -113,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bfloat16, intP) before recall, and report the storage efficiency (default: the dtype)",
     )
     construct.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_save_argument(construct)
 
     dimension = commands.add_parser(
         "dimension",
@@ -174,7 +181,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--memory-budget", type=_bytes, default=DEFAULT_MEMORY_BUDGET, help="(default 8G)"
     )
     multihop.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_save_argument(multihop)
     multihop.set_defaults(layout="block")
+
+    recall = commands.add_parser(
+        "recall",
+        parents=[quiet],
+        help="check a saved construction with the verification policy (certificate first)",
+    )
+    recall.add_argument("path", help="a file written by --save or geoconstruct.io.save")
+    recall.add_argument("--seed", type=int, default=0, help="seed of a sample, where one is drawn")
+    recall.add_argument(
+        "--memory-budget", type=_bytes, default=DEFAULT_MEMORY_BUDGET, help="(default 8G)"
+    )
+    recall.add_argument("--json", action="store_true", help="print one JSON object")
+
+    export = commands.add_parser(
+        "export", parents=[quiet], help="convert a saved construction for other tools"
+    )
+    export.add_argument("path", help="a file written by --save or geoconstruct.io.save")
+    export.add_argument(
+        "--to",
+        choices=EXPORT_FORMATS,
+        required=True,
+        help="safetensors: the same construction in that format (.[safetensors]); "
+        "transformer-lens: the TransformerLens 4 bridge's state dict (.[tl]); torch: the "
+        "plain torch module's state dict (torch, e.g. .[train])",
+    )
+    export.add_argument(
+        "--output", default=None, help="where to write (default: PATH with the format's suffix)"
+    )
 
     _add_table_parsers(commands, quiet)
 
@@ -381,7 +417,19 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
                 type=_name_list,
                 default=["geometric"],
                 help="memory list: " + ", ".join(MEMORIES) + " (the associative memories at "
-                "any d with random keys)",
+                "any d with random keys; multi_hop: superposed chains)",
+            )
+            parser.add_argument(
+                "--hops",
+                type=_int_list,
+                default=[2, 3],
+                help="H list of multi_hop",
+            )
+            parser.add_argument(
+                "--passes",
+                type=_name_list,
+                default=list(PASSES),
+                help="how multi_hop answers: chain (of thought, L = H), single (pass, L = 1)",
             )
         parser.add_argument("--relations", type=_int_list, default=[1, 4], help="R list")
         if kind != "baselines":
@@ -454,6 +502,20 @@ def _add_table_parsers(commands: Any, quiet: argparse.ArgumentParser) -> None:
             metavar="PREFIX",
             help="also write PREFIX.md, .csv, .json and .tex (one run)",
         )
+
+
+EXPORT_FORMATS = ("safetensors", "transformer-lens", "torch")
+"""What ``geoconstruct export --to`` writes."""
+
+
+def _add_save_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--save",
+        default=None,
+        metavar="PATH",
+        help="also write the construction to PATH (.npz, or .safetensors with .[safetensors]), "
+        "which geoconstruct recall and geoconstruct.io.load read",
+    )
 
 
 def _add_verification_arguments(parser: argparse.ArgumentParser) -> None:

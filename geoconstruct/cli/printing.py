@@ -77,6 +77,7 @@ def print_single_hop(summary: SingleHopSummary, out: TextIO) -> None:
         ),
         f"wall time        construct {summary.construct_seconds:.2f} s, "
         f"recall {summary.recall_seconds:.2f} s",
+        *_saved(summary.saved),
     ]
     lines += [
         f"  failed: subject {failure['subject']}, relation {failure['relation']}: "
@@ -115,6 +116,13 @@ def _margin_note(summary: SingleHopSummary) -> str:
         f" (a lower bound: certified for {summary.n_certified:,} facts, computed by the forward "
         f"pass for {summary.n_fallback:,})"
     )
+
+
+def _saved(path: str | None) -> list[str]:
+    """The line saying where ``--save`` wrote the construction, and how to read it back."""
+    if path is None:
+        return []
+    return [f"saved            {path} (geoconstruct recall {path} checks it again)"]
 
 
 def print_multi_hop(summary: MultiHopSummary, out: TextIO) -> None:
@@ -157,6 +165,7 @@ def print_multi_hop(summary: MultiHopSummary, out: TextIO) -> None:
         f"min margin       {summary.min_margin:.6g}",
         f"wall time        construct {summary.construct_seconds:.2f} s, "
         f"recall {summary.recall_seconds:.2f} s",
+        *_saved(summary.saved),
     ]
     lines += [
         f"  failed: entity {failure['entity']}, chain {failure['chain']}: expected "

@@ -46,6 +46,7 @@ from geoconstruct.constructions.single_hop_sizes import (
     DEFAULT_LAYOUT,
     proven_dimension,
 )
+from geoconstruct.io.files import save
 from geoconstruct.verification.evaluation import ProgressCallback
 from geoconstruct.verification.policy import (
     CHAIN_SAMPLE_SIZE,
@@ -109,6 +110,7 @@ class SingleHopSummary:
     construct_seconds: float
     recall_seconds: float
     relation_accuracy: list[float] = dataclasses.field(default_factory=list)
+    saved: str | None = None
 
     COLUMNS: ClassVar[Columns] = (
         ("N", "n_subjects", "{}"),
@@ -157,6 +159,7 @@ def single_hop_summary(
     device: str = "cpu",
     progress: ProgressCallback | None = None,
     on_estimate: Callable[[float, str | None], None] | None = None,
+    save_to: str | None = None,
 ) -> SingleHopSummary:
     """Build at ``d`` (default: the smallest with a proof), quantise to ``precision``, recall.
 
@@ -177,9 +180,14 @@ def single_hop_summary(
     sample : int, optional
         Queries checked per seed, a seeded uniform sample; None checks every query (up to the work
         limit).
+    save_to : str, optional
+        Write the construction there before recall (what :func:`geoconstruct.io.load` reads).
     on_estimate : callable, optional
         Called with the estimated seconds of the recall, and ``construction.uncertifiable``,
         before it starts.
+    save_to : str, optional
+        Write the construction (as rounded to ``precision``) there before recall, in the format
+        :func:`geoconstruct.io.load` reads (``.npz`` or ``.safetensors``).
 
     Examples
     --------
@@ -204,6 +212,7 @@ def single_hop_summary(
     if precision is not None:
         construction = quantize_construction(construction, form)
     efficiency = storage_efficiency(construction, form)
+    saved = None if save_to is None else str(save(construction, save_to))
     built = time.perf_counter()
     uncertifiable = construction.uncertifiable
     full_pass = sample is None and (method == "exact" or uncertifiable is not None)
@@ -266,6 +275,7 @@ def single_hop_summary(
         relation_accuracy=list(report.relation_accuracy),
         construct_seconds=built - start,
         recall_seconds=finished - built,
+        saved=saved,
     )
 
 
@@ -311,6 +321,7 @@ class MultiHopSummary:
     failures: list[dict[str, Any]]
     construct_seconds: float
     recall_seconds: float
+    saved: str | None = None
 
     @property
     def all_correct(self) -> bool:
@@ -354,6 +365,7 @@ def multi_hop_summary(
     max_queries: int = MAX_EXHAUSTIVE_QUERIES,
     sample: int = CHAIN_SAMPLE_SIZE,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    save_to: str | None = None,
 ) -> MultiHopSummary:
     """Build at ``d`` (default: the smallest that works) and run every query up to
     ``max_queries`` of them, else a seeded sample of ``sample``.
@@ -371,6 +383,8 @@ def multi_hop_summary(
     sample : int, optional
         Queries checked per seed, a seeded uniform sample; None checks every query (up to the work
         limit).
+    save_to : str, optional
+        Write the construction there before recall (what :func:`geoconstruct.io.load` reads).
 
     Examples
     --------
@@ -392,6 +406,7 @@ def multi_hop_summary(
         dtype=dtype,
         memory_budget=memory_budget,
     )
+    saved = None if save_to is None else str(save(construction, save_to))
     built = time.perf_counter()
     report = construction.recall(
         sample=chain_sample(construction.total_queries, max_queries, sample),
@@ -441,6 +456,7 @@ def multi_hop_summary(
         failures=[failure._asdict() for failure in report.failures],
         construct_seconds=built - start,
         recall_seconds=finished - built,
+        saved=saved,
     )
 
 

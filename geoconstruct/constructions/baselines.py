@@ -466,21 +466,17 @@ def assemble(
         W, residual["output"], attribute_tokens, codebook, output_norm=codebook.norm_bound
     )
 
-    return Construction(
-        kind=kind,
-        config=config,
-        weights=freeze(W),
-        facts=facts,
-        codebook=codebook,
-        residual=residual,
-        vocabulary=vocab,
-        queries=SingleHopQueries(
-            residual["output"],
-            uncertifiable=f"the {kind} memory is not a gated selector, which the certificate reads",
-        ),
-        metadata=metadata,
-        seed=seed,
-        fact_dependent_parameters=n_relations * n_subjects * k,  # the values, rows of W_out
+    return _memory_construction(
+        kind,
+        facts,
+        codebook,
+        metadata,
+        W,
+        config,
+        residual,
+        vocab,
+        seed,
+        fact_dependent=n_relations * n_subjects * k,  # the values, rows of W_out
     )
 
 
@@ -604,7 +600,13 @@ def _memory_construction(
     *,
     fact_dependent: int,
 ) -> Construction[BaselineMetadata]:
-    """A memory at a given d, its recall measured: nothing is proved there."""
+    """The memory's construction; its facts live in its MLP, which the certificate cannot read
+    (it reads a gated selector over fact-free read maps)."""
+    if metadata.keys == "exact":
+        why = f"the {kind} memory is not a gated selector, which the certificate reads"
+    else:
+        why = f"the {kind} memory at a given d: its crosstalk from the other stored pairs"
+        why += " has no bound the certificate uses"
     return Construction(
         kind=kind,
         config=config,
@@ -613,11 +615,7 @@ def _memory_construction(
         codebook=codebook,
         residual=residual,
         vocabulary=vocab,
-        queries=SingleHopQueries(
-            residual["output"],
-            uncertifiable=f"the {kind} memory at a given d: its crosstalk from the other stored "
-            "pairs has no bound the certificate uses",
-        ),
+        queries=SingleHopQueries(residual["output"], uncertifiable=why),
         metadata=metadata,
         seed=seed,
         fact_dependent_parameters=fact_dependent,

@@ -35,6 +35,12 @@ The residual stream (block layout, k the code length, ``D_g = Σ_{h=1..g} R^h`` 
 ``proofs/multi_hop.md`` proves that with the recorded ``score_gap`` the leakage moves the output by
 at most ``output_error_bound``, below half the codebook's decoding tolerance, so every pass
 answers correctly; ``gate_scale = 2·max|u_j|`` keeps closed keys exactly closed.
+
+**The superposed layout** (``layout="superposed"``, random unit codes, the paper's regime): every
+chain's answer is superposed in one k-dimensional entity subspace through its own random
+orthogonal read map, ``e_y = Σ_c B_c u_{π_c(y)}`` (``d = 2k + (R+2)(g+1)``), and the selector
+reads ``B_cᵀ e_y``, the answer plus the crosstalk of the other ``D_g − 1`` chains. Nothing is
+proved; recall is measured, and its transition predicted (``docs/design.md``).
 """
 
 from __future__ import annotations
@@ -54,8 +60,8 @@ from geoconstruct._validation import (
     require_int,
 )
 from geoconstruct.codes.protocol import Codebook, CodebookFamily
-from geoconstruct.constructions.construction import Construction
-from geoconstruct.constructions.layouts import block_read_maps
+from geoconstruct.constructions.construction import EVERY_DRAW_EXACT, Construction, Guarantee
+from geoconstruct.constructions.layouts import RELATIONS, block_read_maps
 from geoconstruct.constructions.memory import FLOAT64, MemoryPlan, selector_bytes, weight_bytes
 from geoconstruct.constructions.pipeline import Recipe, Sizes, build, sizes
 from geoconstruct.constructions.queries import ChainOfThoughtQueries
@@ -86,8 +92,9 @@ __all__ = [
 ]
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
-MULTI_HOP_LAYOUTS = ("block",)
+MULTI_HOP_LAYOUTS = ("block", "superposed")
 MIN_SCORE_GAP = 40.0
 """The smallest attention score gap used: leakage ``≈ g·e^-40``, far below float64 resolution."""
 
@@ -194,10 +201,25 @@ class MultiHopMetadata:
     hops_per_pass: int
     attention_bound: AttentionBound
     gate_scale: float
+    layout: str = "block"
+    read_maps: FloatArray | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def guarantee(self) -> Guarantee:
+        """Every chain, for every draw, in the block layout (``proofs/multi_hop.md``); nothing
+        proved in the superposed one."""
+        if self.layout == "block":
+            return EVERY_DRAW_EXACT
+        return Guarantee("none", None, "nothing proved: superposed chains; recall is measured")
 
     def to_manifest(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
-        fields = dataclasses.asdict(self)
-        return fields, {}
+        fields = {
+            name: getattr(self, name)
+            for name in ("hops", "steps", "hops_per_pass", "gate_scale", "layout")
+        }
+        fields["attention_bound"] = dataclasses.asdict(self.attention_bound)
+        arrays = {} if self.read_maps is None else {"read_maps": self.read_maps}
+        return fields, arrays
 
     @classmethod
     def from_manifest(
@@ -209,6 +231,8 @@ class MultiHopMetadata:
             hops_per_pass=int(fields["hops_per_pass"]),
             attention_bound=AttentionBound(**fields["attention_bound"]),
             gate_scale=float(fields["gate_scale"]),
+            layout=require_choice("layout", fields.get("layout", "block"), MULTI_HOP_LAYOUTS),
+            read_maps=arrays.get("read_maps"),
         )
 
 
@@ -247,9 +271,10 @@ def multi_hop_dimension(
     >>> multi_hop_dimension(4096, 4, hops=4, steps=1)   # g = 4: D_4 = 340 chains
     712
     """
-    require_choice("layout", layout, MULTI_HOP_LAYOUTS)
+    layout = require_choice("layout", layout, MULTI_HOP_LAYOUTS)
     request = sizes(n_entities, n_relations, codebook, "float64", subjects_name="n_entities")
-    return MultiHopRecipe(hops, steps, hops_per_pass(hops, steps)).minimum_dimension(request)
+    recipe = MultiHopRecipe(hops, steps, hops_per_pass(hops, steps), layout)
+    return recipe.minimum_dimension(request)
 
 
 def construct_multi_hop(
@@ -307,9 +332,9 @@ def construct_multi_hop(
     ...
     ValueError: the block layout with grid codes for N=100, R=2, H=2, L=1 (g=2) requires d >= 19, got d=18
     """  # noqa: E501
-    require_choice("layout", layout, MULTI_HOP_LAYOUTS)
+    layout = require_choice("layout", layout, MULTI_HOP_LAYOUTS)
     request = sizes(n_entities, n_relations, codebook, dtype, subjects_name="n_entities")
-    recipe = MultiHopRecipe(hops, steps, hops_per_pass(hops, steps))
+    recipe = MultiHopRecipe(hops, steps, hops_per_pass(hops, steps), layout)
     return build(recipe, request, d, seed=seed, facts=facts, memory_budget=memory_budget)
 
 
@@ -321,34 +346,53 @@ class MultiHopRecipe(Recipe):
     hops: int
     steps: int
     g: int
+    layout: str = "block"
 
     def check(self, request: Sizes) -> None:
-        pass  # every family builds: the block layout reads each chain's slot without crosstalk
+        family = request.family  # the block layout reads each chain's slot without crosstalk
+        if self.layout == "superposed" and not (family.random and family.unit_norm):
+            raise ValueError(
+                f"codebook {family.name!r} cannot be used with the superposed multi-hop layout: "
+                "it superposes random unit codes (use 'gaussian' or 'rademacher')"
+            )
 
     def describe(self, request: Sizes) -> str:
         return (
-            f"the block layout with {request.family.name} codes for N={request.n_subjects}, "
-            f"R={request.n_relations}, H={self.hops}, L={self.steps} (g={self.g})"
+            f"the {self.layout} layout with {request.family.name} codes for "
+            f"N={request.n_subjects}, R={request.n_relations}, H={self.hops}, L={self.steps} "
+            f"(g={self.g})"
         )
 
     def minimum_dimension(self, request: Sizes) -> int:
-        k = request.family.min_code_length(request.n_subjects)
-        return _dimension_at(request.n_relations, self.g, k)
+        superposed = self.layout == "superposed"
+        k = 2 if superposed else request.family.min_code_length(request.n_subjects)
+        return _dimension_at(request.n_relations, self.g, k, superposed)
 
     def default_dimension(self, request: Sizes) -> int:
         return self.minimum_dimension(request)
 
     def code_length_at(self, request: Sizes, d: int) -> int:
-        return _code_length_at(request.n_relations, self.g, d)
+        return _code_length_at(request.n_relations, self.g, d, self.layout == "superposed")
 
     def memory_plan(self, request: Sizes, d: int, code_length: int) -> MemoryPlan:
         n, r = request.n_subjects_relations
-        return memory_plan(request.family, n, r, self.g, d, code_length, request.dtype)
+        return memory_plan(request.family, n, r, self.g, d, code_length, request.dtype, self.layout)
 
     def draw(
         self, request: Sizes, code_length: int, streams: SeedStreams
     ) -> tuple[Codebook, MultiHopMetadata]:
         family = request.family
+        if self.layout == "superposed":  # B_c Haar for every chain; λ bounds ‖e_y‖ <= D_g
+            n_chains = chain_count(request.n_relations, self.g)
+            codes = family.build(request.n_subjects, code_length, streams.codes, coherent=False)
+            read_maps = RELATIONS["shared"].read_maps(n_chains, codes, streams.read_maps)
+            read_maps.flags.writeable = False
+            gate_scale = 2.0 * n_chains * codes.norm_bound
+            bound = _attention_bound(codes, self.g, None, gate_scale / 2.0)
+            metadata = MultiHopMetadata(
+                self.hops, self.steps, self.g, bound, gate_scale, "superposed", read_maps
+            )
+            return codes, metadata
         codes = family.build(request.n_subjects, code_length, streams.codes)
         bound = _attention_bound(codes, self.g, family.coherence_bound)
         gate_scale = 2.0 * codes.coordinate_bound
@@ -376,16 +420,29 @@ def assemble(
     g, bound, k = metadata.hops_per_pass, metadata.attention_bound, codebook.code_length
     keys = chain_keys(n_relations, g)  # [D_g, g], padded with ∅ = R
     n_chains = keys.shape[0]
-    residual = _residual_map(n_relations, g, n_chains * k, k, d)
+    chain_maps = metadata.read_maps
+    superposed = chain_maps is not None
+    residual = _residual_map(n_relations, g, k if superposed else n_chains * k, k, d)
     vocab = Vocabulary(n_subjects=n, n_relations=n_relations + 1, n_attributes=0)  # ∅ included
     config = _model_config(n, n_relations, g, d, k, dtype)
     W = zero_weights(config)
     entity_tokens = np.arange(n)
     relation_tokens = vocab.relation_offset + np.arange(n_relations + 1)
 
-    # Embedding: e_y = Σ_c B_c u_{π_c(y)}, chain c in k-slot c; relations (∅ too) one-hot.
-    chain_answers = codebook.codes[facts.follow(entity_tokens[:, None], keys)]  # [N, D_g, k]
-    write_embedding(W, entity_tokens, residual["subject"], chain_answers.reshape(n, n_chains * k))
+    # Embedding: e_y = Σ_c B_c u_{π_c(y)}: chain c in k-slot c (block), or each through its
+    # Haar map in one k-dimensional subspace (superposed); relations (∅ too) one-hot.
+    answers = facts.follow(entity_tokens[:, None], keys)  # π_c(y): [N, D_g]
+    if chain_maps is not None:
+        read_maps = chain_maps  # B_c: [D_g, k, k]
+        embeddings = np.zeros((n, k))
+        for chain in range(n_chains):
+            embeddings += codebook.codes[answers[:, chain]] @ read_maps[chain].T
+        write_embedding(W, entity_tokens, residual["subject"], embeddings)
+    else:
+        read_maps = block_read_maps(n_chains, k)  # key c reads k-slot c
+        embeddings = codebook.codes[answers].reshape(n, n_chains * k)
+        write_embedding(W, entity_tokens, residual["subject"], embeddings)
+    del embeddings
     write_one_hot_embedding(W, relation_tokens, residual["relation"])
     write_positional_one_hot(W, residual["position"])
 
@@ -402,11 +459,10 @@ def assemble(
             target=residual[f"slot_{slot + 1}"],
         )
 
-    # Selector MLP: key c reads k-slot c of the entity and opens when every slot matches c.
+    # Selector MLP: key c reads B_cᵀ e_y and opens when every slot matches c.
     gates = np.zeros((n_chains, d))
     for slot in range(g):
         gates[np.arange(n_chains), residual[f"slot_{slot + 1}"].start + keys[:, slot]] = 1.0
-    read_maps = block_read_maps(n_chains, k)  # key c reads k-slot c
     write_selector(
         W,
         residual.lift("subject", read_maps),  # [D_g, d_model, k]
@@ -417,7 +473,8 @@ def assemble(
     )
 
     # Unembedding: decode the output subspace to an entity; relation tokens sit below them all.
-    output_norm = codebook.norm_bound + bound.output_error_bound
+    selected = n_chains * codebook.norm_bound if superposed else codebook.norm_bound
+    output_norm = selected + bound.output_error_bound
     write_codebook_unembedding(
         W, residual["output"], entity_tokens, codebook, output_norm=output_norm
     )
@@ -436,14 +493,22 @@ def assemble(
     )
 
 
-def _attention_bound(codebook: Codebook, g: int, coherence_bound: float | None) -> AttentionBound:
+def _attention_bound(
+    codebook: Codebook, g: int, coherence_bound: float | None, selected_bound: float | None = None
+) -> AttentionBound:
     """The score gap that keeps the leakage's effect below half the decoding tolerance.
 
     With leakage ε the open key's gate sits at most ``g·ε`` below open, which moves each selected
     coordinate by at most ``λ·g·ε`` (``λ = 2·max|u_j|``), the code by ``2√k·g·ε·max|u_j|``
-    (``proofs/multi_hop.md``); ``ε <= g·e^-s`` then gives the gap ``s`` below.
+    (``proofs/multi_hop.md``); ``ε <= g·e^-s`` then gives the gap ``s`` below. Superposed
+    (``selected_bound``, the bound on a selected coordinate): nothing is proved, the gap is
+    :data:`MIN_SCORE_GAP` and the tolerance 0.
     """
     k, coordinate = codebook.code_length, codebook.coordinate_bound
+    if selected_bound is not None:
+        leakage = g / (math.exp(MIN_SCORE_GAP) + g)
+        error = 2.0 * math.sqrt(k) * g * leakage * selected_bound
+        return AttentionBound(MIN_SCORE_GAP, leakage, error, 0.0)
     if codebook.unit_norm:
         # the family's guarantee (drawn until coherent, or a closed form): no O(N²k) pass here
         assert coherence_bound is not None, "unit-norm families bound their coherence"
@@ -458,14 +523,16 @@ def _attention_bound(codebook: Codebook, g: int, coherence_bound: float | None) 
     return AttentionBound(score_gap, leakage, error, tolerance)
 
 
-def _dimension_at(n_relations: int, g: int, code_length: int) -> int:
-    """``d_model`` at code length k: ``D_g·k + (R+2)(g+1) + k``."""
-    return (chain_count(n_relations, g) + 1) * code_length + (n_relations + 2) * (g + 1)
+def _dimension_at(n_relations: int, g: int, code_length: int, superposed: bool = False) -> int:
+    """``d_model`` at code length k: ``D_g·k + (R+2)(g+1) + k`` (``2k + …`` superposed)."""
+    entity = 1 if superposed else chain_count(n_relations, g)
+    return (entity + 1) * code_length + (n_relations + 2) * (g + 1)
 
 
-def _code_length_at(n_relations: int, g: int, d: int) -> int:
+def _code_length_at(n_relations: int, g: int, d: int, superposed: bool = False) -> int:
     """The longest code whose dimension fits in ``d`` (the inverse of :func:`_dimension_at`)."""
-    return (d - (n_relations + 2) * (g + 1)) // (chain_count(n_relations, g) + 1)
+    entity = 1 if superposed else chain_count(n_relations, g)
+    return (d - (n_relations + 2) * (g + 1)) // (entity + 1)
 
 
 def _residual_map(n_relations: int, g: int, entity_dim: int, k: int, d: int) -> ResidualMap:
@@ -499,7 +566,14 @@ def _model_config(
 
 
 def memory_plan(
-    family: CodebookFamily, n: int, n_relations: int, g: int, d: int, code_length: int, dtype: str
+    family: CodebookFamily,
+    n: int,
+    n_relations: int,
+    g: int,
+    d: int,
+    code_length: int,
+    dtype: str,
+    layout: str = "block",
 ) -> MemoryPlan:
     """The peak bytes of :func:`construct_multi_hop`, by part (:mod:`.memory`): the draw; the
     facts and codes kept; the weights; and, while they are written, the chain answers (every
@@ -507,11 +581,15 @@ def memory_plan(
     n_chains = chain_count(n_relations, g)
     config = _model_config(n, n_relations, g, d, code_length, dtype)
     facts = FLOAT64 * n_relations * n
-    chain_answers = FLOAT64 * n * n_chains * (code_length + 1)  # codes gathered, their ids
-    read_maps = FLOAT64 * n_chains * (n_chains * code_length) * code_length
+    if layout == "superposed":  # the answers' ids, one chain's codes and product at a time
+        chain_answers = FLOAT64 * (n * n_chains + 3 * n * code_length)
+        read_maps = FLOAT64 * n_chains * code_length**2 + FLOAT64 * 3 * code_length**2
+    else:
+        chain_answers = FLOAT64 * n * n_chains * (code_length + 1)  # codes gathered, their ids
+        read_maps = FLOAT64 * n_chains * (n_chains * code_length) * code_length
     gates = FLOAT64 * n_chains * d
     selector = selector_bytes(d, n_chains, code_length, in_place=False)
-    checked = family.random  # built at its coherent length: drawn until coherent
+    checked = family.random and layout == "block"  # block: drawn until coherent
     return MemoryPlan(
         draw=facts + family.draw_bytes(n, code_length, coherence_checked=checked),
         kept=facts + FLOAT64 * n * code_length,

@@ -137,6 +137,7 @@ def save(construction: Construction, path: PathLike) -> Path:
             safetensors_numpy.save_file(
                 contiguous, temporary, metadata={FORMAT: json.dumps(manifest)}
             )
+            os.chmod(temporary, 0o666 & ~_umask())  # its writer makes it private: as open would
         else:
             with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_STORED) as archive:
                 archive.writestr(MANIFEST, json.dumps(manifest, indent=2))
@@ -150,6 +151,19 @@ def save(construction: Construction, path: PathLike) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def _umask() -> int:
+    """The process's umask (read without changing it where /proc shows it)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(
+            next(line for line in status.splitlines() if line.startswith("Umask:")).split()[1], 8
+        )
+    except (OSError, StopIteration, ValueError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
 
 
 def load(path: PathLike) -> Construction:

@@ -570,8 +570,8 @@ def measure_recall(
         sample = sample_size_for(
             construction.config, n_open, exact_work_limit=work_limit, sample_size=sample_size
         )
-    return construction.recall(
-        method="certified",
+    return construction.recall(  # chains of thought have no certificate: the pass alone
+        method="exact" if construction.uncertifiable is not None else "certified",
         sample=sample,
         seed=seed,
         memory_budget=memory_budget,

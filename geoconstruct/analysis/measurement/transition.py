@@ -14,9 +14,10 @@ with 95 % intervals, beside the prediction's own. By default it measures at
 :func:`law_dims`, around the transition. Constructions run in float32, as a trained model would.
 
 ``memory`` chooses what is measured: ``"geometric"`` (the paper's construction, with ``layout``
-and ``codebook``) or an associative memory at any d with random keys (``"outer_product"``,
-``"key_value"``: :func:`~geoconstruct.constructions.baselines.construct_baseline` with ``d``),
-through the same verification policy, law and labels.
+and ``codebook``), an associative memory at any d with random keys (``"outer_product"``,
+``"key_value"``: :func:`~geoconstruct.constructions.baselines.construct_baseline` with ``d``), or
+the superposed multi-hop construction (``"multi_hop"``, ``hops`` in ``steps`` passes; a row's
+every fact is every chain), through the same verification policy, law and labels.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_choice, require_int
+from geoconstruct._validation import DEFAULT_MEMORY_BUDGET, require_int
 from geoconstruct.analysis.measurement.dimension_search import DEFAULT_SEEDS
 from geoconstruct.analysis.measurement.success_law import (
     SuccessLaw,
@@ -36,9 +37,13 @@ from geoconstruct.analysis.measurement.success_law import (
     success_interval,
 )
 from geoconstruct.analysis.measurement.sweeps import run_cells, size_cost
+from geoconstruct.analysis.measurement.transition_dims import (
+    PASSES,
+    smallest_dimension,
+    table_cells,
+)
 from geoconstruct.analysis.output.tables import Columns
 from geoconstruct.analysis.theory.prediction import (
-    MEMORIES,
     has_prediction,
     predicted_accuracy,
     predicted_success,
@@ -47,15 +52,14 @@ from geoconstruct.analysis.theory.prediction import (
 from geoconstruct.constructions.baselines import (
     MEMORY_LAYOUTS,
     construct_baseline,
-    memory_min_dimension,
 )
 from geoconstruct.constructions.construction import Construction
+from geoconstruct.constructions.multi_hop import construct_multi_hop
 from geoconstruct.constructions.single_hop import construct_single_hop
 from geoconstruct.constructions.single_hop_sizes import (
     DEFAULT_CODEBOOK,
     DEFAULT_LAYOUT,
     proven_dimension,
-    required_dimension,
 )
 from geoconstruct.verification.evaluation import ProgressCallback
 from geoconstruct.verification.policy import (
@@ -65,23 +69,7 @@ from geoconstruct.verification.policy import (
     query_work,
 )
 
-__all__ = [
-    "DEFAULT_RATIOS",
-    "LAW_FACTORS",
-    "TransitionRow",
-    "law_dims",
-    "table_dims",
-    "transition",
-    "transition_dims",
-    "transition_table",
-]
-
-DEFAULT_RATIOS = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
-"""The d / (R·log2 N) at which :func:`transition_table` measures where there is no prediction."""
-
-LAW_FACTORS = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.3)
-"""The d's :func:`law_dims` measures, as multiples of the predicted ``d_50``: the prediction only
-places the grid, the law is fitted to what the seeds do there."""
+__all__ = ["TransitionRow", "transition", "transition_table"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +93,7 @@ class TransitionRow:
 
     COLUMNS: ClassVar[Columns] = (
         ("memory", "memory", "{}"),
+        ("H / L", "hops_steps", "{}"),
         ("N", "n_subjects", "{:,}"),
         ("R", "n_relations", "{}"),
         ("d", "d", "{}"),
@@ -165,6 +154,12 @@ class TransitionRow:
     memory: str = "geometric"
     parameters: int | None = None
     fact_dependent_parameters: int | None = None
+    hops: int = 1
+    steps: int = 1
+
+    @property
+    def hops_steps(self) -> str:
+        return f"{self.hops} / {self.steps}"
 
     @property
     def sampled(self) -> bool:
@@ -207,6 +202,8 @@ class TransitionRow:
                     layout=self.layout,
                     codebook=self.codebook,
                     memory=self.memory,
+                    hops=self.hops,
+                    steps=self.steps,
                 )
                 for q in (0.5, 0.95)
             )
@@ -248,6 +245,8 @@ def transition(
     backend: str = "numpy",
     device: str = "cpu",
     memory: str = "geometric",
+    hops: int = 1,
+    steps: int = 1,
 ) -> list[TransitionRow]:
     """Accuracy against d for one (N, R): one row per d in ``dims`` (each at least
     ``required_dimension``), over ``seeds``.
@@ -279,7 +278,7 @@ def transition(
     seeds = tuple(require_int("seed", seed, minimum=0) for seed in seeds)
     if not seeds:
         raise ValueError("seeds must not be empty")
-    low = _smallest_d(n_subjects, n_relations, layout, codebook, memory)
+    low = smallest_dimension(n_subjects, n_relations, layout, codebook, memory, hops, steps)
     proven = (
         proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
         if memory == "geometric"
@@ -287,7 +286,15 @@ def transition(
     )
     r_log2_n = n_relations * math.log2(n_subjects)
     predicted = has_prediction(layout, codebook, memory)
-    estimate = {"layout": layout, "codebook": codebook, "memory": memory}
+    chains = {"hops": hops, "steps": steps}
+
+    def estimate(at: Callable[..., float], d: int) -> float | None:
+        if not predicted:
+            return None
+        return at(
+            n_subjects, n_relations, d, layout=layout, codebook=codebook, memory=memory, **chains
+        )
+
     rows = []
     for d in dims:
         d = require_int("d", d, minimum=low)
@@ -295,7 +302,7 @@ def transition(
         reports = []
         for seed in seeds:
             construction = _build(
-                memory, n_subjects, n_relations, d, layout, codebook, seed, memory_budget
+                memory, n_subjects, n_relations, d, layout, codebook, seed, memory_budget, **chains
             )
             reports.append(
                 measure_recall(
@@ -317,6 +324,8 @@ def transition(
         rows.append(
             TransitionRow(
                 memory=memory,
+                hops=hops,
+                steps=steps,
                 parameters=construction.parameter_count.total,
                 fact_dependent_parameters=construction.parameter_count.fact_dependent,
                 n_subjects=n_subjects,
@@ -324,7 +333,7 @@ def transition(
                 layout=(
                     construction.metadata.layout.name
                     if memory == "geometric"
-                    else MEMORY_LAYOUTS[memory]
+                    else MEMORY_LAYOUTS.get(memory, "superposed")
                 ),
                 codebook=construction.codebook.family,
                 d=d,
@@ -344,26 +353,13 @@ def transition(
                 sampled_queries=reports[0].n_queries if sampled else None,
                 sample_low=min(lower for lower, _ in intervals) if sampled else None,
                 sample_high=max(upper for _, upper in intervals) if sampled else None,
-                predicted_accuracy=(
-                    predicted_accuracy(n_subjects, n_relations, d, **estimate)
-                    if predicted
-                    else None
-                ),
-                predicted_p_every_fact=(
-                    predicted_success(n_subjects, n_relations, d, **estimate) if predicted else None
-                ),
+                predicted_accuracy=estimate(predicted_accuracy, d),
+                predicted_p_every_fact=estimate(predicted_success, d),
                 multiply_adds=query_work(config, sum(report.n_queries for report in reports)),
                 seconds=time.perf_counter() - start,
             )
         )
     return rows
-
-
-def _smallest_d(n_subjects: int, n_relations: int, layout: str, codebook: str, memory: str) -> int:
-    """The smallest d ``memory`` can be assembled at."""
-    if require_choice("memory", memory, MEMORIES) == "geometric":
-        return required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
-    return memory_min_dimension(memory, n_relations)
 
 
 def _build(
@@ -375,6 +371,8 @@ def _build(
     codebook: str,
     seed: int,
     memory_budget: int,
+    hops: int = 1,
+    steps: int = 1,
 ) -> Construction:
     """One float32 construction of ``memory`` at ``d``."""
     if memory == "geometric":
@@ -383,6 +381,19 @@ def _build(
             n_relations,
             d,
             layout=layout,
+            codebook=codebook,
+            seed=seed,
+            dtype="float32",
+            memory_budget=memory_budget,
+        )
+    if memory == "multi_hop":
+        return construct_multi_hop(
+            n_subjects,
+            n_relations,
+            hops,
+            steps,
+            d,
+            layout="superposed",
             codebook=codebook,
             seed=seed,
             dtype="float32",
@@ -398,102 +409,6 @@ def _build(
         dtype="float32",
         memory_budget=memory_budget,
     )
-
-
-def transition_dims(
-    n_subjects: int,
-    n_relations: int,
-    ratios: Iterable[float] = DEFAULT_RATIOS,
-    *,
-    layout: str = DEFAULT_LAYOUT,
-    codebook: str = DEFAULT_CODEBOOK,
-    memory: str = "geometric",
-) -> list[int]:
-    """The d nearest to each ``ratio · R·log2 N`` that can be assembled, without repeats.
-
-    Parameters
-    ----------
-    ratios : iterable of float
-        The d's as multiples of R·log2 N.
-
-    Examples
-    --------
-    >>> transition_dims(4096, 4, (1, 2, 4))
-    [48, 96, 192]
-    """
-    low = _smallest_d(n_subjects, n_relations, layout, codebook, memory)
-    r_log2_n = n_relations * math.log2(n_subjects)
-    return sorted({max(low, round(ratio * r_log2_n)) for ratio in ratios})
-
-
-def law_dims(
-    n_subjects: int,
-    n_relations: int,
-    *,
-    layout: str = DEFAULT_LAYOUT,
-    codebook: str = DEFAULT_CODEBOOK,
-    memory: str = "geometric",
-) -> list[int]:
-    """The d's that place the law's grid: :data:`LAW_FACTORS` times the predicted ``d_50``, and
-    the proved d (where there is no prediction: :func:`transition_dims` of the default ratios).
-
-    Examples
-    --------
-    >>> law_dims(4096, 4)
-    [163, 173, 182, 192, 202, 211, 221, 230, 249, 250]
-    """
-    if memory != "geometric" and has_prediction(layout, codebook, memory):
-        low = _smallest_d(n_subjects, n_relations, layout, codebook, memory)
-        centre = predicted_success_dimension(
-            n_subjects, n_relations, layout=layout, codebook=codebook, memory=memory
-        )
-        return sorted({max(low, round(factor * centre)) for factor in LAW_FACTORS})
-    if n_relations < 2 or not has_prediction(layout, codebook):
-        return transition_dims(n_subjects, n_relations, layout=layout, codebook=codebook)
-    low = required_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
-    centre = predicted_success_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
-    proven = proven_dimension(n_subjects, n_relations, layout=layout, codebook=codebook)
-    return sorted({max(low, round(factor * centre)) for factor in LAW_FACTORS} | {proven})
-
-
-def table_dims(
-    n_subjects: int,
-    n_relations: int,
-    dims: Sequence[int] | None = None,
-    ratios: Iterable[float] | None = None,
-    *,
-    layout: str = DEFAULT_LAYOUT,
-    codebook: str = DEFAULT_CODEBOOK,
-    memory: str = "geometric",
-) -> list[int]:
-    """The d's :func:`transition_table` measures for one (N, R): those of ``dims`` that can be
-    assembled, else :func:`transition_dims` of ``ratios``, else :func:`law_dims`.
-
-    Parameters
-    ----------
-    dims : sequence of int, optional
-        The d's asked for.
-    ratios : iterable of float, optional
-        The d's as multiples of R·log2 N.
-
-    Raises
-    ------
-    ValueError
-        When no d of ``dims`` can be assembled (naming the smallest that can).
-    """
-    low = _smallest_d(n_subjects, n_relations, layout, codebook, memory)
-    choice = {"layout": layout, "codebook": codebook, "memory": memory}
-    if dims is None and ratios is not None:
-        return transition_dims(n_subjects, n_relations, ratios, **choice)
-    if dims is None:
-        return law_dims(n_subjects, n_relations, **choice)
-    chosen = [d for d in dims if d >= low]
-    if not chosen:
-        raise ValueError(
-            f"dims (--dims): no d in {list(dims)} can be assembled for N={n_subjects}, "
-            f"R={n_relations}; the smallest is {low}"
-        )
-    return chosen
 
 
 def transition_table(
@@ -513,6 +428,8 @@ def transition_table(
     progress: ProgressCallback | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     memories: Sequence[str] = ("geometric",),
+    hops: Sequence[int] = (2,),
+    passes: Sequence[str] = PASSES,
 ) -> list[TransitionRow]:
     """:func:`transition` for every memory and (N, R), at every d in ``dims`` that it accepts
     (by default at :func:`law_dims`, or at :func:`transition_dims` of ``ratios``), one task per
@@ -539,22 +456,25 @@ def transition_table(
         Multiply-adds up to which a row covers every query; beyond it, a labelled sample.
     memories : sequence of str
         The memories measured (:data:`~geoconstruct.analysis.theory.prediction.MEMORIES`).
+    hops : sequence of int
+        The H's of ``"multi_hop"``.
+    passes : sequence of {"chain", "single"}
+        How ``"multi_hop"`` answers each H: by chain of thought (L = H), in a single pass (L = 1).
     """
-    memories = tuple(require_choice("memory", memory, MEMORIES) for memory in memories)
-    sizes = [(m, n, r) for m in memories for n in subjects for r in relations]
     given = None if dims is None else list(dims)
+    grid = table_cells(subjects, relations, given, ratios, layout, codebook, memories, hops, passes)
     options = (tuple(seeds), sample, accuracy_work_limit, memory_budget, backend, device)
-    cells = [
-        (n, r, [d], layout, codebook, *options, m)
-        for m, n, r in sizes
-        for d in table_dims(n, r, given, ratios, layout=layout, codebook=codebook, memory=m)
-    ]
+    cells = [(n, r, [d], layout, codebook, *options, m, h, s) for m, h, s, n, r, d in grid]
     tasks: list[tuple[Any, ...]] = [(_transition_cell, *cell) for cell in cells]
     results = run_cells(_call, tasks, executor, progress, cost=_cost)
     rows = [row for nested in results for row in nested]
     fitted = []
-    for m, n, r in sizes:
-        own = [row for row in rows if (row.memory, row.n_subjects, row.n_relations) == (m, n, r)]
+    for size in dict.fromkeys(cell[:5] for cell in grid):
+        own = [
+            row
+            for row in rows
+            if (row.memory, row.hops, row.steps, row.n_subjects, row.n_relations) == size
+        ]
         law = fit_success_law(
             [row.d for row in own],
             [row.seeds_all_correct for row in own],
@@ -587,8 +507,10 @@ def _transition_cell(
     backend: str,
     device: str,
     memory: str,
+    hops: int,
+    steps: int,
 ) -> list[TransitionRow]:
-    """The rows of one (memory, N, R, d)."""
+    """The rows of one (memory, H, L, N, R, d)."""
     return transition(
         n_subjects,
         n_relations,
@@ -602,4 +524,6 @@ def _transition_cell(
         backend=backend,
         device=device,
         memory=memory,
+        hops=hops,
+        steps=steps,
     )

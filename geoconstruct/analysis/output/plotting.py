@@ -15,9 +15,11 @@ from typing import Any
 from geoconstruct.analysis.measurement.capacity import DimensionRow
 from geoconstruct.analysis.measurement.tradeoff import TradeoffRow
 from geoconstruct.analysis.measurement.transition import TransitionRow
+from geoconstruct.analysis.theory.bounds import global_min_params
 
 __all__ = [
     "plot_dimension_table",
+    "plot_memory_parameters",
     "plot_tradeoff_table",
     "plot_transition_table",
     "require_matplotlib",
@@ -293,6 +295,67 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
     figure.suptitle(
         f"{rows[0].codebook} codes, {rows[0].layout}: the phase transition" if rows else ""
     )
+    return _save(plt, figure, path)
+
+
+def plot_memory_parameters(
+    rows: Sequence[TransitionRow], path: str | Path, *, bits: int = 32
+) -> Path:
+    """Draw the parameters per stored fact at ``d_50`` against N, log–log, for every memory.
+
+    One colour per memory and marker per R: the measured points (the parameters at the fitted
+    ``d_50``, interpolated between the measured d's), the prediction's (at the predicted
+    ``d_50``, dashed), and the information-theoretic bound ``R·log2 N! / bits`` parameters over
+    the ``N·R`` facts (black). Multi-hop rows count the ``N·R`` facts their chains compose.
+
+    Parameters
+    ----------
+    rows : sequence of TransitionRow
+        The rows of :func:`~geoconstruct.analysis.measurement.transition.transition_table`.
+    path : str or Path
+        The image file to write (its suffix picks the format).
+    bits : int
+        Bits a parameter holds, for the bound (32: float32, the tables' dtype).
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 5.5))
+    lines = sorted({(row.memory, row.hops, row.steps, row.n_relations) for row in rows})
+    markers = "osD^v<>"
+    for index, line in enumerate(lines):
+        own = [row for row in rows if (row.memory, row.hops, row.steps, row.n_relations) == line]
+        memory, hops, steps, n_relations = line
+        label = memory + (f" H={hops} L={steps}" if memory == "multi_hop" else "")
+        measured: list[tuple[int, float]] = []
+        predicted: list[tuple[int, float]] = []
+        for n in sorted({row.n_subjects for row in own}):
+            at = sorted((row for row in own if row.n_subjects == n), key=lambda row: row.d)
+            ds = [row.d for row in at]
+            counts = [row.parameters or 0 for row in at]
+            facts = n * n_relations
+            for value, target in ((at[0].d50, measured), (at[0].predicted_d50, predicted)):
+                if value is not None and ds[0] <= value <= ds[-1]:
+                    target.append((n, float(np.interp(value, ds, counts)) / facts))
+        colour = f"C{index % 10}"
+        marker = markers[index % len(markers)]
+        if measured:
+            xs, ys = zip(*measured, strict=True)
+            axes.plot(xs, ys, marker + "-", color=colour, label=f"{label}, R = {n_relations}")
+        if predicted:
+            xs, ys = zip(*predicted, strict=True)
+            axes.plot(xs, ys, "--", color=colour, lw=0.8)
+    sizes = sorted({(row.n_subjects, row.n_relations) for row in rows})
+    for n_relations in sorted({r for _, r in sizes}):
+        ns = [n for n, r in sizes if r == n_relations]
+        bound = [global_min_params(n, n_relations, bits) / (n * n_relations) for n in ns]
+        axes.plot(ns, bound, "k:", lw=1, label=f"bound at {bits} bits, R = {n_relations}")
+    axes.set_xscale("log", base=2)
+    axes.set_yscale("log")
+    axes.set_xlabel("N (subjects)")
+    axes.set_ylabel("parameters per fact at d_50 (dashed: predicted)")
+    axes.set_title("What each memory pays per fact")
+    axes.legend(fontsize="x-small", ncol=2)
     return _save(plt, figure, path)
 
 

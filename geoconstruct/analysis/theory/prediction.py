@@ -12,7 +12,9 @@ approximation) takes
 * the other N − 1 attributes as independent uniform directions, each beating the answer with the
   exact spherical-cap probability ``q_k(c) = P(⟨u, e⟩ ≥ c) = ½ I_{1−c²}((k−1)/2, ½)``;
 
-so ``accuracy(k) = E_{g,h}[(1 − q_k(c))^{N−1}]``, computed by Gauss-Hermite quadrature. It is an
+so ``accuracy(k) = E_{g,h}[(1 − q_k(c))^{N−1}]``, computed by Gauss-Hermite quadrature. With
+one relation there is no crosstalk and only float32's resolution limits recall: the answer loses
+to a code whose cosine with it is within :data:`FLOAT32_RESOLUTION` of 1. It is an
 estimate, not a theorem: the distractors share y and the codes, and float rounding is left out.
 Its regime is small crosstalk, ``k >= max(16, 10(R − 1))`` (:func:`regime_code_length`); below
 it, near chance, the Gaussian ``g`` is a poor model and the estimate is not monotone in ``k``.
@@ -22,8 +24,11 @@ over ``n_seeds`` constructions is at most ln 2, the median of "every seed recall
 Every function takes ``memory``: ``"geometric"`` (the above, the default) or an associative
 memory at any d with random keys (``"outer_product"``, ``"key_value"``,
 :func:`~geoconstruct.constructions.baselines.construct_baseline` with ``d``), whose estimates
-are :mod:`~geoconstruct.analysis.theory.memory_prediction`'s; ``layout`` is the geometric
-construction's only.
+are :mod:`~geoconstruct.analysis.theory.memory_prediction`'s, or ``"multi_hop"``, the superposed
+multi-hop construction answering ``hops`` hops in ``steps`` passes (``g = ⌈H/L⌉`` a pass): each
+pass is one lookup with the ``D_g`` chain codes superposed, the estimate above with ``D_g`` in
+place of R; a chain is answered if each of its L lookups is, and every chain is iff each of the
+``N·R^g`` lookups is. ``layout`` is the geometric construction's only.
 """
 
 from __future__ import annotations
@@ -44,9 +49,11 @@ from geoconstruct.codes.protocol import CodebookFamily
 from geoconstruct.codes.registry import resolve_codebook
 from geoconstruct.constructions.baselines import KEY_VALUE_THRESHOLD, memory_code_lengths
 from geoconstruct.constructions.layouts import Layout, resolve_layout
+from geoconstruct.constructions.multi_hop import chain_count, hops_per_pass
 from geoconstruct.constructions.single_hop_sizes import DEFAULT_CODEBOOK, DEFAULT_LAYOUT
 
 __all__ = [
+    "FLOAT32_RESOLUTION",
     "MEDIAN_FAILURES",
     "MEMORIES",
     "Prediction",
@@ -64,9 +71,13 @@ MEDIAN_FAILURES = math.log(2)
 """Expected failing facts over all seeds at the predicted min d: with Poisson failures, every seed
 recalls every fact there with probability ½."""
 
-MEMORIES = ("geometric", "outer_product", "key_value")
-"""The memories with a predicted transition: the paper's construction, and the associative
-memories at any d with random keys."""
+FLOAT32_RESOLUTION = 2.0**-24
+"""ε, float32's unit roundoff: codes whose cosine is within ε of 1 are taken as told apart by no
+float32 pass (the tables run in float32); this alone limits one relation, without crosstalk."""
+
+MEMORIES = ("geometric", "outer_product", "key_value", "multi_hop")
+"""The memories with a predicted transition: the paper's construction, the associative memories
+at any d with random keys, and the superposed multi-hop construction (H hops in L passes)."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +130,7 @@ def has_prediction(
     """
     family = resolve_codebook(codebook)
     if require_choice("memory", memory, MEMORIES) != "geometric":
-        return family.random and family.unit_norm
+        return family.random and family.unit_norm  # multi_hop: its superposed layout
     # random codes, each uniform on the sphere (rademacher codes are treated as if they were)
     return resolve_layout(layout).relations.superposed and family.random
 
@@ -131,26 +142,43 @@ class _Model:
     memory: str
     layout: Layout
     n_relations: int
+    hops: int = 1
+    steps: int = 1
+
+    @property
+    def hops_per_pass(self) -> int:
+        return -(-self.hops // self.steps)
+
+    @property
+    def lookups_per_subject(self) -> int:
+        """Lookups one subject is asked: R, or R^g chains of one pass (multi-hop)."""
+        return int(self.n_relations**self.hops_per_pass)
 
     def dimension(self, code_length: int) -> int:
         if self.memory == "geometric":
             return self.layout.dimension(self.n_relations, code_length)
+        if self.memory == "multi_hop":  # entity, output, relation, slots, positions
+            return 2 * code_length + (self.n_relations + 2) * (self.hops_per_pass + 1)
         per_k = 1 if self.memory == "outer_product" else 2  # key and code share k, or not
         return self.n_relations + per_k * code_length
 
     def code_length_at(self, d: int) -> int:
         if self.memory == "geometric":
             return self.layout.code_length_at(self.n_relations, d)
+        if self.memory == "multi_hop":
+            return (d - (self.n_relations + 2) * (self.hops_per_pass + 1)) // 2
         return memory_code_lengths(self.memory, self.n_relations, d)[1]
 
     def accuracy(self, n_subjects: int, code_length: int) -> float:
+        """One lookup's: a pass's, for multi-hop (its D_g chain codes superposed)."""
         if self.memory == "outer_product":
             return outer_product_accuracy(n_subjects, code_length)
         if self.memory == "key_value":
             return key_value_accuracy(n_subjects, code_length, KEY_VALUE_THRESHOLD)
-        if self.n_relations == 1:
-            return 1.0
-        return _accuracy(n_subjects, self.n_relations, code_length)
+        superposed = chain_count(self.n_relations, self.hops_per_pass)
+        if superposed == 1:
+            return _accuracy_without_crosstalk(n_subjects, code_length)
+        return _accuracy(n_subjects, superposed, code_length)
 
     def in_regime(self, n_subjects: int, code_length: int) -> bool:
         if self.memory == "outer_product":  # the estimate rises with k from k = √N on
@@ -161,7 +189,12 @@ class _Model:
 
 
 def _require_covered(
-    layout: str | Layout, codebook: str | CodebookFamily, memory: str, n_relations: int
+    layout: str | Layout,
+    codebook: str | CodebookFamily,
+    memory: str,
+    n_relations: int,
+    hops: int = 1,
+    steps: int = 1,
 ) -> _Model:
     if not has_prediction(layout, codebook, memory):
         family = resolve_codebook(codebook).name
@@ -175,7 +208,20 @@ def _require_covered(
             f"no predicted transition for the {memory} memory with codebook={family!r}: the "
             "estimate covers random unit codes (gaussian, rademacher)"
         )
-    return _Model(memory, resolve_layout(layout), n_relations)
+    if memory != "multi_hop" and (hops, steps) != (1, 1):
+        raise ValueError(f"hops and steps apply to memory='multi_hop', not to {memory!r}")
+    hops_per_pass(hops, steps)  # validates them
+    return _Model(memory, resolve_layout(layout), n_relations, hops, steps)
+
+
+def _accuracy_without_crosstalk(n_subjects: int, code_length: int) -> float:
+    """One relation (``y = u_a`` exactly): the answer loses only to a code whose cosine with it
+    is within :data:`FLOAT32_RESOLUTION` of 1, ``(1 − q_k(1 − ε))^{N−1}``."""
+    if code_length < 2:
+        return 0.0
+    threshold = 1.0 - FLOAT32_RESOLUTION
+    near = 0.5 * float(special.betainc((code_length - 1) / 2, 0.5, 1.0 - threshold**2))
+    return math.exp((n_subjects - 1) * math.log1p(-min(near, 1.0 - 1e-300)))
 
 
 def _accuracy(n_subjects: int, n_relations: int, code_length: int) -> float:
@@ -204,11 +250,13 @@ def predict(
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     memory: str = "geometric",
+    hops: int = 1,
+    steps: int = 1,
 ) -> Prediction:
     """The estimate at ``d`` (the code length that fits it; see :func:`predicted_accuracy`)."""
     n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     n_relations = require_int("n_relations", n_relations, minimum=1)
-    model = _require_covered(layout, codebook, memory, n_relations)
+    model = _require_covered(layout, codebook, memory, n_relations, hops, steps)
     smallest = model.dimension(1)  # a code of one coordinate
     d = require_int("d", d, minimum=1)
     if d < smallest:
@@ -217,14 +265,14 @@ def predict(
             f"the smallest d is {smallest}"
         )
     k = model.code_length_at(d)
-    accuracy = model.accuracy(n_subjects, k)
+    lookup = model.accuracy(n_subjects, k)  # a chain of L passes needs each of its lookups
     return Prediction(
         n_subjects=n_subjects,
         n_relations=n_relations,
         d=d,
         code_length=k,
-        accuracy=accuracy,
-        failing_facts=n_subjects * n_relations * (1.0 - accuracy),
+        accuracy=lookup ** -(-model.hops // model.hops_per_pass),
+        failing_facts=n_subjects * model.lookups_per_subject * (1.0 - lookup),
         in_regime=model.in_regime(n_subjects, k),
     )
 
@@ -237,6 +285,8 @@ def predicted_accuracy(
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     memory: str = "geometric",
+    hops: int = 1,
+    steps: int = 1,
 ) -> float:
     """The expected share of facts a construction at ``d`` recalls (an estimate, not a bound).
 
@@ -257,7 +307,14 @@ def predicted_accuracy(
     (0.99, True)
     """
     return predict(
-        n_subjects, n_relations, d, layout=layout, codebook=codebook, memory=memory
+        n_subjects,
+        n_relations,
+        d,
+        layout=layout,
+        codebook=codebook,
+        memory=memory,
+        hops=hops,
+        steps=steps,
     ).accuracy
 
 
@@ -269,6 +326,8 @@ def predicted_code_length(
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     n_seeds: int = 5,
     memory: str = "geometric",
+    hops: int = 1,
+    steps: int = 1,
 ) -> int:
     """The code length of :func:`predicted_min_dimension`.
 
@@ -280,7 +339,7 @@ def predicted_code_length(
     n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     n_seeds = require_int("n_seeds", n_seeds, minimum=1)
-    model = _require_covered(layout, codebook, memory, n_relations)
+    model = _require_covered(layout, codebook, memory, n_relations, hops, steps)
     return _code_length_failing_at_most(model, n_subjects, MEDIAN_FAILURES / n_seeds)
 
 
@@ -288,10 +347,8 @@ def _code_length_failing_at_most(model: _Model, n_subjects: int, failures: float
     """The smallest k whose expected failing facts (one construction) are at most ``failures``."""
 
     def failing(k: int) -> float:  # decreasing in k in the estimate's regime
-        return n_subjects * model.n_relations * (1 - model.accuracy(n_subjects, k))
+        return n_subjects * model.lookups_per_subject * (1 - model.accuracy(n_subjects, k))
 
-    if model.memory == "geometric" and model.n_relations == 1:
-        return 2
     low, high = 1, 2  # failing(low) > failures >= failing(high)
     while failing(high) > failures:
         low, high = high, 2 * high
@@ -309,6 +366,8 @@ def predicted_success(
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     memory: str = "geometric",
+    hops: int = 1,
+    steps: int = 1,
 ) -> float:
     """The estimate's probability that a construction at ``d`` recalls every fact:
     ``exp(−failing facts)``, failures taken as Poisson.
@@ -319,7 +378,14 @@ def predicted_success(
     (0.53, 0.952)
     """
     failing = predict(
-        n_subjects, n_relations, d, layout=layout, codebook=codebook, memory=memory
+        n_subjects,
+        n_relations,
+        d,
+        layout=layout,
+        codebook=codebook,
+        memory=memory,
+        hops=hops,
+        steps=steps,
     ).failing_facts
     return math.exp(-failing)
 
@@ -332,6 +398,8 @@ def predicted_success_dimension(
     layout: str | Layout = DEFAULT_LAYOUT,
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     memory: str = "geometric",
+    hops: int = 1,
+    steps: int = 1,
 ) -> int:
     """The estimate's ``d_q``: the smallest d at which :func:`predicted_success` is at least q.
 
@@ -348,7 +416,7 @@ def predicted_success_dimension(
     n_subjects = require_int("n_subjects", n_subjects, minimum=2)
     n_relations = require_int("n_relations", n_relations, minimum=1)
     probability = require_probability("probability", probability)
-    model = _require_covered(layout, codebook, memory, n_relations)
+    model = _require_covered(layout, codebook, memory, n_relations, hops, steps)
     k = _code_length_failing_at_most(model, n_subjects, -math.log(probability))
     return model.dimension(k)
 
@@ -361,6 +429,8 @@ def predicted_min_dimension(
     codebook: str | CodebookFamily = DEFAULT_CODEBOOK,
     n_seeds: int = 5,
     memory: str = "geometric",
+    hops: int = 1,
+    steps: int = 1,
 ) -> int:
     """The predicted smallest d at which every one of ``n_seeds`` seeds recalls every fact.
 
@@ -391,6 +461,13 @@ def predicted_min_dimension(
     [251, 51]
     """
     k = predicted_code_length(
-        n_subjects, n_relations, layout=layout, codebook=codebook, n_seeds=n_seeds, memory=memory
+        n_subjects,
+        n_relations,
+        layout=layout,
+        codebook=codebook,
+        n_seeds=n_seeds,
+        memory=memory,
+        hops=hops,
+        steps=steps,
     )
-    return _Model(memory, resolve_layout(layout), n_relations).dimension(k)
+    return _Model(memory, resolve_layout(layout), n_relations, hops, steps).dimension(k)
