@@ -61,6 +61,22 @@ def test_a_saved_chain_of_thought_is_checked_by_its_loop(tmp_path, capsys):
     assert "every query recalled (every_fact)" in capsys.readouterr().out
 
 
+def test_a_transfer_saves_the_transferred_construction(tmp_path, capsys):
+    path = tmp_path / "moved.npz"
+    argv = ["transfer", "--subjects", "200", "--relations", "2", "--new-seed", "7"]
+    assert main([*argv, "--save", str(path)]) == 0
+    assert f"saved            {path}: the transferred construction" in capsys.readouterr().out
+    moved = load(path)
+    assert moved.facts != load_original(tmp_path).facts
+    assert main(["recall", str(path)]) == 0
+
+
+def load_original(tmp_path):
+    path = tmp_path / "original.npz"
+    assert main(["construct", "--subjects", "200", "--relations", "2", "--save", str(path)]) == 0
+    return load(path)
+
+
 def test_recall_says_when_a_saved_construction_fails(tmp_path, capsys):
     path = save(construct_single_hop(2000, 4, 20, seed=0), tmp_path / "low.npz")
     assert main(["recall", str(path)]) == 1

@@ -454,6 +454,7 @@ def _baselines_table(args: argparse.Namespace) -> int:
 
 
 def _transfer(args: argparse.Namespace) -> int:
+    _savable(args.save)
     summary = transfer_summary(
         args.subjects,
         args.relations,
@@ -463,6 +464,12 @@ def _transfer(args: argparse.Namespace) -> int:
         new_seed=args.new_seed,
     )
     print_transfer(summary, sys.stdout)
+    if args.save is not None and summary.transferred is not None:
+        path = save(summary.transferred, args.save)
+        print(
+            f"saved            {path}: the transferred construction, new facts and rewritten "
+            f"embeddings (geoconstruct recall {path} checks it again)"
+        )
     return 0 if summary.unchanged and summary.all_correct else 1
 
 

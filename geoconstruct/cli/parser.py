@@ -253,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_size_arguments(transfer)
     transfer.add_argument("--seed", type=int, default=0, help="seed of the facts and the codes")
     transfer.add_argument("--new-seed", type=int, default=1, help="seed of the new facts")
+    _add_save_argument(transfer)
 
     bench = commands.add_parser(
         "bench",

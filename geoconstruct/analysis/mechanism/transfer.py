@@ -14,7 +14,7 @@ when ``Φ`` has full column rank, which needs ``N >= R·k`` subjects.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -265,7 +265,7 @@ class TransferSummary:
     with the known read maps; ``fitted``: with read maps fitted from the weights alone
     (``fitted_r2``), or None with the reason in ``fit_skipped`` when the weights do not determine
     them (fewer subjects than unknowns). ``unchanged``: every array but ``W_E`` is bit for bit the
-    original's.
+    original's. ``transferred`` is the construction with the rewritten embeddings and new facts.
     """
 
     n_subjects: int
@@ -282,6 +282,7 @@ class TransferSummary:
     fit_skipped: str | None
     n_kept_arrays: int
     unchanged: bool
+    transferred: Construction | None = field(default=None, repr=False, compare=False)
 
     @property
     def all_correct(self) -> bool:
@@ -358,6 +359,7 @@ def transfer_summary(
         fit_skipped=fit_skipped,
         n_kept_arrays=len(kept),
         unchanged=unchanged,
+        transferred=moved,
     )
 
 
