@@ -303,10 +303,11 @@ def plot_memory_parameters(
 ) -> Path:
     """Draw the parameters per stored fact at ``d_50`` against N, log–log, for every memory.
 
-    One colour per memory and marker per R: the measured points (the parameters at the fitted
-    ``d_50``, interpolated between the measured d's), the prediction's (at the predicted
-    ``d_50``, dashed), and the information-theoretic bound ``R·log2 N! / bits`` parameters over
-    the ``N·R`` facts (black). Multi-hop rows count the ``N·R`` facts their chains compose.
+    One colour per memory (and H, L), one marker per R: the measured points (the parameters at
+    the fitted ``d_50``, interpolated between the measured d's), the prediction's (at the
+    predicted ``d_50``, dashed), and the information-theoretic bound ``R·log2 N! / bits``
+    parameters over the ``N·R`` facts (black). Multi-hop rows count the ``N·R`` facts their
+    chains compose.
 
     Parameters
     ----------
@@ -320,12 +321,18 @@ def plot_memory_parameters(
     import numpy as np
 
     plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(8, 5.5))
+    figure, axes = plt.subplots(figsize=(9, 5.5))
     lines = sorted({(row.memory, row.hops, row.steps, row.n_relations) for row in rows})
-    markers = "osD^v<>"
-    for index, line in enumerate(lines):
-        own = [row for row in rows if (row.memory, row.hops, row.steps, row.n_relations) == line]
-        memory, hops, steps, n_relations = line
+    kinds = sorted({line[:3] for line in lines})  # a colour for each memory (and H, L)
+    relations = sorted({line[3] for line in lines})  # a marker for each R
+    markers = "os^Dv<>"
+    for memory, hops, steps, n_relations in lines:
+        own = [
+            row
+            for row in rows
+            if (row.memory, row.hops, row.steps, row.n_relations)
+            == (memory, hops, steps, n_relations)
+        ]
         label = memory + (f" H={hops} L={steps}" if memory == "multi_hop" else "")
         measured: list[tuple[int, float]] = []
         predicted: list[tuple[int, float]] = []
@@ -337,8 +344,8 @@ def plot_memory_parameters(
             for value, target in ((at[0].d50, measured), (at[0].predicted_d50, predicted)):
                 if value is not None and ds[0] <= value <= ds[-1]:
                     target.append((n, float(np.interp(value, ds, counts)) / facts))
-        colour = f"C{index % 10}"
-        marker = markers[index % len(markers)]
+        colour = f"C{kinds.index((memory, hops, steps)) % 10}"
+        marker = markers[relations.index(n_relations) % len(markers)]
         if measured:
             xs, ys = zip(*measured, strict=True)
             axes.plot(xs, ys, marker + "-", color=colour, label=f"{label}, R = {n_relations}")
@@ -346,16 +353,18 @@ def plot_memory_parameters(
             xs, ys = zip(*predicted, strict=True)
             axes.plot(xs, ys, "--", color=colour, lw=0.8)
     sizes = sorted({(row.n_subjects, row.n_relations) for row in rows})
-    for n_relations in sorted({r for _, r in sizes}):
+    for index, n_relations in enumerate(relations):
         ns = [n for n, r in sizes if r == n_relations]
         bound = [global_min_params(n, n_relations, bits) / (n * n_relations) for n in ns]
-        axes.plot(ns, bound, "k:", lw=1, label=f"bound at {bits} bits, R = {n_relations}")
+        style = (":", "-.", (0, (1, 3)), (0, (5, 5)))[index % 4]
+        label = f"bound at {bits} bits, R = {n_relations}"
+        axes.plot(ns, bound, color="k", linestyle=style, lw=1, label=label)
     axes.set_xscale("log", base=2)
     axes.set_yscale("log")
     axes.set_xlabel("N (subjects)")
     axes.set_ylabel("parameters per fact at d_50 (dashed: predicted)")
     axes.set_title("What each memory pays per fact")
-    axes.legend(fontsize="x-small", ncol=2)
+    axes.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(plt, figure, path)
 
 
