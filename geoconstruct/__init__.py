@@ -1,8 +1,11 @@
 """geoconstruct: closed-form transformer weights that memorise facts geometrically.
 
 Subject embeddings are superpositions of their attribute codes and a small ReLU MLP selects the
-attribute the relation asks for. Build a construction, run it as a real transformer, check that
-every fact is recalled:
+attribute the relation asks for.
+
+Examples
+--------
+Build a construction, run it as a real transformer, check that every fact is recalled:
 
 >>> from geoconstruct import construct_single_hop, proven_dimension
 >>> d = proven_dimension(2000, 4)   # random gaussian codes, superposed: the paper's construction

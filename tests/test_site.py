@@ -111,6 +111,55 @@ def _orphans(site: Path, pages: dict[Path, _Page]) -> list[str]:
     ]
 
 
+CODE = re.compile(r"<(pre|code)\b.*?</\1>", re.S)
+BLOCKS = re.compile(r"<pre\b.*?</pre>", re.S)
+ESCAPE = re.compile(r"\\[|_*`#\[\]]|``")
+DOCTEST = re.compile(r"&gt;&gt;&gt; |<blockquote>\s*<blockquote>\s*<blockquote>")
+MAX_COLUMNS = 10
+"""A table with more columns than this is wider than the page: it must scroll (css/extra.css)."""
+SCROLLING = "css/extra.css"
+
+
+def _outside_code(path: Path) -> str:
+    return CODE.sub("", path.read_text(encoding="utf-8"))
+
+
+def _literal_escapes(site: Path) -> list[str]:
+    """Each page that shows a Markdown backslash-escape (``\\|``) or reST double backquotes as
+    text or inline code (a table cell's escaped pipe, kept by the renderer; a numpy section the
+    parser did not read); code blocks are exempt."""
+    found = {
+        path: ESCAPE.findall(BLOCKS.sub("", path.read_text(encoding="utf-8")))
+        for path in site.rglob("*.html")
+    }
+    return [f"{path.relative_to(site)}: {hits[:3]}" for path, hits in found.items() if hits]
+
+
+def _prose_doctests(site: Path) -> list[str]:
+    """Each page with a doctest prompt (``>>>``) rendered as prose, not as a code block: as
+    text, or read as three nested quotes."""
+    return [
+        str(path.relative_to(site))
+        for path in sorted(site.rglob("*.html"))
+        if DOCTEST.search(_outside_code(path))
+    ]
+
+
+def _wide_tables(site: Path) -> list[str]:
+    """Each page with a table of more than :data:`MAX_COLUMNS` columns that cannot scroll (the
+    page does not load the stylesheet that lets tables scroll)."""
+    wide = []
+    for path in sorted(site.rglob("*.html")):
+        html = path.read_text(encoding="utf-8")
+        columns = [
+            len(re.findall(r"<th\b", head))
+            for head in re.findall(r"<thead>(.*?)</thead>", html, re.S)
+        ]
+        if columns and max(columns) > MAX_COLUMNS and SCROLLING not in html:
+            wide.append(f"{path.relative_to(site)}: {max(columns)} columns")
+    return wide
+
+
 def test_the_built_site_has_no_literal_role_dead_link_or_orphan_page(tmp_path: Path) -> None:
     """One build (it runs the tutorial, about 10 s), every check on it."""
     site = _build(tmp_path / "site")
@@ -119,6 +168,11 @@ def test_the_built_site_has_no_literal_role_dead_link_or_orphan_page(tmp_path: P
     assert not _literal_roles(site)
     assert not _dead_links(site, pages)[:20]
     assert not _orphans(site, pages)
+    assert not _literal_escapes(site)
+    assert not _prose_doctests(site)
+    assert not _wide_tables(site)
+    stylesheet = (site / SCROLLING).read_text(encoding="utf-8")
+    assert "overflow-x: auto" in stylesheet and "max-width: 100%" in stylesheet
     # the tutorial's outputs were produced by the build: its printed claims and its figure
     tutorial = (site / "tutorial" / "index.html").read_text(encoding="utf-8")
     assert "8,000 of 8,000 facts, every one through the forward pass" in tutorial
@@ -147,6 +201,17 @@ def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:
         "index.html -> missing/ (no such file)",
     ]
     assert _orphans(tmp_path, pages) == ["orphan.html"]
+    # a literal escape, a doctest as prose, a wide table that cannot scroll; code is exempt
+    header = "<thead><tr>" + "<th>c</th>" * (MAX_COLUMNS + 1) + "</tr></thead>"
+    (tmp_path / "b.html").write_text(
+        f"<p>a \\| b</p><p>&gt;&gt;&gt; f(1)</p><table>{header}</table>"
+        "<pre><code>&gt;&gt;&gt; g() \\|</code></pre><p><code>x \\| y</code> ``min_d``</p>"
+    )
+    (tmp_path / "c.html").write_text(f'<link href="{SCROLLING}"><table>{header}</table>')
+    (tmp_path / "d.html").write_text("<blockquote>\n<blockquote>\n<blockquote><p>f(1)</p>")
+    assert _literal_escapes(tmp_path) == ["b.html: ['\\\\|', '\\\\|', '``']"]
+    assert _prose_doctests(tmp_path) == ["b.html", "d.html"]
+    assert _wide_tables(tmp_path) == [f"b.html: {MAX_COLUMNS + 1} columns"]
 
 
 def test_the_griffe_extension_links_roles_spells_defaults_and_warns_on_stale_names(

@@ -208,6 +208,12 @@ class Construction(Generic[M]):
     ``Construction[SingleHopMetadata]`` is what :func:`~geoconstruct.construct_single_hop`
     returns; each recipe types its own metadata, and a bare ``Construction`` takes any kind.
 
+    The guarantee follows the weights: a construction records, when it is made, which facts and
+    which weight arrays its guarantee is about (weak references, nothing is copied). Swapping
+    either by any other route (``dataclasses.replace``) leaves the record behind, and
+    :attr:`guarantee` then says ``"none"``. :meth:`with_weights`, :meth:`with_facts` and
+    :meth:`with_subject_embeddings` restate it, or drop it and say why.
+
     Attributes
     ----------
     kind : str
@@ -234,12 +240,6 @@ class Construction(Generic[M]):
     fact_dependent_parameters : int or None
         The weights that hold the facts, where the recipe says (a memory's MLP); None: the
         subject rows on the subject subspace, ``N·d_s``.
-
-    The guarantee follows the weights: a construction records, when it is made, which facts and
-    which weight arrays its guarantee is about (weak references, nothing is copied). Swapping
-    either by any other route (``dataclasses.replace``) leaves the record behind, and
-    :attr:`guarantee` then says ``"none"``. :meth:`with_weights`, :meth:`with_facts` and
-    :meth:`with_subject_embeddings` restate it, or drop it and say why.
     """
 
     kind: str

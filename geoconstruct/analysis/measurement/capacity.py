@@ -305,8 +305,9 @@ def dimension_table(
 
     Returns
     -------
-    list of DimensionRow, in the order of the arguments (N outermost). A cell that cannot be
-    computed (over the memory budget, say) has ``min_d=None`` and the reason in ``error``.
+    list of DimensionRow
+        In the order of the arguments (N outermost). A cell that cannot be computed (over the
+        memory budget, say) has ``min_d=None`` and the reason in ``error``.
     """
     searches = _searches(
         codebooks,

@@ -188,10 +188,11 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
     """Draw P(every fact) against d and the law's d_50 and d_95 against N; save to ``path``.
 
     Left: the share of seeds that recall every fact against ``d / (R·log2 N)``, with its exact
-    95 % interval, one colour per (N, R); the fitted law through it (solid) and the prediction's
-    own ``P(every fact)`` (dashed), the proved dimension dotted. Right: the fitted ``d_50``
-    (circles, with its 95 % interval) and ``d_95`` (squares) against ``log2 N``, one colour per R,
-    beside the prediction's (``x`` and ``+``), ``R·log2 N`` (dashed) and the proved d (dotted).
+    95 % interval, one colour per (memory, N) and one marker per R; the fitted law through it
+    (solid) and the prediction's own ``P(every fact)`` (dashed), the proved dimension dotted.
+    Right: the fitted ``d_50`` (circles, with its 95 % interval) and ``d_95`` (squares) against
+    ``log2 N``, one colour per R, beside the prediction's (``x`` and ``+``), ``R·log2 N``
+    (dashed) and the proved d (dotted).
 
     Parameters
     ----------
@@ -208,13 +209,15 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
     plt = _pyplot()
     figure, (law_axes, dimension_axes) = plt.subplots(1, 2, figsize=(15, 5.5))
     sizes = sorted({(row.memory, row.n_subjects, row.n_relations) for row in rows})
-    palette = plt.get_cmap("tab20" if len(sizes) > 10 else "tab10")
-    for index, size in enumerate(sizes):
+    shades = sorted({size[:2] for size in sizes})  # a colour for each (memory, N)
+    relations = sorted({size[2] for size in sizes})  # a marker for each R
+    for size in sizes:
         line = sorted(
             (row for row in rows if (row.memory, row.n_subjects, row.n_relations) == size),
             key=lambda row: row.d,
         )
-        scale, colour = line[0].r_log2_n, palette(index % palette.N)
+        scale, colour = line[0].r_log2_n, f"C{shades.index(size[:2]) % 10}"
+        marker = "os^Dv<>"[relations.index(size[2]) % 7]
         xs = [row.d / scale for row in line]
         shares = [row.p_every_fact for row in line]
         below = [share - row.p_low for share, row in zip(shares, line, strict=True)]
@@ -223,8 +226,8 @@ def plot_transition_table(rows: Sequence[TransitionRow], path: str | Path) -> Pa
             xs,
             shares,
             yerr=[below, above],
-            fmt="o",
-            ms=3,
+            fmt=marker,
+            ms=4,
             color=colour,
             label=f"{size[0]}, N = {size[1]:,}, R = {size[2]}",
         )
