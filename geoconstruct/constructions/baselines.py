@@ -223,8 +223,9 @@ def construct_baseline(
         None: the exact memory at its own shape (one-hot or binary keys). Given: the memory at
         this ``d`` with random keys (:class:`MemoryAtDimension`), its recall measured, not proved.
     codebook : str or CodebookFamily, optional
-        Default ``"grid"`` (the exact regime) without ``d``, ``"gaussian"`` with it; at a given
-        ``d``, the keys are drawn from the same random unit family.
+        Default ``"grid"`` (the exact regime) without ``d``, unlike :func:`construct_single_hop`,
+        whose default is the paper's superposed gaussian codes; ``"gaussian"`` with ``d``, where
+        the keys are drawn from the same random unit family.
 
     Raises
     ------
