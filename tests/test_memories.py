@@ -218,10 +218,11 @@ def _fresh_seed_counts(row, d, n_seeds, first_seed):
 
 
 LAW_CASES = [(memory, n, r, 1, 1) for memory in KINDS for n in (256, 1024) for r in (1, 4)]
-LAW_CASES += [("multi_hop", n, r, h, h) for n in (256, 1024) for r in (2, 4) for h in (2, 3)]
-LAW_CASES += [("multi_hop", n, 2, 2, 1) for n in (256, 1024)]
-# ("multi_hop", 256, 2, 3, 1), at d ≈ 1,150–1,490 with 14 superposed chains, takes 7 min on two
-# cores: it passed once, by hand, and is left out of the suite (docs/results/memories.md).
+LAW_CASES += [("multi_hop", n, r, 2, 2) for n in (256, 1024) for r in (2, 4)]
+LAW_CASES += [("multi_hop", 256, r, 3, 3) for r in (2, 4)] + [("multi_hop", 256, 2, 2, 1)]
+# Left out for the suite's time (docs/results/memories.md), each passed once by hand: the single
+# pass with H = 3 at N = 2^8 (7 min), with H = 2 at N = 2^10 (1 min), and H = 3 by chain of
+# thought at N = 2^10 (1 min; its constructions and lookups are H = 2's, which runs).
 
 
 @pytest.mark.parametrize(
