@@ -33,7 +33,8 @@ def test_construct_saves_what_recall_and_export_read(tmp_path, capsys):
 
 
 def test_the_exported_state_dicts_hold_the_weights(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch  # the test extra installs it: a missing torch fails here, it does not skip
+
     construction = construct_single_hop(64, 2, seed=1)
     path = save(construction, tmp_path / "c.npz")
     assert main(["export", str(path), "--to", "transformer-lens", "--quiet"]) == 0

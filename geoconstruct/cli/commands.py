@@ -94,7 +94,7 @@ from geoconstruct.io import load, save, to_torch, to_transformer_lens
 from geoconstruct.io.files import SUFFIXES
 from geoconstruct.model.backends import require_torch
 from geoconstruct.training.comparison import trained_row
-from geoconstruct.verification.policy import chain_sample, check_recall
+from geoconstruct.verification.policy import check_chains, check_recall
 
 __all__ = ["main"]
 
@@ -498,15 +498,10 @@ def _recall(args: argparse.Namespace) -> int:
     construction = load(args.path)
     seed = require_int("--seed", args.seed, minimum=0)
     start = time.perf_counter()
-    if construction.queries.single_hop:  # the certificate first, then the pass, to a first miss
-        verdict = check_recall(construction, seed=seed, memory_budget=args.memory_budget)
-        passed, basis, n_checked = verdict.passed, verdict.basis, verdict.n_checked
-        n_queries, n_certified = verdict.n_queries, verdict.n_certified
-    else:  # chains of thought: every chain, or the policy's sample, through the loop
-        sample = chain_sample(construction.total_queries)
-        report = construction.recall(sample=sample, seed=seed, memory_budget=args.memory_budget)
-        passed, basis, n_checked = report.all_correct, report.basis, report.n_queries
-        n_queries, n_certified = report.n_queries, 0
+    check = check_recall if construction.queries.single_hop else check_chains
+    verdict = check(construction, seed=seed, memory_budget=args.memory_budget)
+    passed, basis, n_checked = verdict.passed, verdict.basis, verdict.n_checked
+    n_queries, n_certified = verdict.n_queries, verdict.n_certified
     config = construction.config
     result = {
         "path": args.path,

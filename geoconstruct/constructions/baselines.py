@@ -424,49 +424,52 @@ def assemble(
     metadata : BaselineMetadata
         The construction's metadata (its codes, read maps and layout).
     """
-    if metadata.keys == "random":
-        at_dimension = _outer_product_at if kind == "outer_product" else _key_value_at
-        return at_dimension(facts, codebook, metadata, d, dtype, seed)
+    if metadata.keys == "random" and kind == "outer_product":
+        return _outer_product_at(facts, codebook, metadata, d, dtype, seed)
     n_subjects, n_relations = facts.n_subjects, facts.n_relations
-    keys, k = metadata.subject_keys, codebook.code_length
+    keys, k, random = metadata.subject_keys, codebook.code_length, metadata.keys == "random"
     key_dim = keys.shape[1]
     residual = ResidualMap.stack(
         [("subject", key_dim), ("relation", n_relations), ("output", k)], d_model=d
     )
     vocab = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)
-    config = _model_config(n_subjects, n_relations, kind, k, dtype)
+    if random:
+        config = _model_config_at(n_subjects, n_relations, kind, d, dtype)
+    else:
+        config = _model_config(n_subjects, n_relations, kind, k, dtype)
     W = zero_weights(config)
-    subjects, relations = np.arange(n_subjects), np.arange(n_relations)
-    subject, relation = residual["subject"], residual["relation"]
 
-    # Embedding: fact-free keys; relation r one-hot.
-    write_embedding(W, subjects, subject, keys)
-    write_one_hot_embedding(W, vocab.relation_offset + relations, relation)
-
-    # Attention: uniform over [s, r], copying the subject subspace to the last position.
-    write_copy_head(W, 0, subject, n_positions=2)
+    # Embedding: fact-free keys, relation r one-hot; attention copies the keys to the last position.
+    _write_keys_and_copy_head(W, keys, residual, vocab)
 
     # MLP: unit (r, j) with j a subject (key-value) or a key coordinate (outer product); both
-    # number N per relation, in the order r·N + j, and write the code of π_r(j).
-    unit_relations = np.repeat(relations, n_subjects)  # [R·N]
-    unit_subjects = np.tile(subjects, n_relations)
+    # number N per relation, in the order r·N + j, and write the code of π_r(j). The unit is
+    # relu(key·x_subject + gate·(x_rel[r] − 1) − threshold): exact binary keys have
+    # ⟨κ_t, κ_s⟩ <= b − 2 for t ≠ s (threshold b − 1); random unit keys fire within cos θ, and
+    # the gate 2 closes every other relation's units (|⟨x_t, x⟩| <= 1).
+    subject, relation = residual["subject"], residual["relation"]
+    unit_relations = np.repeat(np.arange(n_relations), n_subjects)  # [R·N]
+    unit_subjects = np.tile(np.arange(n_subjects), n_relations)
     units = np.arange(n_relations * n_subjects)
     if kind == "key_value":
         W["blocks.0.mlp.W_in"][subject] = np.tile(keys.T, (1, n_relations))
-        W["blocks.0.mlp.b_in"][:] = -float(key_dim)
-    else:
+        gate, threshold = (2.0, KEY_VALUE_THRESHOLD) if random else (1.0, key_dim - 1.0)
+    else:  # one-hot keys: unit r·N + j reads key coordinate j
         W["blocks.0.mlp.W_in"][unit_subjects, units] = 1.0
-        W["blocks.0.mlp.b_in"][:] = -1.0
-    W["blocks.0.mlp.W_in"][relation.start + unit_relations, units] = 1.0
+        gate, threshold = 1.0, 0.0
+    value_scale = 1.0 / (1.0 - threshold) if random else 1.0  # the answer's unit writes 1·u
+    W["blocks.0.mlp.W_in"][relation.start + unit_relations, units] = gate
+    W["blocks.0.mlp.b_in"][:] = -gate - threshold
     values = codebook.codes[facts.permutations[unit_relations, unit_subjects]]  # [R·N, k]
-    W["blocks.0.mlp.W_out"][:, residual["output"]] = values
+    W["blocks.0.mlp.W_out"][:, residual["output"]] = values * value_scale
 
-    # Unembedding: the codebook's decoding on the output subspace; other tokens below.
+    # Unembedding: the codebook's decoding on the output subspace; other tokens below. With
+    # random keys ‖y‖ <= N (each unit writes at most a unit code), for every set of facts.
     attribute_tokens = vocab.attribute_offset + np.arange(n_subjects)
+    output_norm = float(n_subjects) if random else codebook.norm_bound
     write_codebook_unembedding(
-        W, residual["output"], attribute_tokens, codebook, output_norm=codebook.norm_bound
+        W, residual["output"], attribute_tokens, codebook, output_norm=output_norm
     )
-
     return _memory_construction(
         kind,
         facts,
@@ -479,6 +482,16 @@ def assemble(
         seed,
         fact_dependent=n_relations * n_subjects * k,  # the values, rows of W_out
     )
+
+
+def _write_keys_and_copy_head(
+    W: dict[str, npt.NDArray[Any]], keys: FloatArray, residual: ResidualMap, vocab: Vocabulary
+) -> None:
+    """Subject s embeds as its key, relation r one-hot; the head copies the subject subspace."""
+    write_embedding(W, np.arange(keys.shape[0]), residual["subject"], keys)
+    relations = vocab.relation_offset + np.arange(vocab.n_relations)
+    write_one_hot_embedding(W, relations, residual["relation"])
+    write_copy_head(W, 0, residual["subject"], n_positions=2)
 
 
 def _outer_product_at(
@@ -494,12 +507,8 @@ def _outer_product_at(
     config = _model_config_at(n_subjects, n_relations, "outer_product", d, dtype)
     W = zero_weights(config)
 
-    # Embedding: the fact-free random key x_s; relation r one-hot.
-    write_embedding(W, np.arange(n_subjects), residual["subject"], keys)
-    write_one_hot_embedding(W, vocab.relation_offset + np.arange(n_relations), residual["relation"])
-
-    # Attention: uniform over [s, r], copying the subject subspace to the last position.
-    write_copy_head(W, 0, residual["subject"], n_positions=2)
+    # Embedding: the fact-free random key x_s, relation r one-hot; the head copies the key.
+    _write_keys_and_copy_head(W, keys, residual, vocab)
 
     # MLP: y = M_r x_s for the prompted relation, written over the key (in place). For every
     # set of facts ‖M_r‖ <= ‖X‖·‖U‖ (U's rows permuted keep its norm), so λ = ‖X‖·‖U‖ + 1
@@ -537,55 +546,6 @@ def _outer_product_at(
 def _spectral_norm(rows: FloatArray) -> float:
     """``‖A‖₂`` of a tall matrix [n, k], from its k×k Gram matrix."""
     return float(np.sqrt(max(np.linalg.eigvalsh(rows.T @ rows)[-1], 0.0)))
-
-
-def _key_value_at(
-    facts: Facts, codebook: Codebook, metadata: BaselineMetadata, d: int, dtype: str, seed: int
-) -> Construction[BaselineMetadata]:
-    """The key-value memory at ``d``: one unit a fact, firing on keys within ``cos θ``."""
-    n_subjects, n_relations = facts.n_subjects, facts.n_relations
-    keys, k = metadata.subject_keys, codebook.code_length  # x_s: [N, k]
-    residual = ResidualMap.stack(
-        [("subject", k), ("relation", n_relations), ("output", k)], d_model=d
-    )
-    vocab = Vocabulary(n_subjects, n_relations, n_attributes=n_subjects)
-    config = _model_config_at(n_subjects, n_relations, "key_value", d, dtype)
-    W = zero_weights(config)
-    subject, relation = residual["subject"], residual["relation"]
-
-    # Embedding, attention: as the exact memories, with the random keys.
-    write_embedding(W, np.arange(n_subjects), subject, keys)
-    write_one_hot_embedding(W, vocab.relation_offset + np.arange(n_relations), relation)
-    write_copy_head(W, 0, subject, n_positions=2)
-
-    # MLP: unit r·N + t is relu(⟨x_t, x⟩ + 2·(x_rel[r] − 1) − θ); |⟨x_t, x⟩| <= 1 closes every
-    # other relation's units, and it writes u_{π_r(t)} / (1 − θ).
-    theta = KEY_VALUE_THRESHOLD
-    unit_relations = np.repeat(np.arange(n_relations), n_subjects)  # [R·N]
-    unit_subjects = np.tile(np.arange(n_subjects), n_relations)
-    W["blocks.0.mlp.W_in"][subject] = np.tile(keys.T, (1, n_relations))
-    W["blocks.0.mlp.W_in"][relation.start + unit_relations, np.arange(unit_relations.size)] = 2.0
-    W["blocks.0.mlp.b_in"][:] = -2.0 - theta
-    values = codebook.codes[facts.permutations[unit_relations, unit_subjects]]  # [R·N, k]
-    W["blocks.0.mlp.W_out"][:, residual["output"]] = values / (1.0 - theta)
-
-    # Unembedding: ‖y‖ <= N (each unit writes at most a unit code), for every set of facts.
-    attribute_tokens = vocab.attribute_offset + np.arange(n_subjects)
-    write_codebook_unembedding(
-        W, residual["output"], attribute_tokens, codebook, output_norm=float(n_subjects)
-    )
-    return _memory_construction(
-        "key_value",
-        facts,
-        codebook,
-        metadata,
-        W,
-        config,
-        residual,
-        vocab,
-        seed,
-        fact_dependent=n_relations * n_subjects * k,
-    )
 
 
 def _memory_construction(

@@ -61,6 +61,7 @@ __all__ = [
     "Verdict",
     "certify_first",
     "chain_sample",
+    "check_chains",
     "check_recall",
     "combined_basis",
     "exact_work",
@@ -512,6 +513,38 @@ def check_recall(
         backend=backend,
         device=device,
         n_certified=opened.n_certified,
+    )
+
+
+def check_chains(
+    construction: Recallable,
+    *,
+    seed: int = 0,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> Verdict:
+    """Pass or fail for chains of thought (no certificate reads them): every chain through the
+    loop up to :data:`MAX_EXHAUSTIVE_QUERIES`, else a seeded sample of :data:`CHAIN_SAMPLE_SIZE`
+    (:func:`chain_sample`). ``multiply_adds`` counts one pass a chain.
+
+    Examples
+    --------
+    >>> from geoconstruct import construct_multi_hop, multi_hop_dimension
+    >>> chains = construct_multi_hop(64, 2, 2, 2, multi_hop_dimension(64, 2, 2, 2))
+    >>> verdict = check_chains(chains)
+    >>> verdict.passed, verdict.basis, verdict.n_checked
+    (True, 'every_fact', 256)
+    """
+    start = time.perf_counter()
+    total = construction.total_queries
+    report = construction.recall(sample=chain_sample(total), seed=seed, memory_budget=memory_budget)
+    return Verdict(
+        passed=report.all_correct,
+        basis=report.basis,
+        n_queries=report.n_queries,
+        n_checked=report.n_queries,
+        total_queries=total,
+        multiply_adds=query_work(construction.config, report.n_queries),
+        seconds=time.perf_counter() - start,
     )
 
 
